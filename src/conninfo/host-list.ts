@@ -1,0 +1,69 @@
+import { ConnInfoError } from '../errors.js';
+
+export const DEFAULT_PORT = 5432;
+
+/** How libpq reaches one entry of the host list. */
+export type HostKind = 'address' | 'name' | 'socket' | 'default-socket';
+
+/** One entry of the host list after libpq's list rules (`pqConnectOptions2`). */
+export interface HostEntry {
+  /** The `host` element, or null when empty or absent. */
+  readonly host: string | null;
+  /** The `hostaddr` element, or null when empty or absent. */
+  readonly hostaddr: string | null;
+  /** The `port` element as written, or null when empty (then 5432). */
+  readonly portText: string | null;
+  readonly kind: HostKind;
+}
+
+/** Elements of a comma-separated list: no escaping, no trimming, empty elements kept. */
+export function splitList(value: string): string[] {
+  return value.split(',');
+}
+
+/** libpq's `is_unixsock_path`: an absolute path, or `@` for the abstract namespace. */
+export function isUnixSocketPath(host: string): boolean {
+  return host.startsWith('/') || host.startsWith('@');
+}
+
+function kindOf(host: string, hostaddr: string): HostKind {
+  if (hostaddr !== '') return 'address';
+  if (host === '') return 'default-socket';
+  return isUnixSocketPath(host) ? 'socket' : 'name';
+}
+
+function hostCount(host: string, hostaddr: string): number {
+  if (hostaddr !== '') return splitList(hostaddr).length;
+  if (host !== '') return splitList(host).length;
+  return 1;
+}
+
+function portElements(port: string, count: number): string[] {
+  if (port === '') return new Array<string>(count).fill('');
+  const ports = splitList(port);
+  if (ports.length === 1) return new Array<string>(count).fill(port);
+  if (ports.length !== count) throw new ConnInfoError(`could not match ${ports.length} port numbers to ${count} hosts`);
+  return ports;
+}
+
+/**
+ * Builds the host list from the resolved `host`, `hostaddr` and `port`
+ * options: the count comes from hostaddr if set, else host; a lone port
+ * applies to every host; an empty element means the default.
+ */
+export function buildHostList(options: ReadonlyMap<string, string>): HostEntry[] {
+  const host = options.get('host') ?? '';
+  const hostaddr = options.get('hostaddr') ?? '';
+  const count = hostCount(host, hostaddr);
+  const hosts = host === '' ? new Array<string>(count).fill('') : splitList(host);
+  if (hosts.length !== count) {
+    throw new ConnInfoError(`could not match ${hosts.length} host names to ${count} hostaddr values`);
+  }
+  const addrs = hostaddr === '' ? new Array<string>(count).fill('') : splitList(hostaddr);
+  const ports = portElements(options.get('port') ?? '', count);
+  return hosts.map((h, i) => {
+    const a = addrs[i] ?? '';
+    const p = ports[i] ?? '';
+    return Object.freeze({ host: h === '' ? null : h, hostaddr: a === '' ? null : a, portText: p === '' ? null : p, kind: kindOf(h, a) });
+  });
+}

@@ -1,0 +1,85 @@
+import { ConnInfoError } from '../errors.js';
+import { storeParam } from './params.js';
+
+/** C's isspace() in the C locale. */
+export function isCSpace(ch: string | undefined): boolean {
+  return ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\v' || ch === '\f';
+}
+
+interface Cursor {
+  readonly text: string;
+  pos: number;
+}
+
+function skipSpaces(c: Cursor): void {
+  while (c.pos < c.text.length && isCSpace(c.text[c.pos])) c.pos++;
+}
+
+/** A keyword runs to `=` or whitespace; then, after optional whitespace, `=` must follow. */
+function readKeyword(c: Cursor): string {
+  const start = c.pos;
+  while (c.pos < c.text.length && c.text[c.pos] !== '=' && !isCSpace(c.text[c.pos])) c.pos++;
+  const keyword = c.text.slice(start, c.pos);
+  skipSpaces(c);
+  if (c.text[c.pos] !== '=') {
+    throw new ConnInfoError(`missing "=" after "${keyword}" in connection info string`);
+  }
+  c.pos++;
+  return keyword;
+}
+
+/** An unquoted value ends at whitespace; a backslash takes the next character literally. */
+function readUnquoted(c: Cursor): string {
+  let value = '';
+  while (c.pos < c.text.length) {
+    const ch = c.text[c.pos] as string;
+    if (isCSpace(ch)) {
+      c.pos++;
+      break;
+    }
+    if (ch === '\\') {
+      c.pos++;
+      if (c.pos < c.text.length) value += c.text[c.pos++];
+    } else {
+      value += ch;
+      c.pos++;
+    }
+  }
+  return value;
+}
+
+/** A quoted value runs to the next unescaped `'`; `\'` and `\\` are escapes. */
+function readQuoted(c: Cursor): string {
+  let value = '';
+  c.pos++;
+  for (;;) {
+    if (c.pos >= c.text.length) throw new ConnInfoError('unterminated quoted string in connection info string');
+    const ch = c.text[c.pos] as string;
+    if (ch === '\\') {
+      c.pos++;
+      if (c.pos < c.text.length) value += c.text[c.pos++];
+      continue;
+    }
+    c.pos++;
+    if (ch === "'") return value;
+    value += ch;
+  }
+}
+
+/**
+ * Parses libpq's keyword/value syntax (`host=a,b port=5432 dbname='my db'`),
+ * as `conninfo_parse` does. Values are not trimmed; whitespace after `=` is
+ * skipped, so `hostaddr= port=1` sets hostaddr to `port=1`, as in libpq.
+ */
+export function parseKeywordValue(text: string): Map<string, string> {
+  const params = new Map<string, string>();
+  const c: Cursor = { text, pos: 0 };
+  for (;;) {
+    skipSpaces(c);
+    if (c.pos >= text.length) return params;
+    const keyword = readKeyword(c);
+    skipSpaces(c);
+    const value = text[c.pos] === "'" ? readQuoted(c) : readUnquoted(c);
+    storeParam(params, keyword, value);
+  }
+}

@@ -1,0 +1,123 @@
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { applyDefaults, type Env } from './defaults.js';
+import { buildHostList, type HostEntry } from './host-list.js';
+import { isSecretKeyword } from './keywords.js';
+import { orderedParams, type ConnParams } from './params.js';
+import { parseConnInfo } from './parse.js';
+import { findPassword, readPgpassFile, type PgpassWarning } from './pgpass.js';
+import { defaultSocketDir } from './socket-dir.js';
+import { validateOptions } from './validate.js';
+
+export type TargetSessionAttrs = 'any' | 'read-write' | 'read-only' | 'primary' | 'standby' | 'prefer-standby';
+export type LoadBalanceHosts = 'disable' | 'random';
+
+/** Where defaults come from; every field has a default taken from this process. */
+export interface ResolveContext {
+  readonly env?: Env;
+  readonly osUser?: () => string;
+  readonly homeDir?: () => string | null;
+  /** Receives libpq's password-file warnings (default: `process.emitWarning`). */
+  readonly warn?: PgpassWarning;
+}
+
+/** A host entry with the password libpq would use for it. */
+export interface ResolvedHost extends HostEntry {
+  /** True when the password came from the password file (libpq then says so on a failed login). */
+  readonly passwordFromFile: boolean;
+}
+
+export const MASK = '********';
+
+/**
+ * A connection string resolved as libpq resolves it before connecting:
+ * parsed, defaults applied, host list built, options validated, passwords
+ * looked up per host. Secrets are kept in private fields, so logging or
+ * serialising this object never shows them.
+ */
+export class ConnectionTarget {
+  readonly hosts: readonly ResolvedHost[];
+  readonly user: string;
+  readonly dbname: string;
+  readonly targetSessionAttrs: TargetSessionAttrs;
+  readonly loadBalanceHosts: LoadBalanceHosts;
+  readonly passfile: string | null;
+  readonly #params: ConnParams;
+  readonly #options: ReadonlyMap<string, string>;
+  readonly #passwords: ReadonlyArray<string | null>;
+
+  constructor(params: ConnParams, options: ReadonlyMap<string, string>, hosts: readonly ResolvedHost[], passwords: ReadonlyArray<string | null>, passfile: string | null) {
+    this.#params = params;
+    this.#options = options;
+    this.#passwords = passwords;
+    this.hosts = hosts;
+    this.passfile = passfile;
+    this.user = options.get('user') ?? '';
+    this.dbname = options.get('dbname') ?? '';
+    this.targetSessionAttrs = (options.get('target_session_attrs') ?? 'any') as TargetSessionAttrs;
+    this.loadBalanceHosts = (options.get('load_balance_hosts') ?? 'disable') as LoadBalanceHosts;
+  }
+
+  /** A resolved option (defaults applied). Secret options are readable here, never enumerable. */
+  option(keyword: string): string | undefined {
+    return this.#options.get(keyword);
+  }
+
+  /** The password for host `index`: the explicit one, else the password file's. */
+  passwordFor(index: number): string | null {
+    return this.#passwords[index] ?? null;
+  }
+
+  /** What the string itself set, in libpq's order, secrets masked. */
+  redactedParams(): Array<[string, string]> {
+    return orderedParams(this.#params).map(([k, v]) => [k, isSecretKeyword(k) ? MASK : v]);
+  }
+
+  /** Every resolved option, in libpq's order, secrets masked. */
+  redactedOptions(): Array<[string, string]> {
+    return orderedParams(this.#options).map(([k, v]) => [k, isSecretKeyword(k) ? MASK : v]);
+  }
+
+  toJSON(): object {
+    return { params: Object.fromEntries(this.redactedParams()), hosts: this.hosts };
+  }
+}
+
+function passfilePath(options: ReadonlyMap<string, string>, home: string | null): string | null {
+  const configured = options.get('passfile');
+  if (configured) return configured;
+  return home === null ? null : join(home, '.pgpass');
+}
+
+function pgpassHost(entry: HostEntry): string {
+  const host = entry.host ?? entry.hostaddr ?? '';
+  if (host === '' || entry.kind === 'default-socket' || host === defaultSocketDir()) return 'localhost';
+  return host;
+}
+
+function lookupPasswords(hosts: readonly HostEntry[], options: ReadonlyMap<string, string>, passfile: string | null, warn: PgpassWarning): Array<string | null> {
+  const explicit = options.get('password');
+  if (explicit) return hosts.map(() => explicit);
+  const user = options.get('user') ?? '';
+  const dbname = options.get('dbname') ?? '';
+  const text = passfile === null || user === '' || dbname === '' ? null : readPgpassFile(passfile, warn);
+  if (text === null) return hosts.map(() => null);
+  return hosts.map((h) => findPassword(text, { host: pgpassHost(h), port: h.portText ?? '5432', dbname, user }));
+}
+
+/** Parses and resolves a connection string; throws `ConnInfoError` with libpq's message. */
+export function resolveConnInfo(conninfo: string, context: ResolveContext = {}): ConnectionTarget {
+  const env = context.env ?? process.env;
+  const params = parseConnInfo(conninfo);
+  const options = applyDefaults(params, env, context.osUser ?? (() => userInfo().username));
+  const hosts = buildHostList(options);
+  if (!options.get('user')) options.set('user', (context.osUser ?? (() => userInfo().username))());
+  if (!options.get('dbname')) options.set('dbname', options.get('user') ?? '');
+  const home = context.homeDir ? context.homeDir() : env['HOME'] || homedir() || null;
+  const passfile = passfilePath(options, home);
+  const warn = context.warn ?? ((m: string) => process.emitWarning(m));
+  const passwords = lookupPasswords(hosts, options, passfile, warn);
+  validateOptions(options);
+  const resolved = hosts.map((h, i) => Object.freeze({ ...h, passwordFromFile: !options.get('password') && passwords[i] != null }));
+  return new ConnectionTarget(params, options, resolved, passwords, passfile);
+}
