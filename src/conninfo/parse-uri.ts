@@ -20,13 +20,31 @@ function storeDecoded(params: Map<string, string>, keyword: string, raw: string)
   if (raw !== '') storeParam(params, keyword, uriDecode(raw));
 }
 
+/** The URI as libpq quotes it in errors, but with the password masked: pg-split never prints one. */
+function redactPassword(uri: string): string {
+  const start = uriPrefixLength(uri);
+  const at = indexOfAny(uri, start, '@/');
+  if (uri[at] !== '@') return uri;
+  const colon = indexOfAny(uri, start, ':@');
+  return colon < at ? `${uri.slice(0, colon + 1)}********${uri.slice(at)}` : uri;
+}
+
+function storePassword(params: Map<string, string>, raw: string): void {
+  try {
+    storeDecoded(params, 'password', raw);
+  } catch (err) {
+    if (err instanceof ConnInfoError) throw new ConnInfoError(err.message.replace(raw, '********'));
+    throw err;
+  }
+}
+
 /** `user[:password]@`: found only if an `@` comes before the first `/` (a `?` does not stop the scan). */
 function parseUserInfo(uri: string, start: number, params: Map<string, string>): number {
   const at = indexOfAny(uri, start, '@/');
   if (uri[at] !== '@') return start;
   const userEnd = indexOfAny(uri, start, ':@');
   storeDecoded(params, 'user', uri.slice(start, userEnd));
-  if (uri[userEnd] === ':') storeDecoded(params, 'password', uri.slice(userEnd + 1, at));
+  if (uri[userEnd] === ':') storePassword(params, uri.slice(userEnd + 1, at));
   return at + 1;
 }
 
@@ -109,6 +127,16 @@ function storeQueryParam(params: Map<string, string>, keyword: string, value: st
  * `conninfo_uri_parse_options` does, quirks included (see docs/connection-strings.md).
  */
 export function parseUri(uri: string): Map<string, string> {
+  try {
+    return parseUriUnredacted(uri);
+  } catch (err) {
+    if (!(err instanceof ConnInfoError)) throw err;
+    const redacted = redactPassword(uri);
+    throw redacted === uri ? err : new ConnInfoError(err.message.replaceAll(`"${uri}"`, `"${redacted}"`));
+  }
+}
+
+function parseUriUnredacted(uri: string): Map<string, string> {
   const params = new Map<string, string>();
   const afterUser = parseUserInfo(uri, uriPrefixLength(uri), params);
   const { end, terminator } = parseNetlocs(uri, afterUser, params);

@@ -1,0 +1,95 @@
+import pg from 'pg';
+import type { ClientConfig } from 'pg';
+import type { AttemptError } from './failure.js';
+import { NoPasswordSupplied } from './client-config.js';
+import { SERVER_CLOSED, strerror } from './messages.js';
+
+/** What the server reported about itself during startup (ParameterStatus). */
+export type StartupParams = ReadonlyMap<string, string>;
+
+export type AttemptOutcome =
+  | { readonly ok: true; readonly client: pg.Client; readonly params: StartupParams }
+  | { readonly ok: false; readonly error: AttemptError; readonly message: string; readonly tlsRefused: boolean };
+
+const TLS_REFUSED = 'The server does not support SSL connections';
+
+interface Observed {
+  timedOut: boolean;
+  authenticated: boolean;
+  readonly params: Map<string, string>;
+}
+
+function serverErrorText(err: pg.DatabaseError): string {
+  let text = `${err.severity ?? 'FATAL'}:  ${err.message}`;
+  if (err.detail) text += `\nDETAIL:  ${err.detail}`;
+  if (err.hint) text += `\nHINT:  ${err.hint}`;
+  return text;
+}
+
+function isDatabaseError(err: unknown): err is pg.DatabaseError {
+  return err instanceof pg.DatabaseError || (err instanceof Error && 'severity' in err && typeof (err as { code?: unknown }).code === 'string');
+}
+
+/** Turns whatever pg rejected with into libpq's view of the failure. */
+export function classifyConnectError(err: unknown, seen: Readonly<Observed>): { error: AttemptError; message: string; tlsRefused: boolean } {
+  if (seen.timedOut) return { error: { kind: 'timeout' }, message: 'timeout expired', tlsRefused: false };
+  if (err instanceof NoPasswordSupplied || (err instanceof Error && err.cause instanceof NoPasswordSupplied)) {
+    return { error: { kind: 'no-password' }, message: 'fe_sendauth: no password supplied', tlsRefused: false };
+  }
+  if (isDatabaseError(err)) {
+    const error: AttemptError = { kind: 'server', sqlstate: err.code ?? '', afterAuth: seen.authenticated };
+    return { error, message: serverErrorText(err), tlsRefused: false };
+  }
+  const errno = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  if (errno !== undefined && err instanceof Error && 'syscall' in err) {
+    return { error: { kind: 'socket', errno }, message: strerror(errno), tlsRefused: false };
+  }
+  if (err instanceof Error && err.message === TLS_REFUSED) {
+    return { error: { kind: 'socket', errno: 'TLS_REFUSED' }, message: 'server does not support SSL, but SSL was required', tlsRefused: true };
+  }
+  return { error: { kind: 'eof' }, message: SERVER_CLOSED, tlsRefused: false };
+}
+
+function watch(client: pg.Client, seen: Observed): void {
+  const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
+  connection.on('parameterStatus', (msg: { parameterName: string; parameterValue: string }) => {
+    seen.params.set(msg.parameterName, msg.parameterValue);
+  });
+  connection.once('authenticationOk', () => {
+    seen.authenticated = true;
+  });
+}
+
+function destroySocket(client: pg.Client): void {
+  const connection = (client as unknown as { connection: { stream?: { destroy(): void } } }).connection;
+  connection.stream?.destroy();
+}
+
+/**
+ * Opens one pg connection to one endpoint, bounded by `timeoutMillis` (0: no
+ * bound, as libpq without connect_timeout). Never throws: the outcome says
+ * what happened. ParameterStatus values are collected on the way.
+ */
+export async function attemptConnection(config: ClientConfig, timeoutMillis: number): Promise<AttemptOutcome> {
+  const client = new pg.Client(config);
+  const seen: Observed = { timedOut: false, authenticated: false, params: new Map() };
+  watch(client, seen);
+  const swallow = (): void => undefined;
+  client.on('error', swallow);
+  const timer = timeoutMillis > 0 ? setTimeout(() => {
+    seen.timedOut = true;
+    destroySocket(client);
+  }, timeoutMillis) : null;
+  try {
+    await client.connect();
+    if (seen.timedOut) throw new Error('timeout expired');
+    return { ok: true, client, params: seen.params };
+  } catch (err) {
+    destroySocket(client);
+    client.end().catch(swallow);
+    return { ok: false, ...classifyConnectError(err, seen) };
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+    client.removeListener('error', swallow);
+  }
+}
