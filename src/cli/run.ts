@@ -1,16 +1,19 @@
 import { EXIT, type CliIo } from './io.js';
 import { parseCommand } from './parse-command.js';
+import { probeCommand } from './probe-command.js';
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   parse: parseCommand,
+  probe: probeCommand,
 };
 
 export const HELP = `Usage: pg-split <command> [options]
 
 Commands:
   parse [--json] <conninfo>   what a connection string sets, and its host list
+  probe [--json] <conninfo>   every host's role, lag and latency, and the one libpq would choose
 
 Run "pg-split <command> --help" for a command's options.
 `;

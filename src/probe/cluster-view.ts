@@ -1,0 +1,38 @@
+import type { TargetSessionAttrs } from '../conninfo/resolve.js';
+import { lsnDistance } from '../lsn.js';
+import { rejectionReason, type WalkPass } from '../connect/server-state.js';
+import type { NodeStatus } from './node-status.js';
+
+/**
+ * The primary among the statuses: the read-write-capable node not in recovery
+ * on the newest timeline (two such nodes mean split brain; the older one is stale).
+ */
+export function currentPrimary(statuses: readonly NodeStatus[]): NodeStatus | null {
+  const primaries = statuses.filter((s) => s.reachable && s.role === 'primary');
+  return primaries.reduce<NodeStatus | null>((best, s) => (best === null || (s.timeline ?? 0) > (best.timeline ?? 0) ? s : best), null);
+}
+
+/** Fills each standby's replay lag in bytes from the primary's WAL position. */
+export function withReplayLag(statuses: readonly NodeStatus[]): NodeStatus[] {
+  const primary = currentPrimary(statuses);
+  return statuses.map((s) => {
+    if (s.role !== 'standby' || primary?.lsn == null || s.lsn === null) return s;
+    return { ...s, replayLagBytes: lsnDistance(primary.lsn, s.lsn) };
+  });
+}
+
+/**
+ * The host libpq would choose given these statuses, walking hosts in order
+ * (prefer-standby: twice). Null when none would be accepted.
+ */
+export function libpqChoice(statuses: readonly NodeStatus[], attrs: TargetSessionAttrs): number | null {
+  const passes: WalkPass[] = attrs === 'prefer-standby' ? [1, 2] : [1];
+  for (const pass of passes) {
+    for (const s of statuses) {
+      if (!s.reachable || s.role === null) continue;
+      const state = { inHotStandby: s.role === 'standby', readOnly: s.readOnly === true };
+      if (rejectionReason(attrs, state, pass) === null) return s.hostIndex;
+    }
+  }
+  return null;
+}
