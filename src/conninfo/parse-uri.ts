@@ -33,7 +33,7 @@ function storePassword(params: Map<string, string>, raw: string): void {
   try {
     storeDecoded(params, 'password', raw);
   } catch (err) {
-    if (err instanceof ConnInfoError) throw new ConnInfoError(err.message.replace(raw, '********'));
+    if (err instanceof ConnInfoError) throw new ConnInfoError(err.message.replace(`"${raw}"`, '"********"'));
     throw err;
   }
 }
