@@ -1,0 +1,134 @@
+import { EventEmitter } from 'node:events';
+import type pg from 'pg';
+import { resolveConnInfo, type ConnectionTarget } from '../conninfo/resolve.js';
+import { systemLookup } from '../connect/endpoints.js';
+import { PgSplitError } from '../errors.js';
+import type { NodeStatus } from '../probe/node-status.js';
+import { ClusterWatch, type ChangeEvent } from './cluster-watch.js';
+import { resolveSplitOptions, type SplitOptions } from './options.js';
+import { routedPoolClass } from './routed-pool.js';
+import { Router, type PoolRole } from './router.js';
+
+/** One node as `topology()` shows it. */
+export interface TopologyNode extends NodeStatus {
+  /** The writer sends writes here. */
+  readonly writer: boolean;
+  /** The reader spreads reads over this node. */
+  readonly reader: boolean;
+  /** A read-write node on an older timeline than the newest seen: never used. */
+  readonly stale: boolean;
+  /** Open pooled connections on this node (reader and writer pools). */
+  readonly openConnections: number;
+}
+
+export interface Topology {
+  readonly writer: number | null;
+  readonly readers: readonly number[];
+  readonly nodes: readonly TopologyNode[];
+}
+
+export type SplitEvent = 'change' | 'failover' | 'split-brain' | 'error';
+
+export interface SplitCluster {
+  /** A real pg.Pool: every connection on the current read-write primary. */
+  readonly writer: pg.Pool;
+  /** A real pg.Pool: connections spread over the nodes the reader policy allows. */
+  readonly reader: pg.Pool;
+  /** A snapshot of every node: role, timeline, lag, latency, last check. Never holds a password. */
+  topology(): Topology;
+  on(event: SplitEvent, listener: (...args: any[]) => void): SplitCluster;
+  off(event: SplitEvent, listener: (...args: any[]) => void): SplitCluster;
+  /** Closes both pools and every monitoring session; idempotent. */
+  end(): Promise<void>;
+}
+
+function describeNodes(watch: ClusterWatch): string {
+  return watch.statuses().map((s) => `  ${s.host}:${s.port}: ${s.reachable ? `${s.role ?? '?'}${s.readOnly ? ' (read-only)' : ''}, timeline ${s.timeline ?? '?'}` : s.error ?? 'down'}`).join('\n');
+}
+
+function snapshot(watch: ClusterWatch, router: Router): Topology {
+  const d = watch.decision;
+  const nodes = watch.statuses().map((s) => Object.freeze({
+    ...s,
+    writer: d.writer === s.hostIndex,
+    reader: d.readers.includes(s.hostIndex),
+    stale: d.stalePrimaries.includes(s.hostIndex),
+    openConnections: router.openConnections(s.hostIndex),
+  }));
+  return Object.freeze({ writer: d.writer, readers: Object.freeze([...d.readers]), nodes: Object.freeze(nodes) });
+}
+
+/**
+ * Connects to a cluster named by one libpq connection string and returns a
+ * writer pool that always writes on the current primary and a reader pool
+ * that spreads reads over healthy standbys, following failovers.
+ *
+ * @example
+ * const { reader, writer, end } = await connectSplit('postgresql://app@db1,db2,db3/shop');
+ * await writer.query('insert into orders ...');
+ * await reader.query('select ...');
+ */
+export async function connectSplit(conninfo: string | ConnectionTarget, options: SplitOptions = {}): Promise<SplitCluster> {
+  const target = typeof conninfo === 'string' ? resolveConnInfo(conninfo, options) : conninfo;
+  const opts = resolveSplitOptions(options, target);
+  const watch = new ClusterWatch(target, {
+    recheckMillis: opts.recheckMillis,
+    failoverRecheckMillis: opts.failoverRecheckMillis,
+    checkTimeoutMillis: opts.checkTimeoutMillis,
+    maxBackoffMillis: opts.reconnectMaxDelayMillis,
+    lookup: options.lookup ?? systemLookup,
+    policy: opts.readerPolicy,
+  });
+  const router = new Router(target, watch, opts.balance);
+  const events = new EventEmitter();
+  const emitError = (err: unknown): void => {
+    if (events.listenerCount('error') > 0) events.emit('error', err);
+  };
+  const makePool = (role: PoolRole): pg.Pool => {
+    const Pool = routedPoolClass({ role, router, pool: opts[role], failoverTimeoutMillis: opts.failoverTimeoutMillis, describe: () => describeNodes(watch) });
+    const pool = new Pool();
+    pool.on('error', emitError);
+    return pool;
+  };
+  const writer = makePool('writer');
+  const reader = makePool('reader');
+  for (const name of ['change', 'failover', 'split-brain'] as const) watch.on(name, (event: unknown) => events.emit(name, event));
+  watch.on('status', (status: NodeStatus) => {
+    if (!status.reachable) router.fence(status.hostIndex);
+  });
+  watch.on('change', ({ current }: ChangeEvent) => current.stalePrimaries.forEach((i) => router.fence(i)));
+
+  let ended: Promise<void> | null = null;
+  const end = (): Promise<void> => {
+    ended ??= (async () => {
+      watch.close();
+      await Promise.allSettled([writer.end(), reader.end()]);
+    })();
+    return ended;
+  };
+  const cluster: SplitCluster = {
+    writer,
+    reader,
+    topology: () => snapshot(watch, router),
+    on(event, listener) {
+      events.on(event, listener);
+      return cluster;
+    },
+    off(event, listener) {
+      events.off(event, listener);
+      return cluster;
+    },
+    end,
+  };
+  watch.start();
+  if (opts.waitForPrimary) {
+    const noPrimary = (): Error => new PgSplitError('PGSPLIT_NO_PRIMARY', `pg-split: no read-write primary found within ${opts.failoverTimeoutMillis} ms\n${describeNodes(watch)}`);
+    try {
+      await watch.waitFor((d) => d.writer !== null, Date.now() + opts.failoverTimeoutMillis, noPrimary);
+    } catch (err) {
+      await end();
+      throw err;
+    }
+  }
+  return cluster;
+}

@@ -1,0 +1,144 @@
+import { EventEmitter } from 'node:events';
+import pRetry from 'p-retry';
+import type { ConnectionTarget } from '../conninfo/resolve.js';
+import type { Lookup } from '../connect/endpoints.js';
+import { hostIdentity } from '../connect/messages.js';
+import { unreachableStatus, type NodeStatus } from '../probe/node-status.js';
+import { openSession, queryStatus, type Session } from '../probe/probe-host.js';
+
+export interface HostMonitorOptions {
+  /** Bound on connecting and on one status query. */
+  readonly checkTimeoutMillis: number;
+  /** Longest wait between reconnect attempts to a host that is down. */
+  readonly maxBackoffMillis: number;
+  readonly lookup: Lookup;
+}
+
+const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_only']);
+
+/**
+ * Watches one host through one long-lived session: a status query per check
+ * while the host is up (no new connection), the server's own ParameterStatus
+ * reports of `in_hot_standby` (a promotion is seen without polling), and
+ * reconnects with backoff (p-retry) while it is down.
+ *
+ * Events: `status` (a new NodeStatus), `signal` (the server reported a role change).
+ */
+export class HostMonitor extends EventEmitter {
+  readonly hostIndex: number;
+  #status: NodeStatus;
+  #session: Session | null = null;
+  #reconnecting = false;
+  #inFlight: Promise<NodeStatus> | null = null;
+  #closed = false;
+  readonly #abort = new AbortController();
+  readonly #target: ConnectionTarget;
+  readonly #options: HostMonitorOptions;
+
+  constructor(target: ConnectionTarget, hostIndex: number, options: HostMonitorOptions) {
+    super();
+    this.#target = target;
+    this.hostIndex = hostIndex;
+    this.#options = options;
+    const entry = target.hosts[hostIndex];
+    this.#status = unreachableStatus({ hostIndex, host: entry?.host ?? entry?.hostaddr ?? '', address: null, port: 0 }, 'not checked yet');
+  }
+
+  get status(): NodeStatus {
+    return this.#status;
+  }
+
+  /** How the monitor reached the host: pooled connections go the same way. */
+  get session(): Pick<Session, 'endpoint' | 'useTls'> | null {
+    return this.#session;
+  }
+
+  /** Runs one status query on the session (one at a time); with no session, starts reconnecting. */
+  check(): Promise<NodeStatus> {
+    this.#inFlight ??= this.#checkOnce().finally(() => {
+      this.#inFlight = null;
+    });
+    return this.#inFlight;
+  }
+
+  async #checkOnce(): Promise<NodeStatus> {
+    const session = this.#session;
+    if (this.#closed) return this.#status;
+    if (session === null) {
+      this.#startReconnecting();
+      return this.#status;
+    }
+    try {
+      this.#setStatus(await queryStatus(session.client, session.id, this.#options.checkTimeoutMillis));
+    } catch (err) {
+      this.#lose(session, hostIdentity(session.endpoint) + (err instanceof Error ? err.message : String(err)));
+    }
+    return this.#status;
+  }
+
+  /** Marks the host down at once (e.g. a pooled connection to it was lost) and re-checks it. */
+  suspect(): void {
+    if (this.#session !== null) void this.check();
+    else this.#startReconnecting();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#abort.abort();
+    const session = this.#session;
+    this.#session = null;
+    if (session !== null) session.client.end().catch(() => undefined);
+    this.removeAllListeners();
+  }
+
+  #setStatus(status: NodeStatus): void {
+    this.#status = status;
+    if (!this.#closed) this.emit('status', status);
+  }
+
+  #lose(session: Session, message: string): void {
+    if (this.#session !== session) return;
+    this.#session = null;
+    (session.client as unknown as { connection: { stream?: { destroy(): void } } }).connection.stream?.destroy();
+    session.client.end().catch(() => undefined);
+    this.#setStatus(unreachableStatus(session.id, message));
+    this.#startReconnecting();
+  }
+
+  #adopt(session: Session): void {
+    const connection = (session.client as unknown as { connection: EventEmitter }).connection;
+    const lost = (): void => this.#lose(session, hostIdentity(session.endpoint) + 'server closed the connection unexpectedly');
+    session.client.on('error', lost);
+    session.client.on('end', lost);
+    connection.on('parameterStatus', (msg: { parameterName: string }) => {
+      if (ROLE_PARAMETERS.has(msg.parameterName) && !this.#closed) this.emit('signal', msg.parameterName);
+    });
+    this.#session = session;
+  }
+
+  #startReconnecting(): void {
+    if (this.#reconnecting || this.#closed) return;
+    this.#reconnecting = true;
+    const attempt = async (): Promise<Session> => {
+      const opened = await openSession(this.#target, this.hostIndex, { timeoutMillis: this.#options.checkTimeoutMillis, lookup: this.#options.lookup });
+      if (this.#closed) {
+        if (opened.ok) opened.session.client.end().catch(() => undefined);
+        throw new Error('monitor closed');
+      }
+      if (!opened.ok) {
+        this.#setStatus(opened.status);
+        throw new Error(opened.status.error ?? 'unreachable');
+      }
+      return opened.session;
+    };
+    pRetry(attempt, { retries: Infinity, minTimeout: 50, maxTimeout: this.#options.maxBackoffMillis, factor: 2, randomize: true, signal: this.#abort.signal })
+      .then(async (session) => {
+        this.#reconnecting = false;
+        this.#adopt(session);
+        await this.check();
+      })
+      .catch(() => {
+        this.#reconnecting = false;
+      });
+  }
+}

@@ -1,0 +1,75 @@
+import type { NodeStatus } from '../probe/node-status.js';
+
+/** Which nodes the reader may use: the string's target_session_attrs, mapped (docs/routing.md). */
+export type ReaderPolicy = 'prefer-standby' | 'standby' | 'any' | 'primary';
+
+/** A node is out of the reader's rotation for one of these reasons. */
+export type ExclusionReason = 'down' | 'stale-primary' | 'read-only-primary' | 'lagging';
+
+export interface RoleDecision {
+  /** The node writes go to: verified read-write, on the newest timeline. */
+  readonly writer: number | null;
+  /** The nodes reads are spread over, in host order. */
+  readonly readers: readonly number[];
+  /** Read-write nodes on an older timeline than the newest seen: a split brain. */
+  readonly stalePrimaries: readonly number[];
+  /** The newest timeline seen so far, kept across decisions so a stale primary is never used again. */
+  readonly newestTimeline: number;
+}
+
+export interface DecisionInput {
+  readonly statuses: readonly NodeStatus[];
+  readonly policy: ReaderPolicy;
+  /** Newest timeline from earlier decisions (0 at start). */
+  readonly newestTimeline: number;
+  /** Standbys further behind than this are left out (issue: lag-aware reads); null: no limit. */
+  readonly isTooFarBehind?: (status: NodeStatus) => boolean;
+}
+
+function isWritable(s: NodeStatus): boolean {
+  return s.reachable && s.role === 'primary' && s.readOnly === false;
+}
+
+/**
+ * Decides the writer and the readers from the latest statuses. Pure: the
+ * monitor feeds it, the router reads its result.
+ *
+ * - writer: a reachable primary whose sessions are read-write (libpq's
+ *   `read-write`), on the newest timeline ever seen; a primary on an older
+ *   timeline is stale (an old primary restarted after a failover) and never used.
+ * - readers: healthy standbys (`prefer-standby`, `standby`), every healthy node
+ *   (`any`), or the writer (`primary`); `prefer-standby` falls back to the
+ *   writer when no standby is left.
+ */
+export function decideRoles(input: DecisionInput): RoleDecision {
+  const { statuses, policy } = input;
+  const newestTimeline = Math.max(input.newestTimeline, ...statuses.filter(isWritable).map((s) => s.timeline ?? 0));
+  const primaries = statuses.filter(isWritable);
+  const current = primaries.filter((s) => (s.timeline ?? 0) >= newestTimeline);
+  const writer = current[0]?.hostIndex ?? null;
+  const stalePrimaries = primaries.filter((s) => (s.timeline ?? 0) < newestTimeline).map((s) => s.hostIndex);
+  const tooFar = input.isTooFarBehind ?? (() => false);
+  const standbys = statuses.filter((s) => s.reachable && s.role === 'standby' && !tooFar(s)).map((s) => s.hostIndex);
+  const withWriter = writer === null ? [] : [writer];
+  let readers: number[];
+  switch (policy) {
+    case 'standby':
+      readers = standbys;
+      break;
+    case 'prefer-standby':
+      readers = standbys.length > 0 ? standbys : withWriter;
+      break;
+    case 'any':
+      readers = [...withWriter, ...standbys].sort((a, b) => a - b);
+      break;
+    case 'primary':
+      readers = withWriter;
+      break;
+  }
+  return { writer, readers, stalePrimaries, newestTimeline };
+}
+
+/** Whether two decisions route differently (what the `change` event reports). */
+export function decisionChanged(a: RoleDecision, b: RoleDecision): boolean {
+  return a.writer !== b.writer || a.readers.join() !== b.readers.join() || a.stalePrimaries.join() !== b.stalePrimaries.join();
+}

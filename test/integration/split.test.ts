@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import pg from 'pg';
+import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
+import { waitForNoSessions } from '../support/server-count.js';
+import { describeMissing, missingAcks, WRITES_TABLE, WriteLoad } from '../support/write-load.js';
+
+const APP = 'pgsplit-it';
+
+async function whoAnswers(pool: pg.Pool): Promise<{ host: string; standby: boolean }> {
+  const { rows } = await pool.query<{ host: string; standby: boolean }>('SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby');
+  return rows[0] as { host: string; standby: boolean };
+}
+
+const TIMEOUT = { timeout: 120_000 };
+
+/** connectSplit, ended when the test ends whatever happens (an open pool would keep the test process alive). */
+async function split(t: TestContext, info: string, options: Parameters<typeof connectSplit>[1] = {}): Promise<SplitCluster> {
+  const s = await connectSplit(info, options);
+  t.after(() => s.end());
+  return s;
+}
+
+async function withCluster(options: { synchronous?: boolean }, body: (cluster: Cluster) => Promise<void>): Promise<void> {
+  const cluster = await startCluster({ standbys: 2, ...options });
+  try {
+    await cluster.primary.query(WRITES_TABLE);
+    await cluster.waitForReplication();
+    await body(cluster);
+  } finally {
+    await cluster.destroy();
+  }
+}
+
+async function endAndCheckNoLeak(sp: SplitCluster, cluster: Cluster): Promise<void> {
+  await sp.end();
+  await sp.end();
+  assert.equal(await waitForNoSessions(cluster, APP), 0, 'sessions left on the servers after end()');
+}
+
+/** The standby that has received the most WAL: promoting it loses no acknowledged synchronous commit. */
+async function mostAdvanced(standbys: readonly ClusterNode[]): Promise<ClusterNode> {
+  let best: { node: ClusterNode; lsn: bigint } | null = null;
+  for (const node of standbys) {
+    const [row] = await node.query<{ lsn: string }>('SELECT pg_last_wal_receive_lsn()::text AS lsn');
+    const [hi = '0', lo = '0'] = (row?.lsn ?? '0/0').split('/');
+    const lsn = (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+    if (best === null || lsn > best.lsn) best = { node, lsn };
+  }
+  return (best as { node: ClusterNode }).node;
+}
+
+async function rowsOn(node: ClusterNode): Promise<Array<{ id: string; server: string }>> {
+  return node.query<{ id: string; server: string }>('SELECT id::text, server FROM writes');
+}
+
+describe('routing on a healthy cluster', () => {
+  test('writer on the primary, reader spread over both standbys and never on the primary', TIMEOUT, async (t) => {
+    await withCluster({}, async (cluster) => {
+      const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }));
+      assert.ok(sp.writer instanceof pg.Pool && sp.reader instanceof pg.Pool);
+      for (let i = 0; i < 10; i++) assert.deepEqual(await whoAnswers(sp.writer), { host: cluster.primary.host, standby: false });
+      const seen = new Map<string, number>();
+      for (let i = 0; i < 200; i++) {
+        const r = await whoAnswers(sp.reader);
+        assert.equal(r.standby, true, 'a read landed on the primary while standbys were healthy');
+        seen.set(r.host, (seen.get(r.host) ?? 0) + 1);
+      }
+      assert.deepEqual([...seen.keys()].sort(), cluster.standbys.map((s) => s.host).sort());
+      for (const n of seen.values()) assert.ok(n >= 50, `uneven spread: ${JSON.stringify([...seen])}`);
+      const topology = sp.topology();
+      assert.equal(topology.writer, 0);
+      assert.deepEqual(topology.readers, [1, 2]);
+      assert.ok(!JSON.stringify(topology).includes('password'));
+      await endAndCheckNoLeak(sp, cluster);
+    });
+  });
+
+  test('a standby lost and back: reads go to the other standby, then to both again', TIMEOUT, async (t) => {
+    await withCluster({}, async (cluster) => {
+      const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }), { recheckMillis: 200 });
+      const [s1, s2] = cluster.standbys as [ClusterNode, ClusterNode];
+      await s1.stop('fast');
+      const during = new Set<string>();
+      for (let i = 0; i < 40; i++) during.add((await whoAnswers(sp.reader)).host);
+      assert.deepEqual([...during], [s2.host]);
+      await s1.start();
+      const deadline = Date.now() + 10_000;
+      const back = new Set<string>();
+      while (back.size < 2 && Date.now() < deadline) back.add((await whoAnswers(sp.reader)).host);
+      assert.deepEqual([...back].sort(), [s1.host, s2.host].sort());
+      await endAndCheckNoLeak(sp, cluster);
+    });
+  });
+
+  test('prefer-standby falls back to the primary when no standby is left; standby policy waits and fails clearly', TIMEOUT, async (t) => {
+    await withCluster({}, async (cluster) => {
+      const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }));
+      const strict = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP, target_session_attrs: 'standby' }), { failoverTimeoutMillis: 1500 });
+      for (const s of cluster.standbys) await s.stop('immediate');
+      assert.deepEqual(await whoAnswers(sp.reader), { host: cluster.primary.host, standby: false });
+      await assert.rejects(strict.reader.query('SELECT 1'), (err: { code?: string }) => err.code === 'PGSPLIT_NO_READER');
+      await strict.end();
+      await endAndCheckNoLeak(sp, cluster);
+    });
+  });
+});
+
+describe('failover under a continuous write load', () => {
+  test('primary stopped, standby promoted: writes resume within 1 s on the new primary, nothing acknowledged is lost; the old primary restarted is never used (split brain)', TIMEOUT, async (t) => {
+    await withCluster({}, async (cluster) => {
+      const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }));
+      const failovers: unknown[] = [];
+      const splitBrains: unknown[] = [];
+      sp.on('failover', (e) => failovers.push(e)).on('split-brain', (e) => splitBrains.push(e));
+      const load = new WriteLoad(sp.writer);
+      load.start();
+      await new Promise((r) => setTimeout(r, 500));
+      const [s1, s2] = cluster.standbys as [ClusterNode, ClusterNode];
+      await cluster.primary.stop('fast');
+      await new Promise((r) => setTimeout(r, 300));
+      await s1.promote();
+      const promotedAt = Date.now();
+      const first = await load.firstAckAfter(promotedAt, 10_000);
+      await s2.follow(s1);
+      await new Promise((r) => setTimeout(r, 500));
+      await cluster.primary.start();
+      await new Promise((r) => setTimeout(r, 1000));
+      await load.stop();
+      const resumeMillis = first.at - promotedAt;
+      console.log(`# writes resumed ${resumeMillis} ms after promotion; ${load.acks.length} acknowledged, ${load.failures.length} failed`);
+      assert.ok(resumeMillis < 1000, `writes resumed ${resumeMillis} ms after the promotion`);
+      assert.equal(first.server, s1.host);
+      assert.deepEqual(await missingAcks(load.acks, await rowsOn(s1)), [], 'acknowledged writes missing on the new primary');
+      const afterPromotion = load.acks.filter((a) => a.at > promotedAt);
+      assert.ok(afterPromotion.length > 50 && afterPromotion.every((a) => a.server === s1.host), 'a write after the promotion was acknowledged elsewhere');
+      assert.ok(load.acks.every((a) => a.server === cluster.primary.host || a.server === s1.host), 'a write was acknowledged by a node that was not the primary');
+      assert.equal(failovers.length, 1);
+      assert.ok(splitBrains.length >= 1, 'the restarted old primary was not reported');
+      const topology = sp.topology();
+      assert.equal(topology.writer, 1);
+      assert.ok(topology.nodes[0]?.stale);
+      await endAndCheckNoLeak(sp, cluster);
+    });
+  });
+
+  test('kill -9 of the primary (synchronous replication): writes resume on the promoted standby with every acknowledged write', TIMEOUT, async (t) => {
+    await withCluster({ synchronous: true }, async (cluster) => {
+      const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }));
+      const load = new WriteLoad(sp.writer);
+      load.start();
+      await new Promise((r) => setTimeout(r, 500));
+      await cluster.primary.kill9();
+      const next = await mostAdvanced(cluster.standbys);
+      const other = cluster.standbys.find((s) => s !== next) as ClusterNode;
+      await next.promote();
+      const promotedAt = Date.now();
+      await other.follow(next);
+      await load.firstAckAfter(promotedAt, 10_000);
+      await new Promise((r) => setTimeout(r, 500));
+      await load.stop();
+      assert.deepEqual(await missingAcks(load.acks, await rowsOn(next)), []);
+      assert.ok(load.acks.filter((a) => a.at > promotedAt).every((a) => a.server === next.host));
+      await endAndCheckNoLeak(sp, cluster);
+    });
+  });
+
+  test('a frozen primary (SIGSTOP): in-flight writes fail instead of hanging, writes move to the promoted standby, and nothing is acknowledged by the old primary after it thaws', TIMEOUT, async (t) => {
+    await withCluster({ synchronous: true }, async (cluster) => {
+      const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }));
+      const load = new WriteLoad(sp.writer);
+      load.start();
+      await new Promise((r) => setTimeout(r, 500));
+      await cluster.primary.freeze();
+      const frozenAt = Date.now();
+      await new Promise((r) => setTimeout(r, 2500));
+      const next = await mostAdvanced(cluster.standbys);
+      const other = cluster.standbys.find((s) => s !== next) as ClusterNode;
+      await next.promote();
+      const promotedAt = Date.now();
+      await other.follow(next);
+      await load.firstAckAfter(promotedAt, 10_000);
+      await cluster.primary.thaw();
+      await new Promise((r) => setTimeout(r, 1500));
+      await load.stop();
+      const missing = await missingAcks(load.acks, await rowsOn(next));
+      assert.deepEqual(missing, [], describeMissing(load.acks, missing, { frozen: frozenAt, promoted: promotedAt }));
+      assert.ok(load.acks.filter((a) => a.at > frozenAt).every((a) => a.server === next.host), 'the old primary acknowledged a write after it froze');
+      assert.ok(sp.topology().nodes[0]?.stale);
+      await endAndCheckNoLeak(sp, cluster);
+    });
+  });
+
+  test('all nodes down then back: queries wait and then succeed', TIMEOUT, async (t) => {
+    await withCluster({}, async (cluster) => {
+      const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }), { failoverTimeoutMillis: 20_000 });
+      for (const node of cluster.nodes) await node.stop('fast');
+      const write = sp.writer.query("INSERT INTO writes (id, server) VALUES (-1, 'outage') RETURNING id");
+      const read = sp.reader.query('SELECT pg_is_in_recovery() AS standby');
+      await new Promise((r) => setTimeout(r, 1000));
+      for (const node of cluster.nodes) await node.start();
+      const [w, r] = await Promise.all([write, read]);
+      assert.equal(Number(w.rows[0]?.id), -1);
+      assert.equal(r.rows.length, 1);
+      await endAndCheckNoLeak(sp, cluster);
+    });
+  });
+});

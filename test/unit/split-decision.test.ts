@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { resolveConnInfo } from '../../src/conninfo/resolve.js';
+import { withReplayLag, libpqChoice } from '../../src/probe/cluster-view.js';
+import type { NodeStatus } from '../../src/probe/node-status.js';
+import { policyFromTarget, resolveSplitOptions } from '../../src/split/options.js';
+import { failoverSignal, signalOfSqlstate } from '../../src/split/sqlstate.js';
+import { decideRoles, type ReaderPolicy } from '../../src/split/topology.js';
+import { OptionError } from '../../src/errors.js';
+
+function node(hostIndex: number, role: 'primary' | 'standby' | null, extra: Partial<NodeStatus> = {}): NodeStatus {
+  return {
+    hostIndex, host: `h${hostIndex}`, address: null, port: 5432, reachable: role !== null, error: role === null ? 'down' : null, role,
+    readOnly: role === 'standby', serverVersion: '15', timeline: 1, lsn: '0/100', replayLagBytes: null, replayLagSeconds: null,
+    replayPaused: null, rttMillis: 1, checkedAt: '', ...extra,
+  };
+}
+
+const decide = (statuses: NodeStatus[], policy: ReaderPolicy = 'prefer-standby', newestTimeline = 0) => decideRoles({ statuses, policy, newestTimeline });
+
+test('writer is the read-write primary; readers are the standbys', () => {
+  const d = decide([node(0, 'standby'), node(1, 'primary'), node(2, 'standby')]);
+  assert.equal(d.writer, 1);
+  assert.deepEqual(d.readers, [0, 2]);
+});
+
+test('a primary whose sessions default to read-only is never the writer (libpq read-write)', () => {
+  const d = decide([node(0, 'primary', { readOnly: true }), node(1, 'standby')]);
+  assert.equal(d.writer, null);
+});
+
+test('reader policies', () => {
+  const cluster = [node(0, 'primary'), node(1, 'standby'), node(2, null)];
+  assert.deepEqual(decide(cluster, 'prefer-standby').readers, [1]);
+  assert.deepEqual(decide(cluster, 'standby').readers, [1]);
+  assert.deepEqual(decide(cluster, 'any').readers, [0, 1]);
+  assert.deepEqual(decide(cluster, 'primary').readers, [0]);
+  const noStandby = [node(0, 'primary'), node(1, null)];
+  assert.deepEqual(decide(noStandby, 'prefer-standby').readers, [0]);
+  assert.deepEqual(decide(noStandby, 'standby').readers, []);
+});
+
+test('split brain: the newest timeline wins, and an older primary is never used again', () => {
+  const d1 = decide([node(0, 'primary', { timeline: 1 }), node(1, 'primary', { timeline: 2 })]);
+  assert.equal(d1.writer, 1);
+  assert.deepEqual(d1.stalePrimaries, [0]);
+  const d2 = decide([node(0, 'primary', { timeline: 1 }), node(1, null)], 'prefer-standby', d1.newestTimeline);
+  assert.equal(d2.writer, null);
+  assert.deepEqual(d2.readers, []);
+  assert.deepEqual(d2.stalePrimaries, [0]);
+});
+
+test('lagging standbys can be left out, and prefer-standby then falls back to the primary', () => {
+  const statuses = [node(0, 'primary'), node(1, 'standby', { replayLagBytes: 10 }), node(2, 'standby', { replayLagBytes: 10_000 })];
+  const d = decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, isTooFarBehind: (s) => (s.replayLagBytes ?? 0) > 100 });
+  assert.deepEqual(d.readers, [1]);
+  const all = decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, isTooFarBehind: () => true });
+  assert.deepEqual(all.readers, [0]);
+});
+
+test('replay lag in bytes is measured against the primary on the newest timeline', () => {
+  const nodes = withReplayLag([node(0, 'primary', { lsn: '0/3000000' }), node(1, 'standby', { lsn: '0/2FFFF00' }), node(2, 'primary', { lsn: '1/0', timeline: 0 })]);
+  assert.equal(nodes[1]?.replayLagBytes, 0x100);
+});
+
+test("libpq's choice from probed statuses", () => {
+  const statuses = [node(0, 'standby'), node(1, null), node(2, 'primary')];
+  assert.equal(libpqChoice(statuses, 'any'), 0);
+  assert.equal(libpqChoice(statuses, 'read-write'), 2);
+  assert.equal(libpqChoice(statuses, 'standby'), 0);
+  assert.equal(libpqChoice([node(0, 'primary')], 'prefer-standby'), 0);
+  assert.equal(libpqChoice([node(0, 'primary')], 'standby'), null);
+});
+
+test('failover signals come from SQLSTATE and socket codes only', () => {
+  assert.equal(signalOfSqlstate('25006'), 'read-only');
+  assert.equal(signalOfSqlstate('57P01'), 'shutdown');
+  assert.equal(signalOfSqlstate('57P02'), 'shutdown');
+  assert.equal(signalOfSqlstate('57P03'), 'cannot-connect');
+  assert.equal(signalOfSqlstate('08006'), 'connection-lost');
+  assert.equal(signalOfSqlstate('08P01'), 'connection-lost');
+  assert.equal(signalOfSqlstate('42P01'), null);
+  assert.equal(signalOfSqlstate('23505'), null);
+  assert.equal(failoverSignal(Object.assign(new Error('x'), { code: 'ECONNRESET' })), 'connection-lost');
+  assert.equal(failoverSignal(Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' })), 'read-only');
+  assert.equal(failoverSignal(new Error('cannot execute INSERT in a read-only transaction')), null, 'the message text alone decides nothing');
+});
+
+const target = (s: string) => resolveConnInfo(s, { env: {}, osUser: () => 'u', homeDir: () => null });
+
+test('reader policy from target_session_attrs', () => {
+  assert.equal(policyFromTarget(target('host=a,b')), 'prefer-standby');
+  assert.equal(policyFromTarget(target('host=a,b target_session_attrs=any')), 'any');
+  assert.equal(policyFromTarget(target('host=a,b target_session_attrs=standby')), 'standby');
+  assert.equal(policyFromTarget(target('host=a,b target_session_attrs=read-only')), 'standby');
+  assert.equal(policyFromTarget(target('host=a,b target_session_attrs=read-write')), 'prefer-standby');
+});
+
+test('options are validated once with clear errors', () => {
+  const t = target('host=a connect_timeout=3');
+  const opts = resolveSplitOptions({}, t);
+  assert.equal(opts.checkTimeoutMillis, 3000);
+  assert.equal(opts.recheckMillis, 2000);
+  assert.ok(Object.isFrozen(opts));
+  const bad = (o: object, message: RegExp) => assert.throws(() => resolveSplitOptions(o, t), (e: unknown) => e instanceof OptionError && e.code === 'PGSPLIT_OPTION_INVALID' && message.test(e.message));
+  bad({ recheckMillis: -1 }, /`recheckMillis` to be a positive finite number/);
+  bad({ failoverTimeoutMillis: Number.NaN }, /`failoverTimeoutMillis`/);
+  bad({ balance: 'fastest' }, /`balance` to be one of 'round-robin', 'random', 'least-busy'/);
+  bad({ readerPolicy: 'replica' }, /`readerPolicy`/);
+  bad({ writer: { host: 'x' } }, /`writer.host` is not allowed: connection settings come from the connection string/);
+  bad({ reader: { password: 'x' } }, /`reader.password` is not allowed/);
+});
