@@ -58,6 +58,8 @@ async function rowsOn(node: ClusterNode): Promise<Array<{ id: string; server: st
 describe('routing on a healthy cluster', () => {
   test('writer on the primary, reader spread over both standbys and never on the primary', TIMEOUT, async (t) => {
     await withCluster({}, async (cluster) => {
+      const handles = (): string[] => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').sort();
+      const handlesBefore = handles();
       const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }));
       assert.ok(sp.writer instanceof pg.Pool && sp.reader instanceof pg.Pool);
       for (let i = 0; i < 10; i++) assert.deepEqual(await whoAnswers(sp.writer), { host: cluster.primary.host, standby: false });
@@ -74,6 +76,7 @@ describe('routing on a healthy cluster', () => {
       assert.deepEqual(topology.readers, [1, 2]);
       assert.ok(!JSON.stringify(topology).includes('password'));
       await endAndCheckNoLeak(sp, cluster);
+      assert.deepEqual(handles(), handlesBefore, 'a socket or timer left behind by end()');
     });
   });
 
