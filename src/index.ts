@@ -18,3 +18,5 @@ export type { SplitCluster, SplitEvent, Topology, TopologyNode } from './split/c
 export type { PoolSettings, SplitOptions } from './split/options.js';
 export type { Balance } from './split/router.js';
 export type { ReaderPolicy } from './split/topology.js';
+export type { FreshnessStats } from './split/freshness.js';
+export type { ReadRequirement } from './split/read-scope.js';

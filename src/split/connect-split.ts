@@ -6,7 +6,10 @@ import { PgSplitError } from '../errors.js';
 import type { NodeStatus } from '../probe/node-status.js';
 import { ClusterWatch, type ChangeEvent } from './cluster-watch.js';
 import { resolveSplitOptions, type SplitOptions } from './options.js';
-import { routedPoolClass } from './routed-pool.js';
+import { emptyFreshnessStats, type FreshnessStats } from './freshness.js';
+import { checkToken, withReadRequirement } from './read-scope.js';
+import { routedPoolClass, UNTRACKED_QUERY } from './routed-pool.js';
+import { WriteTracker } from './write-tracker.js';
 import { Router, type PoolRole } from './router.js';
 
 /** One node as `topology()` shows it. */
@@ -17,6 +20,8 @@ export interface TopologyNode extends NodeStatus {
   readonly reader: boolean;
   /** A read-write node on an older timeline than the newest seen: never used. */
   readonly stale: boolean;
+  /** A standby left out of the reader's rotation for being further behind than maxReplicaLag. */
+  readonly lagging: boolean;
   /** Open pooled connections on this node (reader and writer pools). */
   readonly openConnections: number;
 }
@@ -25,6 +30,8 @@ export interface Topology {
   readonly writer: number | null;
   readonly readers: readonly number[];
   readonly nodes: readonly TopologyNode[];
+  /** How reads that had to see a write were served (consistency 'session' and write tokens). */
+  readonly freshness: Readonly<FreshnessStats>;
 }
 
 export type SplitEvent = 'change' | 'failover' | 'split-brain' | 'error';
@@ -38,6 +45,12 @@ export interface SplitCluster {
   topology(): Topology;
   on(event: SplitEvent, listener: (...args: any[]) => void): SplitCluster;
   off(event: SplitEvent, listener: (...args: any[]) => void): SplitCluster;
+  /** The primary's current WAL position: a token that a later read (here or in another process) can wait for. */
+  writeToken(): Promise<string>;
+  /** Runs `fn` with every read in it (pool or ORM) seeing everything written up to `token`. */
+  after<T>(token: string, fn: () => T): T;
+  /** Runs `fn` with every read in it (pool or ORM) on the primary. */
+  onPrimary<T>(fn: () => T): T;
   /** Closes both pools and every monitoring session; idempotent. */
   end(): Promise<void>;
 }
@@ -46,16 +59,22 @@ function describeNodes(watch: ClusterWatch): string {
   return watch.statuses().map((s) => `  ${s.host}:${s.port}: ${s.reachable ? `${s.role ?? '?'}${s.readOnly ? ' (read-only)' : ''}, timeline ${s.timeline ?? '?'}` : s.error ?? 'down'}`).join('\n');
 }
 
-function snapshot(watch: ClusterWatch, router: Router): Topology {
+function snapshot(watch: ClusterWatch, router: Router, tooFar: (s: NodeStatus) => boolean, freshness: FreshnessStats): Topology {
   const d = watch.decision;
   const nodes = watch.statuses().map((s) => Object.freeze({
     ...s,
     writer: d.writer === s.hostIndex,
     reader: d.readers.includes(s.hostIndex),
     stale: d.stalePrimaries.includes(s.hostIndex),
+    lagging: s.reachable && s.role === 'standby' && tooFar(s),
     openConnections: router.openConnections(s.hostIndex),
   }));
-  return Object.freeze({ writer: d.writer, readers: Object.freeze([...d.readers]), nodes: Object.freeze(nodes) });
+  return Object.freeze({ writer: d.writer, readers: Object.freeze([...d.readers]), nodes: Object.freeze(nodes), freshness: Object.freeze({ ...freshness }) });
+}
+
+/** Whether a standby is further behind than the limits allow. */
+function lagLimit(limit: { bytes: number | null; millis: number | null }): (s: NodeStatus) => boolean {
+  return (s) => (limit.bytes !== null && (s.replayLagBytes ?? 0) > limit.bytes) || (limit.millis !== null && (s.replayLagSeconds ?? 0) * 1000 > limit.millis);
 }
 
 /**
@@ -71,6 +90,15 @@ function snapshot(watch: ClusterWatch, router: Router): Topology {
 export async function connectSplit(conninfo: string | ConnectionTarget, options: SplitOptions = {}): Promise<SplitCluster> {
   const target = typeof conninfo === 'string' ? resolveConnInfo(conninfo, options) : conninfo;
   const opts = resolveSplitOptions(options, target);
+  const tooFar = lagLimit(opts.maxReplicaLag);
+  const freshness = emptyFreshnessStats();
+  let writer: pg.Pool | null = null;
+  const writeToken = async (): Promise<string> => {
+    const pool = writer as unknown as { [UNTRACKED_QUERY](text: string): Promise<pg.QueryResult<{ lsn: string }>> };
+    const { rows } = await pool[UNTRACKED_QUERY]('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn');
+    return rows[0]?.lsn ?? '0/0';
+  };
+  const tracker = new WriteTracker(writeToken);
   const watch = new ClusterWatch(target, {
     recheckMillis: opts.recheckMillis,
     failoverRecheckMillis: opts.failoverRecheckMillis,
@@ -78,6 +106,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     maxBackoffMillis: opts.reconnectMaxDelayMillis,
     lookup: options.lookup ?? systemLookup,
     policy: opts.readerPolicy,
+    isTooFarBehind: tooFar,
   });
   const router = new Router(target, watch, opts.balance);
   const events = new EventEmitter();
@@ -85,12 +114,16 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     if (events.listenerCount('error') > 0) events.emit('error', err);
   };
   const makePool = (role: PoolRole): pg.Pool => {
-    const Pool = routedPoolClass({ role, router, pool: opts[role], failoverTimeoutMillis: opts.failoverTimeoutMillis, describe: () => describeNodes(watch) });
+    const Pool = routedPoolClass({
+      role, router, pool: opts[role], failoverTimeoutMillis: opts.failoverTimeoutMillis, describe: () => describeNodes(watch),
+      tracker, consistency: opts.consistency, freshness: opts.sessionReads, stats: freshness,
+    });
     const pool = new Pool();
     pool.on('error', emitError);
     return pool;
   };
-  const writer = makePool('writer');
+  writer = makePool('writer');
+  const writerPool = writer;
   const reader = makePool('reader');
   for (const name of ['change', 'failover', 'split-brain'] as const) watch.on(name, (event: unknown) => events.emit(name, event));
   watch.on('status', (status: NodeStatus) => {
@@ -102,14 +135,17 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const end = (): Promise<void> => {
     ended ??= (async () => {
       watch.close();
-      await Promise.allSettled([writer.end(), reader.end()]);
+      await Promise.allSettled([writerPool.end(), reader.end()]);
     })();
     return ended;
   };
   const cluster: SplitCluster = {
-    writer,
+    writer: writerPool,
     reader,
-    topology: () => snapshot(watch, router),
+    topology: () => snapshot(watch, router, tooFar, freshness),
+    writeToken,
+    after: (token, fn) => withReadRequirement({ after: checkToken(token) }, fn),
+    onPrimary: (fn) => withReadRequirement({ primary: true }, fn),
     on(event, listener) {
       events.on(event, listener);
       return cluster;

@@ -36,6 +36,27 @@ export interface SplitOptions extends ResolveContext {
   readonly waitForPrimary?: boolean;
   /** Host-name resolution (default: the system resolver). */
   readonly lookup?: Lookup;
+  /**
+   * Standbys further behind the primary than this leave the reader's rotation
+   * until they catch up: WAL bytes not yet replayed, and/or milliseconds since
+   * the last replayed transaction while replay is behind. Measured at each check.
+   * @default no limit
+   */
+  readonly maxReplicaLag?: { readonly bytes?: number; readonly millis?: number };
+  /**
+   * `'eventual'`: reads may not see recent writes. `'session'`: a read through
+   * the reader sees every write acknowledged through the writer before it
+   * started (docs/consistency.md).
+   * @default 'eventual'
+   */
+  readonly consistency?: 'eventual' | 'session';
+  /** How a read that must see a write is served when no standby is known to have it. */
+  readonly sessionReads?: {
+    /** Wait this long for a standby to replay far enough. @default 1000 */
+    readonly waitMillis?: number;
+    /** Then read on the primary, or fail with PGSPLIT_STALE_READ. @default 'primary' */
+    readonly fallback?: 'primary' | 'error';
+  };
 }
 
 export interface ResolvedSplitOptions {
@@ -49,18 +70,30 @@ export interface ResolvedSplitOptions {
   readonly reconnectMaxDelayMillis: number;
   readonly failoverTimeoutMillis: number;
   readonly waitForPrimary: boolean;
+  readonly maxReplicaLag: { readonly bytes: number | null; readonly millis: number | null };
+  readonly consistency: 'eventual' | 'session';
+  readonly sessionReads: { readonly waitMillis: number; readonly fallback: 'primary' | 'error' };
 }
 
 const POLICIES: readonly ReaderPolicy[] = ['prefer-standby', 'standby', 'any', 'primary'];
 const BALANCES: readonly Balance[] = ['round-robin', 'random', 'least-busy'];
 const CONNECTION_KEYS = ['host', 'port', 'user', 'database', 'password', 'ssl', 'connectionString', 'Client'];
 
-function positive(name: string, value: number | undefined, fallback: number): number {
+function positive(name: string, value: number | undefined, fallback: number, unit = 'milliseconds'): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new OptionError(`Expected \`${name}\` to be a positive finite number of milliseconds, got ${typeof value === 'number' ? value : typeof value}`);
+    throw new OptionError(`Expected \`${name}\` to be a positive finite number of ${unit}, got ${typeof value === 'number' ? value : typeof value}`);
   }
   return value;
+}
+
+function optionalPositive(name: string, value: number | undefined, unit: string): number | null {
+  return value === undefined ? null : positive(name, value, 0, unit);
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === 0) return 0;
+  return positive(name, value, fallback);
 }
 
 function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
@@ -110,5 +143,14 @@ export function resolveSplitOptions(options: SplitOptions, target: ConnectionTar
     reconnectMaxDelayMillis: positive('reconnectMaxDelayMillis', options.reconnectMaxDelayMillis, 1000),
     failoverTimeoutMillis: positive('failoverTimeoutMillis', options.failoverTimeoutMillis, 30000),
     waitForPrimary: options.waitForPrimary ?? true,
+    maxReplicaLag: Object.freeze({
+      bytes: optionalPositive('maxReplicaLag.bytes', options.maxReplicaLag?.bytes, 'bytes'),
+      millis: optionalPositive('maxReplicaLag.millis', options.maxReplicaLag?.millis, 'milliseconds'),
+    }),
+    consistency: oneOf('consistency', options.consistency, ['eventual', 'session'], 'eventual'),
+    sessionReads: Object.freeze({
+      waitMillis: nonNegative('sessionReads.waitMillis', options.sessionReads?.waitMillis, 1000),
+      fallback: oneOf('sessionReads.fallback', options.sessionReads?.fallback, ['primary', 'error'], 'primary'),
+    }),
   });
 }

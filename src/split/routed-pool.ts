@@ -1,12 +1,18 @@
 import pg from 'pg';
 import { PgSplitError } from '../errors.js';
+import { freshRead, type FreshnessOptions, type FreshnessStats, type FreshReadSteps } from './freshness.js';
 import { nodeClientClass, type NodeClient } from './node-client.js';
 import type { PoolSettings } from './options.js';
+import { currentReadRequirement, requirementOfQuery, type ReadRequirement } from './read-scope.js';
 import type { PoolRole, Router } from './router.js';
 import { failoverSignal } from './sqlstate.js';
+import type { WriteTracker } from './write-tracker.js';
 
 type Callback = (err: Error | undefined, client?: pg.PoolClient, done?: (release?: any) => void) => void;
 type PooledNodeClient = pg.PoolClient & NodeClient;
+
+/** Runs a statement on the writer without counting it as a write (the write-token fetch itself). */
+export const UNTRACKED_QUERY = Symbol('pg-split untracked query');
 
 export interface RoutedPoolSettings {
   readonly role: PoolRole;
@@ -16,13 +22,18 @@ export interface RoutedPoolSettings {
   readonly failoverTimeoutMillis: number;
   /** Describes why no node is eligible, for the timeout error. */
   readonly describe: () => string;
+  readonly tracker: WriteTracker;
+  /** 'session': every read sees every write acknowledged through this writer before it started. */
+  readonly consistency: 'eventual' | 'session';
+  readonly freshness: FreshnessOptions;
+  readonly stats: FreshnessStats;
 }
 
 const FORWARDED_EVENTS = ['connect', 'acquire', 'release', 'remove'] as const;
 
-function noNodeError(settings: RoutedPoolSettings): PgSplitError {
-  const what = settings.role === 'writer' ? 'no read-write primary' : 'no eligible node for reads';
-  const code = settings.role === 'writer' ? 'PGSPLIT_FAILOVER_TIMEOUT' : 'PGSPLIT_NO_READER';
+function noNodeError(settings: RoutedPoolSettings, role: PoolRole): PgSplitError {
+  const what = role === 'writer' ? 'no read-write primary' : 'no eligible node for reads';
+  const code = role === 'writer' ? 'PGSPLIT_FAILOVER_TIMEOUT' : 'PGSPLIT_NO_READER';
   return new PgSplitError(code, `pg-split: ${what} within ${settings.failoverTimeoutMillis} ms\n${settings.describe()}`);
 }
 
@@ -38,12 +49,12 @@ function lostConnection(client: PooledNodeClient, err: unknown): boolean {
 /**
  * A pg.Pool (so `instanceof pg.Pool` holds and ORMs accept it) that holds one
  * ordinary pg.Pool per node and chooses the node on every checkout: the
- * writer's is the current primary, the reader's the next eligible node.
- * A checkout waits (up to failoverTimeoutMillis) for an eligible node and
- * retries a connection that failed before any statement was sent. The
- * reader's `query()` also retries, once and on another node, a read whose
- * connection was lost before it returned. `max` and the other settings apply
- * to each node's pool.
+ * writer's is the current primary, the reader's the next eligible node (one
+ * that has replayed far enough when the read must see a write). A checkout
+ * waits (up to failoverTimeoutMillis) for an eligible node and retries a
+ * connection that failed before any statement was sent. The reader's
+ * `query()` also retries, once and on another node, a read whose connection
+ * was lost before it returned. `max` and the other settings apply per node.
  */
 export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool {
   const { role, router } = settings;
@@ -59,7 +70,7 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
     override connect(): Promise<pg.PoolClient>;
     override connect(callback: Callback): void;
     override connect(callback?: Callback): Promise<pg.PoolClient> | void {
-      const acquired = this.#acquire(null);
+      const acquired = this.#checkout(currentReadRequirement(), null).then((client) => this.#trackRelease(client));
       if (callback === undefined) return acquired;
       acquired.then((client) => callback(undefined, client, client.release), (err: Error) => callback(err));
     }
@@ -68,10 +79,18 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
       const [first] = args;
       if (isSubmittable(first) || typeof first === 'function') return (super.query as (...a: unknown[]) => unknown)(...args);
       const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as (err?: Error, res?: unknown) => void) : undefined;
-      const result = this.#run(args, role === 'reader' ? 2 : 1);
+      const requirement = { ...currentReadRequirement(), ...requirementOfQuery(first) };
+      const result = this.#run(args, requirement, role === 'reader' ? 2 : 1).then((res) => {
+        if (role === 'writer') settings.tracker.noteWrite();
+        return res;
+      });
       if (callback === undefined) return result;
       result.then((res) => callback(undefined, res), (err: Error) => callback(err));
       return undefined;
+    }
+
+    [UNTRACKED_QUERY](text: string): Promise<pg.QueryResult> {
+      return this.#run([text], {}, 1);
     }
 
     override async end(callback?: () => void): Promise<void> {
@@ -101,6 +120,17 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
       return total;
     }
 
+    /** A writer checkout counts as a write when it is released (its statements are acknowledged by then). */
+    #trackRelease(client: pg.PoolClient): pg.PoolClient {
+      if (role !== 'writer') return client;
+      const release = client.release;
+      client.release = (err?: Error | boolean) => {
+        settings.tracker.noteWrite();
+        return release(err);
+      };
+      return client;
+    }
+
     #nodePool(hostIndex: number): pg.Pool | null {
       const existing = this.#nodes.get(hostIndex);
       if (existing !== undefined) return existing;
@@ -120,33 +150,61 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
       pool.end().catch(() => undefined);
     }
 
-    /** Checks out a client on an eligible node, not on `avoid` when another node is eligible. */
-    async #acquire(avoid: number | null): Promise<pg.PoolClient> {
+    /** A checkout honouring the read requirement (reader) or on the primary (writer). */
+    async #checkout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
+      if (role === 'writer' || requirement.primary) return this.#acquire('writer', avoid);
+      const required = requirement.after ?? (settings.consistency === 'session' ? await settings.tracker.required() : null);
+      if (required === null || required === undefined) return this.#acquire('reader', avoid);
+      return freshRead(this.#freshSteps(), required, settings.freshness, settings.stats);
+    }
+
+    #freshSteps(): FreshReadSteps<PooledNodeClient> {
+      return {
+        candidates: () => router.inTurn('reader'),
+        isPrimary: (host) => router.isWriter(host),
+        knownReplay: (host) => router.knownReplay(host),
+        checkout: (host) => this.#acquireOn(host),
+        replayedOn: async (client) => (await client.query<{ lsn: string | null }>('SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn')).rows[0]?.lsn ?? null,
+        release: (client) => client.release(),
+        checkoutPrimary: () => this.#acquire('writer', null),
+        sleep: (millis) => new Promise((r) => setTimeout(r, millis)),
+      };
+    }
+
+    /** Checks out a client on an eligible node of `pick`, not on `avoid` when another node is eligible. */
+    async #acquire(pick: PoolRole, avoid: number | null): Promise<PooledNodeClient> {
       if (this.ending) throw new Error('Cannot use a pool after calling end on the pool');
       const deadline = Date.now() + settings.failoverTimeoutMillis;
       for (;;) {
-        await router.waitFor(role, deadline, () => noNodeError(settings));
-        const host = router.pick(role, avoid);
-        const pool = host === null ? null : this.#nodePool(host);
-        if (host === null || pool === null) continue;
-        let client: PooledNodeClient;
-        try {
-          client = (await pool.connect()) as PooledNodeClient;
-        } catch (err) {
+        await router.waitFor(pick, deadline, () => noNodeError(settings, pick));
+        const host = router.pick(pick, avoid);
+        if (host === null) continue;
+        const client = await this.#acquireOn(host, deadline).catch((err: unknown) => {
           if (this.ending || failoverSignal(err) === null || Date.now() >= deadline) throw err;
-          router.report(host, failoverSignal(err));
-          continue;
-        }
-        if (router.eligible(role, host) && !client.pgSplitLost) return client;
-        client.release(true);
+          return null;
+        });
+        if (client !== null && router.eligible(pick, host) && !client.pgSplitLost) return client;
+        client?.release(true);
+      }
+    }
+
+    /** Checks out a client on one node's pool. */
+    async #acquireOn(host: number, deadline = Date.now() + settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
+      const pool = this.#nodePool(host);
+      if (pool === null) throw noNodeError(settings, role);
+      try {
+        return (await pool.connect()) as PooledNodeClient;
+      } catch (err) {
+        if (Date.now() < deadline) router.report(host, failoverSignal(err));
+        throw err;
       }
     }
 
     /** One statement on a checked-out client, released afterwards; a lost reader connection is retried elsewhere. */
-    async #run(args: unknown[], tries: number): Promise<pg.QueryResult> {
+    async #run(args: unknown[], requirement: ReadRequirement, tries: number): Promise<pg.QueryResult> {
       let avoid: number | null = null;
       for (let attempt = 1; ; attempt++) {
-        const client = (await this.#acquire(avoid)) as PooledNodeClient;
+        const client = await this.#checkout(requirement, avoid);
         try {
           const result = await (client.query as (...a: unknown[]) => Promise<pg.QueryResult>)(...args);
           client.release();

@@ -55,6 +55,24 @@ export class Router {
     return nodes[this.#turn++ % nodes.length] ?? null;
   }
 
+  /** The eligible nodes for a role, starting with the one whose turn it is (advances the turn). */
+  inTurn(role: PoolRole): number[] {
+    const nodes = this.#usable(role);
+    if (nodes.length <= 1) return nodes;
+    const start = this.#turn++ % nodes.length;
+    return [...nodes.slice(start), ...nodes.slice(0, start)];
+  }
+
+  isWriter(hostIndex: number): boolean {
+    return this.#watch.decision.writer === hostIndex;
+  }
+
+  /** A standby's replay position at its last check (null for a primary or an unknown node). */
+  knownReplay(hostIndex: number): string | null {
+    const status = this.#watch.monitors[hostIndex]?.status;
+    return status?.role === 'standby' ? status.lsn : null;
+  }
+
   /** Connection settings for a node: the way its monitor reached it (address, TLS or not). */
   configFor(hostIndex: number): ClientConfig | null {
     const session = this.#watch.monitors[hostIndex]?.session;

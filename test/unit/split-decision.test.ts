@@ -110,3 +110,15 @@ test('options are validated once with clear errors', () => {
   bad({ writer: { host: 'x' } }, /`writer.host` is not allowed: connection settings come from the connection string/);
   bad({ reader: { password: 'x' } }, /`reader.password` is not allowed/);
 });
+
+test('a standby has caught up when its replay position is at or past the token, or at the page boundary the token sits just after', async () => {
+  const { caughtUp } = await import('../../src/split/freshness.js');
+  assert.equal(caughtUp('0/3000148', '0/3000148'), true);
+  assert.equal(caughtUp('0/3000150', '0/3000148'), true);
+  assert.equal(caughtUp('0/3000140', '0/3000148'), false);
+  assert.equal(caughtUp(null, '0/1'), false);
+  assert.equal(caughtUp('0/55AA000', '0/55AA018'), true, 'short page header');
+  assert.equal(caughtUp('0/6000000', '0/6000028'), true, 'long page header at a segment start');
+  assert.equal(caughtUp('0/55A9FF0', '0/55AA018'), false, 'still before the boundary');
+  assert.equal(caughtUp('1/0', '0/FFFFFFFF'), true, 'across the 32-bit halves');
+});
