@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { parseLsn } from '../../src/lsn.js';
 import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
 import { waitForNoSessions } from '../support/server-count.js';
 import { describeMissing, missingAcks, WRITES_TABLE, WriteLoad } from '../support/write-load.js';
@@ -39,16 +40,21 @@ async function endAndCheckNoLeak(sp: SplitCluster, cluster: Cluster): Promise<vo
   assert.equal(await waitForNoSessions(cluster, APP), 0, 'sessions left on the servers after end()');
 }
 
-/** The standby that has received the most WAL: promoting it loses no acknowledged synchronous commit. */
-async function mostAdvanced(standbys: readonly ClusterNode[]): Promise<ClusterNode> {
-  let best: { node: ClusterNode; lsn: bigint } | null = null;
-  for (const node of standbys) {
+/**
+ * Promotes the standby that has received the most WAL (so no acknowledged
+ * synchronous commit is lost) and repoints the other one to it.
+ */
+async function promoteMostAdvanced(standbys: readonly ClusterNode[]): Promise<{ next: ClusterNode; promotedAt: number }> {
+  const received = await Promise.all(standbys.map(async (node) => {
     const [row] = await node.query<{ lsn: string }>('SELECT pg_last_wal_receive_lsn()::text AS lsn');
-    const [hi = '0', lo = '0'] = (row?.lsn ?? '0/0').split('/');
-    const lsn = (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
-    if (best === null || lsn > best.lsn) best = { node, lsn };
-  }
-  return (best as { node: ClusterNode }).node;
+    return parseLsn(row?.lsn ?? '0/0');
+  }));
+  const best = received.reduce((b, lsn, i) => (lsn > (received[b] ?? 0n) ? i : b), 0);
+  const next = standbys[best] as ClusterNode;
+  await next.promote();
+  const promotedAt = Date.now();
+  for (const other of standbys.filter((s) => s !== next)) await other.follow(next);
+  return { next, promotedAt };
 }
 
 async function rowsOn(node: ClusterNode): Promise<Array<{ id: string; server: string }>> {
@@ -155,11 +161,7 @@ describe('failover under a continuous write load', () => {
       load.start();
       await new Promise((r) => setTimeout(r, 500));
       await cluster.primary.kill9();
-      const next = await mostAdvanced(cluster.standbys);
-      const other = cluster.standbys.find((s) => s !== next) as ClusterNode;
-      await next.promote();
-      const promotedAt = Date.now();
-      await other.follow(next);
+      const { next, promotedAt } = await promoteMostAdvanced(cluster.standbys);
       await load.firstAckAfter(promotedAt, 10_000);
       await new Promise((r) => setTimeout(r, 500));
       await load.stop();
@@ -178,11 +180,7 @@ describe('failover under a continuous write load', () => {
       await cluster.primary.freeze();
       const frozenAt = Date.now();
       await new Promise((r) => setTimeout(r, 2500));
-      const next = await mostAdvanced(cluster.standbys);
-      const other = cluster.standbys.find((s) => s !== next) as ClusterNode;
-      await next.promote();
-      const promotedAt = Date.now();
-      await other.follow(next);
+      const { next, promotedAt } = await promoteMostAdvanced(cluster.standbys);
       await load.firstAckAfter(promotedAt, 10_000);
       await cluster.primary.thaw();
       await new Promise((r) => setTimeout(r, 1500));
