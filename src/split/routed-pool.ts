@@ -185,6 +185,8 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
         });
         if (client !== null && router.eligible(pick, host) && !client.pgSplitLost) return client;
         client?.release(true);
+        // The node failed or changed role; give its monitor a moment to see it before trying again.
+        await new Promise((r) => setTimeout(r, 10));
       }
     }
 
