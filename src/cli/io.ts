@@ -2,7 +2,7 @@ import type { Env } from '../conninfo/defaults.js';
 
 /** Where a CLI command writes and what it reads; tests pass their own. */
 export interface CliIo {
-  readonly stdout: { write(text: string): unknown };
+  readonly stdout: { write(text: string): unknown; readonly isTTY?: boolean };
   readonly stderr: { write(text: string): unknown };
   readonly env: Env;
 }

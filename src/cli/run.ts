@@ -1,3 +1,4 @@
+import { demoCommand } from './demo-command.js';
 import { EXIT, type CliIo } from './io.js';
 import { parseCommand } from './parse-command.js';
 import { probeCommand } from './probe-command.js';
@@ -7,6 +8,7 @@ type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 const COMMANDS: Readonly<Record<string, Command>> = {
   parse: parseCommand,
   probe: probeCommand,
+  demo: demoCommand,
 };
 
 export const HELP = `Usage: pg-split <command> [options]
@@ -14,6 +16,7 @@ export const HELP = `Usage: pg-split <command> [options]
 Commands:
   parse [--json] <conninfo>   what a connection string sets, and its host list
   probe [--json] <conninfo>   every host's role, lag and latency, and the one libpq would choose
+  demo                        a local primary and two standbys, live routing and a failover
 
 Run "pg-split <command> --help" for a command's options.
 `;

@@ -1,0 +1,108 @@
+import { parseArgs } from 'node:util';
+import { startCluster, type Cluster } from '../cluster/index.js';
+import { renderFrame, type DemoEvent } from '../demo/screen.js';
+import { emptyCounts, startTraffic, type TrafficCounts } from '../demo/traffic.js';
+import { connectSplit, type SplitCluster } from '../split/connect-split.js';
+import { EXIT, type CliIo } from './io.js';
+
+export const DEMO_HELP = `Usage: pg-split demo [--seconds <n>] [--no-failover]
+
+Starts a local primary and two standbys (PostgreSQL server binaries from this
+machine, each on its own loopback address), connects with connectSplit, and
+shows live which server answers the writes and the reads. After a few seconds
+it stops the primary and promotes a standby, and you watch the writer follow.
+Everything is removed on exit and on Ctrl-C.
+
+  --seconds <n>    how long to run (default 15)
+  --no-failover    only show the routing
+`;
+
+const sleep = (millis: number): Promise<void> => new Promise((r) => setTimeout(r, millis));
+
+interface DemoRun {
+  readonly io: CliIo;
+  readonly started: number;
+  readonly events: DemoEvent[];
+}
+
+function note(run: DemoRun, text: string): void {
+  run.events.push({ atMillis: Date.now() - run.started, text });
+  if (!run.io.stdout.isTTY) run.io.stdout.write(`+${((Date.now() - run.started) / 1000).toFixed(3)} s  ${text}\n`);
+}
+
+async function waitForWriteAfter(counts: TrafficCounts, since: number, millis: number): Promise<boolean> {
+  const deadline = Date.now() + millis;
+  while (counts.lastWriteAt <= since) {
+    if (Date.now() > deadline) return false;
+    await sleep(2);
+  }
+  return true;
+}
+
+/** Stops the primary, promotes the first standby, repoints the second: the failover the demo shows. */
+async function failover(run: DemoRun, cluster: Cluster, counts: TrafficCounts): Promise<void> {
+  const [next, other] = cluster.standbys;
+  if (next === undefined || other === undefined) return;
+  note(run, `stopping the primary ${cluster.primary.host} (fast shutdown)`);
+  await cluster.primary.stop('fast');
+  note(run, 'primary down: writes wait for a new primary, reads continue on the standbys');
+  await sleep(1000);
+  note(run, `promoting ${next.host}`);
+  await next.promote();
+  const promotedAt = Date.now();
+  note(run, `${next.host} promoted`);
+  if (await waitForWriteAfter(counts, promotedAt, 10_000)) {
+    note(run, `first write acknowledged by ${counts.lastWriteHost}, ${counts.lastWriteAt - promotedAt} ms after the promotion`);
+  }
+  await other.follow(next);
+  note(run, `${other.host} now streams from ${next.host}`);
+}
+
+async function show(run: DemoRun, cluster: Cluster, split: SplitCluster, seconds: number, withFailover: boolean): Promise<void> {
+  const counts = emptyCounts();
+  split.on('failover', ({ to }: { to: number }) => note(run, `writer moved to ${cluster.nodes[to]?.host ?? to}`));
+  const stopTraffic = startTraffic(split.writer, split.reader, counts);
+  const frame = (): string => renderFrame(split.topology(), counts, run.events, Date.now() - run.started);
+  const timer = run.io.stdout.isTTY ? setInterval(() => run.io.stdout.write(`\x1b[H\x1b[2J${frame()}`), 200) : null;
+  try {
+    await sleep(4000);
+    if (withFailover) await failover(run, cluster, counts);
+    await sleep(Math.max(0, run.started + seconds * 1000 - Date.now()));
+  } finally {
+    if (timer !== null) clearInterval(timer);
+    await stopTraffic();
+  }
+  run.io.stdout.write(`${run.io.stdout.isTTY ? '\x1b[H\x1b[2J' : '\n'}${frame()}`);
+}
+
+export async function demoCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args: [...argv], options: { seconds: { type: 'string' }, 'no-failover': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    io.stdout.write(DEMO_HELP);
+    return EXIT.ok;
+  }
+  const seconds = values.seconds === undefined ? 15 : Number(values.seconds);
+  if (!(seconds >= 8)) {
+    io.stderr.write(`pg-split demo: --seconds must be at least 8\n\n${DEMO_HELP}`);
+    return EXIT.badInput;
+  }
+  const run: DemoRun = { io, started: Date.now(), events: [] };
+  io.stdout.write('starting a primary and two standbys on 127.0.0.2, .3, .4 ...\n');
+  const cluster = await startCluster({ standbys: 2 });
+  try {
+    io.stdout.write(`cluster up in ${((Date.now() - run.started) / 1000).toFixed(1)} s on port ${cluster.port}\n`);
+    await cluster.primary.query('CREATE TABLE demo_writes (id bigserial PRIMARY KEY, at timestamptz NOT NULL)');
+    await cluster.waitForReplication();
+    const split = await connectSplit(cluster.conninfo(cluster.nodes, { application_name: 'pg-split-demo' }));
+    note(run, `connectSplit('${cluster.conninfo()}') resolved`);
+    try {
+      await show(run, cluster, split, seconds, !values['no-failover']);
+    } finally {
+      await split.end();
+    }
+  } finally {
+    await cluster.destroy();
+  }
+  io.stdout.write('cluster removed\n');
+  return EXIT.ok;
+}
