@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { resolveConnInfo } from '../conninfo/resolve.js';
 import { ConnInfoError } from '../errors.js';
-import type { NodeStatus } from '../probe/node-status.js';
-import { probeCluster, type ProbeReport } from '../probe/probe.js';
+import { probeCluster } from '../probe/probe.js';
 import { EXIT, type CliIo } from './io.js';
-import { renderTable } from './table.js';
+import { renderProbe } from './probe-render.js';
+import { watchProbe } from './watch-probe.js';
 
-export const PROBE_HELP = `Usage: pg-split probe [--json] [--timeout <seconds>] <conninfo>
+export const PROBE_HELP = `Usage: pg-split probe [--json] [--timeout <seconds>] [--watch [--interval <seconds>]] <conninfo>
 
 Connects to every host of the connection string in parallel and shows, per
 host: reachable or not, role, read-only, server version, timeline, replay lag
@@ -15,35 +15,21 @@ for standbys (bytes and seconds), round-trip time; and which host connect()
 
   --json              one JSON object: { "nodes": [...], "chosen": <index|null>, ... }
   --timeout <s>       per-address bound (default: connect_timeout, else 5)
+  --watch             follow the cluster: one session per host, a frame every
+                      interval (redrawn on a terminal; otherwise a line per change)
+  --interval <s>      seconds between frames with --watch (default 2)
+  --frames <n>        with --watch, stop after n frames (default: until Ctrl-C)
 
 Exit status: 0 a host would be chosen, 1 none would, 2 bad input.
 `;
 
-const dash = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
-
-function statusRow(n: NodeStatus, chosen: number | null): string[] {
-  const where = n.address === null || n.address === n.host ? `${n.host}:${n.port}` : `${n.host} (${n.address}):${n.port}`;
-  const mark = n.hostIndex === chosen ? '*' : '';
-  if (!n.reachable) return [`${n.hostIndex + 1}${mark}`, where, 'down', '-', '-', '-', '-', '-', '-', '-'];
-  const lagSeconds = n.replayLagSeconds === null ? '-' : n.replayLagSeconds.toFixed(3);
-  const role = n.replayPaused ? `${dash(n.role)} (replay paused)` : dash(n.role);
-  return [`${n.hostIndex + 1}${mark}`, where, 'up', role, n.readOnly ? 'yes' : 'no', dash(n.serverVersion?.split(' ')[0]), dash(n.timeline), dash(n.replayLagBytes), lagSeconds, dash(n.rttMillis)];
-}
-
-export function renderProbe(report: ProbeReport): string {
-  const header = ['#', 'host', 'status', 'role', 'read-only', 'version', 'timeline', 'lag bytes', 'lag s', 'rtt ms'];
-  let text = renderTable(header, report.nodes.map((n) => statusRow(n, report.chosen)));
-  for (const n of report.nodes) if (!n.reachable) text += `  #${n.hostIndex + 1}: ${n.error ?? ''}\n`;
-  const chosen = report.chosen === null ? null : report.nodes[report.chosen];
-  const policy = `target_session_attrs=${report.targetSessionAttrs}${report.loadBalanceHosts === 'random' ? ', load_balance_hosts=random: hosts are shuffled first' : ''}`;
-  text += chosen ? `connect() would choose #${chosen.hostIndex + 1} ${chosen.host} (${policy})\n` : `connect() would fail: no host matches (${policy})\n`;
-  return text;
-}
-
 export async function probeCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
-    options: { json: { type: 'boolean' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      json: { type: 'boolean' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      watch: { type: 'boolean' }, interval: { type: 'string' }, frames: { type: 'string' },
+    },
     allowPositionals: true,
   });
   if (values.help) {
@@ -51,12 +37,18 @@ export async function probeCommand(argv: readonly string[], io: CliIo): Promise<
     return EXIT.ok;
   }
   const seconds = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (positionals.length !== 1 || (seconds !== undefined && !(seconds > 0))) {
+  const interval = Number(values.interval ?? 2);
+  const frames = values.frames === undefined ? Infinity : Number(values.frames);
+  if (positionals.length !== 1 || (seconds !== undefined && !(seconds > 0)) || !(interval > 0) || !(frames >= 1)) {
     io.stderr.write(PROBE_HELP);
     return EXIT.badInput;
   }
   try {
     const target = resolveConnInfo(positionals[0] as string, { env: io.env, warn: (m) => io.stderr.write(`${m}\n`) });
+    if (values.watch) {
+      await watchProbe(target, io, { intervalMillis: interval * 1000, frames, timeoutMillis: seconds === undefined ? undefined : seconds * 1000 });
+      return EXIT.ok;
+    }
     const report = await probeCluster(target, seconds === undefined ? {} : { timeoutMillis: seconds * 1000 });
     io.stdout.write(values.json ? JSON.stringify(report) + '\n' : renderProbe(report));
     return report.chosen === null ? EXIT.failed : EXIT.ok;

@@ -30,6 +30,7 @@ export class HostMonitor extends EventEmitter {
   #session: Session | null = null;
   #reconnecting = false;
   #inFlight: Promise<NodeStatus> | null = null;
+  #checked = false;
   #closed = false;
   readonly #abort = new AbortController();
   readonly #target: ConnectionTarget;
@@ -46,6 +47,11 @@ export class HostMonitor extends EventEmitter {
 
   get status(): NodeStatus {
     return this.#status;
+  }
+
+  /** Whether the host has been reached or found unreachable at least once. */
+  get checked(): boolean {
+    return this.#checked;
   }
 
   /** How the monitor reached the host: pooled connections go the same way. */
@@ -93,6 +99,7 @@ export class HostMonitor extends EventEmitter {
 
   #setStatus(status: NodeStatus): void {
     this.#status = status;
+    this.#checked = true;
     if (!this.#closed) this.emit('status', status);
   }
 

@@ -81,3 +81,19 @@ test('pg-split probe: table for people, --json for scripts, exit 1 when no host 
   const bad = await cli(['probe', 'host=a,b port=1,2,3']);
   assert.deepEqual(bad, { status: 2, out: 'could not match 3 port numbers to 2 hosts\n' });
 });
+
+test('pg-split probe --watch follows the cluster: a line per change, from one session per host', { timeout: 60_000 }, async () => {
+  const s2 = cluster.standbys[1]!;
+  let out = '';
+  const io = { stdout: { write: (s: string) => (out += s), isTTY: false }, stderr: { write: (s: string) => (out += s) }, env: {} };
+  const watching = run(['probe', '--watch', '--interval', '0.2', '--frames', '25', cluster.conninfo()], io);
+  await new Promise((r) => setTimeout(r, 1000));
+  await s2.stop('fast');
+  await new Promise((r) => setTimeout(r, 1500));
+  await s2.start();
+  assert.equal(await watching, 0);
+  const lines = out.trim().split('\n');
+  assert.match(lines[0] ?? '', /127\.0\.0\.2=primary 127\.0\.0\.3=standby 127\.0\.0\.4=standby/);
+  assert.ok(lines.some((l) => /127\.0\.0\.4=down/.test(l)), out);
+  assert.match(lines[lines.length - 1] ?? '', /127\.0\.0\.4=standby/);
+});

@@ -1,0 +1,24 @@
+import type { NodeStatus } from '../probe/node-status.js';
+import type { ProbeReport } from '../probe/probe.js';
+import { renderTable } from './table.js';
+
+const dash = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
+
+function statusRow(n: NodeStatus, chosen: number | null): string[] {
+  const where = n.address === null || n.address === n.host ? `${n.host}:${n.port}` : `${n.host} (${n.address}):${n.port}`;
+  const mark = n.hostIndex === chosen ? '*' : '';
+  if (!n.reachable) return [`${n.hostIndex + 1}${mark}`, where, 'down', '-', '-', '-', '-', '-', '-', '-'];
+  const lagSeconds = n.replayLagSeconds === null ? '-' : n.replayLagSeconds.toFixed(3);
+  const role = n.replayPaused ? `${dash(n.role)} (replay paused)` : dash(n.role);
+  return [`${n.hostIndex + 1}${mark}`, where, 'up', role, n.readOnly ? 'yes' : 'no', dash(n.serverVersion?.split(' ')[0]), dash(n.timeline), dash(n.replayLagBytes), lagSeconds, dash(n.rttMillis)];
+}
+
+export function renderProbe(report: ProbeReport): string {
+  const header = ['#', 'host', 'status', 'role', 'read-only', 'version', 'timeline', 'lag bytes', 'lag s', 'rtt ms'];
+  let text = renderTable(header, report.nodes.map((n) => statusRow(n, report.chosen)));
+  for (const n of report.nodes) if (!n.reachable) text += `  #${n.hostIndex + 1}: ${n.error ?? ''}\n`;
+  const chosen = report.chosen === null ? null : report.nodes[report.chosen];
+  const policy = `target_session_attrs=${report.targetSessionAttrs}${report.loadBalanceHosts === 'random' ? ', load_balance_hosts=random: hosts are shuffled first' : ''}`;
+  text += chosen ? `connect() would choose #${chosen.hostIndex + 1} ${chosen.host} (${policy})\n` : `connect() would fail: no host matches (${policy})\n`;
+  return text;
+}
