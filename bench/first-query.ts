@@ -1,0 +1,75 @@
+/**
+ * Time to the first query when the first host is frozen (SIGSTOP):
+ * pg-split connect() (libpq's walk), connectSplit (parallel probing),
+ * psql (libpq) and postgres.js, on the same string.
+ */
+import { execFile } from 'node:child_process';
+import postgres from 'postgres';
+import type { Cluster } from '../src/cluster/index.js';
+import { connect } from '../src/connect/connect.js';
+import { connectSplit } from '../src/split/connect-split.js';
+
+export interface FirstQueryResult {
+  readonly client: string;
+  readonly medianMillis: number;
+  readonly outcome: string;
+}
+
+const RUNS = 5;
+
+async function timed(fn: () => Promise<string>): Promise<{ millis: number; outcome: string }> {
+  const started = performance.now();
+  let outcome: string;
+  try {
+    outcome = await fn();
+  } catch (err) {
+    outcome = `error: ${(err as { code?: string }).code ?? (err as Error).message.split('\n')[0]}`;
+  }
+  return { millis: performance.now() - started, outcome };
+}
+
+const median = (xs: number[]): number => Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0);
+
+export async function measureFirstQuery(cluster: Cluster): Promise<FirstQueryResult[]> {
+  const frozen = cluster.standbys[0]!;
+  const hosts = [frozen, cluster.primary];
+  const info = cluster.conninfo(hosts, { connect_timeout: '2' });
+  const clients: Record<string, () => Promise<string>> = {
+    'pg-split connect()': async () => {
+      const c = await connect(info, { env: {} });
+      const { rows } = await c.query<{ h: string }>('SELECT host(inet_server_addr()) AS h');
+      await c.end();
+      return `answered by ${rows[0]?.h}`;
+    },
+    'pg-split connectSplit() writer': async () => {
+      const s = await connectSplit(info, { env: {} });
+      const { rows } = await s.writer.query<{ h: string }>('SELECT host(inet_server_addr()) AS h');
+      await s.end();
+      return `answered by ${rows[0]?.h}`;
+    },
+    'psql (libpq 15)': () => new Promise((resolve, reject) => {
+      execFile('psql', ['-X', '-w', '-At', '-d', info, '-c', 'SELECT host(inet_server_addr())'], { env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent' } }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(`answered by ${stdout.trim()}`)));
+    }),
+    'postgres.js 3.4 (target_session_attrs=primary)': async () => {
+      const sql = postgres({ host: hosts.map((h) => h.host), port: hosts.map(() => cluster.port), user: 'postgres', database: 'postgres', connect_timeout: 2, max: 1, target_session_attrs: 'primary', onnotice: () => undefined } as unknown as postgres.Options<Record<string, never>>);
+      try {
+        const rows = await sql`SELECT host(inet_server_addr()) AS h`;
+        return `answered by ${(rows[0] as { h: string }).h}`;
+      } finally {
+        await sql.end({ timeout: 1 }).catch(() => undefined);
+      }
+    },
+  };
+  await frozen.freeze();
+  try {
+    const results: FirstQueryResult[] = [];
+    for (const [client, fn] of Object.entries(clients)) {
+      const runs = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await timed(fn));
+      results.push({ client, medianMillis: median(runs.map((r) => r.millis)), outcome: runs[runs.length - 1]?.outcome ?? '' });
+    }
+    return results;
+  } finally {
+    await frozen.thaw();
+  }
+}

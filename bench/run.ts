@@ -1,0 +1,148 @@
+/**
+ * npm run bench: every benchmark in one run, written to docs/benchmarks.md
+ * with the machine and the versions.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { findPgBinDir, startCluster } from '../src/cluster/index.js';
+import { measureConsistency } from './consistency.js';
+import { measureFailovers, type FailoverRun } from './failover.js';
+import { failoverTimeline } from './failover-timeline.js';
+import { measureFirstQuery } from './first-query.js';
+import { measureScaling } from './hosts-scaling.js';
+import { measureMonitorCost } from './monitor-cost.js';
+import { measureRoutingCost, type LoadResult } from './routing-cost.js';
+
+const version = (pkg: string): string => (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
+
+function table(header: string[], rows: Array<Array<string | number>>): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function stats(xs: number[]): string {
+  const sorted = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (sorted.length === 0) return 'no write resumed';
+  return `median ${sorted[Math.floor(sorted.length / 2)]} ms, worst ${sorted[sorted.length - 1]} ms${sorted.length < xs.length ? ` (${xs.length - sorted.length} runs never resumed)` : ''}`;
+}
+
+function routingTable(results: LoadResult[]): string {
+  const rows = results.map((r) => [r.target, r.mode, r.concurrency, r.qps, r.p50, Number.isNaN(r.p99) ? '–' : r.p99]);
+  return table(['client', 'statements', 'concurrency', 'queries/s', 'p50 ms (pgbench: mean)', 'p99 ms'], rows);
+}
+
+/** Mean throughput and p99 difference from plain pg.Pool per concurrency, over writer/reader and both statement kinds. */
+function overheadSummary(results: LoadResult[]): string {
+  const lines: string[] = [];
+  for (const concurrency of [1, 8, 64]) {
+    const diffs: Array<{ qps: number; p99: number }> = [];
+    for (const [ours, plain] of [['pg-split writer', 'pg.Pool on the primary'], ['pg-split reader', 'pg.Pool on the standby']] as const) {
+      for (const r of results.filter((x) => x.target === ours && x.concurrency === concurrency)) {
+        const base = results.find((x) => x.target === plain && x.mode === r.mode && x.concurrency === concurrency);
+        if (base !== undefined) diffs.push({ qps: (r.qps - base.qps) / base.qps, p99: (r.p99 - base.p99) / base.p99 });
+      }
+    }
+    const mean = (xs: number[]): number => (xs.reduce((a, b) => a + b, 0) / xs.length) * 100;
+    const qps = mean(diffs.map((d) => d.qps));
+    const p99 = mean(diffs.map((d) => d.p99));
+    const met = qps >= -3 && p99 <= 3;
+    lines.push(`- concurrency ${concurrency}: throughput ${qps.toFixed(1)} %, p99 ${p99 >= 0 ? '+' : ''}${p99.toFixed(1)} % on average: the 3 % target is ${met ? 'met' : '**not met**'}.`);
+  }
+  return lines.join('\n');
+}
+
+function overhead(results: LoadResult[]): string {
+  const lines: string[] = [];
+  for (const [ours, plain] of [['pg-split writer', 'pg.Pool on the primary'], ['pg-split reader', 'pg.Pool on the standby']] as const) {
+    for (const r of results.filter((x) => x.target === ours)) {
+      const base = results.find((x) => x.target === plain && x.mode === r.mode && x.concurrency === r.concurrency);
+      if (base === undefined) continue;
+      lines.push(`| ${ours} vs ${plain} | ${r.mode} | ${r.concurrency} | ${(((r.qps - base.qps) / base.qps) * 100).toFixed(1)} % | ${(((r.p99 - base.p99) / base.p99) * 100).toFixed(1)} % |`);
+    }
+  }
+  return ['| comparison | statements | concurrency | throughput | p99 latency |', '|---|---|---|---|---|', ...lines].join('\n');
+}
+
+async function main(): Promise<void> {
+  const binDir = findPgBinDir();
+  const pgVersion = execFileSync(`${binDir}/postgres`, ['--version'], { encoding: 'utf8' }).trim();
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${pgVersion}; pg ${version('pg')}; postgres.js ${version('postgres')}; pgbench/psql from the same PostgreSQL`;
+  console.log(machine);
+  const cluster = await startCluster({ standbys: 2 });
+  let routing: LoadResult[];
+  let firstQuery;
+  try {
+    routing = await measureRoutingCost(cluster, binDir);
+    console.log('routing done');
+    firstQuery = await measureFirstQuery(cluster);
+    console.log('first query done');
+  } finally {
+    await cluster.destroy();
+  }
+  const failovers: FailoverRun[] = await measureFailovers();
+  console.log('failovers done');
+  const scaling = await measureScaling();
+  const monitor = await measureMonitorCost(20_000);
+  const consistency = await measureConsistency();
+  const timeline = await failoverTimeline('docs/failover-timeline.svg');
+  const doc = `# Benchmarks
+
+Measured by \`npm run bench\` (\`bench/run.ts\`) in one run on: ${machine}. Every server is on loopback, so latencies are those of the client and server code, not of a network. Re-run to refresh; the figures below are from ${new Date().toISOString().slice(0, 10)}.
+
+## Routing cost
+
+The same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) for ${Number(process.env['PGSPLIT_BENCH_SECONDS'] ?? 3)} s per row, through pg-split's pools and through a plain \`pg.Pool\` (same \`max\`) on the same node, and through pgbench (libpq, C) for scale. Target: within 3 % of plain \`pg.Pool\` in throughput and p99 latency.
+
+${routingTable(routing)}
+
+Difference from plain \`pg.Pool\` (negative throughput or positive p99 = pg-split slower):
+
+${overhead(routing)}
+
+Summary of this run (2 cores shared by the client and all servers: single rows vary by ±20 % between runs, even between two plain pools; compare the averages):
+
+${overheadSummary(routing)}
+
+## Time to the first query with the first host frozen (SIGSTOP)
+
+String: \`host=<frozen standby>,<primary> connect_timeout=2\`; median of 5.
+
+${table(['client', 'median ms', 'outcome'], firstQuery.map((r) => [r.client, r.medianMillis, r.outcome]))}
+
+## Failover: ${failovers.length} runs
+
+Each run: a fresh primary and 2 standbys, pg-split's writer and postgres.js (\`target_session_attrs=primary\`) writing side by side (2 loops each), primary stopped (fast), a standby promoted 500 ms later. Time from the end of the promotion to each client's first acknowledged write; acknowledged writes missing from the new primary.
+
+${table(['client', 'time to first write after promotion', 'acknowledged writes lost (all runs)'], [
+    ['pg-split writer (defaults)', stats(failovers.map((f) => f.pgSplitResumeMillis)), failovers.reduce((n, f) => n + f.pgSplitLost, 0)],
+    ['postgres.js 3.4', stats(failovers.map((f) => f.postgresJsResumeMillis)), failovers.reduce((n, f) => n + f.postgresJsLost, 0)],
+  ])}
+
+Timeline of one run (every tick a write acknowledged by the server in its lane; resumed ${timeline.resumeMillis} ms after the promotion; ${timeline.acked} acknowledged, ${timeline.failed} failed in flight):
+
+![failover timeline](failover-timeline.svg)
+
+## Connections and memory as hosts grow
+
+After 20 concurrent loops of 10 writes + 10 reads; sessions counted by the servers, heap growth measured with \`--expose-gc\`.
+
+${table(['hosts', 'client', 'sessions on the servers', 'heap KiB'], scaling.map((r) => [r.hosts, r.client, r.sessions, r.heapKiB]))}
+
+pg-split holds one monitoring session per host plus the pooled connections in use (per node, up to \`max\`). Heap differences below about 1 MiB are within garbage-collection noise (a negative figure means the heap shrank).
+
+## Monitoring cost on the servers (idle application)
+
+${table(['host', 'sessions', 'statements per minute'], monitor.map((m) => [m.host, m.sessions, m.statementsPerMinute]))}
+
+## Read-your-writes
+
+${table(['cluster', 'consistency', 'read p50 / p99 ms (no write before)', 'read p50 / p99 ms (after a write)', 'stale reads', 'served'], consistency.map((c) => {
+    const r = c as { cluster: string; consistency: string; readOnly: { p50: number; p99: number }; readAfterWrite: { p50: number; p99: number; stale: number }; served: Record<string, number> };
+    return [r.cluster, r.consistency, `${r.readOnly.p50} / ${r.readOnly.p99}`, `${r.readAfterWrite.p50} / ${r.readAfterWrite.p99}`, r.readAfterWrite.stale, JSON.stringify(r.served)];
+  }))}
+`;
+  writeFileSync('docs/benchmarks.md', doc);
+  console.log('wrote docs/benchmarks.md');
+}
+
+await main();
