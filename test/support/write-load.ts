@@ -2,6 +2,9 @@ import type pg from 'pg';
 
 export interface Ack {
   readonly id: number;
+  /** When the statement was sent. */
+  readonly sentAt: number;
+  /** When its acknowledgement was processed. */
   readonly at: number;
   /** The server that acknowledged the write, as it reported itself. */
   readonly server: string;
@@ -53,9 +56,10 @@ export class WriteLoad {
   async #loop(): Promise<void> {
     while (this.#running) {
       const id = this.#next++;
+      const sentAt = Date.now();
       try {
         const { rows } = await this.pool.query<{ server: string }>('INSERT INTO writes (id, server) VALUES ($1, host(inet_server_addr())) RETURNING server', [id]);
-        this.acks.push({ id, at: Date.now(), server: rows[0]?.server ?? '' });
+        this.acks.push({ id, sentAt, at: Date.now(), server: rows[0]?.server ?? '' });
       } catch (err) {
         this.failures.push({ id, at: Date.now(), code: (err as { code?: string }).code });
       }
