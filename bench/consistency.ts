@@ -6,12 +6,9 @@
  */
 import { startCluster, type Cluster } from '../src/cluster/index.js';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
+import { percentile } from './stats.js';
 
 const N = Number(process.env['PGSPLIT_BENCH_PAIRS'] ?? 1000);
-
-function percentile(sorted: number[], p: number): number {
-  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0) * 1000) / 1000;
-}
 
 async function pairs(sp: SplitCluster, firstId: number, withWrite: boolean): Promise<{ p50: number; p99: number; stale: number }> {
   const readMillis: number[] = [];

@@ -8,6 +8,7 @@ import postgres from 'postgres';
 import type { Cluster } from '../src/cluster/index.js';
 import { connect } from '../src/connect/connect.js';
 import { connectSplit } from '../src/split/connect-split.js';
+import { median } from './stats.js';
 
 export interface FirstQueryResult {
   readonly client: string;
@@ -28,7 +29,6 @@ async function timed(fn: () => Promise<string>): Promise<{ millis: number; outco
   return { millis: performance.now() - started, outcome };
 }
 
-const median = (xs: number[]): number => Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0);
 
 export async function measureFirstQuery(cluster: Cluster): Promise<FirstQueryResult[]> {
   const frozen = cluster.standbys[0]!;

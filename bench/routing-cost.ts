@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { Cluster } from '../src/cluster/index.js';
 import { connectSplit } from '../src/split/connect-split.js';
+import { percentile } from './stats.js';
 
 export interface LoadResult {
   readonly target: string;
@@ -20,10 +21,6 @@ export interface LoadResult {
 }
 
 const DURATION = Number(process.env['PGSPLIT_BENCH_SECONDS'] ?? 3) * 1000;
-
-function pct(sorted: number[], p: number): number {
-  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0) * 1000) / 1000;
-}
 
 async function drive(pool: pg.Pool, mode: 'simple' | 'prepared', concurrency: number): Promise<Omit<LoadResult, 'target'>> {
   const query = mode === 'simple' ? { text: 'SELECT 1 AS x' } : { name: 'bench_one', text: 'SELECT $1::int AS x', values: [1] };
@@ -38,7 +35,7 @@ async function drive(pool: pg.Pool, mode: 'simple' | 'prepared', concurrency: nu
     }
   }));
   latencies.sort((a, b) => a - b);
-  return { mode, concurrency, qps: Math.round(latencies.length / (DURATION / 1000)), p50: pct(latencies, 0.5), p99: pct(latencies, 0.99) };
+  return { mode, concurrency, qps: Math.round(latencies.length / (DURATION / 1000)), p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
 }
 
 function pgbench(cluster: Cluster, mode: 'simple' | 'prepared', concurrency: number, binDir: string): LoadResult {

@@ -3,6 +3,7 @@ import type { ClientConfig } from 'pg';
 import type { AttemptError } from './failure.js';
 import { NoPasswordSupplied } from './client-config.js';
 import { SERVER_CLOSED, strerror } from './messages.js';
+import { destroySocket, wireOf } from './pg-wire.js';
 
 /** What the server reported about itself during startup (ParameterStatus). */
 export type StartupParams = ReadonlyMap<string, string>;
@@ -51,18 +52,13 @@ export function classifyConnectError(err: unknown, seen: Readonly<Observed>): { 
 }
 
 function watch(client: pg.Client, seen: Observed): void {
-  const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
+  const connection = wireOf(client);
   connection.on('parameterStatus', (msg: { parameterName: string; parameterValue: string }) => {
     seen.params.set(msg.parameterName, msg.parameterValue);
   });
   connection.once('authenticationOk', () => {
     seen.authenticated = true;
   });
-}
-
-function destroySocket(client: pg.Client): void {
-  const connection = (client as unknown as { connection: { stream?: { destroy(): void } } }).connection;
-  connection.stream?.destroy();
 }
 
 /**

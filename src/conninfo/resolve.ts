@@ -109,9 +109,10 @@ function lookupPasswords(hosts: readonly HostEntry[], options: ReadonlyMap<strin
 export function resolveConnInfo(conninfo: string, context: ResolveContext = {}): ConnectionTarget {
   const env = context.env ?? process.env;
   const params = parseConnInfo(conninfo);
-  const options = applyDefaults(params, env, context.osUser ?? (() => userInfo().username));
+  const osUser = context.osUser ?? (() => userInfo().username);
+  const options = applyDefaults(params, env, osUser);
   const hosts = buildHostList(options);
-  if (!options.get('user')) options.set('user', (context.osUser ?? (() => userInfo().username))());
+  if (!options.get('user')) options.set('user', osUser());
   if (!options.get('dbname')) options.set('dbname', options.get('user') ?? '');
   const home = context.homeDir ? context.homeDir() : env['HOME'] || homedir() || null;
   const passfile = passfilePath(options, home);

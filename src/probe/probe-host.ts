@@ -6,6 +6,7 @@ import { attemptConnection, type StartupParams } from '../connect/attempt.js';
 import { clientConfigFor } from '../connect/client-config.js';
 import { endpointsFor, type Lookup } from '../connect/endpoints.js';
 import { connectHint, hostIdentity, type Endpoint } from '../connect/messages.js';
+import { destroySocket } from '../connect/pg-wire.js';
 import { encryptionOrder } from '../connect/tls-options.js';
 import { reachableStatus, unreachableStatus, type HostIdentity, type NodeStatus } from './node-status.js';
 import { STATUS_QUERY, toStatusRow } from './status-query.js';
@@ -40,9 +41,7 @@ async function withTimeout<T>(promise: Promise<T>, millis: number, onTimeout: ()
 /** Runs the status query on an open client, bounded, and measures its round trip. */
 export async function queryStatus(client: pg.Client, id: HostIdentity, timeoutMillis: number): Promise<NodeStatus> {
   const started = performance.now();
-  const result = await withTimeout(client.query(STATUS_QUERY), timeoutMillis, () => {
-    (client as unknown as { connection: { stream?: { destroy(): void } } }).connection.stream?.destroy();
-  });
+  const result = await withTimeout(client.query(STATUS_QUERY), timeoutMillis, () => destroySocket(client));
   const rtt = performance.now() - started;
   return reachableStatus(id, toStatusRow(result.rows[0] as Record<string, unknown>), Math.round(rtt * 100) / 100);
 }

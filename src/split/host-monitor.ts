@@ -3,6 +3,7 @@ import pRetry from 'p-retry';
 import type { ConnectionTarget } from '../conninfo/resolve.js';
 import type { Lookup } from '../connect/endpoints.js';
 import { hostIdentity } from '../connect/messages.js';
+import { destroySocket, wireOf } from '../connect/pg-wire.js';
 import { unreachableStatus, type NodeStatus } from '../probe/node-status.js';
 import { openSession, queryStatus, type Session } from '../probe/probe-host.js';
 
@@ -106,14 +107,14 @@ export class HostMonitor extends EventEmitter {
   #lose(session: Session, message: string): void {
     if (this.#session !== session) return;
     this.#session = null;
-    (session.client as unknown as { connection: { stream?: { destroy(): void } } }).connection.stream?.destroy();
+    destroySocket(session.client);
     session.client.end().catch(() => undefined);
     this.#setStatus(unreachableStatus(session.id, message));
     this.#startReconnecting();
   }
 
   #adopt(session: Session): void {
-    const connection = (session.client as unknown as { connection: EventEmitter }).connection;
+    const connection = wireOf(session.client);
     const lost = (): void => this.#lose(session, hostIdentity(session.endpoint) + 'server closed the connection unexpectedly');
     session.client.on('error', lost);
     session.client.on('end', lost);

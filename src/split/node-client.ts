@@ -1,5 +1,5 @@
-import type { EventEmitter } from 'node:events';
 import pg from 'pg';
+import { destroySocket, wireOf } from '../connect/pg-wire.js';
 import type { Router } from './router.js';
 import { signalOfSqlstate } from './sqlstate.js';
 
@@ -27,7 +27,7 @@ export function nodeClientClass(router: Router, hostIndex: number): typeof pg.Cl
     constructor(config?: pg.ClientConfig) {
       super(config);
       router.opened(hostIndex, this);
-      const connection = (this as unknown as { connection: EventEmitter }).connection;
+      const connection = wireOf(this);
       let closed = false;
       const close = (lost: boolean): void => {
         if (lost) this.pgSplitLost = true;
@@ -46,7 +46,7 @@ export function nodeClientClass(router: Router, hostIndex: number): typeof pg.Cl
 
     fence(): void {
       this.pgSplitLost = true;
-      (this as unknown as { connection: { stream?: { destroy(): void } } }).connection.stream?.destroy();
+      destroySocket(this);
     }
   };
 }
