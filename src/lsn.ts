@@ -5,10 +5,6 @@ export function parseLsn(text: string): bigint {
   return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
 }
 
-export function formatLsn(value: bigint): string {
-  return `${(value >> 32n).toString(16).toUpperCase()}/${(value & 0xffffffffn).toString(16).toUpperCase()}`;
-}
-
 /** Bytes from `behind` to `ahead`, never negative. */
 export function lsnDistance(ahead: string, behind: string): number {
   const d = parseLsn(ahead) - parseLsn(behind);

@@ -92,13 +92,8 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const opts = resolveSplitOptions(options, target);
   const tooFar = lagLimit(opts.maxReplicaLag);
   const freshness = emptyFreshnessStats();
-  let writer: pg.Pool | null = null;
-  const writeToken = async (): Promise<string> => {
-    const pool = writer as unknown as { [UNTRACKED_QUERY](text: string): Promise<pg.QueryResult<{ lsn: string }>> };
-    const { rows } = await pool[UNTRACKED_QUERY]('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn');
-    return rows[0]?.lsn ?? '0/0';
-  };
-  const tracker = new WriteTracker(writeToken);
+  // The write token is read through the writer, which is built below with this tracker.
+  const tracker = new WriteTracker(() => writeToken());
   const watch = new ClusterWatch(target, {
     recheckMillis: opts.recheckMillis,
     failoverRecheckMillis: opts.failoverRecheckMillis,
@@ -122,9 +117,13 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     pool.on('error', emitError);
     return pool;
   };
-  writer = makePool('writer');
-  const writerPool = writer;
+  const writer = makePool('writer');
   const reader = makePool('reader');
+  const writeToken = async (): Promise<string> => {
+    const untracked = writer as unknown as { [UNTRACKED_QUERY](text: string): Promise<pg.QueryResult<{ lsn: string }>> };
+    const { rows } = await untracked[UNTRACKED_QUERY]('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn');
+    return rows[0]?.lsn ?? '0/0';
+  };
   for (const name of ['change', 'failover', 'split-brain'] as const) watch.on(name, (event: unknown) => events.emit(name, event));
   watch.on('status', (status: NodeStatus) => {
     if (!status.reachable) router.fence(status.hostIndex);
@@ -135,12 +134,12 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const end = (): Promise<void> => {
     ended ??= (async () => {
       watch.close();
-      await Promise.allSettled([writerPool.end(), reader.end()]);
+      await Promise.allSettled([writer.end(), reader.end()]);
     })();
     return ended;
   };
   const cluster: SplitCluster = {
-    writer: writerPool,
+    writer,
     reader,
     topology: () => snapshot(watch, router, tooFar, freshness),
     writeToken,

@@ -1,5 +1,3 @@
-import type pg from 'pg';
-
 /**
  * Remembers that writes happened and turns that into a WAL position when a
  * read needs one: the primary's current insert position, fetched after the
@@ -31,10 +29,4 @@ export class WriteTracker {
     }
     return this.#token.lsn;
   }
-}
-
-/** The primary's current WAL insert position, as a write token. */
-export async function currentWalPosition(writer: pg.Pool): Promise<string> {
-  const { rows } = await writer.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn');
-  return rows[0]?.lsn ?? '0/0';
 }
