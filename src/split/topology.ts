@@ -13,7 +13,7 @@ export interface RoleDecision {
   readonly readers: readonly number[];
   /** Read-write nodes on an older timeline than the newest seen: a split brain. */
   readonly stalePrimaries: readonly number[];
-  /** The newest timeline seen so far, kept across decisions so a stale primary is never used again. */
+  /** The newest timeline seen so far, on a primary or streamed by a standby; kept across decisions so a stale primary is never used again. */
   readonly newestTimeline: number;
 }
 
@@ -37,13 +37,15 @@ function isWritable(s: NodeStatus): boolean {
  * - writer: a reachable primary whose sessions are read-write (libpq's
  *   `read-write`), on the newest timeline ever seen; a primary on an older
  *   timeline is stale (an old primary restarted after a failover) and never used.
+ *   Standbys count: one streaming a newer timeline proves a promotion happened,
+ *   even before the promoted node itself has been seen.
  * - readers: healthy standbys (`prefer-standby`, `standby`), every healthy node
  *   (`any`), or the writer (`primary`); `prefer-standby` falls back to the
  *   writer when no standby is left.
  */
 export function decideRoles(input: DecisionInput): RoleDecision {
   const { statuses, policy } = input;
-  const newestTimeline = Math.max(input.newestTimeline, ...statuses.filter(isWritable).map((s) => s.timeline ?? 0));
+  const newestTimeline = Math.max(input.newestTimeline, ...statuses.filter((s) => s.reachable).map((s) => s.timeline ?? 0));
   const primaries = statuses.filter(isWritable);
   const current = primaries.filter((s) => (s.timeline ?? 0) >= newestTimeline);
   const writer = current[0]?.hostIndex ?? null;

@@ -50,6 +50,15 @@ test('split brain: the newest timeline wins, and an older primary is never used 
   assert.deepEqual(d2.stalePrimaries, [0]);
 });
 
+test('split brain: a standby streaming a newer timeline makes an older primary stale before the new primary is seen', () => {
+  const d = decide([node(0, 'primary', { timeline: 3 }), node(1, null), node(2, 'standby', { timeline: 4 })]);
+  assert.equal(d.writer, null);
+  assert.deepEqual(d.stalePrimaries, [0]);
+  assert.equal(d.newestTimeline, 4);
+  const healthy = decide([node(0, 'primary', { timeline: 4 }), node(1, 'standby', { timeline: 4 }), node(2, 'standby', { timeline: 3 })]);
+  assert.equal(healthy.writer, 0, 'a standby still on the old timeline changes nothing');
+});
+
 test('lagging standbys can be left out, and prefer-standby then falls back to the primary', () => {
   const statuses = [node(0, 'primary'), node(1, 'standby', { replayLagBytes: 10 }), node(2, 'standby', { replayLagBytes: 10_000 })];
   const d = decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, isTooFarBehind: (s) => (s.replayLagBytes ?? 0) > 100 });
