@@ -63,3 +63,19 @@ test('the CLI answers every input with status 0 or 2, never a crash, and never p
     { numRuns: 1000, seed: 11 },
   );
 });
+
+const ARGV_PIECES = ['parse', 'probe', 'help', '-h', '--help', 'bogus', '', '--json', '--watch', '--interval', '0', '-1', 'abc', '1e9', '-x', '--', '=', '--json=1', 'sslmode=bogus host=h1'];
+
+test('the CLI answers any argument list (commands, flags, values, shuffled) with a documented status, never a crash or a hang', { timeout: 60_000 }, async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.constantFrom(...ARGV_PIECES), { maxLength: 8 }), async (argv) => {
+      let out = '';
+      const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (out += s) }, env: {} };
+      // A valid host list would make probe connect: every string here is rejected before that (sslmode=bogus).
+      const status = await run(argv.includes('probe') && !argv.includes('sslmode=bogus host=h1') ? [...argv, 'sslmode=bogus host=h1'] : argv, io);
+      assert.ok([0, 2].includes(status), `status ${status} for ${JSON.stringify(argv)}: ${out}`);
+      assert.ok(out.length > 0, `no output for ${JSON.stringify(argv)}`);
+    }),
+    { numRuns: 1000, seed: 23 },
+  );
+});
