@@ -38,8 +38,8 @@ export class ClusterWatch extends EventEmitter {
   #decision: RoleDecision = EMPTY;
   #lastWriter: number | null = null;
   #timer: NodeJS.Timeout | null = null;
-  #checking: Promise<void> | null = null;
-  #again = false;
+  /** checkAll() rounds still running. */
+  #rounds = 0;
   #closed = false;
   readonly #options: WatchOptions;
 
@@ -84,21 +84,18 @@ export class ClusterWatch extends EventEmitter {
     this.#timer.unref();
   }
 
-  /** Checks every host in parallel; calls during a check run one more check after it. */
+  /**
+   * Checks every host in parallel, each on its own: a host whose check is
+   * running (a frozen one can take checkTimeoutMillis) is checked once more
+   * after it, and never delays the others. The timer restarts when no round
+   * is left running.
+   */
   checkAll(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    if (this.#checking !== null) {
-      this.#again = true;
-      return this.#checking;
-    }
-    this.#checking = Promise.all(this.monitors.map((m) => m.check())).then(() => {
-      this.#checking = null;
-      if (this.#again) {
-        this.#again = false;
-        void this.checkAll();
-      } else this.#scheduleNext();
+    this.#rounds++;
+    return Promise.all(this.monitors.map((m) => m.recheck())).then(() => {
+      if (--this.#rounds === 0) this.#scheduleNext();
     });
-    return this.#checking;
   }
 
   /** A pooled connection to this host failed in a way that says the cluster changed. */
@@ -143,7 +140,7 @@ export class ClusterWatch extends EventEmitter {
     const current = decideRoles(this.#options.isTooFarBehind ? { ...input, isTooFarBehind: this.#options.isTooFarBehind } : input);
     this.#decision = current;
     if (!decisionChanged(previous, current)) return;
-    if ((previous.writer === null) !== (current.writer === null) && this.#checking === null) this.#scheduleNext();
+    if ((previous.writer === null) !== (current.writer === null) && this.#rounds === 0) this.#scheduleNext();
     this.emit('change', { previous, current } satisfies ChangeEvent);
     if (current.writer !== null && this.#lastWriter !== null && current.writer !== this.#lastWriter) {
       this.emit('failover', { from: this.#lastWriter, to: current.writer });

@@ -31,6 +31,7 @@ export class HostMonitor extends EventEmitter {
   #session: Session | null = null;
   #reconnecting = false;
   #inFlight: Promise<NodeStatus> | null = null;
+  #queued: Promise<NodeStatus> | null = null;
   #checked = false;
   #closed = false;
   readonly #abort = new AbortController();
@@ -66,6 +67,20 @@ export class HostMonitor extends EventEmitter {
       this.#inFlight = null;
     });
     return this.#inFlight;
+  }
+
+  /**
+   * A check that starts now, or right after the one running (whose answer
+   * may predate what prompted this call): a change reported mid-check is
+   * never answered with the status from before it.
+   */
+  recheck(): Promise<NodeStatus> {
+    if (this.#inFlight === null) return this.check();
+    this.#queued ??= this.#inFlight.then(() => {
+      this.#queued = null;
+      return this.check();
+    });
+    return this.#queued;
   }
 
   async #checkOnce(): Promise<NodeStatus> {

@@ -196,6 +196,33 @@ describe('failover under a continuous write load', () => {
     });
   });
 
+  test('a promotion is seen while the frozen old primary\'s check still hangs: the old primary is stale, not merely down (found by the chaos test)', TIMEOUT, async (t) => {
+    await withCluster({}, async (cluster) => {
+      // Checks every 200 ms, so one starts on the frozen primary and hangs for the whole 5 s check timeout.
+      const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }), { recheckMillis: 200, checkTimeoutMillis: 5000 });
+      // Reads on both standbys (none may be stuck on the primary when it freezes): their sessions carry the promotion report.
+      while (sp.topology().readers.join() !== '1,2') await new Promise((r) => setTimeout(r, 10));
+      let reading = true;
+      const reads = (async () => {
+        while (reading) await sp.reader.query('SELECT 1').catch(() => undefined);
+      })();
+      await cluster.primary.freeze();
+      await new Promise((r) => setTimeout(r, 500));
+      const [next] = cluster.standbys as [ClusterNode];
+      await next.promote();
+      const deadline = Date.now() + 4000;
+      while (sp.topology().writer !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      const seen = sp.topology();
+      reading = false;
+      await reads;
+      assert.equal(seen.writer, 1, `the promoted standby did not become the writer while the old primary was frozen: ${JSON.stringify(seen.nodes.map((n) => [n.host, n.reachable, n.role, n.timeline, n.checkedAt]))}`);
+      // The old primary's own check has not come back: it is ruled out by the newer timeline, before any timeout.
+      assert.deepEqual([seen.nodes[0]?.reachable, seen.nodes[0]?.stale], [true, true]);
+      await cluster.primary.thaw();
+      await endAndCheckNoLeak(sp, cluster);
+    });
+  });
+
   test('all nodes down then back: queries wait and then succeed', TIMEOUT, async (t) => {
     await withCluster({}, async (cluster) => {
       const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }), { failoverTimeoutMillis: 20_000 });
