@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { findPgBinDir, startCluster } from '../src/cluster/index.js';
+import { measureClientCpu, medianCpu, type CpuResult } from './client-cpu.js';
 import { measureConsistency } from './consistency.js';
 import { measureFailovers, type FailoverRun } from './failover.js';
 import { failoverTimeline } from './failover-timeline.js';
@@ -70,10 +71,13 @@ async function main(): Promise<void> {
   console.log(machine);
   const cluster = await startCluster({ standbys: 2 });
   let routing: LoadResult[];
+  const cpu: CpuResult[] = [];
   let firstQuery;
   try {
     routing = await measureRoutingCost(cluster, binDir);
     console.log('routing done');
+    for (const concurrency of [1, 8, 64]) cpu.push(...(await measureClientCpu(cluster, concurrency)));
+    console.log('client CPU done');
     firstQuery = await measureFirstQuery(cluster);
     console.log('first query done');
   } finally {
@@ -102,6 +106,14 @@ ${overhead(routing)}
 Summary of this run (2 cores shared by the client and all servers: single rows vary by ±20 % between runs, even between two plain pools; compare the averages):
 
 ${overheadSummary(routing)}
+
+Client CPU per statement (\`bench/client-cpu.ts\`): the process's own CPU time (\`process.cpuUsage\`; the servers run in other processes) divided by the statements, \`SELECT 1\` through the writer and through a plain \`pg.Pool\` on the same primary, median of 5 alternating rounds of 20000 statements. Steadier than throughput here, and what pg-split adds on a machine where the client has cores of its own:
+
+${table(['concurrency', 'pg.Pool µs', 'pg-split writer µs', 'difference'], [1, 8, 64].map((c) => {
+    const plain = medianCpu(cpu, 'pg.Pool', c);
+    const ours = medianCpu(cpu, 'pg-split writer', c);
+    return [c, plain, ours, `${ours - plain >= 0 ? '+' : ''}${(ours - plain).toFixed(1)} µs (${(((ours - plain) / plain) * 100).toFixed(1)} %)`];
+  }))}
 
 ## Time to the first query with the first host frozen (SIGSTOP)
 

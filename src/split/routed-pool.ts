@@ -29,7 +29,9 @@ export interface RoutedPoolSettings {
   readonly stats: FreshnessStats;
 }
 
-const FORWARDED_EVENTS = ['connect', 'acquire', 'release', 'remove'] as const;
+/** pg.Pool events re-emitted from the per-node pools, with pg-pool's arguments, once someone listens to them. */
+const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acquire', 'release', 'remove']);
+const NO_REQUIREMENT: ReadRequirement = Object.freeze({});
 
 function noNodeError(settings: RoutedPoolSettings, role: PoolRole): PgSplitError {
   const what = role === 'writer' ? 'no read-write primary' : 'no eligible node for reads';
@@ -62,9 +64,21 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
   class RoutedPool extends pg.Pool {
     readonly #nodes = new Map<number, pg.Pool>();
 
+    /** Events someone listens to: only those are forwarded (every checkout would pay for the others). */
+    readonly #forwarded = new Set<string | symbol>();
+
     constructor() {
       super({ ...settings.pool });
       router.onFence((hostIndex) => this.#dropNode(hostIndex));
+      (this as unknown as NodeJS.EventEmitter).on('newListener', (name: string | symbol) => {
+        if (!FORWARDED_EVENTS.has(name) || this.#forwarded.has(name)) return;
+        this.#forwarded.add(name);
+        for (const pool of this.#nodes.values()) this.#forward(pool, name);
+      });
+    }
+
+    #forward(pool: pg.Pool, name: string | symbol): void {
+      pool.on(name as 'connect', (...args: unknown[]) => this.emit(name, ...args));
     }
 
     override connect(): Promise<pg.PoolClient>;
@@ -79,18 +93,17 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
       const [first] = args;
       if (isSubmittable(first) || typeof first === 'function') return (super.query as (...a: unknown[]) => unknown)(...args);
       const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as (err?: Error, res?: unknown) => void) : undefined;
-      const requirement = { ...currentReadRequirement(), ...requirementOfQuery(first) };
-      const result = this.#run(args, requirement, role === 'reader' ? 2 : 1).then((res) => {
-        if (role === 'writer') settings.tracker.noteWrite();
-        return res;
-      });
+      // The writer ignores read requirements: no scope lookup on its path.
+      const result = role === 'writer'
+        ? this.#run(args, NO_REQUIREMENT, 1, true)
+        : this.#run(args, { ...currentReadRequirement(), ...requirementOfQuery(first) }, 2, false);
       if (callback === undefined) return result;
       result.then((res) => callback(undefined, res), (err: Error) => callback(err));
       return undefined;
     }
 
     [UNTRACKED_QUERY](text: string): Promise<pg.QueryResult> {
-      return this.#run([text], {}, 1);
+      return this.#run([text], NO_REQUIREMENT, 1, false);
     }
 
     override async end(callback?: () => void): Promise<void> {
@@ -138,7 +151,7 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
       if (config === null) return null;
       const pool = new pg.Pool({ ...settings.pool, ...config, Client: nodeClientClass(router, hostIndex) });
       pool.on('error', (err, client) => this.listenerCount('error') > 0 && this.emit('error', err, client));
-      for (const name of FORWARDED_EVENTS) pool.on(name, (client: pg.PoolClient) => this.emit(name, client));
+      for (const name of this.#forwarded) this.#forward(pool, name);
       this.#nodes.set(hostIndex, pool);
       return pool;
     }
@@ -151,10 +164,15 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
     }
 
     /** A checkout honouring the read requirement (reader) or on the primary (writer). */
-    async #checkout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
+    #checkout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
       if (role === 'writer' || requirement.primary) return this.#acquire('writer', avoid);
-      const required = requirement.after ?? (settings.consistency === 'session' ? await settings.tracker.required() : null);
-      if (required === null || required === undefined) return this.#acquire('reader', avoid);
+      if (requirement.after === undefined && settings.consistency === 'eventual') return this.#acquire('reader', avoid);
+      return this.#freshCheckout(requirement, avoid);
+    }
+
+    async #freshCheckout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
+      const required = requirement.after ?? (await settings.tracker.required());
+      if (required === null) return this.#acquire('reader', avoid);
       return freshRead(this.#freshSteps(), required, settings.freshness, settings.stats);
     }
 
@@ -176,13 +194,17 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
       if (this.ending) throw new Error('Cannot use a pool after calling end on the pool');
       const deadline = Date.now() + settings.failoverTimeoutMillis;
       for (;;) {
-        await router.waitFor(pick, deadline, () => noNodeError(settings, pick));
         const host = router.pick(pick, avoid);
-        if (host === null) continue;
-        const client = await this.#acquireOn(host, deadline).catch((err: unknown) => {
+        if (host === null) {
+          await router.waitFor(pick, deadline, () => noNodeError(settings, pick));
+          continue;
+        }
+        let client: PooledNodeClient | null = null;
+        try {
+          client = await this.#acquireOn(host, deadline);
+        } catch (err) {
           if (this.ending || failoverSignal(err) === null || Date.now() >= deadline) throw err;
-          return null;
-        });
+        }
         if (client !== null && router.eligible(pick, host) && !client.pgSplitLost) return client;
         client?.release(true);
         // The node failed or changed role; give its monitor a moment to see it before trying again.
@@ -190,26 +212,29 @@ export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool
       }
     }
 
-    /** Checks out a client on one node's pool. */
-    async #acquireOn(host: number, deadline = Date.now() + settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
+    /** Checks out a client on one node's pool; a failure that may mean the cluster changed is reported. */
+    #acquireOn(host: number, deadline = Date.now() + settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
       const pool = this.#nodePool(host);
-      if (pool === null) throw noNodeError(settings, role);
-      try {
-        return (await pool.connect()) as PooledNodeClient;
-      } catch (err) {
+      if (pool === null) return Promise.reject(noNodeError(settings, role));
+      return (pool.connect() as Promise<PooledNodeClient>).catch((err: unknown) => {
         if (Date.now() < deadline) router.report(host, failoverSignal(err));
         throw err;
-      }
+      });
     }
 
-    /** One statement on a checked-out client, released afterwards; a lost reader connection is retried elsewhere. */
-    async #run(args: unknown[], requirement: ReadRequirement, tries: number): Promise<pg.QueryResult> {
+    /**
+     * One statement on a checked-out client, released afterwards; a lost
+     * reader connection is retried elsewhere. `tracked`: an acknowledged
+     * writer statement, which later session-consistent reads must see.
+     */
+    async #run(args: unknown[], requirement: ReadRequirement, tries: number, tracked: boolean): Promise<pg.QueryResult> {
       let avoid: number | null = null;
       for (let attempt = 1; ; attempt++) {
         const client = await this.#checkout(requirement, avoid);
         try {
           const result = await (client.query as (...a: unknown[]) => Promise<pg.QueryResult>)(...args);
           client.release();
+          if (tracked) settings.tracker.noteWrite();
           return result;
         } catch (err) {
           const retry = attempt < tries && lostConnection(client, err);

@@ -35,16 +35,28 @@ export class Router {
   }
 
   eligible(role: PoolRole, hostIndex: number | null): boolean {
-    return hostIndex !== null && this.candidates(role).includes(hostIndex) && this.#watch.monitors[hostIndex]?.session != null;
+    if (hostIndex === null || !this.#reachable(hostIndex)) return false;
+    const d = this.#watch.decision;
+    return role === 'writer' ? d.writer === hostIndex : d.readers.includes(hostIndex);
+  }
+
+  /** Whether the host's monitor holds a live session (so a known way in). */
+  #reachable(hostIndex: number): boolean {
+    return this.#watch.monitors[hostIndex]?.session != null;
   }
 
   /** The eligible nodes for a role that have a live monitoring session (so a known way in). */
   #usable(role: PoolRole): number[] {
-    return this.candidates(role).filter((i) => this.#watch.monitors[i]?.session != null);
+    return this.candidates(role).filter((i) => this.#reachable(i));
   }
 
   /** The node for the next checkout, or null when the role has none; `avoid` is skipped when another node is eligible. */
   pick(role: PoolRole, avoid: number | null = null): number | null {
+    if (role === 'writer') {
+      // The hot path of every write: no array built.
+      const writer = this.#watch.decision.writer;
+      return writer !== null && this.#reachable(writer) ? writer : null;
+    }
     const usable = this.#usable(role);
     const nodes = usable.length > 1 ? usable.filter((i) => i !== avoid) : usable;
     if (nodes.length <= 1) return nodes[0] ?? null;

@@ -77,6 +77,12 @@ describe('routing on a healthy cluster', () => {
       }
       assert.deepEqual([...seen.keys()].sort(), cluster.standbys.map((s) => s.host).sort());
       for (const n of seen.values()) assert.ok(n >= 50, `uneven spread: ${JSON.stringify([...seen])}`);
+      // pg.Pool's events, with pg-pool's arguments, from whichever node served (forwarded once someone listens).
+      const events: string[] = [];
+      sp.writer.on('acquire', (client) => events.push(`acquire ${typeof client.query}`));
+      sp.writer.on('release', (err, client) => events.push(`release ${String(err)} ${typeof client.query}`));
+      await sp.writer.query('SELECT 1');
+      assert.deepEqual(events, ['acquire function', 'release undefined function']);
       const topology = sp.topology();
       assert.equal(topology.writer, 0);
       assert.deepEqual(topology.readers, [1, 2]);
