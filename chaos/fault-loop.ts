@@ -1,0 +1,55 @@
+import { faultLabel, planFault, type FaultPlan } from './fault-plan.js';
+import type { FaultInjector } from './inject.js';
+import type { MixedLoad } from './mixed-load.js';
+import { Random } from './random.js';
+
+/** After each fault is healed, a write and a read must succeed within this. */
+export const RECOVERY_LIMIT_MILLIS = 30_000;
+
+export interface FaultRecord {
+  readonly label: string;
+  readonly plan: FaultPlan;
+  readonly node: string;
+  readonly promoted: string | undefined;
+  readonly injectedAt: number;
+  readonly healedAt: number;
+  /** From the heal to the first acknowledged write sent after it; null: none within RECOVERY_LIMIT_MILLIS. */
+  readonly writeRecoveryMillis: number | null;
+  readonly readRecoveryMillis: number | null;
+}
+
+/** HH:MM:SS.mmm (UTC), as the log prints it. */
+export const clock = (at: number): string => new Date(at).toISOString().slice(11, 23);
+
+/** One fault: injected, healed, and the load's recovery after the heal measured. */
+async function oneFault(injector: FaultInjector, load: MixedLoad, plan: FaultPlan): Promise<FaultRecord> {
+  const applied = await injector.apply(plan);
+  const writes = load.successAfter(['write', 'transaction'], applied.healedAt, RECOVERY_LIMIT_MILLIS);
+  const reads = load.successAfter(['read'], applied.healedAt, RECOVERY_LIMIT_MILLIS);
+  await applied.cleanup;
+  const [wroteAt, readAt] = await Promise.all([writes, reads]);
+  return {
+    label: faultLabel(plan),
+    plan,
+    node: applied.node,
+    promoted: applied.promoted,
+    injectedAt: applied.injectedAt,
+    healedAt: applied.healedAt,
+    writeRecoveryMillis: wroteAt === null ? null : wroteAt - applied.healedAt,
+    readRecoveryMillis: readAt === null ? null : readAt - applied.healedAt,
+  };
+}
+
+/** Faults one after another, from a schedule seeded with `seed`, until `durationMillis` has passed. */
+export async function injectFor(seed: number, durationMillis: number, injector: FaultInjector, load: MixedLoad, log: (line: string) => void): Promise<FaultRecord[]> {
+  const random = new Random(seed);
+  const faults: FaultRecord[] = [];
+  const startedAt = Date.now();
+  while (Date.now() - startedAt < durationMillis) {
+    const fault = await oneFault(injector, load, planFault(random, injector.standbys().length));
+    faults.push(fault);
+    const promoted = fault.promoted === undefined ? '' : `, ${fault.promoted} promoted`;
+    log(`#${faults.length} ${fault.label} on ${fault.node}${promoted} (${clock(fault.injectedAt)} to ${clock(fault.healedAt)}): writes back ${fault.writeRecoveryMillis ?? 'never'} ms, reads ${fault.readRecoveryMillis ?? 'never'} ms after the heal`);
+  }
+  return faults;
+}

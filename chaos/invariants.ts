@@ -1,0 +1,60 @@
+import type { Tenure } from './tenure.js';
+
+/** A write the writer acknowledged: one row, or the rows of one committed transaction. */
+export interface WriteAck {
+  readonly ids: readonly number[];
+  readonly sentAt: number;
+  readonly at: number;
+  /** The server that committed it, as the server reported itself (inet_server_addr()). */
+  readonly server: string;
+  /** The timeline that server wrote on, as it reported it. */
+  readonly timeline: number;
+}
+
+/** One invariant, checked over `checked` items, with how many broke it and a few of them. */
+export interface CheckResult {
+  readonly name: string;
+  readonly checked: number;
+  readonly violations: number;
+  readonly examples: readonly string[];
+}
+
+/** A CheckResult from every violation found. */
+export function checkResult(name: string, checked: number, violations: readonly string[]): CheckResult {
+  return { name, checked, violations: violations.length, examples: sample(violations) };
+}
+
+/**
+ * Acknowledged writes whose server (and timeline) was not the primary at any
+ * moment between the write being sent and its acknowledgement.
+ */
+export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Tenure[]): WriteAck[] {
+  return acks.filter((ack) => !tenures.some((t) => t.host === ack.server
+    && t.timeline === ack.timeline
+    && t.from <= ack.at
+    && (t.to === null || t.to >= ack.sentAt)));
+}
+
+/**
+ * Acknowledged writes that a primary acknowledged after another node's
+ * promotion began: sent to it while it was the primary (often frozen), then
+ * committed by it as a replaced, stale primary. Synchronous replication
+ * forbids it (the old primary's standbys have moved on); asynchronous
+ * replication lets the old primary commit.
+ */
+export function lateAcks(acks: readonly WriteAck[], tenures: readonly Tenure[]): WriteAck[] {
+  return acks.filter((ack) => tenures.some((t) => t.host === ack.server
+    && t.timeline === ack.timeline
+    && t.from <= ack.at
+    && t.to !== null && t.to >= ack.sentAt && t.to < ack.at));
+}
+
+/** Ids of acknowledged writes that are not in `present`. */
+export function missingIds(acks: readonly WriteAck[], present: ReadonlySet<number>): number[] {
+  return acks.flatMap((ack) => ack.ids.filter((id) => !present.has(id)));
+}
+
+/** At most `limit` items, then how many more. */
+export function sample(items: readonly string[], limit = 5): string[] {
+  return items.length <= limit ? [...items] : [...items.slice(0, limit), `... and ${items.length - limit} more`];
+}

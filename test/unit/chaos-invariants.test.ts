@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FAULT_WEIGHTS, faultLabel, isFailover, planFault } from '../../chaos/fault-plan.js';
+import { checkResult, lateAcks, missingIds, writesOffPrimary, type WriteAck } from '../../chaos/invariants.js';
+import { Random } from '../../chaos/random.js';
+import { TenureLog } from '../../chaos/tenure.js';
+
+/** 127.0.0.2 primary on timeline 1 until 1000, then 127.0.0.3 on timeline 2. */
+function tenures(): TenureLog {
+  const log = new TenureLog();
+  log.begin('127.0.0.2', 1, 0);
+  log.begin('127.0.0.3', 2, 1000);
+  return log;
+}
+
+const ack = (server: string, timeline: number, sentAt: number, at: number, ids = [1]): WriteAck => ({ ids, sentAt, at, server, timeline });
+
+test('tenures: a node is the primary until the next promotion begins', () => {
+  assert.deepEqual(tenures().list(), [
+    { host: '127.0.0.2', timeline: 1, from: 0, to: 1000 },
+    { host: '127.0.0.3', timeline: 2, from: 1000, to: null },
+  ]);
+});
+
+test('off-primary writes: sent after the node was replaced, on a stale timeline, or by a node never primary', () => {
+  const log = tenures().list();
+  const ok = [ack('127.0.0.2', 1, 10, 20), ack('127.0.0.2', 1, 990, 1010), ack('127.0.0.3', 2, 1001, 1002)];
+  assert.deepEqual(writesOffPrimary(ok, log), []);
+  const stale = ack('127.0.0.2', 1, 1100, 1105);
+  const wrongTimeline = ack('127.0.0.3', 1, 1100, 1105);
+  const neverPrimary = ack('127.0.0.4', 2, 1100, 1105);
+  const beforePromotion = ack('127.0.0.3', 2, 900, 950);
+  assert.deepEqual(writesOffPrimary([...ok, stale, wrongTimeline, neverPrimary, beforePromotion], log), [stale, wrongTimeline, neverPrimary, beforePromotion]);
+});
+
+test('late acknowledgements: sent to the primary, acknowledged after the next promotion began', () => {
+  const log = tenures().list();
+  const late = ack('127.0.0.2', 1, 990, 1010);
+  assert.deepEqual(lateAcks([ack('127.0.0.2', 1, 10, 20), late, ack('127.0.0.3', 2, 1001, 5000), ack('127.0.0.2', 1, 1100, 1105)], log), [late]);
+});
+
+test('missing ids: every row of a transaction counts', () => {
+  assert.deepEqual(missingIds([ack('a', 1, 0, 1, [1]), ack('a', 1, 0, 1, [2, 3])], new Set([1, 2])), [3]);
+  const result = checkResult('x', 9, Array.from({ length: 8 }, (_, i) => `v${i}`));
+  assert.equal(result.violations, 8);
+  assert.deepEqual(result.examples, ['v0', 'v1', 'v2', 'v3', 'v4', '... and 3 more']);
+});
+
+test('fault schedule: the same seed gives the same faults; every kind comes up', () => {
+  const draw = (seed: number) => { const r = new Random(seed); return Array.from({ length: 500 }, () => planFault(r, 2)); };
+  assert.deepEqual(draw(42), draw(42));
+  assert.notDeepEqual(draw(42), draw(43));
+  const labels = new Set(draw(42).map((p) => `${p.target} ${p.kind}`));
+  assert.deepEqual([...labels].sort(), FAULT_WEIGHTS.map(([[target, kind]]) => `${target} ${kind}`).sort());
+  for (const p of draw(7)) {
+    assert.ok(p.holdMillis >= 200 && p.holdMillis <= 1500 && p.standbyIndex >= 0 && p.standbyIndex <= 1);
+  }
+  assert.equal(isFailover({ target: 'primary', kind: 'freeze' }), true);
+  assert.equal(isFailover({ target: 'primary', kind: 'restart' }), false);
+  assert.equal(isFailover({ target: 'standby', kind: 'stop' }), false);
+  assert.equal(faultLabel({ target: 'primary', kind: 'stop', stopMode: 'immediate' }), 'primary stop (immediate)');
+});
