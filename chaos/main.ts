@@ -1,13 +1,13 @@
 /**
- * npm run chaos [-- --minutes M] [--seed N] [--mode sync|async|both] [--out FILE]:
+ * npm run chaos [-- --minutes M] [--seed N] [--mode sync|async|both] [--out FILE] [--no-peer]:
  * random faults under load, invariants checked from the servers, the report
  * written to docs/chaos.md. Exits 1 on any invariant violation.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { findPgBinDir } from '../src/cluster/index.js';
-import { execFileSync } from 'node:child_process';
 import { renderRun } from './report.js';
 import { runChaos, violationCount, type ChaosReport } from './run-chaos.js';
 
@@ -23,7 +23,7 @@ const { values } = parseArgs({
 const minutes = Number(values.minutes);
 const seed = Number(values.seed);
 if (!(minutes > 0) || !Number.isInteger(seed) || !['sync', 'async', 'both'].includes(values.mode)) {
-  console.error('usage: npm run chaos -- [--minutes M] [--seed N] [--mode sync|async|both] [--out FILE]');
+  console.error('usage: npm run chaos -- [--minutes M] [--seed N] [--mode sync|async|both] [--out FILE] [--no-peer]');
   process.exit(2);
 }
 

@@ -48,7 +48,7 @@ function peerSection(report: ChaosReport): string[] {
   return [
     '### postgres.js under the same faults',
     '',
-    `Two loops wrote the same rows through postgres.js ${'`target_session_attrs=primary`'} on the same host list, side by side with pg-split. These are figures, not invariants: postgres.js makes no promise about a stale primary.`,
+    `Two loops wrote the same rows through postgres.js \`target_session_attrs=primary\` on the same host list, side by side with pg-split. These are figures, not invariants: postgres.js makes no promise about a stale primary.`,
     '',
     table(['', 'pg-split writer', 'postgres.js'], [
       ['rows acknowledged', report.acknowledgedRows, peer.acknowledged],
