@@ -7,6 +7,7 @@
 import pg from 'pg';
 import type { Cluster } from '../src/cluster/index.js';
 import { connectSplit } from '../src/split/connect-split.js';
+import { percentile } from './stats.js';
 
 export interface CpuResult {
   readonly target: 'pg.Pool' | 'pg-split writer';
@@ -46,7 +47,5 @@ export async function measureClientCpu(cluster: Cluster, concurrency: number, st
 /** The median client CPU per statement of each target at one concurrency. */
 export function medianCpu(results: readonly CpuResult[], target: CpuResult['target'], concurrency: number): number {
   const values = results.filter((r) => r.target === target && r.concurrency === concurrency).map((r) => r.cpuMicros).sort((a, b) => a - b);
-  const mid = Math.floor(values.length / 2);
-  const median = values.length % 2 === 1 ? values[mid] ?? 0 : ((values[mid - 1] ?? 0) + (values[mid] ?? 0)) / 2;
-  return Math.round(median * 10) / 10;
+  return Math.round(percentile(values, 0.5) * 10) / 10;
 }

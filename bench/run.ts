@@ -14,12 +14,9 @@ import { measureFirstQuery } from './first-query.js';
 import { measureScaling } from './hosts-scaling.js';
 import { measureMonitorCost } from './monitor-cost.js';
 import { measureRoutingCost, type LoadResult } from './routing-cost.js';
+import { table } from './stats.js';
 
 const version = (pkg: string): string => (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
-
-function table(header: string[], rows: Array<Array<string | number>>): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
 
 function stats(xs: number[]): string {
   const sorted = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);

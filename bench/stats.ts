@@ -7,3 +7,8 @@ export function percentile(sorted: readonly number[], p: number): number {
 export function median(values: readonly number[]): number {
   return Math.round(percentile([...values].sort((a, b) => a - b), 0.5));
 }
+
+/** A Markdown table. */
+export function table(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}

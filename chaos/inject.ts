@@ -1,5 +1,5 @@
 import type { Cluster, ClusterNode } from '../src/cluster/index.js';
-import { parseLsn } from '../src/lsn.js';
+import { mostAdvanced } from '../test/support/failover.js';
 import { isFailover, type FaultPlan } from './fault-plan.js';
 import type { TenureLog } from './tenure.js';
 
@@ -16,18 +16,6 @@ export interface AppliedFault {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** The running, unfrozen standby that has received the most WAL: with synchronous replication it holds every acknowledged commit. */
-export async function mostAdvanced(standbys: readonly ClusterNode[]): Promise<ClusterNode> {
-  let best: { node: ClusterNode; lsn: bigint } | undefined;
-  for (const node of standbys.filter((n) => n.isRunning() && !n.frozen)) {
-    const [row] = await node.query<{ lsn: string | null }>('SELECT pg_last_wal_receive_lsn()::text AS lsn');
-    const lsn = parseLsn(row?.lsn ?? '0/0');
-    if (best === undefined || lsn > best.lsn) best = { node, lsn };
-  }
-  if (best === undefined) throw new Error('no running standby to promote');
-  return best.node;
-}
 
 /**
  * Injects faults on a harness cluster, one at a time, and records who is the

@@ -1,11 +1,12 @@
 import type pg from 'pg';
+import { WRITE_TIMELINE_SQL } from '../src/lsn.js';
 import type { SplitCluster } from '../src/split/connect-split.js';
 import type { WriteAck } from './invariants.js';
 
 export const CHAOS_TABLE = 'CREATE TABLE chaos_writes (id bigint PRIMARY KEY, loop int NOT NULL)';
 
 /** Which server committed, and on which timeline, as the server says. */
-const WHO = "host(inet_server_addr()) AS server, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS timeline";
+const WHO = `host(inet_server_addr()) AS server, ${WRITE_TIMELINE_SQL} AS timeline`;
 /** One row; $2 is the loop that wrote it (-1: the peer's). */
 export const INSERT = `INSERT INTO chaos_writes (id, loop) VALUES ($1, $2) RETURNING ${WHO}`;
 const READ = 'SELECT host(inet_server_addr()) AS server, pg_is_in_recovery() AS standby, (SELECT max(id) FROM chaos_writes) AS newest';

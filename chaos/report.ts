@@ -1,12 +1,8 @@
-import { percentile } from '../bench/stats.js';
+import { percentile, table } from '../bench/stats.js';
 import { isFailover } from './fault-plan.js';
 import { OFF_PRIMARY } from './checks.js';
 import { RECOVERY_LIMIT_MILLIS, type FaultRecord } from './fault-loop.js';
 import { violationCount, type ChaosReport } from './run-chaos.js';
-
-function table(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
 
 function spread(values: ReadonlyArray<number | null>): string {
   const known = values.filter((v): v is number => v !== null).sort((a, b) => a - b);

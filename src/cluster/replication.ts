@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type pg from 'pg';
+import { NODE_TIMELINE_SQL } from '../lsn.js';
 import { clusterError } from './cluster-error.js';
 import { LIMITS } from './limits.js';
 import { runServerBinary, type RunOptions } from './run-as.js';
@@ -33,10 +34,7 @@ export async function baseBackup(standby: ReplicaNode, primary: ReplicaNode, run
 }
 
 /** The timeline a node is on: a primary's WAL insert timeline; a standby's WAL receiver timeline, else its last restartpoint's. */
-export const TIMELINE_SQL = `SELECT CASE WHEN pg_is_in_recovery()
-  THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
-  ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
-END AS timeline`;
+export const TIMELINE_SQL = `SELECT ${NODE_TIMELINE_SQL} AS timeline`;
 
 /** Resolves once `standby`'s WAL receiver streams from `primary`, on `primary`'s timeline or later. */
 export async function waitForStreaming(standby: ReplicaNode, primary: ReplicaNode, primaryTimeline: number): Promise<void> {

@@ -1,3 +1,5 @@
+import { NODE_TIMELINE_SQL } from '../lsn.js';
+
 /**
  * The one query a check runs on a node: role, read-only default, timeline,
  * WAL positions and replay delay. Cheap: no table access, only functions
@@ -7,10 +9,7 @@ export const STATUS_QUERY = `SELECT
   pg_catalog.pg_is_in_recovery() AS in_recovery,
   pg_catalog.current_setting('default_transaction_read_only') AS default_read_only,
   pg_catalog.current_setting('server_version') AS server_version,
-  CASE WHEN pg_catalog.pg_is_in_recovery()
-    THEN coalesce((SELECT received_tli FROM pg_catalog.pg_stat_wal_receiver), (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()))
-    ELSE ('x' || substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int
-  END AS timeline,
+  ${NODE_TIMELINE_SQL} AS timeline,
   CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END::text AS lsn,
   pg_catalog.pg_last_wal_receive_lsn()::text AS receive_lsn,
   CASE WHEN pg_catalog.pg_is_in_recovery() AND pg_catalog.pg_last_wal_receive_lsn() IS DISTINCT FROM pg_catalog.pg_last_wal_replay_lsn()

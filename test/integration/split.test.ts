@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
-import { parseLsn } from '../../src/lsn.js';
 import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
+import { mostAdvanced } from '../support/failover.js';
 import { waitForNoSessions } from '../support/server-count.js';
 import { describeMissing, missingAcks, WRITES_TABLE, WriteLoad } from '../support/write-load.js';
 
@@ -45,12 +45,7 @@ async function endAndCheckNoLeak(sp: SplitCluster, cluster: Cluster): Promise<vo
  * synchronous commit is lost) and repoints the other one to it.
  */
 async function promoteMostAdvanced(standbys: readonly ClusterNode[]): Promise<{ next: ClusterNode; promotedAt: number }> {
-  const received = await Promise.all(standbys.map(async (node) => {
-    const [row] = await node.query<{ lsn: string }>('SELECT pg_last_wal_receive_lsn()::text AS lsn');
-    return parseLsn(row?.lsn ?? '0/0');
-  }));
-  const best = received.reduce((b, lsn, i) => (lsn > (received[b] ?? 0n) ? i : b), 0);
-  const next = standbys[best] as ClusterNode;
+  const next = await mostAdvanced(standbys);
   await next.promote();
   const promotedAt = Date.now();
   for (const other of standbys.filter((s) => s !== next)) await other.follow(next);

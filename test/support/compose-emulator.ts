@@ -21,6 +21,7 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import { findPgBinDir } from '../../src/cluster/index.js';
 import { chownToServer, serverEnv, serverUser } from '../../src/cluster/run-as.js';
+import { waitUntil } from '../../src/cluster/wait.js';
 
 interface ComposeService {
   readonly environment?: Readonly<Record<string, string>>;
@@ -66,21 +67,18 @@ function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd:
   });
 }
 
+/** Resolves once a client can log in on localhost:<port> and run a statement (60 s at most). */
 async function waitReady(port: number, password: string, user: string, database: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
+  await waitUntil(async () => {
     const client = new pg.Client({ host: 'localhost', port, user, password, database, connectionTimeoutMillis: 1000 });
     try {
       await client.connect();
       await client.query('SELECT 1');
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`nothing answered on localhost:${port}`, { cause: err });
-      await new Promise((r) => setTimeout(r, 200));
+      return true;
     } finally {
       await client.end().catch(() => undefined);
     }
-  }
+  }, { timeoutMillis: 60_000, intervalMillis: 200, onTimeout: (last) => new Error(`nothing answered on localhost:${port}`, { cause: last }) });
 }
 
 export class ComposeEmulation {
