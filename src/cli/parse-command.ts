@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_PORT } from '../conninfo/host-list.js';
-import { invalidIntegerMessage, parseIntParam } from '../conninfo/int-param.js';
+import { portOf } from '../conninfo/host-list.js';
 import { resolveConnInfo, type ConnectionTarget } from '../conninfo/resolve.js';
 import { ConnInfoError } from '../errors.js';
 import { EXIT, type CliIo } from './io.js';
@@ -25,10 +24,10 @@ export interface HostRow {
 /** The host list with numeric ports; a port libpq cannot read as an integer is an error. */
 export function hostRows(target: ConnectionTarget): HostRow[] {
   return target.hosts.map((h) => {
-    if (h.portText === null) return { host: h.host, hostaddr: h.hostaddr, port: DEFAULT_PORT };
-    const port = parseIntParam(h.portText);
-    if (port === null) throw new ConnInfoError(invalidIntegerMessage(h.portText, 'port'));
-    return { host: h.host, hostaddr: h.hostaddr, port };
+    // Out of range is shown as written (libpq checks the range only when it connects).
+    const port = portOf(h);
+    if (!port.ok && port.fatal) throw new ConnInfoError(port.message);
+    return { host: h.host, hostaddr: h.hostaddr, port: port.port };
   });
 }
 

@@ -52,7 +52,7 @@ export async function watchProbe(target: ConnectionTarget, io: CliIo, settings: 
   watch.start();
   try {
     const firstCheckBy = Date.now() + watchTimeout(settings, target) + 500;
-    while (!watch.monitors.every((m) => m.checked) && Date.now() < firstCheckBy) await new Promise((r) => setTimeout(r, 20));
+    while (!watch.allChecked() && Date.now() < firstCheckBy) await new Promise((r) => setTimeout(r, 20));
     for (let i = 0; i < settings.frames; i++) {
       frame();
       if (i < settings.frames - 1) await new Promise((r) => setTimeout(r, settings.intervalMillis));

@@ -3,7 +3,7 @@ import type { ClientConfig } from 'pg';
 import type { AttemptError } from './failure.js';
 import { NoPasswordSupplied } from './client-config.js';
 import { SERVER_CLOSED, strerror } from './messages.js';
-import { destroySocket, wireOf } from './pg-wire.js';
+import { destroySocket, isTlsRefusedError, wireOf } from './pg-wire.js';
 
 /** What the server reported about itself during startup (ParameterStatus). */
 export type StartupParams = ReadonlyMap<string, string>;
@@ -11,8 +11,6 @@ export type StartupParams = ReadonlyMap<string, string>;
 export type AttemptOutcome =
   | { readonly ok: true; readonly client: pg.Client; readonly params: StartupParams }
   | { readonly ok: false; readonly error: AttemptError; readonly message: string; readonly tlsRefused: boolean };
-
-const TLS_REFUSED = 'The server does not support SSL connections';
 
 interface Observed {
   timedOut: boolean;
@@ -45,7 +43,7 @@ export function classifyConnectError(err: unknown, seen: Readonly<Observed>): { 
   if (errno !== undefined && err instanceof Error && 'syscall' in err) {
     return { error: { kind: 'socket', errno }, message: strerror(errno), tlsRefused: false };
   }
-  if (err instanceof Error && err.message === TLS_REFUSED) {
+  if (isTlsRefusedError(err)) {
     return { error: { kind: 'socket', errno: 'TLS_REFUSED' }, message: 'server does not support SSL, but SSL was required', tlsRefused: true };
   }
   return { error: { kind: 'eof' }, message: SERVER_CLOSED, tlsRefused: false };

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { invalidIntegerMessage, parseIntParam } from '../conninfo/int-param.js';
-import { resolveConnInfo, type ConnectionTarget, type ResolveContext } from '../conninfo/resolve.js';
+import { resolveContextKeys, targetOf, type ConnectionTarget, type ResolveContext } from '../conninfo/resolve.js';
 import { ConnInfoError } from '../errors.js';
+import { functionOption, optionsObject } from '../input.js';
 import { systemLookup, type Lookup } from './endpoints.js';
 import { cryptoRandomInt, type RandomInt } from './shuffle.js';
 import { walkHosts, type Connected } from './walk.js';
@@ -24,12 +25,13 @@ export function connectTimeoutMillis(target: ConnectionTarget): number {
 
 /** Like `connect`, but also says which host answered and what it reported. */
 export async function connectDetailed(conninfo: string | ConnectionTarget, options: ConnectOptions = {}): Promise<Connected> {
-  const target = typeof conninfo === 'string' ? resolveConnInfo(conninfo, options) : conninfo;
+  const checked = optionsObject('options', options, [...resolveContextKeys, 'lookup', 'random']);
+  const target = targetOf(conninfo, checked);
   return walkHosts({
     target,
     timeoutMillis: connectTimeoutMillis(target),
-    lookup: options.lookup ?? systemLookup,
-    random: options.random ?? cryptoRandomInt,
+    lookup: functionOption<Lookup>('lookup', checked['lookup']) ?? systemLookup,
+    random: functionOption<RandomInt>('random', checked['random']) ?? cryptoRandomInt,
   });
 }
 

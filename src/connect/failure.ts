@@ -13,7 +13,11 @@ export type AttemptError =
   | { readonly kind: 'eof' }
   | { readonly kind: 'no-password' }
   | { readonly kind: 'rejected' }
-  | { readonly kind: 'check-failed' };
+  | { readonly kind: 'check-failed' }
+  /** The port is not an integer (`fatal`: libpq gives up on the whole string) or out of range. */
+  | { readonly kind: 'port'; readonly fatal: boolean }
+  /** The host name did not resolve, or the hostaddr is not an address. */
+  | { readonly kind: 'resolve' };
 
 /** SQLSTATE 57P03 cannot_connect_now: starting up, shutting down, in recovery. */
 export const CANNOT_CONNECT_NOW = '57P03';
@@ -25,11 +29,35 @@ export function failureAction(error: AttemptError): FailureAction {
       return 'next-address';
     case 'rejected':
     case 'check-failed':
+    case 'resolve':
       return 'next-host';
     case 'server':
       return error.sqlstate === CANNOT_CONNECT_NOW ? 'next-host' : 'abort';
+    case 'port':
+      return error.fatal ? 'abort' : 'next-host';
     case 'eof':
     case 'no-password':
       return 'abort';
+  }
+}
+
+/**
+ * Login refusals that waiting will not cure: authentication failed
+ * (28P01, 28000: wrong password, no such role, pg_hba reject), no such
+ * database (3D000), no CONNECT privilege (42501), no password to send, or a
+ * port that is not one. Anything else (down, starting up, too many
+ * connections, a name that does not resolve) may pass.
+ */
+const PERMANENT_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
+
+export function isPermanentRefusal(error: AttemptError): boolean {
+  switch (error.kind) {
+    case 'server':
+      return PERMANENT_SQLSTATES.has(error.sqlstate);
+    case 'no-password':
+    case 'port':
+      return true;
+    default:
+      return false;
   }
 }

@@ -2,14 +2,18 @@ import type { EventEmitter } from 'node:events';
 import type pg from 'pg';
 
 /**
- * The one place pg-split reaches below pg.Client's public API: its protocol
- * connection, which emits every message (`parameterStatus`,
- * `authenticationOk`, `errorMessage`, `end`) and owns the socket.
+ * The one place pg-split reaches below the public API of pg and pg-pool:
+ * pg.Client's protocol connection (which emits every message and owns the
+ * socket), its `_ending` flag, pg's own English texts for connection
+ * failures that carry no SQLSTATE, and pg-pool's counters (prototype
+ * getters). `test/integration/pg-versions.test.ts` runs each of these against
+ * the oldest and the newest pg the peer range allows.
  */
 interface WireConnection extends EventEmitter {
   readonly stream?: { destroy(): void };
 }
 
+/** The client's protocol connection: `parameterStatus`, `authenticationOk`, `errorMessage`, `end`. */
 export function wireOf(client: pg.Client): WireConnection {
   return (client as unknown as { connection: WireConnection }).connection;
 }
@@ -17,4 +21,42 @@ export function wireOf(client: pg.Client): WireConnection {
 /** Cuts the client's socket at once: a statement in flight fails, the client ends. */
 export function destroySocket(client: pg.Client): void {
   wireOf(client).stream?.destroy();
+}
+
+/** Whether `end()` was called on the client (its connection ending is then expected, not a loss). */
+export function isEnding(client: pg.Client): boolean {
+  return (client as unknown as { _ending?: boolean })._ending === true;
+}
+
+/** pg's texts for a connection that ended without a SQLSTATE (its own, not the server's). */
+const CONNECTION_ENDED_TEXTS = new Set([
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+  'timeout expired',
+]);
+
+/** Whether pg rejected with one of its own connection-ended errors (these have no code). */
+export function isConnectionEndedError(err: Error): boolean {
+  return CONNECTION_ENDED_TEXTS.has(err.message);
+}
+
+/** Whether pg rejected because the server answered SSLRequest with `N`. */
+export function isTlsRefusedError(err: unknown): boolean {
+  return err instanceof Error && err.message === 'The server does not support SSL connections';
+}
+
+export const POOL_COUNTERS = ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'] as const;
+export type PoolCounter = (typeof POOL_COUNTERS)[number];
+
+/** pg-pool defines its counters as prototype getters; a pool subclass replaces them with its own sums. */
+export function overridePoolCounters(proto: pg.Pool, sum: (pool: pg.Pool, counter: PoolCounter) => number): void {
+  for (const name of POOL_COUNTERS) {
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      get(this: pg.Pool) {
+        return sum(this, name);
+      },
+    });
+  }
 }

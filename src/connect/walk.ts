@@ -1,17 +1,14 @@
 import type pg from 'pg';
-import { DEFAULT_PORT } from '../conninfo/host-list.js';
-import { invalidIntegerMessage, parseIntParam } from '../conninfo/int-param.js';
 import type { ConnectionTarget } from '../conninfo/resolve.js';
 import { ConnectError, type AttemptFailure } from '../errors.js';
-import { attemptConnection, type StartupParams } from './attempt.js';
-import { clientConfigFor } from './client-config.js';
-import { endpointsFor, type Lookup } from './endpoints.js';
-import { failureAction, type AttemptError, type FailureAction } from './failure.js';
-import { connectHint, hostIdentity, type Endpoint } from './messages.js';
+import type { StartupParams } from './attempt.js';
+import type { Lookup } from './endpoints.js';
+import { failureAction, type FailureAction } from './failure.js';
+import type { Endpoint } from './messages.js';
 import { CheckQueryFailed, readServerState } from './server-check.js';
 import { rejectionReason, type ServerState, type WalkPass } from './server-state.js';
 import { shuffled, type RandomInt } from './shuffle.js';
-import { encryptionOrder } from './tls-options.js';
+import { addressesOf, attemptFailure, failureLine, openOnEndpoint, type OpenFailure } from './session.js';
 
 /** A connection that passed the check. */
 export interface Connected {
@@ -35,12 +32,9 @@ class ErrorLog {
   readonly lines: string[] = [];
   readonly failures: AttemptFailure[] = [];
 
-  add(entry: { host: string; endpoint: Endpoint | null; port: number; reason: string; sqlstate?: string }): void {
-    const prefix = entry.endpoint === null ? '' : hostIdentity(entry.endpoint);
-    this.lines.push(prefix + entry.reason);
-    const address = entry.endpoint?.kind === 'tcp' ? entry.endpoint.address : null;
-    const failure: AttemptFailure = { host: entry.host, address, port: entry.port, reason: entry.reason };
-    this.failures.push(entry.sqlstate === undefined ? failure : { ...failure, sqlstate: entry.sqlstate });
+  add(entry: OpenFailure): void {
+    this.lines.push(failureLine(entry));
+    this.failures.push(attemptFailure(entry));
   }
 
   toError(): ConnectError {
@@ -49,19 +43,6 @@ class ErrorLog {
 }
 
 type HostResult = { readonly connected: Connected } | { readonly next: 'next-host' | 'abort' };
-
-function displayName(ctx: WalkContext, hostIndex: number): string {
-  const h = ctx.target.hosts[hostIndex];
-  return h?.host ?? h?.hostaddr ?? '';
-}
-
-function failureText(ctx: WalkContext, hostIndex: number, endpoint: Endpoint, error: AttemptError, message: string): string {
-  let text = message;
-  if (error.kind === 'socket' && error.errno !== 'TLS_REFUSED') text += connectHint(endpoint);
-  const fromFile = ctx.target.hosts[hostIndex]?.passwordFromFile === true;
-  if (error.kind === 'server' && error.sqlstate === '28P01' && fromFile) text += `\npassword retrieved from file "${ctx.target.passfile ?? ''}"`;
-  return text;
-}
 
 async function checkAndAccept(ctx: WalkContext, client: pg.Client, params: StartupParams, pass: WalkPass): Promise<ServerState | string> {
   try {
@@ -73,62 +54,28 @@ async function checkAndAccept(ctx: WalkContext, client: pg.Client, params: Start
   }
 }
 
-async function terminate(client: pg.Client): Promise<void> {
-  await client.end().catch(() => undefined);
-}
-
-/** All tries on one address (one per encryption method libpq allows); the deadline is not re-armed between them. */
+/** One address: open a session (the one opener), then the target_session_attrs check. */
 async function tryEndpoint(ctx: WalkContext, hostIndex: number, endpoint: Endpoint, pass: WalkPass, log: ErrorLog): Promise<HostResult | FailureAction> {
-  const deadline = ctx.timeoutMillis > 0 ? Date.now() + ctx.timeoutMillis : Infinity;
-  const order = endpoint.kind === 'socket' ? [false] : encryptionOrder(ctx.target.option('sslmode') ?? 'prefer');
-  const host = displayName(ctx, hostIndex);
-  for (const [i, useTls] of order.entries()) {
-    const remaining = deadline === Infinity ? 0 : Math.max(1, deadline - Date.now());
-    const outcome = await attemptConnection(clientConfigFor(ctx.target, hostIndex, endpoint, useTls), remaining);
-    const moreMethods = i < order.length - 1;
-    if (outcome.ok) {
-      const verdict = await checkAndAccept(ctx, outcome.client, outcome.params, pass);
-      if (typeof verdict !== 'string') return { connected: { client: outcome.client, hostIndex, endpoint, state: verdict, params: outcome.params } };
-      await terminate(outcome.client);
-      log.add({ host, endpoint, port: endpoint.port, reason: verdict });
-      return { next: 'next-host' };
-    }
-    const retryable = outcome.tlsRefused || (outcome.error.kind === 'server' && !outcome.error.afterAuth);
-    if (moreMethods && retryable && Date.now() < deadline) continue;
-    const sqlstate = outcome.error.kind === 'server' ? outcome.error.sqlstate : undefined;
-    const reason = failureText(ctx, hostIndex, endpoint, outcome.error, outcome.message);
-    log.add(sqlstate === undefined ? { host, endpoint, port: endpoint.port, reason } : { host, endpoint, port: endpoint.port, reason, sqlstate });
-    return failureAction(outcome.error);
+  const opened = await openOnEndpoint(ctx.target, hostIndex, endpoint, ctx.timeoutMillis);
+  if (!opened.ok) {
+    log.add(opened.failure);
+    return failureAction(opened.failure.error);
   }
-  return 'next-address';
-}
-
-function portOf(ctx: WalkContext, hostIndex: number, log: ErrorLog): number | FailureAction {
-  const text = ctx.target.hosts[hostIndex]?.portText ?? null;
-  if (text === null) return DEFAULT_PORT;
-  const port = parseIntParam(text);
-  const host = displayName(ctx, hostIndex);
-  if (port === null) {
-    log.add({ host, endpoint: null, port: 0, reason: invalidIntegerMessage(text, 'port') });
-    return 'abort';
-  }
-  if (port < 1 || port > 65535) {
-    log.add({ host, endpoint: null, port, reason: `invalid port number: "${text}"` });
-    return 'next-host';
-  }
-  return port;
+  const { client, params, host } = opened.session;
+  const verdict = await checkAndAccept(ctx, client, params, pass);
+  if (typeof verdict !== 'string') return { connected: { client, hostIndex, endpoint, state: verdict, params } };
+  await client.end().catch(() => undefined);
+  log.add({ host, endpoint, port: endpoint.port, reason: verdict, error: { kind: 'rejected' } });
+  return { next: 'next-host' };
 }
 
 async function tryHost(ctx: WalkContext, hostIndex: number, pass: WalkPass, log: ErrorLog): Promise<HostResult> {
-  const entry = ctx.target.hosts[hostIndex];
-  const port = portOf(ctx, hostIndex, log);
-  if (entry === undefined || typeof port !== 'number') return { next: port === 'abort' ? 'abort' : 'next-host' };
-  const resolved = await endpointsFor(entry, port, ctx.lookup);
-  if (!resolved.ok) {
-    log.add({ host: displayName(ctx, hostIndex), endpoint: null, port, reason: resolved.message });
-    return { next: 'next-host' };
+  const addresses = await addressesOf(ctx.target, hostIndex, ctx.lookup);
+  if (!addresses.ok) {
+    log.add(addresses.failure);
+    return { next: failureAction(addresses.failure.error) === 'abort' ? 'abort' : 'next-host' };
   }
-  const endpoints = ctx.target.loadBalanceHosts === 'random' ? shuffled(resolved.endpoints, ctx.random) : resolved.endpoints;
+  const endpoints = ctx.target.loadBalanceHosts === 'random' ? shuffled(addresses.endpoints, ctx.random) : addresses.endpoints;
   for (const endpoint of endpoints) {
     const result = await tryEndpoint(ctx, hostIndex, endpoint, pass, log);
     if (typeof result !== 'string') return result;

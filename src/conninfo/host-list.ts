@@ -1,4 +1,6 @@
 import { ConnInfoError } from '../errors.js';
+import { invalidIntegerMessage, parseIntParam } from './int-param.js';
+import { defaultSocketDir } from './socket-dir.js';
 
 export const DEFAULT_PORT = 5432;
 
@@ -66,4 +68,24 @@ export function buildHostList(options: ReadonlyMap<string, string>): HostEntry[]
     const p = ports[i] ?? '';
     return Object.freeze({ host: h === '' ? null : h, hostaddr: a === '' ? null : a, portText: p === '' ? null : p, kind: kindOf(h, a) });
   });
+}
+
+/** How pg-split names a host entry in statuses and errors: the host as written, else its hostaddr, else the socket directory. */
+export function hostDisplayName(entry: HostEntry | undefined): string {
+  if (entry === undefined) return '';
+  return entry.host ?? entry.hostaddr ?? (entry.kind === 'default-socket' ? defaultSocketDir() : '');
+}
+
+export type PortResult =
+  | { readonly ok: true; readonly port: number }
+  /** `fatal`: libpq gives up on the whole string (not an integer), else only on this host (out of range). */
+  | { readonly ok: false; readonly fatal: boolean; readonly port: number; readonly message: string };
+
+/** The one port parser: libpq's integer rules, then its range check, with libpq's texts. */
+export function portOf(entry: HostEntry): PortResult {
+  if (entry.portText === null) return { ok: true, port: DEFAULT_PORT };
+  const port = parseIntParam(entry.portText);
+  if (port === null) return { ok: false, fatal: true, port: 0, message: invalidIntegerMessage(entry.portText, 'port') };
+  if (port < 1 || port > 65535) return { ok: false, fatal: false, port, message: `invalid port number: "${entry.portText}"` };
+  return { ok: true, port };
 }

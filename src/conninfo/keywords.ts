@@ -73,6 +73,9 @@ export function findKeyword(keyword: string): KeywordSpec | undefined {
   return BY_NAME.get(keyword);
 }
 
+/** What pg-split prints in place of a password. */
+export const MASK = '********';
+
 export function isSecretKeyword(keyword: string): boolean {
   return BY_NAME.get(keyword)?.secret ?? false;
 }

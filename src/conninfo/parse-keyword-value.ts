@@ -1,4 +1,5 @@
 import { ConnInfoError } from '../errors.js';
+import { MASK } from './keywords.js';
 import { storeParam } from './params.js';
 
 /** C's isspace() in the C locale. */
@@ -15,6 +16,19 @@ function skipSpaces(c: Cursor): void {
   while (c.pos < c.text.length && isCSpace(c.text[c.pos])) c.pos++;
 }
 
+/**
+ * libpq quotes a keyword that has no `=` whole; when that "keyword" is a
+ * mistyped URI (`http://user:secret@db/x`, `postgresql:/...`, `user:secret@db`)
+ * it holds a password. In the part after the last `/` before the last `@`
+ * (the userinfo), everything between the first `:` and that `@` is masked: a deliberate difference from libpq (docs/connection-strings.md).
+ */
+export function maskUserinfo(keyword: string): string {
+  const at = keyword.lastIndexOf('@');
+  if (at < 0) return keyword;
+  const colon = keyword.indexOf(':', keyword.lastIndexOf('/', at) + 1);
+  return colon >= 0 && colon < at ? `${keyword.slice(0, colon + 1)}${MASK}${keyword.slice(at)}` : keyword;
+}
+
 /** A keyword runs to `=` or whitespace; then, after optional whitespace, `=` must follow. */
 function readKeyword(c: Cursor): string {
   const start = c.pos;
@@ -22,7 +36,7 @@ function readKeyword(c: Cursor): string {
   const keyword = c.text.slice(start, c.pos);
   skipSpaces(c);
   if (c.text[c.pos] !== '=') {
-    throw new ConnInfoError(`missing "=" after "${keyword}" in connection info string`);
+    throw new ConnInfoError(`missing "=" after "${maskUserinfo(keyword)}" in connection info string`);
   }
   c.pos++;
   return keyword;

@@ -1,4 +1,5 @@
 import { ConnInfoError } from '../errors.js';
+import { MASK } from './keywords.js';
 import { storeParam } from './params.js';
 import { uriDecode } from './uri-decode.js';
 
@@ -26,14 +27,14 @@ function redactPassword(uri: string): string {
   const at = indexOfAny(uri, start, '@/');
   if (uri[at] !== '@') return uri;
   const colon = indexOfAny(uri, start, ':@');
-  return colon < at ? `${uri.slice(0, colon + 1)}********${uri.slice(at)}` : uri;
+  return colon < at ? `${uri.slice(0, colon + 1)}${MASK}${uri.slice(at)}` : uri;
 }
 
 function storePassword(params: Map<string, string>, raw: string): void {
   try {
     storeDecoded(params, 'password', raw);
   } catch (err) {
-    if (err instanceof ConnInfoError) throw new ConnInfoError(err.message.replace(`"${raw}"`, '"********"'));
+    if (err instanceof ConnInfoError) throw new ConnInfoError(err.message.replace(`"${raw}"`, `"${MASK}"`));
     throw err;
   }
 }

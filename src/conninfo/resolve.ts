@@ -2,12 +2,14 @@ import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { applyDefaults, type Env } from './defaults.js';
 import { buildHostList, type HostEntry } from './host-list.js';
-import { isSecretKeyword } from './keywords.js';
+import { isSecretKeyword, MASK } from './keywords.js';
 import { orderedParams, type ConnParams } from './params.js';
 import { parseConnInfo } from './parse.js';
 import { findPassword, readPgpassFile, type PgpassWarning } from './pgpass.js';
 import { defaultSocketDir } from './socket-dir.js';
 import { validateOptions } from './validate.js';
+import { OptionError } from '../errors.js';
+import { conninfoArgument, describeValue, functionOption, optionsObject } from '../input.js';
 
 export type TargetSessionAttrs = 'any' | 'read-write' | 'read-only' | 'primary' | 'standby' | 'prefer-standby';
 export type LoadBalanceHosts = 'disable' | 'random';
@@ -27,7 +29,7 @@ export interface ResolvedHost extends HostEntry {
   readonly passwordFromFile: boolean;
 }
 
-export const MASK = '********';
+export { MASK } from './keywords.js';
 
 /**
  * A connection string resolved as libpq resolves it before connecting:
@@ -105,8 +107,19 @@ function lookupPasswords(hosts: readonly HostEntry[], options: ReadonlyMap<strin
   return hosts.map((h) => findPassword(text, { host: pgpassHost(h), port: h.portText ?? '5432', dbname, user }));
 }
 
-/** Parses and resolves a connection string; throws `ConnInfoError` with libpq's message. */
-export function resolveConnInfo(conninfo: string, context: ResolveContext = {}): ConnectionTarget {
+export const resolveContextKeys = ['env', 'osUser', 'homeDir', 'warn'] as const;
+
+/** Checks the types of the ResolveContext fields of an options object (its other keys are the caller's). */
+function checkContext(context: Readonly<Record<string, unknown>>): ResolveContext {
+  const env = context['env'];
+  if (env !== undefined && (typeof env !== 'object' || env === null || Array.isArray(env))) {
+    throw new OptionError(`Expected \`env\` to be an object of environment variables, got ${describeValue(env)}`);
+  }
+  for (const name of ['osUser', 'homeDir', 'warn'] as const) functionOption(name, context[name]);
+  return context as ResolveContext;
+}
+
+function resolveChecked(conninfo: string, context: ResolveContext): ConnectionTarget {
   const env = context.env ?? process.env;
   const params = parseConnInfo(conninfo);
   const osUser = context.osUser ?? (() => userInfo().username);
@@ -121,4 +134,20 @@ export function resolveConnInfo(conninfo: string, context: ResolveContext = {}):
   validateOptions(options);
   const resolved = hosts.map((h, i) => Object.freeze({ ...h, passwordFromFile: !options.get('password') && passwords[i] != null }));
   return new ConnectionTarget(params, options, resolved, passwords, passfile);
+}
+
+/** Parses and resolves a connection string; throws `ConnInfoError` with libpq's message, `OptionError` for a bad context. */
+export function resolveConnInfo(conninfo: string, context: ResolveContext = {}): ConnectionTarget {
+  const checked = optionsObject('context', context, resolveContextKeys);
+  return resolveChecked(conninfoArgument(conninfo), checkContext(checked));
+}
+
+/**
+ * The one way every public entry point turns its first argument into a
+ * target: a ConnectionTarget as it is, a string resolved with the
+ * ResolveContext fields of `options` (whose other keys the caller checked).
+ */
+export function targetOf(conninfo: unknown, options: Readonly<Record<string, unknown>>): ConnectionTarget {
+  if (conninfo instanceof ConnectionTarget) return conninfo;
+  return resolveChecked(conninfoArgument(conninfo), checkContext(options));
 }

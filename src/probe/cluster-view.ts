@@ -4,17 +4,12 @@ import { rejectionReason, type WalkPass } from '../connect/server-state.js';
 import type { NodeStatus } from './node-status.js';
 
 /**
- * The primary among the statuses: the read-write-capable node not in recovery
- * on the newest timeline (two such nodes mean split brain; the older one is stale).
+ * Fills each standby's replay lag in bytes from the primary's WAL position.
+ * The primary is the one `decideRoles` chose (one rule for routing and lag);
+ * with none, lag stays unknown.
  */
-export function currentPrimary(statuses: readonly NodeStatus[]): NodeStatus | null {
-  const primaries = statuses.filter((s) => s.reachable && s.role === 'primary');
-  return primaries.reduce<NodeStatus | null>((best, s) => (best === null || (s.timeline ?? 0) > (best.timeline ?? 0) ? s : best), null);
-}
-
-/** Fills each standby's replay lag in bytes from the primary's WAL position. */
-export function withReplayLag(statuses: readonly NodeStatus[]): NodeStatus[] {
-  const primary = currentPrimary(statuses);
+export function withReplayLag(statuses: readonly NodeStatus[], primaryIndex: number | null): NodeStatus[] {
+  const primary = primaryIndex === null ? undefined : statuses.find((s) => s.hostIndex === primaryIndex);
   return statuses.map((s) => {
     if (s.role !== 'standby' || primary?.lsn == null || s.lsn === null) return s;
     return { ...s, replayLagBytes: lsnDistance(primary.lsn, s.lsn) };

@@ -1,9 +1,11 @@
-import { resolveConnInfo, type ConnectionTarget, type ResolveContext } from '../conninfo/resolve.js';
+import { resolveContextKeys, targetOf, type ConnectionTarget, type ResolveContext } from '../conninfo/resolve.js';
+import { functionOption, numberOption, optionsObject } from '../input.js';
 import { connectTimeoutMillis } from '../connect/connect.js';
 import { systemLookup, type Lookup } from '../connect/endpoints.js';
 import { libpqChoice, withReplayLag } from './cluster-view.js';
 import type { NodeStatus } from './node-status.js';
 import { probeHost } from './probe-host.js';
+import { decideRoles } from '../split/topology.js';
 
 export interface ProbeClusterOptions extends ResolveContext {
   /** Per-address bound; default: the string's connect_timeout, else 5 s. */
@@ -26,10 +28,11 @@ export const DEFAULT_PROBE_TIMEOUT_MILLIS = 5000;
  * one timeout, not one per host) and says which one libpq would pick.
  */
 export async function probeCluster(conninfo: string | ConnectionTarget, options: ProbeClusterOptions = {}): Promise<ProbeReport> {
-  const target = typeof conninfo === 'string' ? resolveConnInfo(conninfo, options) : conninfo;
-  const timeoutMillis = options.timeoutMillis ?? (connectTimeoutMillis(target) || DEFAULT_PROBE_TIMEOUT_MILLIS);
-  const probeOptions = { timeoutMillis, lookup: options.lookup ?? systemLookup };
+  const checked = optionsObject('options', options, [...resolveContextKeys, 'timeoutMillis', 'lookup']);
+  const target = targetOf(conninfo, checked);
+  const timeoutMillis = numberOption('timeoutMillis', checked['timeoutMillis'], connectTimeoutMillis(target) || DEFAULT_PROBE_TIMEOUT_MILLIS, { unit: 'milliseconds' });
+  const probeOptions = { timeoutMillis, lookup: functionOption<Lookup>('lookup', checked['lookup']) ?? systemLookup };
   const statuses = await Promise.all(target.hosts.map((_, i) => probeHost(target, i, probeOptions)));
-  const nodes = withReplayLag(statuses);
+  const nodes = withReplayLag(statuses, decideRoles({ statuses, policy: 'any', newestTimeline: 0 }).writer);
   return { nodes, chosen: libpqChoice(nodes, target.targetSessionAttrs), targetSessionAttrs: target.targetSessionAttrs, loadBalanceHosts: target.loadBalanceHosts };
 }

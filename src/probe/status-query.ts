@@ -4,6 +4,11 @@ import { NODE_TIMELINE_SQL } from '../lsn.js';
  * The one query a check runs on a node: role, read-only default, timeline,
  * WAL positions and replay delay. Cheap: no table access, only functions
  * that read shared memory. Works on primaries and standbys (PG 10+).
+ *
+ * Replay delay: seconds since the last replayed transaction committed, while
+ * replay is behind what was received. A standby that has replayed no
+ * transaction since it started has been behind at least since its start,
+ * so that is the delay it reports (never 0).
  */
 export const STATUS_QUERY = `SELECT
   pg_catalog.pg_is_in_recovery() AS in_recovery,
@@ -13,7 +18,7 @@ export const STATUS_QUERY = `SELECT
   CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END::text AS lsn,
   pg_catalog.pg_last_wal_receive_lsn()::text AS receive_lsn,
   CASE WHEN pg_catalog.pg_is_in_recovery() AND pg_catalog.pg_last_wal_receive_lsn() IS DISTINCT FROM pg_catalog.pg_last_wal_replay_lsn()
-    THEN extract(epoch FROM now() - pg_catalog.pg_last_xact_replay_timestamp())::float8
+    THEN extract(epoch FROM now() - coalesce(pg_catalog.pg_last_xact_replay_timestamp(), pg_catalog.pg_postmaster_start_time()))::float8
     ELSE 0
   END AS replay_delay_seconds,
   CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_is_wal_replay_paused() ELSE false END AS replay_paused`;

@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { ConnectionTarget } from '../conninfo/resolve.js';
 import type { Lookup } from '../connect/endpoints.js';
+import { attemptFailure, failureLine, type Session } from '../connect/session.js';
+import { ConnectError, PgSplitError } from '../errors.js';
 import { withReplayLag } from '../probe/cluster-view.js';
 import type { NodeStatus } from '../probe/node-status.js';
 import { HostMonitor } from './host-monitor.js';
-import { decideRoles, decisionChanged, type ReaderPolicy, type RoleDecision } from './topology.js';
+import type { ReaderPolicy, RoleDecision } from './topology.js';
+import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from './watch-state.js';
 
 export interface WatchOptions {
   readonly recheckMillis: number;
@@ -13,16 +16,17 @@ export interface WatchOptions {
   readonly checkTimeoutMillis: number;
   readonly maxBackoffMillis: number;
   readonly lookup: Lookup;
+  /** Wait at least this long before logging in again after a permanent refusal. @default 10 s, or 10 * maxBackoffMillis if longer */
+  readonly refusalBackoffMillis?: number;
   readonly policy: ReaderPolicy;
   readonly isTooFarBehind?: (status: NodeStatus) => boolean;
 }
 
-export interface ChangeEvent {
-  readonly previous: RoleDecision;
-  readonly current: RoleDecision;
+
+export function endedError(): PgSplitError {
+  return new PgSplitError('PGSPLIT_ENDED', 'pg-split: the cluster was ended (end() was called)');
 }
 
-const EMPTY: RoleDecision = { writer: null, readers: [], stalePrimaries: [], newestTimeline: 0 };
 
 /**
  * Watches every host in parallel (one HostMonitor each) and keeps the role
@@ -34,9 +38,8 @@ const EMPTY: RoleDecision = { writer: null, readers: [], stalePrimaries: [], new
  * ({ writer, stale }), `status` (NodeStatus).
  */
 export class ClusterWatch extends EventEmitter {
-  readonly monitors: readonly HostMonitor[];
-  #decision: RoleDecision = EMPTY;
-  #lastWriter: number | null = null;
+  readonly #monitors: readonly HostMonitor[];
+  #state: WatchState = INITIAL_WATCH_STATE;
   #timer: NodeJS.Timeout | null = null;
   /** checkAll() rounds still running. */
   #rounds = 0;
@@ -46,9 +49,14 @@ export class ClusterWatch extends EventEmitter {
   constructor(target: ConnectionTarget, options: WatchOptions) {
     super();
     this.#options = options;
-    const monitorOptions = { checkTimeoutMillis: options.checkTimeoutMillis, maxBackoffMillis: options.maxBackoffMillis, lookup: options.lookup };
-    this.monitors = target.hosts.map((_, i) => new HostMonitor(target, i, monitorOptions));
-    for (const monitor of this.monitors) {
+    const monitorOptions = {
+      checkTimeoutMillis: options.checkTimeoutMillis,
+      maxBackoffMillis: options.maxBackoffMillis,
+      lookup: options.lookup,
+      refusalBackoffMillis: options.refusalBackoffMillis ?? Math.max(10_000, 10 * options.maxBackoffMillis),
+    };
+    this.#monitors = target.hosts.map((_, i) => new HostMonitor(target, i, monitorOptions));
+    for (const monitor of this.#monitors) {
       monitor.on('status', (status: NodeStatus) => {
         this.emit('status', status);
         this.#redecide();
@@ -58,12 +66,44 @@ export class ClusterWatch extends EventEmitter {
   }
 
   get decision(): RoleDecision {
-    return this.#decision;
+    return this.#state.decision;
   }
 
-  /** Every node's latest status, with replay lag measured against the current primary. */
+  /** Every node's latest status, with replay lag measured against the writer the decision chose. */
   statuses(): NodeStatus[] {
-    return withReplayLag(this.monitors.map((m) => m.status));
+    return withReplayLag(this.#rawStatuses(), this.#state.decision.writer);
+  }
+
+  #rawStatuses(): NodeStatus[] {
+    return this.#monitors.map((m) => m.status);
+  }
+
+  /** Whether every host has been reached or found unreachable at least once. */
+  allChecked(): boolean {
+    return this.#monitors.every((m) => m.checked);
+  }
+
+  /** How the host's monitor reached it (pooled connections go the same way), or null while it has no session. */
+  wayIn(hostIndex: number): Pick<Session, 'endpoint' | 'useTls'> | null {
+    return this.#monitors[hostIndex]?.session ?? null;
+  }
+
+  /** A standby's replay position at its last check (null for a primary or an unknown node). */
+  knownReplay(hostIndex: number): string | null {
+    const status = this.#monitors[hostIndex]?.status;
+    return status?.role === 'standby' ? status.lsn : null;
+  }
+
+  /**
+   * When every host refused the login for a reason waiting will not cure
+   * (authentication, no such database, bad port): every host's reasons, as
+   * `connect()` reports them. Null otherwise.
+   */
+  refused(): ConnectError | null {
+    const refusals = this.#monitors.map((m) => m.refusal);
+    if (refusals.length === 0 || refusals.some((r) => r === null)) return null;
+    const failures = refusals.flatMap((r) => r ?? []);
+    return new ConnectError(failures.map(failureLine).join('\n'), failures.map(attemptFailure));
   }
 
   /**
@@ -79,7 +119,7 @@ export class ClusterWatch extends EventEmitter {
   #scheduleNext(): void {
     if (this.#closed) return;
     if (this.#timer !== null) clearTimeout(this.#timer);
-    const delay = this.#decision.writer === null ? this.#options.failoverRecheckMillis : this.#options.recheckMillis;
+    const delay = this.#state.decision.writer === null ? this.#options.failoverRecheckMillis : this.#options.recheckMillis;
     this.#timer = setTimeout(() => void this.checkAll(), delay);
     this.#timer.unref();
   }
@@ -93,34 +133,48 @@ export class ClusterWatch extends EventEmitter {
   checkAll(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#rounds++;
-    return Promise.all(this.monitors.map((m) => m.recheck())).then(() => {
+    return Promise.all(this.#monitors.map((m) => m.recheck())).then(() => {
       if (--this.#rounds === 0) this.#scheduleNext();
     });
   }
 
   /** A pooled connection to this host failed in a way that says the cluster changed. */
   suspect(hostIndex: number): void {
-    this.monitors[hostIndex]?.suspect();
+    this.#monitors[hostIndex]?.suspect();
     void this.checkAll();
   }
 
-  /** Resolves once `ready(decision)` holds, or rejects with `onTimeout()` at the deadline. */
-  waitFor(ready: (d: RoleDecision) => boolean, deadline: number, onTimeout: () => Error): Promise<void> {
-    if (ready(this.#decision)) return Promise.resolve();
+  /**
+   * Resolves once `ready(decision)` holds. Rejects with `onTimeout()` at the
+   * deadline, with PGSPLIT_ENDED at once when the watch is closed, and (with
+   * `failOnRefusal`) with `refused()` as soon as every host refused the login.
+   */
+  waitFor(ready: (d: RoleDecision) => boolean, deadline: number, onTimeout: () => Error, failOnRefusal = false): Promise<void> {
+    if (this.#closed) return Promise.reject(endedError());
+    if (ready(this.#state.decision)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => finish(onTimeout()), Math.max(0, deadline - Date.now()));
       const onChange = (): void => {
-        if (ready(this.#decision)) finish(null);
+        if (ready(this.#state.decision)) finish(null);
       };
-      const onClose = (): void => finish(onTimeout());
+      const onStatus = (): void => {
+        const refused = this.refused();
+        if (refused !== null) finish(refused);
+      };
+      const onClose = (): void => finish(endedError());
       const finish = (err: Error | null): void => {
         clearTimeout(timer);
         this.off('change', onChange);
+        this.off('status', onStatus);
         this.off('close', onClose);
         if (err === null) resolve();
         else reject(err);
       };
       this.on('change', onChange);
+      if (failOnRefusal) {
+        this.on('status', onStatus);
+        onStatus();
+      }
       this.on('close', onClose);
     });
   }
@@ -129,24 +183,18 @@ export class ClusterWatch extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
-    for (const monitor of this.monitors) monitor.close();
+    for (const monitor of this.#monitors) monitor.close();
     this.emit('close');
     this.removeAllListeners();
   }
 
   #redecide(): void {
-    const previous = this.#decision;
-    const input = { statuses: this.statuses(), policy: this.#options.policy, newestTimeline: previous.newestTimeline };
-    const current = decideRoles(this.#options.isTooFarBehind ? { ...input, isTooFarBehind: this.#options.isTooFarBehind } : input);
-    this.#decision = current;
-    if (!decisionChanged(previous, current)) return;
-    if ((previous.writer === null) !== (current.writer === null) && this.#rounds === 0) this.#scheduleNext();
-    this.emit('change', { previous, current } satisfies ChangeEvent);
-    if (current.writer !== null && this.#lastWriter !== null && current.writer !== this.#lastWriter) {
-      this.emit('failover', { from: this.#lastWriter, to: current.writer });
-    }
-    if (current.writer !== null) this.#lastWriter = current.writer;
-    const newlyStale = current.stalePrimaries.filter((i) => !previous.stalePrimaries.includes(i));
-    if (newlyStale.length > 0) this.emit('split-brain', { writer: current.writer, stale: current.stalePrimaries });
+    const previous = this.#state.decision;
+    const tooFar = this.#options.isTooFarBehind;
+    const input = { statuses: this.#rawStatuses(), policy: this.#options.policy };
+    const { state, events } = advanceWatch(this.#state, tooFar === undefined ? input : { ...input, isTooFarBehind: tooFar });
+    this.#state = state;
+    if ((previous.writer === null) !== (state.decision.writer === null) && this.#rounds === 0) this.#scheduleNext();
+    for (const { name, event } of events) this.emit(name, event);
   }
 }

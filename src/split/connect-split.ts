@@ -1,14 +1,18 @@
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
-import { resolveConnInfo, type ConnectionTarget } from '../conninfo/resolve.js';
+import { targetOf, type ConnectionTarget } from '../conninfo/resolve.js';
 import { systemLookup } from '../connect/endpoints.js';
-import { PgSplitError } from '../errors.js';
+import { OptionError, PgSplitError } from '../errors.js';
+import { describeValue } from '../input.js';
 import type { NodeStatus } from '../probe/node-status.js';
-import { ClusterWatch, type ChangeEvent } from './cluster-watch.js';
-import { resolveSplitOptions, type SplitOptions } from './options.js';
+import { Balancer } from './balancer.js';
+import { ClusterWatch } from './cluster-watch.js';
+import type { ChangeEvent, FailoverEvent, SplitBrainEvent } from './watch-state.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import { checkSplitOptions, resolveSplitOptions, type SplitOptions } from './options.js';
 import { emptyFreshnessStats, type FreshnessStats } from './freshness.js';
-import { checkToken, withReadRequirement } from './read-scope.js';
-import { routedPoolClass, UNTRACKED_QUERY } from './routed-pool.js';
+import { checkToken, ReadScope } from './read-scope.js';
+import { RoutedPool } from './routed-pool.js';
 import { WriteTracker } from './write-tracker.js';
 import { Router, type PoolRole } from './router.js';
 
@@ -34,7 +38,17 @@ export interface Topology {
   readonly freshness: Readonly<FreshnessStats>;
 }
 
-export type SplitEvent = 'change' | 'failover' | 'split-brain' | 'error';
+/** Each event's listener arguments. */
+export interface SplitEvents {
+  change: [event: ChangeEvent];
+  failover: [event: FailoverEvent];
+  'split-brain': [event: SplitBrainEvent];
+  /** An error on an idle pooled connection (pg.Pool's `error`); without a listener it is dropped, never thrown. */
+  error: [error: Error];
+}
+
+export type SplitEvent = keyof SplitEvents;
+const EVENTS: readonly SplitEvent[] = ['change', 'failover', 'split-brain', 'error'];
 
 export interface SplitCluster {
   /** A real pg.Pool: every connection on the current read-write primary. */
@@ -43,15 +57,15 @@ export interface SplitCluster {
   readonly reader: pg.Pool;
   /** A snapshot of every node: role, timeline, lag, latency, last check. Never holds a password. */
   topology(): Topology;
-  on(event: SplitEvent, listener: (...args: any[]) => void): SplitCluster;
-  off(event: SplitEvent, listener: (...args: any[]) => void): SplitCluster;
+  on<E extends SplitEvent>(event: E, listener: (...args: SplitEvents[E]) => void): SplitCluster;
+  off<E extends SplitEvent>(event: E, listener: (...args: SplitEvents[E]) => void): SplitCluster;
   /** The primary's current WAL position: a token that a later read (here or in another process) can wait for. */
   writeToken(): Promise<string>;
-  /** Runs `fn` with every read in it (pool or ORM) seeing everything written up to `token`. */
+  /** Runs `fn` with every read of this cluster in it (pool or ORM) seeing everything written up to `token`. */
   after<T>(token: string, fn: () => T): T;
-  /** Runs `fn` with every read in it (pool or ORM) on the primary. */
+  /** Runs `fn` with every read of this cluster in it (pool or ORM) on the primary. */
   onPrimary<T>(fn: () => T): T;
-  /** Closes both pools and every monitoring session; idempotent. */
+  /** Closes both pools and every monitoring session; checkouts still waiting fail with PGSPLIT_ENDED. Idempotent. */
   end(): Promise<void>;
 }
 
@@ -59,7 +73,7 @@ function describeNodes(watch: ClusterWatch): string {
   return watch.statuses().map((s) => `  ${s.host}:${s.port}: ${s.reachable ? `${s.role ?? '?'}${s.readOnly ? ' (read-only)' : ''}, timeline ${s.timeline ?? '?'}` : s.error ?? 'down'}`).join('\n');
 }
 
-function snapshot(watch: ClusterWatch, router: Router, tooFar: (s: NodeStatus) => boolean, freshness: FreshnessStats): Topology {
+function snapshot(watch: ClusterWatch, registry: ConnectionRegistry, tooFar: (s: NodeStatus) => boolean, freshness: FreshnessStats): Topology {
   const d = watch.decision;
   const nodes = watch.statuses().map((s) => Object.freeze({
     ...s,
@@ -67,7 +81,7 @@ function snapshot(watch: ClusterWatch, router: Router, tooFar: (s: NodeStatus) =
     reader: d.readers.includes(s.hostIndex),
     stale: d.stalePrimaries.includes(s.hostIndex),
     lagging: s.reachable && s.role === 'standby' && tooFar(s),
-    openConnections: router.openConnections(s.hostIndex),
+    openConnections: registry.openConnections(s.hostIndex),
   }));
   return Object.freeze({ writer: d.writer, readers: Object.freeze([...d.readers]), nodes: Object.freeze(nodes), freshness: Object.freeze({ ...freshness }) });
 }
@@ -75,6 +89,11 @@ function snapshot(watch: ClusterWatch, router: Router, tooFar: (s: NodeStatus) =
 /** Whether a standby is further behind than the limits allow. */
 function lagLimit(limit: { bytes: number | null; millis: number | null }): (s: NodeStatus) => boolean {
   return (s) => (limit.bytes !== null && (s.replayLagBytes ?? 0) > limit.bytes) || (limit.millis !== null && (s.replayLagSeconds ?? 0) * 1000 > limit.millis);
+}
+
+function checkListener(event: unknown, listener: unknown): void {
+  if (!EVENTS.includes(event as SplitEvent)) throw new OptionError(`Unknown event ${describeValue(event)}; events are ${EVENTS.map((e) => `'${e}'`).join(', ')}`);
+  if (typeof listener !== 'function') throw new OptionError(`Expected a listener function, got ${describeValue(listener)}`);
 }
 
 /**
@@ -88,10 +107,12 @@ function lagLimit(limit: { bytes: number | null; millis: number | null }): (s: N
  * await reader.query('select ...');
  */
 export async function connectSplit(conninfo: string | ConnectionTarget, options: SplitOptions = {}): Promise<SplitCluster> {
-  const target = typeof conninfo === 'string' ? resolveConnInfo(conninfo, options) : conninfo;
-  const opts = resolveSplitOptions(options, target);
+  const checked = checkSplitOptions(options);
+  const target = targetOf(conninfo, checked as Readonly<Record<string, unknown>>);
+  const opts = resolveSplitOptions(checked, target);
   const tooFar = lagLimit(opts.maxReplicaLag);
   const freshness = emptyFreshnessStats();
+  const scope = new ReadScope();
   // The write token is read through the writer, which is built below with this tracker.
   const tracker = new WriteTracker(() => writeToken());
   const watch = new ClusterWatch(target, {
@@ -99,36 +120,35 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     failoverRecheckMillis: opts.failoverRecheckMillis,
     checkTimeoutMillis: opts.checkTimeoutMillis,
     maxBackoffMillis: opts.reconnectMaxDelayMillis,
-    lookup: options.lookup ?? systemLookup,
+    lookup: opts.lookup ?? systemLookup,
     policy: opts.readerPolicy,
     isTooFarBehind: tooFar,
   });
-  const router = new Router(target, watch, opts.balance);
+  const registry = new ConnectionRegistry();
+  const router = new Router(target, watch, new Balancer(opts.balance), registry);
   const events = new EventEmitter();
   const emitError = (err: unknown): void => {
     if (events.listenerCount('error') > 0) events.emit('error', err);
   };
-  const makePool = (role: PoolRole): pg.Pool => {
-    const Pool = routedPoolClass({
+  const makePool = (role: PoolRole): RoutedPool => {
+    const pool = new RoutedPool({
       role, router, pool: opts[role], failoverTimeoutMillis: opts.failoverTimeoutMillis, describe: () => describeNodes(watch),
-      tracker, consistency: opts.consistency, freshness: opts.sessionReads, stats: freshness,
+      tracker, scope, consistency: opts.consistency, freshness: opts.sessionReads, stats: freshness,
     });
-    const pool = new Pool();
     pool.on('error', emitError);
     return pool;
   };
   const writer = makePool('writer');
   const reader = makePool('reader');
   const writeToken = async (): Promise<string> => {
-    const untracked = writer as unknown as { [UNTRACKED_QUERY](text: string): Promise<pg.QueryResult<{ lsn: string }>> };
-    const { rows } = await untracked[UNTRACKED_QUERY]('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn');
-    return rows[0]?.lsn ?? '0/0';
+    const { rows } = await writer.queryUntracked('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn');
+    return (rows[0] as { lsn?: string } | undefined)?.lsn ?? '0/0';
   };
   for (const name of ['change', 'failover', 'split-brain'] as const) watch.on(name, (event: unknown) => events.emit(name, event));
   watch.on('status', (status: NodeStatus) => {
-    if (!status.reachable) router.fence(status.hostIndex);
+    if (!status.reachable) registry.fence(status.hostIndex);
   });
-  watch.on('change', ({ current }: ChangeEvent) => current.stalePrimaries.forEach((i) => router.fence(i)));
+  watch.on('change', ({ current }: ChangeEvent) => current.stalePrimaries.forEach((i) => registry.fence(i)));
 
   let ended: Promise<void> | null = null;
   const end = (): Promise<void> => {
@@ -141,16 +161,18 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const cluster: SplitCluster = {
     writer,
     reader,
-    topology: () => snapshot(watch, router, tooFar, freshness),
+    topology: () => snapshot(watch, registry, tooFar, freshness),
     writeToken,
-    after: (token, fn) => withReadRequirement({ after: checkToken(token) }, fn),
-    onPrimary: (fn) => withReadRequirement({ primary: true }, fn),
+    after: (token, fn) => scope.run({ after: checkToken(token) }, fn),
+    onPrimary: (fn) => scope.run({ primary: true }, fn),
     on(event, listener) {
-      events.on(event, listener);
+      checkListener(event, listener);
+      events.on(event, listener as (...args: unknown[]) => void);
       return cluster;
     },
     off(event, listener) {
-      events.off(event, listener);
+      checkListener(event, listener);
+      events.off(event, listener as (...args: unknown[]) => void);
       return cluster;
     },
     end,
@@ -159,7 +181,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   if (opts.waitForPrimary) {
     const noPrimary = (): Error => new PgSplitError('PGSPLIT_NO_PRIMARY', `pg-split: no read-write primary found within ${opts.failoverTimeoutMillis} ms\n${describeNodes(watch)}`);
     try {
-      await watch.waitFor((d) => d.writer !== null, Date.now() + opts.failoverTimeoutMillis, noPrimary);
+      await watch.waitFor((d) => d.writer !== null, Date.now() + opts.failoverTimeoutMillis, noPrimary, true);
     } catch (err) {
       await end();
       throw err;

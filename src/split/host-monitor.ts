@@ -2,10 +2,14 @@ import { EventEmitter } from 'node:events';
 import pRetry from 'p-retry';
 import type { ConnectionTarget } from '../conninfo/resolve.js';
 import type { Lookup } from '../connect/endpoints.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hostDisplayName } from '../conninfo/host-list.js';
+import { isPermanentRefusal } from '../connect/failure.js';
 import { hostIdentity } from '../connect/messages.js';
 import { destroySocket, wireOf } from '../connect/pg-wire.js';
+import { openSession, type OpenFailure, type Session } from '../connect/session.js';
 import { unreachableStatus, type NodeStatus } from '../probe/node-status.js';
-import { openSession, queryStatus, type Session } from '../probe/probe-host.js';
+import { failedStatus, queryStatus, sessionIdentity } from '../probe/probe-host.js';
 
 export interface HostMonitorOptions {
   /** Bound on connecting and on one status query. */
@@ -13,6 +17,8 @@ export interface HostMonitorOptions {
   /** Longest wait between reconnect attempts to a host that is down. */
   readonly maxBackoffMillis: number;
   readonly lookup: Lookup;
+  /** Wait at least this long before logging in again after a refusal that waiting will not cure (bad password, no such database). */
+  readonly refusalBackoffMillis: number;
 }
 
 const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_only']);
@@ -34,6 +40,7 @@ export class HostMonitor extends EventEmitter {
   #queued: Promise<NodeStatus> | null = null;
   #checked = false;
   #closed = false;
+  #refusal: readonly OpenFailure[] | null = null;
   readonly #abort = new AbortController();
   readonly #target: ConnectionTarget;
   readonly #options: HostMonitorOptions;
@@ -43,8 +50,7 @@ export class HostMonitor extends EventEmitter {
     this.#target = target;
     this.hostIndex = hostIndex;
     this.#options = options;
-    const entry = target.hosts[hostIndex];
-    this.#status = unreachableStatus({ hostIndex, host: entry?.host ?? entry?.hostaddr ?? '', address: null, port: 0 }, 'not checked yet');
+    this.#status = unreachableStatus({ hostIndex, host: hostDisplayName(target.hosts[hostIndex]), address: null, port: 0 }, 'not checked yet');
   }
 
   get status(): NodeStatus {
@@ -54,6 +60,15 @@ export class HostMonitor extends EventEmitter {
   /** Whether the host has been reached or found unreachable at least once. */
   get checked(): boolean {
     return this.#checked;
+  }
+
+  /**
+   * The host's last login failures when every one of them was a refusal that
+   * waiting will not cure (authentication failed, no such database, bad
+   * port); null while the host is up, down for another reason, or unchecked.
+   */
+  get refusal(): readonly OpenFailure[] | null {
+    return this.#refusal;
   }
 
   /** How the monitor reached the host: pooled connections go the same way. */
@@ -91,7 +106,7 @@ export class HostMonitor extends EventEmitter {
       return this.#status;
     }
     try {
-      this.#setStatus(await queryStatus(session.client, session.id, this.#options.checkTimeoutMillis));
+      this.#setStatus(await queryStatus(session.client, sessionIdentity(session), this.#options.checkTimeoutMillis));
     } catch (err) {
       this.#lose(session, hostIdentity(session.endpoint) + (err instanceof Error ? err.message : String(err)));
     }
@@ -124,7 +139,7 @@ export class HostMonitor extends EventEmitter {
     this.#session = null;
     destroySocket(session.client);
     session.client.end().catch(() => undefined);
-    this.#setStatus(unreachableStatus(session.id, message));
+    this.#setStatus(unreachableStatus(sessionIdentity(session), message));
     this.#startReconnecting();
   }
 
@@ -149,14 +164,21 @@ export class HostMonitor extends EventEmitter {
         throw new Error('monitor closed');
       }
       if (!opened.ok) {
-        this.#setStatus(opened.status);
-        throw new Error(opened.status.error ?? 'unreachable');
+        this.#refusal = opened.failures.every((f) => isPermanentRefusal(f.error)) ? opened.failures : null;
+        this.#setStatus(failedStatus(this.hostIndex, opened.failures));
+        throw new Error('unreachable');
       }
       return opened.session;
     };
-    pRetry(attempt, { retries: Infinity, minTimeout: 50, maxTimeout: this.#options.maxBackoffMillis, factor: 2, randomize: true, signal: this.#abort.signal })
+    // A refused login is not repeated at the reconnect pace: servers log each one, and waiting longer costs nothing.
+    const onFailedAttempt = async (): Promise<void> => {
+      if (this.#refusal !== null) await sleep(this.#options.refusalBackoffMillis, undefined, { signal: this.#abort.signal, ref: false });
+    };
+    const signal = this.#abort.signal;
+    pRetry(attempt, { retries: Infinity, minTimeout: 50, maxTimeout: this.#options.maxBackoffMillis, factor: 2, randomize: true, signal, unref: true, onFailedAttempt })
       .then(async (session) => {
         this.#reconnecting = false;
+        this.#refusal = null;
         this.#adopt(session);
         await this.check();
       })

@@ -1,13 +1,14 @@
 import type { PoolConfig } from 'pg';
-import type { ConnectionTarget, ResolveContext } from '../conninfo/resolve.js';
+import { resolveContextKeys, type ConnectionTarget, type ResolveContext } from '../conninfo/resolve.js';
 import { connectTimeoutMillis } from '../connect/connect.js';
 import type { Lookup } from '../connect/endpoints.js';
 import { OptionError } from '../errors.js';
-import type { Balance } from './router.js';
+import { booleanOption, functionOption, numberOption, oneOfOption, optionsObject } from '../input.js';
+import type { Balance } from './balancer.js';
 import type { ReaderPolicy } from './topology.js';
 
 /** Connection settings come from the connection string; these are the pool's own. */
-export type PoolSettings = Omit<PoolConfig, 'host' | 'port' | 'user' | 'database' | 'password' | 'ssl' | 'connectionString' | 'Client'>;
+export type PoolSettings = Omit<PoolConfig, 'host' | 'port' | 'user' | 'database' | 'password' | 'ssl' | 'connectionString' | 'Client' | 'stream' | 'sslnegotiation'>;
 
 export interface SplitOptions extends ResolveContext {
   /** pg.Pool settings for the writer (`max`, `idleTimeoutMillis`, `statement_timeout`, ...). */
@@ -70,6 +71,7 @@ export interface ResolvedSplitOptions {
   readonly reconnectMaxDelayMillis: number;
   readonly failoverTimeoutMillis: number;
   readonly waitForPrimary: boolean;
+  readonly lookup: Lookup | undefined;
   readonly maxReplicaLag: { readonly bytes: number | null; readonly millis: number | null };
   readonly consistency: 'eventual' | 'session';
   readonly sessionReads: { readonly waitMillis: number; readonly fallback: 'primary' | 'error' };
@@ -77,39 +79,63 @@ export interface ResolvedSplitOptions {
 
 const POLICIES: readonly ReaderPolicy[] = ['prefer-standby', 'standby', 'any', 'primary'];
 const BALANCES: readonly Balance[] = ['round-robin', 'random', 'least-busy'];
-const CONNECTION_KEYS = ['host', 'port', 'user', 'database', 'password', 'ssl', 'connectionString', 'Client'];
 
-function positive(name: string, value: number | undefined, fallback: number, unit = 'milliseconds'): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new OptionError(`Expected \`${name}\` to be a positive finite number of ${unit}, got ${typeof value === 'number' ? value : typeof value}`);
+const SPLIT_KEYS = [
+  ...resolveContextKeys, 'writer', 'reader', 'readerPolicy', 'balance', 'recheckMillis', 'failoverRecheckMillis', 'checkTimeoutMillis',
+  'reconnectMaxDelayMillis', 'failoverTimeoutMillis', 'waitForPrimary', 'lookup', 'maxReplicaLag', 'consistency', 'sessionReads',
+] as const;
+
+/** Keys pg.Pool and pg.Client read that are the connection's own: they come from the connection string. */
+const CONNECTION_KEYS = ['host', 'port', 'user', 'database', 'password', 'ssl', 'connectionString', 'Client', 'stream', 'sslnegotiation'];
+
+type Check = (name: string, value: unknown) => void;
+const whole: Check = (n, v) => numberOption(n, v, 0, { integer: true });
+const wholeOrZero: Check = (n, v) => numberOption(n, v, 0, { integer: true, zero: true });
+const millisOrZero: Check = (n, v) => numberOption(n, v, 0, { zero: true, unit: 'milliseconds' });
+const flag: Check = (n, v) => booleanOption(n, v, false);
+const fn: Check = (n, v) => functionOption(n, v);
+const text: Check = (n, v) => {
+  if (v !== undefined && typeof v !== 'string') throw new OptionError(`Expected \`${n}\` to be a string`);
+};
+
+/** pg.Pool and pg.Client settings a pool may set, each with its check. */
+const POOL_SETTINGS: Readonly<Record<string, Check>> = {
+  max: whole,
+  min: wholeOrZero,
+  idleTimeoutMillis: (n, v) => v === null || millisOrZero(n, v),
+  connectionTimeoutMillis: millisOrZero,
+  maxUses: (n, v) => v === Infinity || whole(n, v),
+  maxLifetimeSeconds: (n, v) => numberOption(n, v, 0, { zero: true, unit: 'seconds' }),
+  allowExitOnIdle: flag,
+  statement_timeout: (n, v) => v === false || millisOrZero(n, v),
+  query_timeout: millisOrZero,
+  lock_timeout: millisOrZero,
+  idle_in_transaction_session_timeout: millisOrZero,
+  keepAlive: flag,
+  keepAliveInitialDelayMillis: millisOrZero,
+  application_name: text,
+  fallback_application_name: text,
+  options: text,
+  client_encoding: text,
+  binary: flag,
+  parseInputDatesAsUTC: flag,
+  enableChannelBinding: flag,
+  types: (n, v) => optionsObject(n, v, ['getTypeParser']),
+  log: fn,
+  Promise: fn,
+  onConnect: fn,
+  verify: fn,
+};
+
+function poolSettings(name: string, value: unknown): PoolSettings {
+  const settings = optionsObject(name, value, [...Object.keys(POOL_SETTINGS), ...CONNECTION_KEYS]);
+  for (const [key, setting] of Object.entries(settings)) {
+    if (CONNECTION_KEYS.includes(key)) throw new OptionError(`\`${name}.${key}\` is not allowed: connection settings come from the connection string`);
+    POOL_SETTINGS[key]?.(`${name}.${key}`, setting);
   }
-  return value;
-}
-
-function optionalPositive(name: string, value: number | undefined, unit: string): number | null {
-  return value === undefined ? null : positive(name, value, 0, unit);
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === 0) return 0;
-  return positive(name, value, fallback);
-}
-
-function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (!allowed.includes(value)) throw new OptionError(`Expected \`${name}\` to be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-function poolSettings(name: string, value: PoolSettings | undefined): PoolSettings {
-  if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null) throw new OptionError(`Expected \`${name}\` to be an object of pg.Pool settings`);
-  const bad = CONNECTION_KEYS.filter((k) => k in value);
-  if (bad.length > 0) {
-    throw new OptionError(`\`${name}.${bad[0]}\` is not allowed: connection settings come from the connection string`);
-  }
-  return Object.freeze({ ...value });
+  const { max, min } = settings;
+  if (typeof max === 'number' && typeof min === 'number' && min > max) throw new OptionError(`Expected \`${name}.min\` (${min}) to be at most \`${name}.max\` (${max})`);
+  return Object.freeze({ ...settings });
 }
 
 /**
@@ -129,28 +155,46 @@ export function policyFromTarget(target: ConnectionTarget): ReaderPolicy {
   }
 }
 
+/** Checks the shape of a SplitOptions value (any type) before the connection string is read. Throws `OptionError`. */
+export function checkSplitOptions(options: unknown): SplitOptions {
+  return optionsObject('options', options, SPLIT_KEYS) as SplitOptions;
+}
+
+function maxReplicaLag(value: unknown): ResolvedSplitOptions['maxReplicaLag'] {
+  const limit = optionsObject('maxReplicaLag', value, ['bytes', 'millis']);
+  return Object.freeze({
+    bytes: numberOption('maxReplicaLag.bytes', limit['bytes'], null, { unit: 'bytes' }),
+    millis: numberOption('maxReplicaLag.millis', limit['millis'], null, { unit: 'milliseconds' }),
+  });
+}
+
+function sessionReads(value: unknown): ResolvedSplitOptions['sessionReads'] {
+  const reads = optionsObject('sessionReads', value, ['waitMillis', 'fallback']);
+  return Object.freeze({
+    waitMillis: numberOption('sessionReads.waitMillis', reads['waitMillis'], 1000, { zero: true, unit: 'milliseconds' }),
+    fallback: oneOfOption('sessionReads.fallback', reads['fallback'], ['primary', 'error'], 'primary'),
+  });
+}
+
 /** Validates every option once, fills defaults, freezes. Throws `OptionError`. */
-export function resolveSplitOptions(options: SplitOptions, target: ConnectionTarget): ResolvedSplitOptions {
+export function resolveSplitOptions(input: unknown, target: ConnectionTarget): ResolvedSplitOptions {
+  const options = checkSplitOptions(input) as Record<keyof SplitOptions, unknown>;
   const fromString = connectTimeoutMillis(target);
+  const millis = (name: keyof SplitOptions, fallback: number): number => numberOption(name, options[name], fallback, { unit: 'milliseconds' });
   return Object.freeze({
     writer: poolSettings('writer', options.writer),
     reader: poolSettings('reader', options.reader),
-    readerPolicy: oneOf('readerPolicy', options.readerPolicy, POLICIES, policyFromTarget(target)),
-    balance: oneOf('balance', options.balance, BALANCES, 'round-robin'),
-    recheckMillis: positive('recheckMillis', options.recheckMillis, 2000),
-    failoverRecheckMillis: positive('failoverRecheckMillis', options.failoverRecheckMillis, 100),
-    checkTimeoutMillis: positive('checkTimeoutMillis', options.checkTimeoutMillis, fromString > 0 ? fromString : 2000),
-    reconnectMaxDelayMillis: positive('reconnectMaxDelayMillis', options.reconnectMaxDelayMillis, 1000),
-    failoverTimeoutMillis: positive('failoverTimeoutMillis', options.failoverTimeoutMillis, 30000),
-    waitForPrimary: options.waitForPrimary ?? true,
-    maxReplicaLag: Object.freeze({
-      bytes: optionalPositive('maxReplicaLag.bytes', options.maxReplicaLag?.bytes, 'bytes'),
-      millis: optionalPositive('maxReplicaLag.millis', options.maxReplicaLag?.millis, 'milliseconds'),
-    }),
-    consistency: oneOf('consistency', options.consistency, ['eventual', 'session'], 'eventual'),
-    sessionReads: Object.freeze({
-      waitMillis: nonNegative('sessionReads.waitMillis', options.sessionReads?.waitMillis, 1000),
-      fallback: oneOf('sessionReads.fallback', options.sessionReads?.fallback, ['primary', 'error'], 'primary'),
-    }),
+    readerPolicy: oneOfOption('readerPolicy', options.readerPolicy, POLICIES, policyFromTarget(target)),
+    balance: oneOfOption('balance', options.balance, BALANCES, 'round-robin'),
+    recheckMillis: millis('recheckMillis', 2000),
+    failoverRecheckMillis: millis('failoverRecheckMillis', 100),
+    checkTimeoutMillis: millis('checkTimeoutMillis', fromString > 0 ? fromString : 2000),
+    reconnectMaxDelayMillis: millis('reconnectMaxDelayMillis', 1000),
+    failoverTimeoutMillis: millis('failoverTimeoutMillis', 30000),
+    waitForPrimary: booleanOption('waitForPrimary', options.waitForPrimary, true),
+    lookup: functionOption<Lookup>('lookup', options.lookup),
+    maxReplicaLag: maxReplicaLag(options.maxReplicaLag),
+    consistency: oneOfOption('consistency', options.consistency, ['eventual', 'session'], 'eventual'),
+    sessionReads: sessionReads(options.sessionReads),
   });
 }

@@ -1,18 +1,18 @@
 import pg from 'pg';
+import { overridePoolCounters } from '../connect/pg-wire.js';
 import { PgSplitError } from '../errors.js';
+import { endedError } from './cluster-watch.js';
 import { freshRead, type FreshnessOptions, type FreshnessStats, type FreshReadSteps } from './freshness.js';
-import { nodeClientClass, type NodeClient } from './node-client.js';
+import { NodeClient, type NodeClientConfig } from './node-client.js';
 import type { PoolSettings } from './options.js';
-import { currentReadRequirement, requirementOfQuery, type ReadRequirement } from './read-scope.js';
+import { requirementOfQuery, type ReadRequirement, type ReadScope } from './read-scope.js';
 import type { PoolRole, Router } from './router.js';
 import { failoverSignal } from './sqlstate.js';
 import type { WriteTracker } from './write-tracker.js';
 
-type Callback = (err: Error | undefined, client?: pg.PoolClient, done?: (release?: any) => void) => void;
+type Callback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void;
 type PooledNodeClient = pg.PoolClient & NodeClient;
-
-/** Runs a statement on the writer without counting it as a write (the write-token fetch itself). */
-export const UNTRACKED_QUERY = Symbol('pg-split untracked query');
+type Run = (...args: unknown[]) => Promise<pg.QueryResult>;
 
 export interface RoutedPoolSettings {
   readonly role: PoolRole;
@@ -23,6 +23,8 @@ export interface RoutedPoolSettings {
   /** Describes why no node is eligible, for the timeout error. */
   readonly describe: () => string;
   readonly tracker: WriteTracker;
+  /** This cluster's read scopes (`after`, `onPrimary`). */
+  readonly scope: ReadScope;
   /** 'session': every read sees every write acknowledged through this writer before it started. */
   readonly consistency: 'eventual' | 'session';
   readonly freshness: FreshnessOptions;
@@ -58,192 +60,215 @@ function lostConnection(client: PooledNodeClient, err: unknown): boolean {
  * `query()` also retries, once and on another node, a read whose connection
  * was lost before it returned. `max` and the other settings apply per node.
  */
-export function routedPoolClass(settings: RoutedPoolSettings): new () => pg.Pool {
-  const { role, router } = settings;
+export class RoutedPool extends pg.Pool {
+  readonly #settings: RoutedPoolSettings;
+  readonly #role: PoolRole;
+  readonly #router: Router;
+  readonly #nodes = new Map<number, pg.Pool>();
+  /** Events someone listens to: only those are forwarded (every checkout would pay for the others). */
+  readonly #forwarded = new Set<string | symbol>();
 
-  class RoutedPool extends pg.Pool {
-    readonly #nodes = new Map<number, pg.Pool>();
+  constructor(settings: RoutedPoolSettings) {
+    super({ ...settings.pool });
+    this.#settings = settings;
+    this.#role = settings.role;
+    this.#router = settings.router;
+    this.#router.registry.onFence((hostIndex) => this.#dropNode(hostIndex));
+    (this as NodeJS.EventEmitter).on('newListener', (name: string | symbol) => {
+      if (!FORWARDED_EVENTS.has(name) || this.#forwarded.has(name)) return;
+      this.#forwarded.add(name);
+      for (const pool of this.#nodes.values()) this.#forward(pool, name);
+    });
+  }
 
-    /** Events someone listens to: only those are forwarded (every checkout would pay for the others). */
-    readonly #forwarded = new Set<string | symbol>();
+  static {
+    overridePoolCounters(RoutedPool.prototype, (pool, counter) => (pool instanceof RoutedPool ? pool.#sum(counter) : 0));
+  }
 
-    constructor() {
-      super({ ...settings.pool });
-      router.onFence((hostIndex) => this.#dropNode(hostIndex));
-      (this as unknown as NodeJS.EventEmitter).on('newListener', (name: string | symbol) => {
-        if (!FORWARDED_EVENTS.has(name) || this.#forwarded.has(name)) return;
-        this.#forwarded.add(name);
-        for (const pool of this.#nodes.values()) this.#forward(pool, name);
-      });
+  #sum(counter: 'totalCount' | 'idleCount' | 'waitingCount' | 'expiredCount'): number {
+    let total = 0;
+    for (const p of this.#nodes.values()) total += p[counter];
+    return total;
+  }
+
+  #forward(pool: pg.Pool, name: string | symbol): void {
+    pool.on(name as 'connect', (...args: unknown[]) => this.emit(name, ...args));
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: Callback): void;
+  override connect(callback?: Callback): Promise<pg.PoolClient> | void {
+    const acquired = this.#checkout(this.#settings.scope.current(), null).then((client) => this.#trackRelease(client));
+    if (callback === undefined) return acquired;
+    acquired.then((client) => callback(undefined, client, client.release), (err: Error) => callback(err, undefined, () => undefined));
+  }
+
+  override query<T extends pg.Submittable>(queryStream: T): T;
+  override query<R extends any[] = any[], I = any[]>(queryConfig: pg.QueryArrayConfig<I>, values?: pg.QueryConfigValues<I>): Promise<pg.QueryArrayResult<R>>;
+  override query<R extends pg.QueryResultRow = any, I = any[]>(queryConfig: pg.QueryConfig<I>): Promise<pg.QueryResult<R>>;
+  override query<R extends pg.QueryResultRow = any, I = any[]>(queryTextOrConfig: string | pg.QueryConfig<I>, values?: pg.QueryConfigValues<I>): Promise<pg.QueryResult<R>>;
+  override query<R extends any[] = any[], I = any[]>(queryConfig: pg.QueryArrayConfig<I>, callback: (err: Error, result: pg.QueryArrayResult<R>) => void): void;
+  override query<R extends pg.QueryResultRow = any, I = any[]>(queryTextOrConfig: string | pg.QueryConfig<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
+  override query<R extends pg.QueryResultRow = any, I = any[]>(queryText: string, values: pg.QueryConfigValues<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
+  override query(...args: unknown[]): unknown {
+    const [first] = args;
+    if (isSubmittable(first) || typeof first === 'function') return (super.query as (...a: unknown[]) => unknown)(...args);
+    const last = args[args.length - 1];
+    const callback = typeof last === 'function' ? (last as (err?: Error, res?: unknown) => void) : undefined;
+    if (callback !== undefined) args.pop();
+    const result = this.#queryRouted(args, first);
+    if (callback === undefined) return result;
+    result.then((res) => callback(undefined, res), (err: Error) => callback(err));
+    return undefined;
+  }
+
+  #queryRouted(args: unknown[], first: unknown): Promise<pg.QueryResult> {
+    // The writer ignores read requirements: no scope lookup on its path.
+    if (this.#role === 'writer') return this.#run(args, NO_REQUIREMENT, 1, true);
+    let requirement: ReadRequirement;
+    try {
+      const ofQuery = requirementOfQuery(first);
+      const scoped = this.#settings.scope.current();
+      requirement = ofQuery === NO_REQUIREMENT || Object.keys(ofQuery).length === 0 ? scoped : { ...scoped, ...ofQuery };
+    } catch (err) {
+      return Promise.reject(err);
     }
+    return this.#run(args, requirement, 2, false);
+  }
 
-    #forward(pool: pg.Pool, name: string | symbol): void {
-      pool.on(name as 'connect', (...args: unknown[]) => this.emit(name, ...args));
-    }
+  /** Runs a statement on the writer without counting it as a write (the write-token fetch itself). */
+  queryUntracked(text: string): Promise<pg.QueryResult> {
+    return this.#run([text], NO_REQUIREMENT, 1, false);
+  }
 
-    override connect(): Promise<pg.PoolClient>;
-    override connect(callback: Callback): void;
-    override connect(callback?: Callback): Promise<pg.PoolClient> | void {
-      const acquired = this.#checkout(currentReadRequirement(), null).then((client) => this.#trackRelease(client));
-      if (callback === undefined) return acquired;
-      acquired.then((client) => callback(undefined, client, client.release), (err: Error) => callback(err));
-    }
+  override end(): Promise<void>;
+  override end(callback: () => void): void;
+  override end(callback?: () => void): Promise<void> | void {
+    const ended = this.#endNodes();
+    if (callback === undefined) return ended;
+    ended.then(callback, callback);
+  }
 
-    override query(...args: unknown[]): any {
-      const [first] = args;
-      if (isSubmittable(first) || typeof first === 'function') return (super.query as (...a: unknown[]) => unknown)(...args);
-      const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as (err?: Error, res?: unknown) => void) : undefined;
-      // The writer ignores read requirements: no scope lookup on its path.
-      const result = role === 'writer'
-        ? this.#run(args, NO_REQUIREMENT, 1, true)
-        : this.#run(args, { ...currentReadRequirement(), ...requirementOfQuery(first) }, 2, false);
-      if (callback === undefined) return result;
-      result.then((res) => callback(undefined, res), (err: Error) => callback(err));
-      return undefined;
-    }
+  async #endNodes(): Promise<void> {
+    if (this.ending) return;
+    const pools = [...this.#nodes.values()];
+    this.#nodes.clear();
+    await Promise.allSettled(pools.map((p) => p.end()));
+    await super.end();
+  }
 
-    [UNTRACKED_QUERY](text: string): Promise<pg.QueryResult> {
-      return this.#run([text], NO_REQUIREMENT, 1, false);
-    }
+  /** A writer checkout counts as a write when it is released (its statements are acknowledged by then). */
+  #trackRelease(client: pg.PoolClient): pg.PoolClient {
+    if (this.#role !== 'writer') return client;
+    const release = client.release;
+    client.release = (err?: Error | boolean) => {
+      this.#settings.tracker.noteWrite();
+      return release(err);
+    };
+    return client;
+  }
 
-    override async end(callback?: () => void): Promise<void> {
-      if (this.ending) return callback?.();
-      const pools = [...this.#nodes.values()];
-      this.#nodes.clear();
-      await Promise.allSettled(pools.map((p) => p.end()));
-      await super.end();
-      callback?.();
-    }
+  #nodePool(hostIndex: number): pg.Pool | null {
+    const existing = this.#nodes.get(hostIndex);
+    if (existing !== undefined) return existing;
+    const config = this.#router.configFor(hostIndex);
+    if (config === null) return null;
+    const nodeConfig: NodeClientConfig & pg.PoolConfig = { ...this.#settings.pool, ...config, pgSplitNode: { router: this.#router, hostIndex } };
+    const pool = new pg.Pool({ ...nodeConfig, Client: NodeClient as unknown as new () => pg.ClientBase });
+    pool.on('error', (err, client) => this.listenerCount('error') > 0 && this.emit('error', err, client));
+    for (const name of this.#forwarded) this.#forward(pool, name);
+    this.#nodes.set(hostIndex, pool);
+    return pool;
+  }
 
-    // pg-pool defines its counters as getters on the prototype; these add up the per-node pools.
-    static {
-      for (const name of ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'] as const) {
-        Object.defineProperty(RoutedPool.prototype, name, {
-          configurable: true,
-          get(this: RoutedPool) {
-            return this.#sum((p) => p[name]);
-          },
-        });
+  #dropNode(hostIndex: number): void {
+    const pool = this.#nodes.get(hostIndex);
+    if (pool === undefined) return;
+    this.#nodes.delete(hostIndex);
+    pool.end().catch(() => undefined);
+  }
+
+  /** A checkout honouring the read requirement (reader) or on the primary (writer). */
+  #checkout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
+    if (this.#role === 'writer' || requirement.primary === true) return this.#acquire('writer', avoid);
+    if (requirement.after === undefined && this.#settings.consistency === 'eventual') return this.#acquire('reader', avoid);
+    return this.#freshCheckout(requirement, avoid);
+  }
+
+  async #freshCheckout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
+    const required = requirement.after ?? (await this.#settings.tracker.required());
+    if (required === null) return this.#acquire('reader', avoid);
+    return freshRead(this.#freshSteps(), required, this.#settings.freshness, this.#settings.stats);
+  }
+
+  #freshSteps(): FreshReadSteps<PooledNodeClient> {
+    const router = this.#router;
+    return {
+      candidates: () => router.inTurn('reader'),
+      isPrimary: (host) => router.isWriter(host),
+      knownReplay: (host) => router.knownReplay(host),
+      checkout: (host) => this.#acquireOn(host),
+      replayedOn: async (client) => (await client.query<{ lsn: string | null }>('SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn')).rows[0]?.lsn ?? null,
+      release: (client) => client.release(),
+      checkoutPrimary: () => this.#acquire('writer', null),
+      sleep: (millis) => new Promise((r) => setTimeout(r, millis)),
+    };
+  }
+
+  /** Checks out a client on an eligible node of `pick`, not on `avoid` when another node is eligible. */
+  async #acquire(pick: PoolRole, avoid: number | null): Promise<PooledNodeClient> {
+    const deadline = Date.now() + this.#settings.failoverTimeoutMillis;
+    for (;;) {
+      if (this.ending) throw endedError();
+      const host = this.#router.pick(pick, avoid);
+      if (host === null) {
+        await this.#router.waitFor(pick, deadline, () => noNodeError(this.#settings, pick));
+        continue;
       }
-    }
-
-    #sum(count: (p: pg.Pool) => number): number {
-      let total = 0;
-      for (const p of this.#nodes.values()) total += count(p);
-      return total;
-    }
-
-    /** A writer checkout counts as a write when it is released (its statements are acknowledged by then). */
-    #trackRelease(client: pg.PoolClient): pg.PoolClient {
-      if (role !== 'writer') return client;
-      const release = client.release;
-      client.release = (err?: Error | boolean) => {
-        settings.tracker.noteWrite();
-        return release(err);
-      };
-      return client;
-    }
-
-    #nodePool(hostIndex: number): pg.Pool | null {
-      const existing = this.#nodes.get(hostIndex);
-      if (existing !== undefined) return existing;
-      const config = router.configFor(hostIndex);
-      if (config === null) return null;
-      const pool = new pg.Pool({ ...settings.pool, ...config, Client: nodeClientClass(router, hostIndex) });
-      pool.on('error', (err, client) => this.listenerCount('error') > 0 && this.emit('error', err, client));
-      for (const name of this.#forwarded) this.#forward(pool, name);
-      this.#nodes.set(hostIndex, pool);
-      return pool;
-    }
-
-    #dropNode(hostIndex: number): void {
-      const pool = this.#nodes.get(hostIndex);
-      if (pool === undefined) return;
-      this.#nodes.delete(hostIndex);
-      pool.end().catch(() => undefined);
-    }
-
-    /** A checkout honouring the read requirement (reader) or on the primary (writer). */
-    #checkout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
-      if (role === 'writer' || requirement.primary) return this.#acquire('writer', avoid);
-      if (requirement.after === undefined && settings.consistency === 'eventual') return this.#acquire('reader', avoid);
-      return this.#freshCheckout(requirement, avoid);
-    }
-
-    async #freshCheckout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
-      const required = requirement.after ?? (await settings.tracker.required());
-      if (required === null) return this.#acquire('reader', avoid);
-      return freshRead(this.#freshSteps(), required, settings.freshness, settings.stats);
-    }
-
-    #freshSteps(): FreshReadSteps<PooledNodeClient> {
-      return {
-        candidates: () => router.inTurn('reader'),
-        isPrimary: (host) => router.isWriter(host),
-        knownReplay: (host) => router.knownReplay(host),
-        checkout: (host) => this.#acquireOn(host),
-        replayedOn: async (client) => (await client.query<{ lsn: string | null }>('SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn')).rows[0]?.lsn ?? null,
-        release: (client) => client.release(),
-        checkoutPrimary: () => this.#acquire('writer', null),
-        sleep: (millis) => new Promise((r) => setTimeout(r, millis)),
-      };
-    }
-
-    /** Checks out a client on an eligible node of `pick`, not on `avoid` when another node is eligible. */
-    async #acquire(pick: PoolRole, avoid: number | null): Promise<PooledNodeClient> {
-      if (this.ending) throw new Error('Cannot use a pool after calling end on the pool');
-      const deadline = Date.now() + settings.failoverTimeoutMillis;
-      for (;;) {
-        const host = router.pick(pick, avoid);
-        if (host === null) {
-          await router.waitFor(pick, deadline, () => noNodeError(settings, pick));
-          continue;
-        }
-        let client: PooledNodeClient | null = null;
-        try {
-          client = await this.#acquireOn(host, deadline);
-        } catch (err) {
-          if (this.ending || failoverSignal(err) === null || Date.now() >= deadline) throw err;
-        }
-        if (client !== null && router.eligible(pick, host) && !client.pgSplitLost) return client;
-        client?.release(true);
-        // The node failed or changed role; give its monitor a moment to see it before trying again.
-        await new Promise((r) => setTimeout(r, 10));
+      let client: PooledNodeClient | null = null;
+      try {
+        client = await this.#acquireOn(host, deadline);
+      } catch (err) {
+        if (this.ending) throw endedError();
+        if (failoverSignal(err) === null || Date.now() >= deadline) throw err;
       }
+      if (client !== null && this.#router.eligible(pick, host) && !client.pgSplitLost) return client;
+      client?.release(true);
+      // The node failed or changed role; give its monitor a moment to see it before trying again.
+      await new Promise((r) => setTimeout(r, 10));
     }
+  }
 
-    /** Checks out a client on one node's pool; a failure that may mean the cluster changed is reported. */
-    #acquireOn(host: number, deadline = Date.now() + settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
-      const pool = this.#nodePool(host);
-      if (pool === null) return Promise.reject(noNodeError(settings, role));
-      return (pool.connect() as Promise<PooledNodeClient>).catch((err: unknown) => {
-        if (Date.now() < deadline) router.report(host, failoverSignal(err));
-        throw err;
-      });
-    }
+  /** Checks out a client on one node's pool; a failure that may mean the cluster changed is reported. */
+  #acquireOn(host: number, deadline = Date.now() + this.#settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
+    const pool = this.#nodePool(host);
+    if (pool === null) return Promise.reject(noNodeError(this.#settings, this.#role));
+    return (pool.connect() as Promise<PooledNodeClient>).catch((err: unknown) => {
+      if (Date.now() < deadline) this.#router.report(host, failoverSignal(err));
+      throw err;
+    });
+  }
 
-    /**
-     * One statement on a checked-out client, released afterwards; a lost
-     * reader connection is retried elsewhere. `tracked`: an acknowledged
-     * writer statement, which later session-consistent reads must see.
-     */
-    async #run(args: unknown[], requirement: ReadRequirement, tries: number, tracked: boolean): Promise<pg.QueryResult> {
-      let avoid: number | null = null;
-      for (let attempt = 1; ; attempt++) {
-        const client = await this.#checkout(requirement, avoid);
-        try {
-          const result = await (client.query as (...a: unknown[]) => Promise<pg.QueryResult>)(...args);
-          client.release();
-          if (tracked) settings.tracker.noteWrite();
-          return result;
-        } catch (err) {
-          const retry = attempt < tries && lostConnection(client, err);
-          client.release(err instanceof Error ? err : true);
-          if (!retry) throw err;
-          avoid = client.pgSplitHost;
-        }
+  /**
+   * One statement on a checked-out client, released afterwards; a lost
+   * reader connection is retried elsewhere. `tracked`: an acknowledged
+   * writer statement, which later session-consistent reads must see.
+   */
+  async #run(args: unknown[], requirement: ReadRequirement, tries: number, tracked: boolean): Promise<pg.QueryResult> {
+    let avoid: number | null = null;
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#checkout(requirement, avoid);
+      try {
+        const result = await (client.query as Run)(...args);
+        client.release();
+        if (tracked) this.#settings.tracker.noteWrite();
+        return result;
+      } catch (err) {
+        const retry = attempt < tries && lostConnection(client, err);
+        client.release(err instanceof Error ? err : true);
+        if (!retry) throw err;
+        avoid = client.pgSplitHost;
       }
     }
   }
-  return RoutedPool;
 }

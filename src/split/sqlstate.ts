@@ -1,3 +1,5 @@
+import { isConnectionEndedError } from '../connect/pg-wire.js';
+
 /**
  * The errors that say the cluster changed under us. Decided by SQLSTATE or
  * socket error code, never by message text (messages are translated).
@@ -13,14 +15,6 @@ const SIGNALS: Readonly<Record<string, FailoverSignal>> = {
 
 const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'ECONNABORTED']);
 
-/** Messages pg uses for a connection that ended without a SQLSTATE (its own texts, not the server's). */
-const PG_CONNECTION_ENDED = new Set([
-  'Connection terminated unexpectedly',
-  'Connection terminated',
-  'Client has encountered a connection error and is not queryable',
-  'timeout expired',
-]);
-
 export function signalOfSqlstate(sqlstate: string | undefined): FailoverSignal {
   if (sqlstate === undefined) return null;
   if (sqlstate.startsWith('08')) return 'connection-lost'; // class 08: connection exception
@@ -33,6 +27,6 @@ export function failoverSignal(err: unknown): FailoverSignal {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return signalOfSqlstate(code);
   if (typeof code === 'string' && SOCKET_CODES.has(code)) return 'connection-lost';
-  if (PG_CONNECTION_ENDED.has(err.message)) return 'connection-lost';
+  if (isConnectionEndedError(err)) return 'connection-lost';
   return null;
 }

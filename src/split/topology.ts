@@ -1,3 +1,4 @@
+import { withReplayLag } from '../probe/cluster-view.js';
 import type { NodeStatus } from '../probe/node-status.js';
 
 /** Which nodes the reader may use: the string's target_session_attrs, mapped (docs/routing.md). */
@@ -39,6 +40,8 @@ function isWritable(s: NodeStatus): boolean {
  *   timeline is stale (an old primary restarted after a failover) and never used.
  *   Standbys count: one streaming a newer timeline proves a promotion happened,
  *   even before the promoted node itself has been seen.
+ * - lag: each standby's replay lag is measured against that writer, and
+ *   nowhere else (`withReplayLag`), so a limit never uses a ruled-out primary.
  * - readers: healthy standbys (`prefer-standby`, `standby`), every healthy node
  *   (`any`), or the writer (`primary`); `prefer-standby` falls back to the
  *   writer when no standby is left.
@@ -51,7 +54,7 @@ export function decideRoles(input: DecisionInput): RoleDecision {
   const writer = current[0]?.hostIndex ?? null;
   const stalePrimaries = primaries.filter((s) => (s.timeline ?? 0) < newestTimeline).map((s) => s.hostIndex);
   const tooFar = input.isTooFarBehind ?? (() => false);
-  const standbys = statuses.filter((s) => s.reachable && s.role === 'standby' && !tooFar(s)).map((s) => s.hostIndex);
+  const standbys = withReplayLag(statuses, writer).filter((s) => s.reachable && s.role === 'standby' && !tooFar(s)).map((s) => s.hostIndex);
   const withWriter = writer === null ? [] : [writer];
   let readers: number[];
   switch (policy) {

@@ -26,7 +26,19 @@ const context = { env: {}, osUser: () => 'u', homeDir: () => null, warn: () => u
  * libpq's error text with pg-split's one deliberate change applied: a URI's
  * password is printed as ******** (docs/connection-strings.md).
  */
+/** pg-split's documented difference: a "keyword" that is a mistyped URI has its password masked. */
+function maskedKeyword(message: string): string {
+  const quoted = /^missing "=" after "(.*)" in connection info string$/s.exec(message)?.[1];
+  const at = quoted?.lastIndexOf('@') ?? -1;
+  if (quoted === undefined || at < 0) return message;
+  const userinfo = quoted.slice(quoted.lastIndexOf('/', at) + 1, at);
+  if (!userinfo.includes(':')) return message;
+  const user = userinfo.slice(0, userinfo.indexOf(':'));
+  return `missing "=" after "${quoted.slice(0, at - userinfo.length)}${user}:********${quoted.slice(at)}" in connection info string`;
+}
+
 function masked(input: string, message: string): string {
+  if (message.startsWith('missing "=" after')) return maskedKeyword(message);
   const userinfo = /^postgres(?:ql)?:\/\/([^@/]*)@/.exec(input)?.[1];
   const colon = userinfo?.indexOf(':') ?? -1;
   if (userinfo === undefined || colon < 0) return message;

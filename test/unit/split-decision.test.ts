@@ -60,16 +60,30 @@ test('split brain: a standby streaming a newer timeline makes an older primary s
 });
 
 test('lagging standbys can be left out, and prefer-standby then falls back to the primary', () => {
-  const statuses = [node(0, 'primary'), node(1, 'standby', { replayLagBytes: 10 }), node(2, 'standby', { replayLagBytes: 10_000 })];
+  const statuses = [node(0, 'primary', { lsn: '0/3000000' }), node(1, 'standby', { lsn: '0/2FFFFF6' }), node(2, 'standby', { lsn: '0/2FFD8F0' })];
   const d = decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, isTooFarBehind: (s) => (s.replayLagBytes ?? 0) > 100 });
   assert.deepEqual(d.readers, [1]);
   const all = decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, isTooFarBehind: () => true });
   assert.deepEqual(all.readers, [0]);
 });
 
-test('replay lag in bytes is measured against the primary on the newest timeline', () => {
-  const nodes = withReplayLag([node(0, 'primary', { lsn: '0/3000000' }), node(1, 'standby', { lsn: '0/2FFFF00' }), node(2, 'primary', { lsn: '1/0', timeline: 0 })]);
-  assert.equal(nodes[1]?.replayLagBytes, 0x100);
+test('replay lag in bytes is measured against the writer the decision chose', () => {
+  const statuses = [node(0, 'primary', { lsn: '0/3000000', timeline: 2 }), node(1, 'standby', { lsn: '0/2FFFF00', timeline: 2 }), node(2, 'primary', { lsn: '1/0', timeline: 1 })];
+  const d = decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, isTooFarBehind: (s) => (s.replayLagBytes ?? 0) > 0x1000 });
+  assert.equal(d.writer, 0);
+  assert.deepEqual(d.stalePrimaries, [2]);
+  assert.deepEqual(d.readers, [1], 'the stale primary, 4 GB ahead, is not what lag is measured against');
+  assert.equal(withReplayLag(statuses, d.writer)[1]?.replayLagBytes, 0x100);
+});
+
+test('with every primary ruled out (a remembered newer timeline, or read-only), lag is not measured against any of them', () => {
+  const stale = [node(0, 'primary', { lsn: '1/0', timeline: 2 }), node(1, 'standby', { lsn: '0/100', timeline: 2 })];
+  const d = decideRoles({ statuses: stale, policy: 'prefer-standby', newestTimeline: 3, isTooFarBehind: (s) => (s.replayLagBytes ?? 0) > 0 });
+  assert.equal(d.writer, null);
+  assert.deepEqual(d.readers, [1], 'a standby is not judged against a primary already ruled out');
+  assert.equal(withReplayLag(stale, d.writer)[1]?.replayLagBytes, null);
+  const readOnly = [node(0, 'primary', { lsn: '1/0', readOnly: true }), node(1, 'standby', { lsn: '0/100' })];
+  assert.equal(withReplayLag(readOnly, decide(readOnly).writer)[1]?.replayLagBytes, null);
 });
 
 test("libpq's choice from probed statuses", () => {

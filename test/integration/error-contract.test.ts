@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { SECURE_PASSWORD, SECURE_ROLE, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { connect } from '../../src/connect/connect.js';
+import { ConnectError, PgSplitError } from '../../src/errors.js';
+import { connectSplit } from '../../src/split/connect-split.js';
+
+const TIMEOUT = { timeout: 120_000 };
+
+/** Failed logins the server itself logged (log_min_messages includes FATAL). */
+async function failedLogins(node: ClusterNode, since: number): Promise<number> {
+  const log = (await readFile(node.logPath, 'utf8')).slice(since);
+  return log.split('\n').filter((line) => line.includes('password authentication failed')).length;
+}
+
+async function logSize(node: ClusterNode): Promise<number> {
+  return (await readFile(node.logPath, 'utf8')).length;
+}
+
+function hostsOf(cluster: Cluster): string {
+  return cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',');
+}
+
+describe('permanent refusals fail fast, with every host named', () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ standbys: 1 });
+  }, TIMEOUT);
+  after(() => cluster.destroy());
+
+  const refusals = [
+    { what: 'a wrong password', info: () => `postgresql://${SECURE_ROLE}:not-the-password@${hostsOf(cluster)}/postgres`, sqlstate: '28P01' },
+    { what: 'a database that does not exist', info: () => `postgresql://postgres@${hostsOf(cluster)}/no_such_database`, sqlstate: '3D000' },
+    { what: 'a role that does not exist', info: () => `postgresql://nobody_here@${hostsOf(cluster)}/postgres`, sqlstate: '28000' },
+  ];
+  for (const refusal of refusals) {
+    test(`connectSplit with ${refusal.what}: PGSPLIT_CONNECT_FAILED at once, as connect() fails, not after failoverTimeoutMillis`, TIMEOUT, async () => {
+      const started = Date.now();
+      const err = await connectSplit(refusal.info()).then(() => null, (e: unknown) => e);
+      const took = Date.now() - started;
+      assert.ok(err instanceof ConnectError, `got ${String(err)}`);
+      assert.equal(err.code, 'PGSPLIT_CONNECT_FAILED');
+      assert.equal(err.attempts.length, cluster.nodes.length, err.message);
+      for (const [i, node] of cluster.nodes.entries()) {
+        assert.equal(err.attempts[i]?.host, node.host);
+        assert.equal(err.attempts[i]?.sqlstate, refusal.sqlstate);
+        assert.match(err.message, new RegExp(`connection to server at "${node.host.replaceAll('.', '\\.')}", port ${node.port} failed: FATAL`));
+      }
+      assert.ok(!err.message.includes('not-the-password'));
+      // The default failoverTimeoutMillis is 30 s; a refusal is reported in the time of one login per host.
+      assert.ok(took < 10_000, `took ${took} ms`);
+      const libpq = await connect(refusal.info()).then(() => null, (e: unknown) => e);
+      assert.ok(libpq instanceof ConnectError && libpq.attempts[0]?.sqlstate === refusal.sqlstate);
+    });
+  }
+
+  test('an invalid port on every host is a refusal too, worded as libpq words it', TIMEOUT, async () => {
+    const info = `host=${cluster.nodes.map((n) => n.host).join(',')} port=70000 user=postgres`;
+    const err = await connectSplit(info).then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof ConnectError, String(err));
+    assert.deepEqual(err.message.split('\n'), cluster.nodes.map(() => 'invalid port number: "70000"'));
+  });
+
+  test('a refused login is not repeated at the reconnect pace: the servers log at most 2 failures each in 4 s', TIMEOUT, async () => {
+    const sizes = await Promise.all(cluster.nodes.map(logSize));
+    const split = await connectSplit(`postgresql://${SECURE_ROLE}:wrong@${hostsOf(cluster)}/postgres`, { waitForPrimary: false, reconnectMaxDelayMillis: 200 });
+    try {
+      await new Promise((r) => setTimeout(r, 4000));
+      const counts = await Promise.all(cluster.nodes.map((n, i) => failedLogins(n, sizes[i] ?? 0)));
+      for (const count of counts) assert.ok(count >= 1 && count <= 2, `failed logins per server: ${counts.join(', ')}`);
+      const err = await split.writer.query('SELECT 1').then(() => null, (e: unknown) => e);
+      assert.ok(err instanceof PgSplitError && err.code === 'PGSPLIT_CONNECT_FAILED', `a checkout fails with the refusal, not a timeout: ${String(err)}`);
+    } finally {
+      await split.end();
+    }
+  });
+
+  test('the right password still works on the same cluster', TIMEOUT, async () => {
+    const split = await connectSplit(`postgresql://${SECURE_ROLE}:${SECURE_PASSWORD}@${hostsOf(cluster)}/postgres`);
+    try {
+      const { rows } = await split.writer.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
+      assert.equal(rows[0]?.standby, false);
+    } finally {
+      await split.end();
+    }
+  });
+});
+
+describe('end()', () => {
+  test('rejects a writer checkout waiting for a primary with PGSPLIT_ENDED at once, and leaves no timer or socket', TIMEOUT, async () => {
+    const handles = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap').length;
+    const baseline = handles();
+    // Nothing listens on port 1: the host is down (a refusal waiting may cure), so the checkout waits.
+    const split = await connectSplit('host=127.0.0.1 port=1 user=postgres connect_timeout=2', { waitForPrimary: false });
+    const waiting = split.writer.query('SELECT 1').then(() => null, (e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    const ending = Date.now();
+    await split.end();
+    const err = await waiting;
+    assert.ok(err instanceof PgSplitError, String(err));
+    assert.equal(err.code, 'PGSPLIT_ENDED');
+    assert.ok(Date.now() - ending < 1000);
+    const late = await split.reader.query('SELECT 1').then(() => null, (e: unknown) => e);
+    assert.ok(late instanceof PgSplitError && late.code === 'PGSPLIT_ENDED', String(late));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(handles(), baseline, `timers or sockets left: ${process.getActiveResourcesInfo().join(', ')}`);
+  });
+});

@@ -1,0 +1,64 @@
+// Run inside a throw-away app whose node_modules/pg is the pg version under test,
+// and whose node_modules/pg-split is pg-split's compiled source. Prints one JSON line.
+import { createRequire } from 'node:module';
+
+const [url, primaryHost, primaryPort] = process.argv.slice(2);
+const { connectSplit } = await import('pg-split/src/index.js');
+const wire = await import('pg-split/src/connect/pg-wire.js');
+const pg = (await import('pg')).default;
+const requireFromSplit = createRequire(new URL(import.meta.resolve('pg-split/src/index.js')));
+const out = { pgVersion: requireFromSplit('pg/package.json').version, checks: {} };
+const config = { host: primaryHost, port: Number(primaryPort), user: 'postgres', database: 'postgres' };
+
+// The protocol connection's events.
+const client = new pg.Client(config);
+client.on('error', () => undefined); // the socket is cut below on purpose
+const seen = new Set();
+wire.wireOf(client).on('parameterStatus', (m) => seen.add(m.parameterName));
+wire.wireOf(client).once('authenticationOk', () => seen.add('authenticationOk'));
+await client.connect();
+out.checks.parameterStatus = seen.has('in_hot_standby') || seen.has('server_version');
+out.checks.authenticationOk = seen.has('authenticationOk');
+const errors = [];
+wire.wireOf(client).on('errorMessage', (m) => errors.push(m.code));
+await client.query('select 1/0').catch(() => undefined);
+out.checks.errorMessageCode = errors[0] === '22012';
+
+// destroySocket cuts a statement in flight; pg's own text says the connection ended.
+const sleeping = client.query('select pg_sleep(10)').then(() => null, (e) => e);
+setTimeout(() => wire.destroySocket(client), 100);
+const started = Date.now();
+const cut = await sleeping;
+out.checks.destroySocket = cut instanceof Error && Date.now() - started < 3000;
+out.checks.connectionEndedText = cut instanceof Error && wire.isConnectionEndedError(cut);
+
+// _ending.
+const other = new pg.Client(config);
+await other.connect();
+const before = wire.isEnding(other);
+const ending = other.end();
+out.checks.isEnding = before === false && wire.isEnding(other) === true;
+await ending;
+
+// TLS refused by a server without SSL.
+const tls = new pg.Client({ ...config, ssl: { rejectUnauthorized: false } });
+const refused = await tls.connect().then(() => null, (e) => e);
+out.checks.tlsRefused = wire.isTlsRefusedError(refused);
+
+// pg-pool's counters are prototype getters that a subclass can replace.
+class Counted extends pg.Pool {}
+wire.overridePoolCounters(Counted.prototype, (_pool, name) => (name === 'totalCount' ? 7 : 3));
+const counted = new Counted(config);
+out.checks.poolCounters = counted.totalCount === 7 && counted.idleCount === 3 && counted.waitingCount === 3 && counted.expiredCount === 3;
+await counted.end();
+
+// The whole library on this pg: writer on the primary, reader on a standby, as the servers say.
+const split = await connectSplit(url);
+const who = async (pool) => (await pool.query('select host(inet_server_addr()) as host, pg_is_in_recovery() as standby')).rows[0];
+const w = await who(split.writer);
+const r = await who(split.reader);
+out.checks.writerOnPrimary = w.standby === false && w.host === primaryHost;
+out.checks.readerOnStandby = r.standby === true;
+out.checks.routedCounters = split.writer.totalCount >= 1 && split.reader.totalCount >= 1;
+await split.end();
+console.log(JSON.stringify(out));

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { portOf, type HostEntry } from '../../src/conninfo/host-list.js';
+import { maskUserinfo } from '../../src/conninfo/parse-keyword-value.js';
+import { isPermanentRefusal } from '../../src/connect/failure.js';
+import { nearestName } from '../../src/input.js';
+import type { NodeStatus } from '../../src/probe/node-status.js';
+import { Balancer } from '../../src/split/balancer.js';
+import { ConnectionRegistry } from '../../src/split/connection-registry.js';
+import { emptyFreshnessStats, freshRead, type FreshReadSteps } from '../../src/split/freshness.js';
+import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from '../../src/split/watch-state.js';
+
+function node(hostIndex: number, role: 'primary' | 'standby' | null, timeline = 1): NodeStatus {
+  return {
+    hostIndex, host: `h${hostIndex}`, address: null, port: 5432, reachable: role !== null, error: role === null ? 'down' : null, role,
+    readOnly: role === 'standby', serverVersion: '15', timeline, lsn: '0/100', replayLagBytes: null, replayLagSeconds: null,
+    replayPaused: null, rttMillis: 1, checkedAt: '',
+  };
+}
+
+/** Feeds the watch a sequence of cluster snapshots; returns each step's events by name. */
+function replay(steps: NodeStatus[][]): { state: WatchState; events: string[][] } {
+  let state = INITIAL_WATCH_STATE;
+  const events: string[][] = [];
+  for (const statuses of steps) {
+    const next = advanceWatch(state, { statuses, policy: 'prefer-standby' });
+    state = next.state;
+    events.push(next.events.map((e) => (e.name === 'failover' ? `failover ${e.event.from}->${e.event.to}` : e.name)));
+  }
+  return { state, events };
+}
+
+test('watch: a failover through a period with no writer is one failover event, from the last writer', () => {
+  const { state, events } = replay([
+    [node(0, 'primary'), node(1, 'standby'), node(2, 'standby')],
+    [node(0, null), node(1, 'standby'), node(2, 'standby')],
+    [node(0, null), node(1, 'standby'), node(2, 'standby')],
+    [node(0, null), node(1, 'primary', 2), node(2, 'standby', 2)],
+  ]);
+  assert.deepEqual(events, [['change'], ['change'], [], ['change', 'failover 0->1']]);
+  assert.equal(state.decision.writer, 1);
+  assert.equal(state.lastWriter, 1);
+});
+
+test('watch: the old primary coming back on its old timeline is a split brain, once, and never the writer again', () => {
+  const { state, events } = replay([
+    [node(0, 'primary'), node(1, 'standby')],
+    [node(0, null), node(1, 'primary', 2)],
+    [node(0, 'primary', 1), node(1, 'primary', 2)],
+    [node(0, 'primary', 1), node(1, 'primary', 2)],
+    [node(0, 'primary', 1), node(1, null)],
+  ]);
+  assert.deepEqual(events, [['change'], ['change', 'failover 0->1'], ['change', 'split-brain'], [], ['change']]);
+  assert.equal(state.decision.writer, null, 'the promoted node down: the stale primary is still not used');
+  assert.deepEqual(state.decision.stalePrimaries, [0]);
+  assert.equal(state.decision.newestTimeline, 2);
+});
+
+test('watch: a switchover back and forth raises a failover each way', () => {
+  const { events } = replay([
+    [node(0, 'primary'), node(1, 'standby')],
+    [node(0, 'standby', 2), node(1, 'primary', 2)],
+    [node(0, 'primary', 3), node(1, 'standby', 3)],
+  ]);
+  assert.deepEqual(events, [['change'], ['change', 'failover 0->1'], ['change', 'failover 1->0']]);
+});
+
+test('balancer: round-robin takes turns, skips the node to avoid, least-busy and random pick as said', () => {
+  const rr = new Balancer('round-robin');
+  const none = (): number => 0;
+  assert.deepEqual([0, 1, 2, 3].map(() => rr.pick([1, 2], none)), [1, 2, 1, 2]);
+  assert.deepEqual([0, 1, 2].map(() => rr.pick([1, 2], none, 1)), [2, 2, 2]);
+  assert.equal(rr.pick([3], none, 3), 3, 'the only node is used even when it is the one to avoid');
+  assert.equal(rr.pick([], none), null);
+  const busy = new Map([[1, 5], [2, 1], [3, 3]]);
+  assert.equal(new Balancer('least-busy').pick([1, 2, 3], (i) => busy.get(i) ?? 0), 2);
+  const random = new Balancer('random', (max) => max - 1);
+  assert.equal(random.pick([4, 5, 6], none), 6);
+  const turns = new Balancer('round-robin');
+  assert.deepEqual(turns.inTurn([1, 2, 3]), [1, 2, 3]);
+  assert.deepEqual(turns.inTurn([1, 2, 3]), [2, 3, 1]);
+});
+
+test('connection registry: counts per node, fencing cuts every connection of that node only and tells the pools', () => {
+  const registry = new ConnectionRegistry();
+  const cut: string[] = [];
+  const client = (name: string) => ({ fence: () => cut.push(name) });
+  const a = client('a');
+  registry.opened(0, a);
+  registry.opened(0, client('b'));
+  registry.opened(1, client('c'));
+  const fenced: number[] = [];
+  registry.onFence((i) => fenced.push(i));
+  assert.equal(registry.openConnections(0), 2);
+  registry.fence(0);
+  assert.deepEqual(cut, ['a', 'b']);
+  assert.deepEqual(fenced, [0]);
+  registry.closed(0, a);
+  assert.equal(registry.openConnections(0), 1);
+  assert.equal(registry.openConnections(1), 1);
+});
+
+/** Fresh-read steps over scripted replay positions (a decision table: what a node reports is given, not decided here). */
+function steps(nodes: { primary: number | null; known: Record<number, string>; asked: Record<number, string[]> }): FreshReadSteps<number> & { log: string[] } {
+  const log: string[] = [];
+  return {
+    log,
+    candidates: () => Object.keys(nodes.known).map(Number),
+    isPrimary: (h) => h === nodes.primary,
+    knownReplay: (h) => nodes.known[h] ?? null,
+    checkout: async (h) => {
+      log.push(`checkout ${h}`);
+      return h;
+    },
+    replayedOn: async (h) => nodes.asked[h]?.shift() ?? nodes.known[h] ?? null,
+    release: (h) => log.push(`release ${h}`),
+    checkoutPrimary: async () => {
+      log.push('primary');
+      return -1;
+    },
+    sleep: async () => undefined,
+  };
+}
+
+test('fresh reads: known-caught-up standby first, then asked, then the primary after the wait', async () => {
+  const stats = emptyFreshnessStats();
+  const known = steps({ primary: null, known: { 1: '0/100', 2: '0/300' }, asked: {} });
+  assert.equal(await freshRead(known, '0/200', { waitMillis: 1000, fallback: 'primary' }, stats), 2);
+  const asked = steps({ primary: null, known: { 1: '0/100', 2: '0/100' }, asked: { 1: ['0/100'], 2: ['0/200'] } });
+  assert.equal(await freshRead(asked, '0/200', { waitMillis: 1000, fallback: 'primary' }, stats), 2);
+  assert.deepEqual(asked.log, ['checkout 1', 'release 1', 'checkout 2']);
+  const never = steps({ primary: null, known: { 1: '0/100' }, asked: {} });
+  assert.equal(await freshRead(never, '0/200', { waitMillis: 0, fallback: 'primary' }, stats), -1);
+  await assert.rejects(freshRead(never, '0/200', { waitMillis: 0, fallback: 'error' }, stats), { code: 'PGSPLIT_STALE_READ' });
+  assert.deepEqual({ ...stats }, { reads: 4, knownCaughtUp: 1, verified: 1, onPrimary: 1, fellBack: 1 });
+});
+
+test('permanent refusals: authentication, missing database or role, no password, bad port; not down or busy', () => {
+  for (const sqlstate of ['28P01', '28000', '3D000', '42501']) assert.equal(isPermanentRefusal({ kind: 'server', sqlstate, afterAuth: false }), true, sqlstate);
+  for (const sqlstate of ['57P03', '53300', '08006']) assert.equal(isPermanentRefusal({ kind: 'server', sqlstate, afterAuth: false }), false, sqlstate);
+  assert.equal(isPermanentRefusal({ kind: 'no-password' }), true);
+  assert.equal(isPermanentRefusal({ kind: 'port', fatal: false }), true);
+  for (const kind of ['timeout', 'eof', 'resolve'] as const) assert.equal(isPermanentRefusal({ kind }), false, kind);
+  assert.equal(isPermanentRefusal({ kind: 'socket', errno: 'ECONNREFUSED' }), false);
+});
+
+test('one port parser, with libpq texts: not an integer gives up on the string, out of range on the host', () => {
+  const entry = (portText: string | null): HostEntry => ({ host: 'h', hostaddr: null, portText, kind: 'name' });
+  assert.deepEqual(portOf(entry(null)), { ok: true, port: 5432 });
+  assert.deepEqual(portOf(entry(' 5433 ')), { ok: true, port: 5433 });
+  assert.deepEqual(portOf(entry('abc')), { ok: false, fatal: true, port: 0, message: 'invalid integer value "abc" for connection option "port"' });
+  assert.deepEqual(portOf(entry('70000')), { ok: false, fatal: false, port: 70000, message: 'invalid port number: "70000"' });
+});
+
+test('a mistyped URI quoted by libpq has its password masked', () => {
+  assert.equal(maskUserinfo('http://user:secret@db1,db2/x'), 'http://user:********@db1,db2/x');
+  assert.equal(maskUserinfo('postgresql:/user:secret@db1/x'), 'postgresql:/user:********@db1/x');
+  assert.equal(maskUserinfo('postgresql//user:secret@db1/x'), 'postgresql//user:********@db1/x');
+  assert.equal(maskUserinfo('user:secret@db1/x'), 'user:********@db1/x');
+  assert.equal(maskUserinfo('user:p@ss:w@rd@db1'), 'user:********@db1');
+  assert.equal(maskUserinfo('user@db1/x'), 'user@db1/x');
+  assert.equal(maskUserinfo('hostname'), 'hostname');
+});
+
+test('did you mean: the nearest option name for a typo or a prefix, none for something unrelated', () => {
+  const names = ['failoverTimeoutMillis', 'recheckMillis', 'waitForPrimary', 'writer', 'reader'];
+  assert.equal(nearestName('failoverTimeout', names), 'failoverTimeoutMillis');
+  assert.equal(nearestName('recheckMilis', names), 'recheckMillis');
+  assert.equal(nearestName('Writer', names), 'writer');
+  assert.equal(nearestName('bogus', names), null);
+});
