@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import { startCluster, type Cluster } from '../cluster/index.js';
 import { renderFrame, type DemoEvent } from '../demo/screen.js';
 import { emptyCounts, startTraffic, type TrafficCounts } from '../demo/traffic.js';
 import { connectSplit, type SplitCluster } from '../split/connect-split.js';
+import { flag, readCommandLine, secondsOption } from './args.js';
 import { EXIT, type CliIo } from './io.js';
 
 export const DEMO_HELP = `Usage: pg-split demo [--seconds <n>] [--no-failover]
@@ -13,7 +13,7 @@ shows live which server answers the writes and the reads. After a few seconds
 it stops the primary and promotes a standby, and you watch the writer follow.
 Everything is removed on exit and on Ctrl-C.
 
-  --seconds <n>    how long to run (default 15)
+  --seconds <n>    how long to run, 8 to 86400 (default 15)
   --no-failover    only show the routing
 `;
 
@@ -76,16 +76,12 @@ async function show(run: DemoRun, cluster: Cluster, split: SplitCluster, seconds
 }
 
 export async function demoCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], options: { seconds: { type: 'string' }, 'no-failover': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) {
+  const line = readCommandLine(argv, { seconds: { type: 'string' }, 'no-failover': { type: 'boolean' } }, false);
+  if (line.help) {
     io.stdout.write(DEMO_HELP);
     return EXIT.ok;
   }
-  const seconds = values.seconds === undefined ? 15 : Number(values.seconds);
-  if (!(seconds >= 8)) {
-    io.stderr.write(`pg-split demo: --seconds must be at least 8\n\n${DEMO_HELP}`);
-    return EXIT.badInput;
-  }
+  const seconds = secondsOption(line, 'seconds', 8) ?? 15;
   const run: DemoRun = { io, started: Date.now(), events: [] };
   io.stdout.write('starting a primary and two standbys on 127.0.0.2, .3, .4 ...\n');
   const cluster = await startCluster({ standbys: 2 });
@@ -96,7 +92,7 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
     const split = await connectSplit(cluster.conninfo(cluster.nodes, { application_name: 'pg-split-demo' }));
     note(run, `connectSplit('${cluster.conninfo()}') resolved`);
     try {
-      await show(run, cluster, split, seconds, !values['no-failover']);
+      await show(run, cluster, split, seconds, !flag(line, 'no-failover'));
     } finally {
       await split.end();
     }

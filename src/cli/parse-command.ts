@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import { portOf } from '../conninfo/host-list.js';
 import { resolveConnInfo, type ConnectionTarget } from '../conninfo/resolve.js';
 import { ConnInfoError } from '../errors.js';
+import { flag, oneConnInfo, readCommandLine } from './args.js';
 import { EXIT, type CliIo } from './io.js';
 import { renderTable } from './table.js';
 
@@ -12,7 +12,8 @@ host list libpq would try. Passwords are printed as ********.
 
   --json   one JSON object: { "params": {...}, "hosts": [{ "host", "hostaddr", "port" }] }
 
-Exit status: 0 parsed, 2 libpq would reject the string (its message on stderr).
+Exit status: 0 parsed, 2 libpq would reject the string (its message on stderr)
+or a usage error.
 `;
 
 export interface HostRow {
@@ -40,19 +41,16 @@ function printHuman(io: CliIo, target: ConnectionTarget, hosts: readonly HostRow
 }
 
 export async function parseCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
-  if (values.help) {
+  const line = readCommandLine(argv, { json: { type: 'boolean' } }, true);
+  if (line.help) {
     io.stdout.write(PARSE_HELP);
     return EXIT.ok;
   }
-  if (positionals.length !== 1) {
-    io.stderr.write(PARSE_HELP);
-    return EXIT.badInput;
-  }
+  const conninfo = oneConnInfo(line);
   try {
-    const target = resolveConnInfo(positionals[0] as string, { env: io.env, warn: (m) => io.stderr.write(`${m}\n`) });
+    const target = resolveConnInfo(conninfo, { env: io.env, warn: (m) => io.stderr.write(`${m}\n`) });
     const hosts = hostRows(target);
-    if (values.json) io.stdout.write(JSON.stringify({ params: Object.fromEntries(target.redactedParams()), hosts }) + '\n');
+    if (flag(line, 'json')) io.stdout.write(JSON.stringify({ params: Object.fromEntries(target.redactedParams()), hosts }) + '\n');
     else printHuman(io, target, hosts);
     return EXIT.ok;
   } catch (err) {

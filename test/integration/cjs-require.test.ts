@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { startCluster } from '../../src/cluster/index.js';
+
+/**
+ * The CommonJS build as a `require()` user gets it: `dist/cjs/`, built by
+ * `npm run build` (run by `prepare` at npm install/ci, and by the package
+ * check in `npm test`). This test builds nothing; it fails when dist/ is
+ * missing or older than src/.
+ */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CJS_INDEX = join(ROOT, 'dist', 'cjs', 'index.js');
+const CJS_CLUSTER = join(ROOT, 'dist', 'cjs', 'cluster', 'index.js');
+
+function newestSource(dir: string): { path: string; mtimeMs: number } {
+  let newest = { path: dir, mtimeMs: 0 };
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const candidate = entry.isDirectory() ? newestSource(path) : { path, mtimeMs: statSync(path).mtimeMs };
+    if (candidate.mtimeMs > newest.mtimeMs) newest = candidate;
+  }
+  return newest;
+}
+
+function assertFreshBuild(): void {
+  assert.ok(existsSync(CJS_INDEX) && existsSync(CJS_CLUSTER), `${CJS_INDEX} is missing: run npm run build`);
+  const source = newestSource(join(ROOT, 'src'));
+  assert.ok(statSync(CJS_INDEX).mtimeMs >= source.mtimeMs, `dist/cjs/ is older than ${source.path}: run npm run build`);
+}
+
+/**
+ * Runs as CommonJS in its own node process, from the package root: requires
+ * pg-split and pg-split/cluster by name (the "require" condition of the
+ * exports map), then one write through the writer and one read through the
+ * reader, each asking the server who answered.
+ */
+const CHILD = String.raw`
+const assert = require('node:assert/strict');
+const split = require('pg-split');
+const harness = require('pg-split/cluster');
+const WHO = 'host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
+(async () => {
+  const dist = require('node:path').join(process.cwd(), 'dist') + '/';
+  const loaded = Object.keys(require.cache).filter((path) => path.startsWith(dist));
+  const { connectSplit } = split;
+  const { writer, reader, end } = await connectSplit(process.env.PG_SPLIT_CJS_CONNINFO);
+  try {
+    const write = await writer.query("INSERT INTO cjs_writes (via) VALUES ('require') RETURNING " + WHO);
+    const read = await reader.query('SELECT ' + WHO);
+    console.log(JSON.stringify({
+      resolved: { index: require.resolve('pg-split'), cluster: require.resolve('pg-split/cluster') },
+      loaded,
+      exports: { index: Object.keys(split).sort(), cluster: Object.keys(harness).sort() },
+      classes: split.ConnInfoError.prototype instanceof split.PgSplitError && typeof harness.Cluster === 'function' && typeof harness.ClusterNode === 'function',
+      binDir: harness.findPgBinDir(),
+      write: write.rows[0],
+      read: read.rows[0],
+    }));
+  } finally {
+    await end();
+  }
+})().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
+`;
+
+interface ChildReport {
+  readonly resolved: { readonly index: string; readonly cluster: string };
+  /** Every file of this package's dist/ that require() loaded. */
+  readonly loaded: readonly string[];
+  readonly exports: { readonly index: readonly string[]; readonly cluster: readonly string[] };
+  readonly classes: boolean;
+  readonly binDir: string;
+  readonly write: { readonly host: string; readonly standby: boolean };
+  readonly read: { readonly host: string; readonly standby: boolean };
+}
+
+function runChild(conninfo: string): Promise<ChildReport> {
+  const args = ['--input-type=commonjs', '-e', CHILD];
+  const env = { ...process.env, PG_SPLIT_CJS_CONNINFO: conninfo };
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { cwd: ROOT, env, timeout: 60_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err !== null) {
+        reject(new Error(`the CommonJS child failed (${err.code ?? err.signal ?? '?'}):\n${stderr}${stdout}`, { cause: err }));
+        return;
+      }
+      resolve(JSON.parse(stdout) as ChildReport);
+    });
+  });
+}
+
+test('require(): the CommonJS build loads, and routes a write to the primary and a read to a standby of a real cluster', { timeout: 120_000 }, async (t) => {
+  assertFreshBuild();
+  const cluster = await startCluster({ standbys: 2 });
+  try {
+    await cluster.primary.query('CREATE TABLE cjs_writes (id serial PRIMARY KEY, via text NOT NULL)');
+    await cluster.waitForReplication();
+    const report = await runChild(cluster.conninfo(cluster.nodes, { application_name: 'pg-split-cjs' }));
+    t.diagnostic(`write answered by ${report.write.host} (in recovery: ${report.write.standby}); read answered by ${report.read.host} (in recovery: ${report.read.standby})`);
+
+    assert.deepEqual(report.resolved, { index: CJS_INDEX, cluster: CJS_CLUSTER });
+    assert.ok(report.loaded.includes(CJS_INDEX) && report.loaded.includes(CJS_CLUSTER), report.loaded.join('\n'));
+    assert.deepEqual(report.loaded.filter((path) => !path.startsWith(join(ROOT, 'dist', 'cjs', '/'))), [], 'require() loaded files of the ESM build');
+    for (const name of ['connect', 'connectDetailed', 'connectSplit', 'parseConnInfo', 'probeCluster', 'resolveConnInfo', 'PgSplitError', 'ConnInfoError']) {
+      assert.ok(report.exports.index.includes(name), `pg-split (CommonJS) does not export ${name}`);
+    }
+    const clusterExports = ['Cluster', 'ClusterNode', 'SECURE_PASSWORD', 'SECURE_ROLE', 'SUPERUSER', 'findPgBinDir', 'startBlackHole', 'startCluster'];
+    assert.deepEqual(report.exports.cluster, clusterExports);
+    assert.ok(report.classes);
+    assert.ok(existsSync(join(report.binDir, 'initdb')));
+
+    assert.deepEqual(report.write, { host: cluster.primary.host, standby: false });
+    assert.equal(report.read.standby, true);
+    assert.ok(cluster.standbys.some((s) => s.host === report.read.host), `read answered by ${report.read.host}`);
+    const [row] = await cluster.primary.query<{ via: string }>('SELECT via FROM cjs_writes');
+    assert.equal(row?.via, 'require');
+  } finally {
+    await cluster.destroy();
+  }
+});
