@@ -115,19 +115,28 @@ function checkContext(context: Readonly<Record<string, unknown>>): ResolveContex
   if (env !== undefined && (typeof env !== 'object' || env === null || Array.isArray(env))) {
     throw new OptionError(`Expected \`env\` to be an object of environment variables, got ${describeValue(env)}`);
   }
+  for (const [name, value] of Object.entries((env ?? {}) as Record<string, unknown>)) {
+    if (value !== undefined && typeof value !== 'string') throw new OptionError(`Expected \`env.${name}\` to be a string, got ${describeValue(value)}`);
+  }
   for (const name of ['osUser', 'homeDir', 'warn'] as const) functionOption(name, context[name]);
   return context as ResolveContext;
+}
+
+/** What a context callback returned: a string (or null), else an OptionError. */
+function stringResult(name: string, value: unknown): string | null {
+  if (value === null || typeof value === 'string') return value;
+  throw new OptionError(`Expected \`${name}()\` to return a string, got ${describeValue(value)}`);
 }
 
 function resolveChecked(conninfo: string, context: ResolveContext): ConnectionTarget {
   const env = context.env ?? process.env;
   const params = parseConnInfo(conninfo);
-  const osUser = context.osUser ?? (() => userInfo().username);
+  const osUser = context.osUser === undefined ? () => userInfo().username : () => stringResult('osUser', context.osUser?.()) ?? '';
   const options = applyDefaults(params, env, osUser);
   const hosts = buildHostList(options);
   if (!options.get('user')) options.set('user', osUser());
   if (!options.get('dbname')) options.set('dbname', options.get('user') ?? '');
-  const home = context.homeDir ? context.homeDir() : env['HOME'] || homedir() || null;
+  const home = context.homeDir ? stringResult('homeDir', context.homeDir()) : env['HOME'] || homedir() || null;
   const passfile = passfilePath(options, home);
   const warn = context.warn ?? ((m: string) => process.emitWarning(m));
   const passwords = lookupPasswords(hosts, options, passfile, warn);
