@@ -12,6 +12,7 @@ import { measureFailovers, type FailoverRun } from './failover.js';
 import { failoverTimeline } from './failover-timeline.js';
 import { measureFirstQuery } from './first-query.js';
 import { measureScaling } from './hosts-scaling.js';
+import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
 import { measureMonitorCost } from './monitor-cost.js';
 import { measureRoutingCost, type LoadResult } from './routing-cost.js';
 import { table } from './stats.js';
@@ -22,6 +23,22 @@ function stats(xs: number[]): string {
   const sorted = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (sorted.length === 0) return 'no write resumed';
   return `median ${sorted[Math.floor(sorted.length / 2)]} ms, worst ${sorted[sorted.length - 1]} ms${sorted.length < xs.length ? ` (${xs.length - sorted.length} runs never resumed)` : ''}`;
+}
+
+function medianWorst(xs: readonly number[]): string {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return `${sorted[Math.floor(sorted.length / 2)] ?? '–'} / ${sorted[sorted.length - 1] ?? '–'}`;
+}
+
+function faultTable(results: readonly FaultResult[]): string {
+  return table(
+    ['fault', 'client', 'write unavailability ms, median / worst', 'failed writes', 'failed reads', 'acknowledged writes lost (by the client)', 'lost on a timeline Patroni discarded'],
+    results.map((r) => [r.fault, r.client, medianWorst(r.unavailableMillis), r.failedWrites, r.failedReads, r.lostToClient, r.lostToOrchestrator]),
+  );
+}
+
+function hopTable(results: readonly HopResult[]): string {
+  return table(['path', 'queries/s', 'p50 ms', 'p99 ms'], results.map((r) => [r.client, r.qps, r.p50, r.p99]));
 }
 
 function routingTable(results: LoadResult[]): string {
@@ -86,6 +103,9 @@ async function main(): Promise<void> {
   const monitor = await measureMonitorCost(20_000);
   const consistency = await measureConsistency();
   const timeline = await failoverTimeline('docs/failover-timeline.svg');
+  const faultRounds = Number(process.env['PGSPLIT_BENCH_FAULT_ROUNDS'] ?? 10);
+  const patroni = await measurePatroniVsHaproxy(faultRounds);
+  console.log('patroni vs haproxy done');
   const doc = `# Benchmarks
 
 Measured by \`npm run bench\` (\`bench/run.ts\`) in one run on: ${machine}. Every server is on loopback, so latencies are those of the client and server code, not of a network. Re-run to refresh; the figures below are from ${new Date().toISOString().slice(0, 10)}.
@@ -130,6 +150,16 @@ ${table(['client', 'time to first write after promotion', 'acknowledged writes l
 Timeline of one run (every tick a write acknowledged by the server in its lane; resumed ${timeline.resumeMillis} ms after the promotion; ${timeline.acked} acknowledged, ${timeline.failed} failed in flight):
 
 ![failover timeline](failover-timeline.svg)
+
+## Patroni: pg-split and HAProxy on the same faults
+
+\`bench/patroni-haproxy.ts\`: one Patroni cluster (3 members, etcd3, \`ttl: 10\`, \`loop_wait: 2\`, \`retry_timeout: 4\`, asynchronous replication, no watchdog) and three clients at once, each with 2 writer and 2 reader loops: pg-split with the \`patroni\` option, pg-split on its own checks, and \`pg.Pool\`s through HAProxy configured as Patroni ships it (\`option httpchk HEAD /primary\` and \`/replica\`, \`inter 3s fall 3 rise 2 on-marked-down shutdown-sessions\`). ${faultRounds} rounds of each fault: a planned switchover, a crashed leader host (\`kill -9\` of its Patroni and PostgreSQL), the leader frozen (\`SIGSTOP\` of its Patroni and postmaster, 25 s; its backends keep serving). Write unavailability: the longest time without an acknowledged write that survived, from 1 s before the fault to 1 s after every client wrote on Patroni's new leader. Lost: acknowledged writes missing from Patroni's final leader; when the frozen leader took its lock back (Patroni 3.0.2 on etcd3, docs/patroni.md), the writes the promoted member acknowledged are Patroni's loss, in the last column.
+
+${faultTable(patroni.faults)}
+
+The extra hop (\`SELECT 1\`, 8 concurrent loops, median of 4 alternating rounds of 3 s):
+
+${hopTable(patroni.hop)}
 
 ## Connections and memory as hosts grow
 

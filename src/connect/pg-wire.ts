@@ -30,6 +30,7 @@ export function isEnding(client: pg.Client): boolean {
 
 /** pg's texts for a connection that ended without a SQLSTATE (its own, not the server's). */
 const CONNECTION_ENDED_TEXTS = new Set([
+  // (also isNotQueryableError's text: the connection had ended before the query)
   'Connection terminated unexpectedly',
   'Connection terminated',
   'Client has encountered a connection error and is not queryable',
@@ -39,6 +40,11 @@ const CONNECTION_ENDED_TEXTS = new Set([
 /** Whether pg rejected with one of its own connection-ended errors (these have no code). */
 export function isConnectionEndedError(err: Error): boolean {
   return CONNECTION_ENDED_TEXTS.has(err.message);
+}
+
+/** Whether pg refused to send a query because the client's connection had already failed (the query never left). */
+export function isNotQueryableError(err: Error): boolean {
+  return err.message === 'Client has encountered a connection error and is not queryable';
 }
 
 /** Whether pg rejected because the server answered SSLRequest with `N`. */

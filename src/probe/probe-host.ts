@@ -27,12 +27,20 @@ export function failedStatus(hostIndex: number, failures: readonly OpenFailure[]
   return unreachableStatus(id, last === undefined ? 'no address' : failureLine(last));
 }
 
+/** A status query that did not answer in time (the host may be frozen). */
+export class StatusTimeout extends Error {
+  constructor() {
+    super('timeout expired');
+    this.name = 'StatusTimeout';
+  }
+}
+
 async function withTimeout<T>(promise: Promise<T>, millis: number, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       onTimeout();
-      reject(new Error('timeout expired'));
+      reject(new StatusTimeout());
     }, millis);
   });
   try {

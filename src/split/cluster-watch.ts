@@ -7,7 +7,8 @@ import { withReplayLag } from '../probe/cluster-view.js';
 import type { NodeStatus } from '../probe/node-status.js';
 import { HostMonitor } from './host-monitor.js';
 import type { ReaderPolicy, RoleDecision } from './topology.js';
-import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from './watch-state.js';
+import type { PatroniAuthority } from './patroni-authority.js';
+import { advanceWatch, INITIAL_WATCH_STATE, type WatchInput, type WatchState } from './watch-state.js';
 
 export interface WatchOptions {
   readonly recheckMillis: number;
@@ -20,6 +21,10 @@ export interface WatchOptions {
   readonly refusalBackoffMillis?: number;
   readonly policy: ReaderPolicy;
   readonly isTooFarBehind?: (status: NodeStatus) => boolean;
+  /** A second authority for the writer (Patroni's REST API), when the user names one. */
+  readonly authority?: PatroniAuthority;
+  /** The writer's acknowledged statements so far (for `timeline-discarded`). */
+  readonly acknowledgedWrites?: () => number;
 }
 
 
@@ -34,8 +39,9 @@ export function endedError(): PgSplitError {
  * when a server reports a role change or a pooled connection sees a failover
  * error, and on a timer.
  *
- * Events: `change` (ChangeEvent), `failover` ({ from, to }), `split-brain`
- * ({ writer, stale }), `status` (NodeStatus).
+ * Events: `change` (ChangeEvent), `failover` (FailoverEvent), `split-brain`
+ * (SplitBrainEvent), `timeline-discarded` (TimelineDiscardedEvent), `status` (NodeStatus),
+ * `unresponsive` (host index: a check or connect timed out).
  */
 export class ClusterWatch extends EventEmitter {
   readonly #monitors: readonly HostMonitor[];
@@ -62,6 +68,7 @@ export class ClusterWatch extends EventEmitter {
         this.#redecide();
       });
       monitor.on('signal', () => void this.checkAll());
+      monitor.on('unresponsive', (hostIndex: number) => this.emit('unresponsive', hostIndex));
     }
   }
 
@@ -86,6 +93,12 @@ export class ClusterWatch extends EventEmitter {
   /** How the host's monitor reached it (pooled connections go the same way), or null while it has no session. */
   wayIn(hostIndex: number): Pick<Session, 'endpoint' | 'useTls'> | null {
     return this.#monitors[hostIndex]?.session ?? null;
+  }
+
+  /** Whether new checkouts may go to the host: it has a way in, and no failover signal came since its last status. */
+  usable(hostIndex: number): boolean {
+    const monitor = this.#monitors[hostIndex];
+    return monitor !== undefined && monitor.session !== null && !monitor.suspected;
   }
 
   /** A standby's replay position at its last check (null for a primary or an unknown node). */
@@ -113,6 +126,7 @@ export class ClusterWatch extends EventEmitter {
    * the checks themselves are what see the new primary).
    */
   start(): void {
+    this.#options.authority?.start(() => this.#redecide());
     void this.checkAll();
   }
 
@@ -158,7 +172,11 @@ export class ClusterWatch extends EventEmitter {
         if (ready(this.#state.decision)) finish(null);
       };
       const onStatus = (): void => {
-        const refused = this.refused();
+        if (ready(this.#state.decision)) {
+          finish(null);
+          return;
+        }
+        const refused = failOnRefusal ? this.refused() : null;
         if (refused !== null) finish(refused);
       };
       const onClose = (): void => finish(endedError());
@@ -171,10 +189,9 @@ export class ClusterWatch extends EventEmitter {
         else reject(err);
       };
       this.on('change', onChange);
-      if (failOnRefusal) {
-        this.on('status', onStatus);
-        onStatus();
-      }
+      // A status can make a node usable without changing the decision (a suspicion cleared by its check).
+      this.on('status', onStatus);
+      if (failOnRefusal) onStatus();
       this.on('close', onClose);
     });
   }
@@ -183,6 +200,7 @@ export class ClusterWatch extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#options.authority?.close();
     for (const monitor of this.#monitors) monitor.close();
     this.emit('close');
     this.removeAllListeners();
@@ -190,9 +208,15 @@ export class ClusterWatch extends EventEmitter {
 
   #redecide(): void {
     const previous = this.#state.decision;
-    const tooFar = this.#options.isTooFarBehind;
-    const input = { statuses: this.#rawStatuses(), policy: this.#options.policy };
-    const { state, events } = advanceWatch(this.#state, tooFar === undefined ? input : { ...input, isTooFarBehind: tooFar });
+    const { isTooFarBehind, authority, acknowledgedWrites } = this.#options;
+    const input: WatchInput = {
+      statuses: this.#rawStatuses(),
+      policy: this.#options.policy,
+      ...(isTooFarBehind === undefined ? {} : { isTooFarBehind }),
+      ...(authority === undefined ? {} : { isConfirmedLeader: (i: number) => authority.confirms(i) }),
+      ...(acknowledgedWrites === undefined ? {} : { acknowledgedWrites: acknowledgedWrites() }),
+    };
+    const { state, events } = advanceWatch(this.#state, input);
     this.#state = state;
     if ((previous.writer === null) !== (state.decision.writer === null) && this.#rounds === 0) this.#scheduleNext();
     for (const { name, event } of events) this.emit(name, event);

@@ -7,7 +7,8 @@ import { describeValue } from '../input.js';
 import type { NodeStatus } from '../probe/node-status.js';
 import { Balancer } from './balancer.js';
 import { ClusterWatch } from './cluster-watch.js';
-import type { ChangeEvent, FailoverEvent, SplitBrainEvent } from './watch-state.js';
+import type { ChangeEvent, FailoverEvent, SplitBrainEvent, TimelineDiscardedEvent } from './watch-state.js';
+import { PatroniAuthority, type PatroniReport } from './patroni-authority.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { checkSplitOptions, resolveSplitOptions, type SplitOptions } from './options.js';
 import { emptyFreshnessStats, type FreshnessStats } from './freshness.js';
@@ -28,6 +29,10 @@ export interface TopologyNode extends NodeStatus {
   readonly lagging: boolean;
   /** Open pooled connections on this node (reader and writer pools). */
   readonly openConnections: number;
+  /** A read-write node the orchestrator (option `patroni`) does not confirm as its leader: no writes go there. */
+  readonly unconfirmed: boolean;
+  /** What Patroni's REST API last said of this node (option `patroni`), else null. */
+  readonly patroni: PatroniReport | null;
 }
 
 export interface Topology {
@@ -43,12 +48,14 @@ export interface SplitEvents {
   change: [event: ChangeEvent];
   failover: [event: FailoverEvent];
   'split-brain': [event: SplitBrainEvent];
+  /** The newest timeline was discarded by the orchestrator (rewound away): writes acknowledged on it after its fork are lost. */
+  'timeline-discarded': [event: TimelineDiscardedEvent];
   /** An error on an idle pooled connection (pg.Pool's `error`); without a listener it is dropped, never thrown. */
   error: [error: Error];
 }
 
 export type SplitEvent = keyof SplitEvents;
-const EVENTS: readonly SplitEvent[] = ['change', 'failover', 'split-brain', 'error'];
+const EVENTS: readonly SplitEvent[] = ['change', 'failover', 'split-brain', 'timeline-discarded', 'error'];
 
 export interface SplitCluster {
   /** A real pg.Pool: every connection on the current read-write primary. */
@@ -69,11 +76,22 @@ export interface SplitCluster {
   end(): Promise<void>;
 }
 
-function describeNodes(watch: ClusterWatch): string {
-  return watch.statuses().map((s) => `  ${s.host}:${s.port}: ${s.reachable ? `${s.role ?? '?'}${s.readOnly ? ' (read-only)' : ''}, timeline ${s.timeline ?? '?'}` : s.error ?? 'down'}`).join('\n');
+function describePatroni(authority: PatroniAuthority | null, hostIndex: number): string {
+  const report = authority?.report(hostIndex);
+  if (authority === null || report === undefined) return '';
+  if (report === null) return '; Patroni: not asked yet';
+  const said = report.role === null ? 'never answered' : `${report.role} ${report.state ?? ''}`.trim();
+  return `; Patroni: ${said}${report.error === null ? '' : ` (last request: ${report.error})`}`;
 }
 
-function snapshot(watch: ClusterWatch, registry: ConnectionRegistry, tooFar: (s: NodeStatus) => boolean, freshness: FreshnessStats): Topology {
+function describeNodes(watch: ClusterWatch, authority: PatroniAuthority | null): string {
+  return watch.statuses().map((s) => {
+    const state = s.reachable ? `${s.role ?? '?'}${s.readOnly ? ' (read-only)' : ''}, timeline ${s.timeline ?? '?'}` : s.error ?? 'down';
+    return `  ${s.host}:${s.port}: ${state}${describePatroni(authority, s.hostIndex)}`;
+  }).join('\n');
+}
+
+function snapshot(watch: ClusterWatch, registry: ConnectionRegistry, tooFar: (s: NodeStatus) => boolean, freshness: FreshnessStats, authority: PatroniAuthority | null): Topology {
   const d = watch.decision;
   const nodes = watch.statuses().map((s) => Object.freeze({
     ...s,
@@ -82,6 +100,8 @@ function snapshot(watch: ClusterWatch, registry: ConnectionRegistry, tooFar: (s:
     stale: d.stalePrimaries.includes(s.hostIndex),
     lagging: s.reachable && s.role === 'standby' && tooFar(s),
     openConnections: registry.openConnections(s.hostIndex),
+    unconfirmed: d.unconfirmed.includes(s.hostIndex),
+    patroni: authority?.report(s.hostIndex) ?? null,
   }));
   return Object.freeze({ writer: d.writer, readers: Object.freeze([...d.readers]), nodes: Object.freeze(nodes), freshness: Object.freeze({ ...freshness }) });
 }
@@ -115,7 +135,10 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const scope = new ReadScope();
   // The write token is read through the writer, which is built below with this tracker.
   const tracker = new WriteTracker(() => writeToken());
+  const authority = opts.patroni === null ? null : new PatroniAuthority(target, opts.patroni);
   const watch = new ClusterWatch(target, {
+    ...(authority === null ? {} : { authority }),
+    acknowledgedWrites: () => tracker.acknowledged,
     recheckMillis: opts.recheckMillis,
     failoverRecheckMillis: opts.failoverRecheckMillis,
     checkTimeoutMillis: opts.checkTimeoutMillis,
@@ -132,7 +155,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   };
   const makePool = (role: PoolRole): RoutedPool => {
     const pool = new RoutedPool({
-      role, router, pool: opts[role], failoverTimeoutMillis: opts.failoverTimeoutMillis, describe: () => describeNodes(watch),
+      role, router, pool: opts[role], failoverTimeoutMillis: opts.failoverTimeoutMillis, describe: () => describeNodes(watch, authority),
       tracker, scope, consistency: opts.consistency, freshness: opts.sessionReads, stats: freshness,
     });
     pool.on('error', emitError);
@@ -144,11 +167,18 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     const { rows } = await writer.queryUntracked('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn');
     return (rows[0] as { lsn?: string } | undefined)?.lsn ?? '0/0';
   };
-  for (const name of ['change', 'failover', 'split-brain'] as const) watch.on(name, (event: unknown) => events.emit(name, event));
-  watch.on('status', (status: NodeStatus) => {
-    if (!status.reachable) registry.fence(status.hostIndex);
+  for (const name of ['change', 'failover', 'split-brain', 'timeline-discarded'] as const) watch.on(name, (event: unknown) => events.emit(name, event));
+  // A host that stopped answering (frozen, cut off): cut its pooled connections, so statements there fail now
+  // instead of hanging, or committing later on a thawed old primary. A host that closed its sessions itself
+  // (a shutdown, a crash) needs no cut: its server answers or ends every statement in flight.
+  watch.on('unresponsive', (hostIndex: number) => registry.fence(hostIndex));
+  // A stale primary, or a primary whose Patroni went silent: cut its connections, so nothing more is acknowledged there.
+  // (A primary Patroni is demoting, as in a switchover, only stops getting new writes: statements in flight finish.)
+  watch.on('change', ({ previous, current }: ChangeEvent) => {
+    current.stalePrimaries.forEach((i) => registry.fence(i));
+    const newlyUnconfirmed = current.unconfirmed.filter((i) => !previous.unconfirmed.includes(i));
+    newlyUnconfirmed.filter((i) => authority?.isSilent(i) === true).forEach((i) => registry.fence(i));
   });
-  watch.on('change', ({ current }: ChangeEvent) => current.stalePrimaries.forEach((i) => registry.fence(i)));
 
   let ended: Promise<void> | null = null;
   const end = (): Promise<void> => {
@@ -161,7 +191,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const cluster: SplitCluster = {
     writer,
     reader,
-    topology: () => snapshot(watch, registry, tooFar, freshness),
+    topology: () => snapshot(watch, registry, tooFar, freshness, authority),
     writeToken,
     after: (token, fn) => scope.run({ after: checkToken(token) }, fn),
     onPrimary: (fn) => scope.run({ primary: true }, fn),
@@ -179,7 +209,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   };
   watch.start();
   if (opts.waitForPrimary) {
-    const noPrimary = (): Error => new PgSplitError('PGSPLIT_NO_PRIMARY', `pg-split: no read-write primary found within ${opts.failoverTimeoutMillis} ms\n${describeNodes(watch)}`);
+    const noPrimary = (): Error => new PgSplitError('PGSPLIT_NO_PRIMARY', `pg-split: no read-write primary found within ${opts.failoverTimeoutMillis} ms\n${describeNodes(watch, authority)}`);
     try {
       await watch.waitFor((d) => d.writer !== null, Date.now() + opts.failoverTimeoutMillis, noPrimary, true);
     } catch (err) {

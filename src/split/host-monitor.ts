@@ -9,7 +9,7 @@ import { hostIdentity } from '../connect/messages.js';
 import { destroySocket, wireOf } from '../connect/pg-wire.js';
 import { openSession, type OpenFailure, type Session } from '../connect/session.js';
 import { unreachableStatus, type NodeStatus } from '../probe/node-status.js';
-import { failedStatus, queryStatus, sessionIdentity } from '../probe/probe-host.js';
+import { failedStatus, queryStatus, sessionIdentity, StatusTimeout } from '../probe/probe-host.js';
 
 export interface HostMonitorOptions {
   /** Bound on connecting and on one status query. */
@@ -29,7 +29,9 @@ const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_onl
  * reports of `in_hot_standby` (a promotion is seen without polling), and
  * reconnects with backoff (p-retry) while it is down.
  *
- * Events: `status` (a new NodeStatus), `signal` (the server reported a role change).
+ * Events: `status` (a new NodeStatus), `signal` (the server reported a role
+ * change), `unresponsive` (a check or a connect timed out: the host may be
+ * frozen or cut off, and sessions on it may hang).
  */
 export class HostMonitor extends EventEmitter {
   readonly hostIndex: number;
@@ -41,6 +43,7 @@ export class HostMonitor extends EventEmitter {
   #checked = false;
   #closed = false;
   #refusal: readonly OpenFailure[] | null = null;
+  #suspected = false;
   readonly #abort = new AbortController();
   readonly #target: ConnectionTarget;
   readonly #options: HostMonitorOptions;
@@ -108,15 +111,27 @@ export class HostMonitor extends EventEmitter {
     try {
       this.#setStatus(await queryStatus(session.client, sessionIdentity(session), this.#options.checkTimeoutMillis));
     } catch (err) {
+      const timedOut = err instanceof StatusTimeout;
       this.#lose(session, hostIdentity(session.endpoint) + (err instanceof Error ? err.message : String(err)));
+      if (timedOut) this.#unresponsive();
     }
     return this.#status;
   }
 
-  /** Marks the host down at once (e.g. a pooled connection to it was lost) and re-checks it. */
+  /**
+   * A pooled connection to the host saw a failover signal (the server shutting
+   * down, read-only, a lost connection): until the next status, new checkouts
+   * avoid the host, and it is re-checked now (after the check running, if any).
+   */
   suspect(): void {
-    if (this.#session !== null) void this.check();
+    this.#suspected = true;
+    if (this.#session !== null) void this.recheck();
     else this.#startReconnecting();
+  }
+
+  /** Whether a failover signal came since the last status. */
+  get suspected(): boolean {
+    return this.#suspected;
   }
 
   close(): void {
@@ -130,8 +145,14 @@ export class HostMonitor extends EventEmitter {
 
   #setStatus(status: NodeStatus): void {
     this.#status = status;
+    this.#suspected = false;
     this.#checked = true;
     if (!this.#closed) this.emit('status', status);
+  }
+
+  /** The host took longer than checkTimeoutMillis to answer: its sessions may hang (a frozen or cut-off host). */
+  #unresponsive(): void {
+    if (!this.#closed) this.emit('unresponsive', this.hostIndex);
   }
 
   #lose(session: Session, message: string): void {
@@ -166,6 +187,7 @@ export class HostMonitor extends EventEmitter {
       if (!opened.ok) {
         this.#refusal = opened.failures.every((f) => isPermanentRefusal(f.error)) ? opened.failures : null;
         this.#setStatus(failedStatus(this.hostIndex, opened.failures));
+        if (opened.failures.some((f) => f.error.kind === 'timeout')) this.#unresponsive();
         throw new Error('unreachable');
       }
       return opened.session;

@@ -5,6 +5,7 @@ import type { Lookup } from '../connect/endpoints.js';
 import { OptionError } from '../errors.js';
 import { booleanOption, functionOption, numberOption, oneOfOption, optionsObject } from '../input.js';
 import type { Balance } from './balancer.js';
+import type { PatroniOptions, ResolvedPatroniOptions } from './patroni-authority.js';
 import type { ReaderPolicy } from './topology.js';
 
 /** Connection settings come from the connection string; these are the pool's own. */
@@ -58,6 +59,15 @@ export interface SplitOptions extends ResolveContext {
     /** Then read on the primary, or fail with PGSPLIT_STALE_READ. @default 'primary' */
     readonly fallback?: 'primary' | 'error';
   };
+  /**
+   * Patroni as a second authority for the writer: every host's REST API is
+   * asked on a timer, and writes go only to the node Patroni confirms as its
+   * leader (and that pg-split sees read-write on the newest timeline). A
+   * leader whose Patroni stops answering gets no writes after `staleMillis`.
+   * `true`: the defaults (port 8008). docs/patroni.md.
+   * @default off
+   */
+  readonly patroni?: boolean | PatroniOptions;
 }
 
 export interface ResolvedSplitOptions {
@@ -75,6 +85,7 @@ export interface ResolvedSplitOptions {
   readonly maxReplicaLag: { readonly bytes: number | null; readonly millis: number | null };
   readonly consistency: 'eventual' | 'session';
   readonly sessionReads: { readonly waitMillis: number; readonly fallback: 'primary' | 'error' };
+  readonly patroni: ResolvedPatroniOptions | null;
 }
 
 const POLICIES: readonly ReaderPolicy[] = ['prefer-standby', 'standby', 'any', 'primary'];
@@ -82,7 +93,7 @@ const BALANCES: readonly Balance[] = ['round-robin', 'random', 'least-busy'];
 
 const SPLIT_KEYS = [
   ...resolveContextKeys, 'writer', 'reader', 'readerPolicy', 'balance', 'recheckMillis', 'failoverRecheckMillis', 'checkTimeoutMillis',
-  'reconnectMaxDelayMillis', 'failoverTimeoutMillis', 'waitForPrimary', 'lookup', 'maxReplicaLag', 'consistency', 'sessionReads',
+  'reconnectMaxDelayMillis', 'failoverTimeoutMillis', 'waitForPrimary', 'lookup', 'maxReplicaLag', 'consistency', 'sessionReads', 'patroni',
 ] as const;
 
 /** Keys pg.Pool and pg.Client read that are the connection's own: they come from the connection string. */
@@ -176,6 +187,15 @@ function sessionReads(value: unknown): ResolvedSplitOptions['sessionReads'] {
   });
 }
 
+function patroniOptions(value: unknown): ResolvedPatroniOptions | null {
+  if (value === undefined || value === false) return null;
+  const options = optionsObject('patroni', value === true ? {} : value, ['port', 'intervalMillis', 'timeoutMillis', 'staleMillis']);
+  const port = numberOption('patroni.port', options['port'], 8008, { integer: true });
+  if (port > 65535) throw new OptionError(`Expected \`patroni.port\` to be a TCP port, got ${port}`);
+  const millis = (name: string, fallback: number): number => numberOption(`patroni.${name}`, options[name], fallback, { unit: 'milliseconds' });
+  return Object.freeze({ port, intervalMillis: millis('intervalMillis', 1000), timeoutMillis: millis('timeoutMillis', 1000), staleMillis: millis('staleMillis', 2500) });
+}
+
 /** Validates every option once, fills defaults, freezes. Throws `OptionError`. */
 export function resolveSplitOptions(input: unknown, target: ConnectionTarget): ResolvedSplitOptions {
   const options = checkSplitOptions(input) as Record<keyof SplitOptions, unknown>;
@@ -196,5 +216,6 @@ export function resolveSplitOptions(input: unknown, target: ConnectionTarget): R
     maxReplicaLag: maxReplicaLag(options.maxReplicaLag),
     consistency: oneOfOption('consistency', options.consistency, ['eventual', 'session'], 'eventual'),
     sessionReads: sessionReads(options.sessionReads),
+    patroni: patroniOptions(options.patroni),
   });
 }

@@ -7,7 +7,7 @@ import { NodeClient, type NodeClientConfig } from './node-client.js';
 import type { PoolSettings } from './options.js';
 import { requirementOfQuery, type ReadRequirement, type ReadScope } from './read-scope.js';
 import type { PoolRole, Router } from './router.js';
-import { failoverSignal } from './sqlstate.js';
+import { certainlyNotCommitted, failoverSignal } from './sqlstate.js';
 import type { WriteTracker } from './write-tracker.js';
 
 type Callback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void;
@@ -48,6 +48,33 @@ function isSubmittable(value: unknown): boolean {
 function lostConnection(client: PooledNodeClient, err: unknown): boolean {
   const signal = failoverSignal(err);
   return client.pgSplitLost || signal === 'connection-lost' || signal === 'shutdown';
+}
+
+/** The statement text of `query()`'s arguments, when it has one. */
+function statementText(first: unknown): string | null {
+  if (typeof first === 'string') return first;
+  const text = typeof first === 'object' && first !== null ? (first as { text?: unknown }).text : undefined;
+  return typeof text === 'string' ? text : null;
+}
+
+/**
+ * Whether a statement is one statement (no `;` before its end): a string of
+ * several could have committed its first part (an explicit COMMIT) before it
+ * was cut, so only a single statement is ever run again.
+ */
+function singleStatement(first: unknown): boolean {
+  const text = statementText(first);
+  return text !== null && !/;\s*\S/.test(text);
+}
+
+/**
+ * Whether a failed writer statement may run again on the (new) primary: it
+ * certainly did not commit (the server aborted or refused it by SQLSTATE, or
+ * it was never sent) and it is a single statement. A statement whose
+ * connection was cut without an answer is never repeated.
+ */
+function writeMayRetry(err: unknown, first: unknown): boolean {
+  return certainlyNotCommitted(err) && singleStatement(first);
 }
 
 /**
@@ -124,7 +151,7 @@ export class RoutedPool extends pg.Pool {
 
   #queryRouted(args: unknown[], first: unknown): Promise<pg.QueryResult> {
     // The writer ignores read requirements: no scope lookup on its path.
-    if (this.#role === 'writer') return this.#run(args, NO_REQUIREMENT, 1, true);
+    if (this.#role === 'writer') return this.#run(args, NO_REQUIREMENT, 2, true);
     let requirement: ReadRequirement;
     try {
       const ofQuery = requirementOfQuery(first);
@@ -250,9 +277,11 @@ export class RoutedPool extends pg.Pool {
   }
 
   /**
-   * One statement on a checked-out client, released afterwards; a lost
-   * reader connection is retried elsewhere. `tracked`: an acknowledged
-   * writer statement, which later session-consistent reads must see.
+   * One statement on a checked-out client, released afterwards. A read whose
+   * connection was lost is run again on another node; a write that certainly
+   * did not commit (writeMayRetry) is run again on the primary, once the
+   * watch names one. `tracked`: a writer statement, which later
+   * session-consistent reads must see once acknowledged.
    */
   async #run(args: unknown[], requirement: ReadRequirement, tries: number, tracked: boolean): Promise<pg.QueryResult> {
     let avoid: number | null = null;
@@ -264,7 +293,7 @@ export class RoutedPool extends pg.Pool {
         if (tracked) this.#settings.tracker.noteWrite();
         return result;
       } catch (err) {
-        const retry = attempt < tries && lostConnection(client, err);
+        const retry = attempt < tries && (tracked ? writeMayRetry(err, args[0]) : lostConnection(client, err));
         client.release(err instanceof Error ? err : true);
         if (!retry) throw err;
         avoid = client.pgSplitHost;

@@ -26,15 +26,15 @@ export class Router {
     this.registry = registry;
   }
 
-  /** The role's nodes that have a live monitoring session (so a known way in). */
+  /** The role's nodes that have a live monitoring session (so a known way in) and no failover signal pending. */
   #usable(role: PoolRole): number[] {
     const d = this.#watch.decision;
     const nodes = role === 'writer' ? (d.writer === null ? [] : [d.writer]) : d.readers;
-    return nodes.filter((i) => this.#watch.wayIn(i) !== null);
+    return nodes.filter((i) => this.#watch.usable(i));
   }
 
   eligible(role: PoolRole, hostIndex: number): boolean {
-    if (this.#watch.wayIn(hostIndex) === null) return false;
+    if (!this.#watch.usable(hostIndex)) return false;
     const d = this.#watch.decision;
     return role === 'writer' ? d.writer === hostIndex : d.readers.includes(hostIndex);
   }
@@ -44,7 +44,7 @@ export class Router {
     if (role === 'writer') {
       // The hot path of every write: no array built.
       const writer = this.#watch.decision.writer;
-      return writer !== null && this.#watch.wayIn(writer) !== null ? writer : null;
+      return writer !== null && this.#watch.usable(writer) ? writer : null;
     }
     return this.#balancer.pick(this.#usable(role), (i) => this.registry.openConnections(i), avoid);
   }

@@ -1,4 +1,4 @@
-import { isConnectionEndedError } from '../connect/pg-wire.js';
+import { isConnectionEndedError, isNotQueryableError } from '../connect/pg-wire.js';
 
 /**
  * The errors that say the cluster changed under us. Decided by SQLSTATE or
@@ -29,4 +29,25 @@ export function failoverSignal(err: unknown): FailoverSignal {
   if (typeof code === 'string' && SOCKET_CODES.has(code)) return 'connection-lost';
   if (isConnectionEndedError(err)) return 'connection-lost';
   return null;
+}
+
+/**
+ * SQLSTATEs with which the server refused or aborted a statement before its
+ * transaction could commit: it was terminated by a shutdown (57P01, 57P02),
+ * the server could not take it (57P03), or it was a write on a node that is a
+ * standby now (25006). Running it again elsewhere cannot apply it twice.
+ */
+const NOT_COMMITTED = new Set(['57P01', '57P02', '57P03', '25006']);
+
+/**
+ * Whether a failed statement certainly did not commit: the server said so by
+ * SQLSTATE, or pg never sent it (its connection had already failed). A
+ * connection lost without an answer proves nothing: the commit may have
+ * happened.
+ */
+export function certainlyNotCommitted(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && NOT_COMMITTED.has(code)) return true;
+  return isNotQueryableError(err);
 }

@@ -14,6 +14,8 @@ export interface RoleDecision {
   readonly readers: readonly number[];
   /** Read-write nodes on an older timeline than the newest seen: a split brain. */
   readonly stalePrimaries: readonly number[];
+  /** Read-write nodes on the newest timeline that the orchestrator (when one is named) does not confirm as its leader. */
+  readonly unconfirmed: readonly number[];
   /** The newest timeline seen so far, on a primary or streamed by a standby; kept across decisions so a stale primary is never used again. */
   readonly newestTimeline: number;
 }
@@ -25,6 +27,8 @@ export interface DecisionInput {
   readonly newestTimeline: number;
   /** Standbys further behind than this are left out (issue: lag-aware reads); null: no limit. */
   readonly isTooFarBehind?: (status: NodeStatus) => boolean;
+  /** A second authority (Patroni): whether it confirms this node as its leader now. Absent: no authority, every primary qualifies. */
+  readonly isConfirmedLeader?: (hostIndex: number) => boolean;
 }
 
 function isWritable(s: NodeStatus): boolean {
@@ -42,6 +46,10 @@ function isWritable(s: NodeStatus): boolean {
  *   even before the promoted node itself has been seen.
  * - lag: each standby's replay lag is measured against that writer, and
  *   nowhere else (`withReplayLag`), so a limit never uses a ruled-out primary.
+ * - with a second authority (`isConfirmedLeader`, Patroni), the writer must
+ *   also be the node it confirms as leader; a read-write node it does not
+ *   confirm is `unconfirmed`: no writes go there (a frozen leader whose
+ *   Patroni stopped answering, a rogue primary Patroni no longer manages).
  * - readers: healthy standbys (`prefer-standby`, `standby`), every healthy node
  *   (`any`), or the writer (`primary`); `prefer-standby` falls back to the
  *   writer when no standby is left.
@@ -51,7 +59,9 @@ export function decideRoles(input: DecisionInput): RoleDecision {
   const newestTimeline = Math.max(input.newestTimeline, ...statuses.filter((s) => s.reachable).map((s) => s.timeline ?? 0));
   const primaries = statuses.filter(isWritable);
   const current = primaries.filter((s) => (s.timeline ?? 0) >= newestTimeline);
-  const writer = current[0]?.hostIndex ?? null;
+  const confirmed = input.isConfirmedLeader ?? (() => true);
+  const writer = current.find((s) => confirmed(s.hostIndex))?.hostIndex ?? null;
+  const unconfirmed = current.filter((s) => !confirmed(s.hostIndex)).map((s) => s.hostIndex);
   const stalePrimaries = primaries.filter((s) => (s.timeline ?? 0) < newestTimeline).map((s) => s.hostIndex);
   const tooFar = input.isTooFarBehind ?? (() => false);
   const standbys = withReplayLag(statuses, writer).filter((s) => s.reachable && s.role === 'standby' && !tooFar(s)).map((s) => s.hostIndex);
@@ -71,10 +81,10 @@ export function decideRoles(input: DecisionInput): RoleDecision {
       readers = withWriter;
       break;
   }
-  return { writer, readers, stalePrimaries, newestTimeline };
+  return { writer, readers, stalePrimaries, unconfirmed, newestTimeline };
 }
 
 /** Whether two decisions route differently (what the `change` event reports). */
 export function decisionChanged(a: RoleDecision, b: RoleDecision): boolean {
-  return a.writer !== b.writer || a.readers.join() !== b.readers.join() || a.stalePrimaries.join() !== b.stalePrimaries.join();
+  return a.writer !== b.writer || a.readers.join() !== b.readers.join() || a.stalePrimaries.join() !== b.stalePrimaries.join() || a.unconfirmed.join() !== b.unconfirmed.join();
 }

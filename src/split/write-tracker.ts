@@ -16,6 +16,11 @@ export class WriteTracker {
     this.#seq++;
   }
 
+  /** Writes acknowledged so far (a counter that only grows). */
+  get acknowledged(): number {
+    return this.#seq;
+  }
+
   /** The position a read must wait for, or null when nothing was written through this writer. */
   required(): Promise<string> | null {
     if (this.#seq === 0) return null;

@@ -14,9 +14,15 @@ export interface Failure {
   readonly id: number;
   readonly at: number;
   readonly code: string | undefined;
+  readonly message: string;
 }
 
 export const WRITES_TABLE = 'CREATE TABLE IF NOT EXISTS writes (id bigint PRIMARY KEY, server text NOT NULL)';
+
+/** The same table under another name (one per client writing side by side). */
+export function writesTable(name: string): string {
+  return WRITES_TABLE.replace(' writes ', ` ${name} `);
+}
 
 /**
  * A continuous write load through a pool: `concurrency` loops, each inserting
@@ -30,7 +36,7 @@ export class WriteLoad {
   #running = false;
   #loops: Promise<void>[] = [];
 
-  constructor(private readonly pool: pg.Pool, private readonly concurrency = 4, private readonly pauseMillis = 5) {}
+  constructor(private readonly pool: pg.Pool, private readonly concurrency = 4, private readonly pauseMillis = 5, private readonly table = 'writes') {}
 
   start(): void {
     this.#running = true;
@@ -58,10 +64,10 @@ export class WriteLoad {
       const id = this.#next++;
       const sentAt = Date.now();
       try {
-        const { rows } = await this.pool.query<{ server: string }>('INSERT INTO writes (id, server) VALUES ($1, host(inet_server_addr())) RETURNING server', [id]);
+        const { rows } = await this.pool.query<{ server: string }>(`INSERT INTO ${this.table} (id, server) VALUES ($1, host(inet_server_addr())) RETURNING server`, [id]);
         this.acks.push({ id, sentAt, at: Date.now(), server: rows[0]?.server ?? '' });
       } catch (err) {
-        this.failures.push({ id, at: Date.now(), code: (err as { code?: string }).code });
+        this.failures.push({ id, at: Date.now(), code: (err as { code?: string }).code, message: err instanceof Error ? err.message : String(err) });
       }
       await new Promise((r) => setTimeout(r, this.pauseMillis));
     }
@@ -77,9 +83,11 @@ export async function missingAcks(acks: readonly Ack[], rows: ReadonlyArray<{ id
 /** Describes acknowledged writes missing from a node, with when and where each was acknowledged relative to `marks`. */
 export function describeMissing(acks: readonly Ack[], missing: readonly number[], marks: Readonly<Record<string, number>>): string {
   const byId = new Map(acks.map((a) => [a.id, a]));
-  return missing.map((id) => {
+  const shown = 10;
+  const more = missing.length > shown ? `; and ${missing.length - shown} more` : '';
+  return missing.slice(0, shown).map((id) => {
     const a = byId.get(id);
     const rel = Object.entries(marks).map(([name, t]) => `${name}${(a?.at ?? 0) - t >= 0 ? '+' : ''}${(a?.at ?? 0) - t}ms`).join(' ');
     return `#${id} acked by ${a?.server ?? '?'} at ${rel}`;
-  }).join('; ');
+  }).join('; ') + more;
 }

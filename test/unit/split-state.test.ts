@@ -10,10 +10,10 @@ import { ConnectionRegistry } from '../../src/split/connection-registry.js';
 import { emptyFreshnessStats, freshRead, type FreshReadSteps } from '../../src/split/freshness.js';
 import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from '../../src/split/watch-state.js';
 
-function node(hostIndex: number, role: 'primary' | 'standby' | null, timeline = 1): NodeStatus {
+function node(hostIndex: number, role: 'primary' | 'standby' | null, timeline = 1, lsn = '0/100'): NodeStatus {
   return {
     hostIndex, host: `h${hostIndex}`, address: null, port: 5432, reachable: role !== null, error: role === null ? 'down' : null, role,
-    readOnly: role === 'standby', serverVersion: '15', timeline, lsn: '0/100', replayLagBytes: null, replayLagSeconds: null,
+    readOnly: role === 'standby', serverVersion: '15', timeline: role === null ? null : timeline, lsn, replayLagBytes: null, replayLagSeconds: null,
     replayPaused: null, rttMillis: 1, checkedAt: '',
   };
 }
@@ -54,6 +54,64 @@ test('watch: the old primary coming back on its old timeline is a split brain, o
   assert.equal(state.decision.writer, null, 'the promoted node down: the stale primary is still not used');
   assert.deepEqual(state.decision.stalePrimaries, [0]);
   assert.equal(state.decision.newestTimeline, 2);
+});
+
+/** Feeds snapshots with the writer's acknowledged-write counter; returns every event. */
+function replayWithWrites(steps: Array<[NodeStatus[], number]>): { state: WatchState; events: Array<{ name: string; event: unknown }> } {
+  let state = INITIAL_WATCH_STATE;
+  const events: Array<{ name: string; event: unknown }> = [];
+  for (const [statuses, acknowledgedWrites] of steps) {
+    const next = advanceWatch(state, { statuses, policy: 'prefer-standby', acknowledgedWrites });
+    state = next.state;
+    events.push(...next.events);
+  }
+  return { state, events };
+}
+
+test('watch: a newer timeline rewound away by the orchestrator is forgotten, with the writes acknowledged on it', () => {
+  const { state, events } = replayWithWrites([
+    [[node(0, 'primary', 1, '0/5000'), node(1, 'standby', 1), node(2, 'standby', 1)], 10],
+    [[node(0, null), node(1, 'primary', 2, '0/6000'), node(2, 'standby', 2)], 100],
+    [[node(0, null), node(1, 'primary', 2, '0/7000'), node(2, 'standby', 2)], 150],
+    // The old leader thaws and keeps the lock: it is a stale primary while the promoted node still reports timeline 2.
+    [[node(0, 'primary', 1, '0/8000'), node(1, 'primary', 2, '0/7100'), node(2, 'standby', 2)], 150],
+    // The orchestrator rewinds both onto timeline 1.
+    [[node(0, 'primary', 1, '0/9000'), node(1, 'standby', 1), node(2, 'standby', 1)], 150],
+  ]);
+  const discarded = events.filter((e) => e.name === 'timeline-discarded').map((e) => e.event);
+  assert.deepEqual(discarded, [{ timeline: 2, now: 1, nodes: [1, 2], firstSeenLsn: '0/6000', lastSeenLsn: '0/7100', acknowledgedWrites: 50 }]);
+  assert.equal(state.decision.writer, 0, 'writes go to the orchestrator\'s primary again');
+  assert.equal(state.decision.newestTimeline, 1);
+});
+
+test('watch: a newer timeline is never forgotten because its node is merely unreachable, nor on a standby\'s word alone', () => {
+  const unreachable = replayWithWrites([
+    [[node(0, 'primary', 1), node(1, 'standby', 1)], 0],
+    [[node(0, null), node(1, 'primary', 2)], 0],
+    [[node(0, 'primary', 1), node(1, null)], 0],
+  ]);
+  assert.equal(unreachable.state.decision.writer, null);
+  assert.deepEqual(unreachable.state.decision.stalePrimaries, [0]);
+  assert.ok(!unreachable.events.some((e) => e.name === 'timeline-discarded'));
+  const standbyOnly = replayWithWrites([
+    [[node(0, 'primary', 1), node(1, 'standby', 1), node(2, null)], 0],
+    // Only a standby shows timeline 2 (the promoted node was never reached)...
+    [[node(0, null), node(1, 'standby', 2), node(2, null)], 0],
+    // ...then, restarting, reports the timeline of its last restartpoint.
+    [[node(0, 'primary', 1), node(1, 'standby', 1), node(2, null)], 0],
+  ]);
+  assert.ok(!standbyOnly.events.some((e) => e.name === 'timeline-discarded'));
+  assert.equal(standbyOnly.state.decision.writer, null, 'the old primary stays ruled out');
+});
+
+test('watch: with a second authority, a primary it does not confirm gets no writes and is reported as unconfirmed', () => {
+  const statuses = [node(0, 'primary', 1), node(1, 'standby', 1)];
+  const confirmed = advanceWatch(INITIAL_WATCH_STATE, { statuses, policy: 'prefer-standby', isConfirmedLeader: () => true });
+  assert.equal(confirmed.state.decision.writer, 0);
+  const frozen = advanceWatch(confirmed.state, { statuses, policy: 'prefer-standby', isConfirmedLeader: () => false });
+  assert.equal(frozen.state.decision.writer, null);
+  assert.deepEqual(frozen.state.decision.unconfirmed, [0]);
+  assert.deepEqual(frozen.events.map((e) => e.name), ['change']);
 });
 
 test('watch: a switchover back and forth raises a failover each way', () => {

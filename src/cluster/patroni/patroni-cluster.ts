@@ -1,0 +1,314 @@
+import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { debuglog } from 'node:util';
+import { PgSplitError } from '../../errors.js';
+import { findFreePort, nodeAddresses } from '../addresses.js';
+import { buildConnInfo, buildUrl } from '../cluster-conninfo.js';
+import { makeClusterDir } from '../cluster-dir.js';
+import { guardExit } from '../exit-guard.js';
+import { findPgBinDir } from '../find-binaries.js';
+import { chownToServer } from '../run-as.js';
+import { createSecureRoleSql } from '../server-config.js';
+import { waitUntil } from '../wait.js';
+import type { Daemon } from './daemon.js';
+import { Etcd } from './etcd.js';
+import { PatroniMember } from './member.js';
+import type { DcsApi, PatroniTiming } from './member-config.js';
+import { callRest, clusterView, type PatroniClusterView } from './rest.js';
+
+export interface PatroniClusterOptions {
+  /** Members to start. @default 3 */
+  readonly members?: number;
+  /** Patroni's `synchronous_mode`. @default false */
+  readonly synchronousMode?: boolean;
+  /** The etcd API Patroni uses (see DcsApi: Patroni 3.0.2 on `etcd3` can let a thawed leader take its lock back). @default 'etcd3' */
+  readonly dcs?: DcsApi;
+  /** Leader TTL, HA loop and retry timeout in seconds. @default { ttl: 10, loopWait: 2, retryTimeout: 4 } */
+  readonly timing?: Partial<PatroniTiming>;
+  /** The first member's address; the others take the next ones. @default '127.0.0.2' */
+  readonly firstAddress?: string;
+  /** Receives one line per harness step. @default NODE_DEBUG=pg-split-cluster output */
+  readonly log?: (line: string) => void;
+}
+
+const SCOPE = 'pg-split';
+const DEFAULT_TIMING: PatroniTiming = { ttl: 10, loopWait: 2, retryTimeout: 4 };
+const READY_MILLIS = 60_000;
+
+interface Shared {
+  readonly rootDir: string;
+  readonly binDir: string;
+  readonly port: number;
+  readonly apiPort: number;
+  readonly etcd: Etcd;
+  readonly timing: PatroniTiming;
+  readonly synchronousMode: boolean;
+  readonly dcs: DcsApi;
+  readonly firstAddress: string;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * A Patroni cluster on etcd, from Debian's `patroni` and `etcd-server`: one
+ * etcd, N members each on its own loopback address (PostgreSQL and the REST
+ * API on ports shared by all members), run as the `postgres` user. Patroni
+ * performs every failover; the methods here are what an operator or a fault
+ * does. Always `destroy()` it (it is also torn down on exit and on signals).
+ */
+export class PatroniCluster {
+  /** The PostgreSQL port every member listens on. */
+  readonly port: number;
+  /** The REST API port every member listens on. */
+  readonly apiPort: number;
+  readonly rootDir: string;
+  readonly etcd: Etcd;
+  readonly #shared: Shared;
+  readonly #members: PatroniMember[] = [];
+  /** Programs started beside the cluster (HAProxy, PgBouncers): stopped with it. */
+  readonly #adopted: Daemon[] = [];
+  readonly #exitGuard: { release(): void };
+  #nextIndex = 0;
+  #destroyed: Promise<void> | undefined;
+
+  constructor(shared: Shared) {
+    this.#shared = shared;
+    this.port = shared.port;
+    this.apiPort = shared.apiPort;
+    this.rootDir = shared.rootDir;
+    this.etcd = shared.etcd;
+    this.#exitGuard = guardExit(() => this.#destroySync());
+  }
+
+  /** Every member, in the order they were added (removed ones left out). */
+  get members(): readonly PatroniMember[] {
+    return [...this.#members];
+  }
+
+  member(name: string): PatroniMember {
+    const found = this.#members.find((m) => m.name === name);
+    if (found === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', `no member named ${name}`);
+    return found;
+  }
+
+  /** `postgresql://postgres@m1:P,m2:P,.../postgres` for `members` in that order. */
+  url(members: readonly PatroniMember[] = this.#members, query: Readonly<Record<string, string>> = {}): string {
+    return buildUrl(members, query);
+  }
+
+  conninfo(members: readonly PatroniMember[] = this.#members, extra: Readonly<Record<string, string>> = {}): string {
+    return buildConnInfo(members, this.port, extra);
+  }
+
+  /** Creates a member (not started): the next loopback address, its own directories, `tags` as given. */
+  async createMember(tags: { nofailover?: boolean; noloadbalance?: boolean } = {}): Promise<PatroniMember> {
+    const index = this.#nextIndex++;
+    const [host] = nodeAddresses(this.#shared.firstAddress, index + 1).slice(index);
+    if (host === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', 'no address left for a member');
+    const { rootDir, binDir, port, apiPort, etcd, timing, synchronousMode, dcs, log } = this.#shared;
+    const member = new PatroniMember({
+      scope: SCOPE, name: `m${index + 1}`, host, port, apiPort, etcd: etcd.endpoint, dcs, binDir, timing, synchronousMode, tags, rootDir, log,
+    });
+    await member.prepare();
+    this.#members.push(member);
+    return member;
+  }
+
+  /** Adds a member and starts it: Patroni clones it from the leader and it joins as a replica. */
+  async addMember(tags: { nofailover?: boolean; noloadbalance?: boolean } = {}): Promise<PatroniMember> {
+    const member = await this.createMember(tags);
+    await member.start();
+    return member;
+  }
+
+  /** Stops a member for good and removes its data; Patroni forgets it once its member key expires. */
+  async removeMember(member: PatroniMember): Promise<void> {
+    const i = this.#members.indexOf(member);
+    if (i >= 0) this.#members.splice(i, 1);
+    await member.dispose();
+    this.#shared.log(`${member.name}: removed`);
+  }
+
+  /** Patroni's view, asked of the first member whose REST API answers. */
+  async view(): Promise<PatroniClusterView> {
+    let last: unknown;
+    for (const member of this.#members.filter((m) => m.isRunning() && !m.frozen)) {
+      try {
+        return await clusterView(member.apiUrl);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new PgSplitError('PGSPLIT_CLUSTER', 'no member REST API answered', { cause: last });
+  }
+
+  /** The member Patroni says holds the leader lock now, or null. */
+  async leader(): Promise<PatroniMember | null> {
+    const view = await this.view().catch(() => null);
+    const name = view?.members.find((m) => m.role === 'leader')?.name;
+    return name === undefined ? null : this.#members.find((m) => m.name === name) ?? null;
+  }
+
+  /**
+   * Waits until Patroni has a leader (other than `not`, when given) and every
+   * other running, unfrozen member is a running replica on its timeline.
+   */
+  async waitUntilSettled(options: { not?: PatroniMember; timeoutMillis?: number } = {}): Promise<PatroniMember> {
+    let settled: PatroniMember | null = null;
+    let lastView = '';
+    const timeoutMillis = options.timeoutMillis ?? READY_MILLIS;
+    await waitUntil(async () => {
+      const view = await this.view();
+      lastView = view.members.map((m) => `${m.name} ${m.role} ${m.state} timeline ${m.timeline ?? '?'}`).join('; ');
+      const leader = view.members.find((m) => m.role === 'leader' && m.state === 'running');
+      if (leader === undefined || leader.name === options.not?.name) return false;
+      const others = this.#members.filter((m) => m.isRunning() && !m.frozen && m.name !== leader.name);
+      const ok = others.every((m) => view.members.some((v) => v.name === m.name && (v.state === 'running' || v.state === 'streaming') && v.timeline === leader.timeline));
+      settled = ok ? this.member(leader.name) : null;
+      return ok;
+    }, {
+      timeoutMillis,
+      intervalMillis: 200,
+      onTimeout: (last) => new PgSplitError('PGSPLIT_CLUSTER', `Patroni cluster not settled within ${timeoutMillis} ms; Patroni says: ${lastView || 'nothing'}`, { cause: last }),
+    });
+    if (settled === null) throw new PgSplitError('PGSPLIT_CLUSTER', 'no leader');
+    return settled;
+  }
+
+  /** A planned switchover (what `patronictl switchover --force` does), through the leader's REST API. */
+  async switchover(candidate?: PatroniMember): Promise<void> {
+    const leader = await this.leader();
+    if (leader === null) throw new PgSplitError('PGSPLIT_CLUSTER', 'switchover: no leader');
+    const body = candidate === undefined ? { leader: leader.name } : { leader: leader.name, candidate: candidate.name };
+    await this.#post(leader, '/switchover', body);
+  }
+
+  /** A manual failover to `candidate` (`patronictl failover`), accepted even without a healthy leader. */
+  async failover(candidate: PatroniMember): Promise<void> {
+    await this.#post(candidate, '/failover', { candidate: candidate.name });
+  }
+
+  /** Rebuilds a member from the leader (`patronictl reinit`): for a member whose PostgreSQL cannot rejoin by itself. */
+  async reinitialize(member: PatroniMember): Promise<void> {
+    await this.#post(member, '/reinitialize', { force: true });
+  }
+
+  /**
+   * Starts every stopped member, thaws frozen ones, rebuilds any whose
+   * PostgreSQL failed to start (a pg_rewind that could not run), and waits
+   * until the cluster is settled: what a test does between two faults.
+   */
+  async heal(timeoutMillis = 180_000): Promise<PatroniMember> {
+    for (const member of this.#members) {
+      member.thaw();
+      if (!member.isRunning()) await member.start();
+    }
+    const deadline = Date.now() + timeoutMillis;
+    for (;;) {
+      try {
+        return await this.waitUntilSettled({ timeoutMillis: Math.min(30_000, Math.max(1000, deadline - Date.now())) });
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        const view = await this.view().catch(() => null);
+        const broken = view?.members.filter((m) => m.role !== 'leader' && /failed|crashed|stopped/.test(m.state)) ?? [];
+        for (const m of broken) {
+          this.#shared.log(`${m.name}: ${m.state}; reinitializing it from the leader`);
+          await this.reinitialize(this.member(m.name)).catch(() => undefined);
+        }
+      }
+    }
+  }
+
+  /** Turns Patroni's `synchronous_mode` on or off (`PATCH /config`). */
+  async setSynchronousMode(on: boolean): Promise<void> {
+    const member = this.#members.find((m) => m.isRunning() && !m.frozen);
+    if (member === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', 'no member to configure');
+    const { status, text } = await callRest(member.apiUrl, '/config', { method: 'PATCH', body: { synchronous_mode: on } });
+    if (status !== 200) throw new PgSplitError('PGSPLIT_CLUSTER', `PATCH /config: HTTP ${status} ${text}`);
+    this.#shared.log(`synchronous_mode ${on ? 'on' : 'off'}`);
+  }
+
+  async #post(member: PatroniMember, path: string, body: unknown): Promise<void> {
+    const started = Date.now();
+    const { status, text } = await callRest(member.apiUrl, path, { method: 'POST', body, timeoutMillis: 60_000 });
+    if (status !== 200) throw new PgSplitError('PGSPLIT_CLUSTER', `POST ${path} on ${member.name}: HTTP ${status} ${text.trim()}`);
+    this.#shared.log(`${path.slice(1)}: ${text.trim()} (${Date.now() - started} ms)`);
+  }
+
+  /** Stops `daemon` (HAProxy, a PgBouncer) with the cluster, on destroy() and on exit. */
+  adopt(daemon: Daemon): void {
+    this.#adopted.push(daemon);
+  }
+
+  /** Stops every member and etcd, and removes the directory. Idempotent. */
+  destroy(): Promise<void> {
+    this.#destroyed ??= this.#teardown();
+    return this.#destroyed;
+  }
+
+  async #teardown(): Promise<void> {
+    await Promise.all(this.#adopted.map((d) => d.stop(10_000).catch(() => d.killSync())));
+    await Promise.all(this.#members.map((m) => m.dispose().catch(() => m.disposeSync())));
+    await this.etcd.daemon.stop(10_000).catch(() => this.etcd.daemon.killSync());
+    await rm(this.rootDir, { recursive: true, force: true });
+    this.#exitGuard.release();
+    this.#shared.log('Patroni cluster destroyed');
+  }
+
+  #destroySync(): void {
+    for (const daemon of this.#adopted) daemon.killSync();
+    for (const member of this.#members) member.disposeSync();
+    this.etcd.daemon.killSync();
+    rmSync(this.rootDir, { recursive: true, force: true });
+  }
+}
+
+function memberCount(options: PatroniClusterOptions): number {
+  const count = options.members ?? 3;
+  if (!Number.isInteger(count) || count < 1 || count > 20) throw new PgSplitError('PGSPLIT_CLUSTER', `members must be an integer from 1 to 20, not ${count}`);
+  return count;
+}
+
+/**
+ * Starts etcd and a Patroni cluster of `members` members and resolves once
+ * Patroni has a leader and every replica runs on its timeline (about 10 s for
+ * three members). The secure role (scram-sha-256) exists, as in `startCluster`.
+ *
+ * @example
+ * const cluster = await startPatroniCluster({ members: 3 });
+ * try {
+ *   const split = await connectSplit(cluster.url());
+ *   await cluster.switchover();
+ * } finally {
+ *   await cluster.destroy();
+ * }
+ */
+export async function startPatroniCluster(options: PatroniClusterOptions = {}): Promise<PatroniCluster> {
+  const started = Date.now();
+  const log = options.log ?? debuglog('pg-split-cluster');
+  const count = memberCount(options);
+  const firstAddress = options.firstAddress ?? '127.0.0.2';
+  const addresses = nodeAddresses(firstAddress, count + 4);
+  const port = await findFreePort(addresses);
+  const apiPort = await findFreePort(addresses);
+  const [etcdClient, etcdPeer] = [await findFreePort(['127.0.0.1']), await findFreePort(['127.0.0.1'])];
+  const rootDir = await makeClusterDir();
+  await chownToServer(rootDir);
+  const etcd = new Etcd(rootDir, '127.0.0.1', etcdClient, etcdPeer);
+  const timing = { ...DEFAULT_TIMING, ...options.timing };
+  const cluster = new PatroniCluster({ rootDir, binDir: findPgBinDir(), port, apiPort, etcd, timing, synchronousMode: options.synchronousMode ?? false, dcs: options.dcs ?? 'etcd3', firstAddress, log });
+  try {
+    await etcd.start(20_000);
+    const members = [];
+    for (let i = 0; i < count; i++) members.push(await cluster.createMember());
+    // The first member bootstraps the cluster; the others clone it once it leads.
+    await members[0]?.start();
+    await Promise.all(members.slice(1).map((m) => m.start()));
+    const leader = await cluster.waitUntilSettled();
+    await leader.query(createSecureRoleSql());
+  } catch (err) {
+    await cluster.destroy();
+    throw err;
+  }
+  log(`Patroni cluster up: ${count} members, PostgreSQL on port ${port}, REST API on ${apiPort}, in ${Date.now() - started} ms`);
+  return cluster;
+}

@@ -1,0 +1,40 @@
+import { PgSplitError } from '../../errors.js';
+
+/** One member as Patroni's `GET /cluster` lists it. */
+export interface PatroniMemberView {
+  readonly name: string;
+  /** `leader`, `replica`, `sync_standby`, `standby_leader`. */
+  readonly role: string;
+  /** `running`, `streaming`, `starting`, `stopped`, `crashed`, ... */
+  readonly state: string;
+  readonly host: string;
+  readonly port: number;
+  readonly timeline?: number;
+  /** Bytes behind the leader (replicas), or `unknown`. */
+  readonly lag?: number | string;
+  readonly tags?: Readonly<Record<string, unknown>>;
+}
+
+export interface PatroniClusterView {
+  readonly members: readonly PatroniMemberView[];
+}
+
+const TIMEOUT_MILLIS = 3000;
+
+/** Calls one member's REST API (bounded); resolves to the HTTP status and the body as text. */
+export async function callRest(apiUrl: string, path: string, init: { method?: string; body?: unknown; timeoutMillis?: number } = {}): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${apiUrl}${path}`, {
+    method: init.method ?? 'GET',
+    headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+    signal: AbortSignal.timeout(init.timeoutMillis ?? TIMEOUT_MILLIS),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+/** `GET /cluster` on one member: every member as Patroni sees them. */
+export async function clusterView(apiUrl: string): Promise<PatroniClusterView> {
+  const { status, text } = await callRest(apiUrl, '/cluster');
+  if (status !== 200) throw new PgSplitError('PGSPLIT_CLUSTER', `GET ${apiUrl}/cluster: HTTP ${status} ${text}`);
+  return JSON.parse(text) as PatroniClusterView;
+}

@@ -1,0 +1,67 @@
+import type { TestContext } from 'node:test';
+import type { PatroniCluster, PatroniMember } from '../../src/cluster/index.js';
+import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
+import type { SplitOptions } from '../../src/split/options.js';
+import type { TimelineDiscardedEvent } from '../../src/split/watch-state.js';
+import { ReadLoad } from './read-load.js';
+import { missingAcks, WRITES_TABLE, WriteLoad } from './write-load.js';
+
+/** connectSplit on a Patroni cluster under two writer and two reader loops, with what it saw. */
+export class PatroniRun {
+  readonly writes: WriteLoad;
+  readonly reads: ReadLoad;
+  readonly discarded: TimelineDiscardedEvent[] = [];
+
+  private constructor(readonly cluster: PatroniCluster, readonly split: SplitCluster) {
+    this.writes = new WriteLoad(split.writer, 2, 5);
+    this.reads = new ReadLoad(split.reader, 2, 5);
+    split.on('timeline-discarded', (e) => this.discarded.push(e));
+  }
+
+  /** Starts the loads on connectSplit(`url`, default: every member directly). */
+  static async start(t: TestContext, cluster: PatroniCluster, options: SplitOptions = {}, url: string = cluster.url()): Promise<PatroniRun> {
+    const leader = await cluster.waitUntilSettled();
+    await leader.query(WRITES_TABLE);
+    await leader.query('TRUNCATE writes');
+    const split = await connectSplit(url, { failoverTimeoutMillis: 60_000, ...options });
+    const run = new PatroniRun(cluster, split);
+    t.after(() => run.stop());
+    run.writes.start();
+    run.reads.start();
+    return run;
+  }
+
+  /** Waits until a write sent after `since` is acknowledged by `leader`, as the server says; returns when. */
+  async writerReaches(leader: PatroniMember, since: number, timeoutMillis = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMillis;
+    for (;;) {
+      const ack = this.writes.acks.find((a) => a.sentAt > since && a.server === leader.host);
+      if (ack !== undefined) return ack.at;
+      if (Date.now() > deadline) throw new Error(`no write acknowledged by ${leader.name} (${leader.host}) within ${timeoutMillis} ms; ${this.describe()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** What pg-split and the loads saw, for a failure message. */
+  describe(): string {
+    const nodes = this.split.topology().nodes.map((n) => `${n.host} ${n.reachable ? `${n.role ?? '?'} tl ${n.timeline ?? '?'}` : `down (${n.error ?? ''})`}${n.writer ? ' WRITER' : ''}${n.stale ? ' stale' : ''}${n.unconfirmed ? ' unconfirmed' : ''}`);
+    const lastAcks = [...new Set(this.writes.acks.slice(-5).map((a) => a.server))].join(', ');
+    return `pg-split sees: ${nodes.join('; ')}; last acks by ${lastAcks}; ${this.writes.failures.length} failed writes (last: ${this.writes.failures.at(-1)?.message ?? '-'}); discarded: ${JSON.stringify(this.discarded)}`;
+  }
+
+  /** Stops the loads and ends pg-split (idempotent: tests also call it from `t.after`, so a failed test leaves nothing running). */
+  async stop(): Promise<void> {
+    const loops = Promise.all([this.writes.stop(), this.reads.stop()]);
+    // Ending pg-split fails checkouts still waiting for a node (PGSPLIT_ENDED), so the loops end at once.
+    await this.split.end();
+    await loops;
+  }
+
+  /** Stops the loads and ends pg-split; returns the acknowledged writes missing on the settled leader. */
+  async finish(): Promise<{ lost: number[]; leader: PatroniMember }> {
+    await this.stop();
+    const leader = await this.cluster.waitUntilSettled();
+    const rows = await leader.query<{ id: string }>('SELECT id::text FROM writes');
+    return { lost: await missingAcks(this.writes.acks, rows), leader };
+  }
+}
