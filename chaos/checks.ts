@@ -28,7 +28,7 @@ export interface Outcome {
   readonly synchronous: boolean;
   readonly load: MixedLoad;
   readonly tenures: readonly Tenure[];
-  readonly faults: readonly FaultRecord[];
+  readonly faults: readonly Recovery[];
   /** Row ids on the final primary. */
   readonly present: ReadonlySet<number>;
   readonly sessionsLeft: number;
@@ -50,7 +50,10 @@ export function acknowledgedRows(acks: readonly WriteAck[]): number {
   return acks.reduce((n, a) => n + a.ids.length, 0);
 }
 
-function recoveryCheck(faults: readonly FaultRecord[]): CheckResult {
+/** What the recovery check needs of a fault (a plain one or a Patroni one). */
+export type Recovery = Pick<FaultRecord, 'label' | 'node' | 'writeRecoveryMillis' | 'readRecoveryMillis'>;
+
+function recoveryCheck(faults: readonly Recovery[]): CheckResult {
   const stuck = faults.filter((f) => f.writeRecoveryMillis === null || f.readRecoveryMillis === null)
     .map((f) => `${f.label} on ${f.node}: ${f.writeRecoveryMillis === null ? 'no write' : 'no read'} within ${RECOVERY_LIMIT_MILLIS} ms of the heal`);
   return checkResult(`the load recovers after each fault (a write and a read within ${RECOVERY_LIMIT_MILLIS / 1000} s of the heal)`, faults.length, stuck);

@@ -1,41 +1,65 @@
 /**
- * npm run chaos [-- --minutes M] [--seed N] [--mode sync|async|both] [--out FILE] [--no-peer]:
+ * npm run chaos [-- --minutes M] [--seed N] [--mode sync|async|both] [--orchestrator harness|patroni] [--out FILE] [--no-peer]:
  * random faults under load, invariants checked from the servers, the report
- * written to docs/chaos.md. Exits 1 on any invariant violation.
+ * written to docs/chaos.md (docs/chaos-patroni.md under Patroni). Exits 1 on
+ * any invariant violation.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { findPgBinDir } from '../src/cluster/index.js';
+import { renderPatroniRun } from './patroni-report.js';
 import { renderRun } from './report.js';
 import { runChaos, violationCount, type ChaosReport } from './run-chaos.js';
+import { runPatroniChaos } from './run-patroni-chaos.js';
 
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '5' },
     seed: { type: 'string', default: String(Date.now() % 1_000_000) },
     mode: { type: 'string', default: 'both' },
-    out: { type: 'string', default: 'docs/chaos.md' },
+    out: { type: 'string' },
+    orchestrator: { type: 'string', default: 'harness' },
     'no-peer': { type: 'boolean', default: false },
   },
 });
 const minutes = Number(values.minutes);
 const seed = Number(values.seed);
-if (!(minutes > 0) || !Number.isInteger(seed) || !['sync', 'async', 'both'].includes(values.mode)) {
-  console.error('usage: npm run chaos -- [--minutes M] [--seed N] [--mode sync|async|both] [--out FILE] [--no-peer]');
+if (!(minutes > 0) || !Number.isInteger(seed) || !['sync', 'async', 'both'].includes(values.mode) || !['harness', 'patroni'].includes(values.orchestrator)) {
+  console.error('usage: npm run chaos -- [--minutes M] [--seed N] [--mode sync|async|both] [--orchestrator harness|patroni] [--out FILE] [--no-peer]');
   process.exit(2);
 }
 
 const log = (line: string): void => void process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+const modes = values.mode === 'both' ? [true, false] : [values.mode === 'sync'];
+const pgVersion = execFileSync(`${findPgBinDir()}/postgres`, ['--version'], { encoding: 'utf8' }).trim();
+const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${pgVersion}`;
+
+if (values.orchestrator === 'patroni') {
+  const out = values.out ?? 'docs/chaos-patroni.md';
+  const runs = [];
+  for (const synchronous of modes) {
+    log(`Patroni, ${synchronous ? 'synchronous_mode' : 'asynchronous replication'}, seed ${seed}, ${minutes} min of faults`);
+    runs.push(await runPatroniChaos({ durationMillis: minutes * 60_000, seed, synchronous, log }));
+  }
+  writeFileSync(out, `# Chaos test under Patroni
+
+Written by \`npm run chaos -- --orchestrator patroni\` (\`chaos/run-patroni-chaos.ts\`) on ${new Date().toISOString().slice(0, 10)}, on ${machine}; Patroni 3.0.2 on etcd 3.4 (Debian).
+
+Three Patroni members from the project's harness (\`ttl: 10\`, \`loop_wait: 2\`, \`retry_timeout: 4\`, pg_rewind, no watchdog), each on its own loopback address. \`connectSplit\` with the \`patroni\` option carries the same mixed load as [chaos.md](chaos.md). Faults come one after another from a seeded schedule (\`chaos/patroni-faults.ts\`): \`kill -9\` of a member's PostgreSQL or of the leader's Patroni, a member frozen (Patroni and postmaster, or every process; a leader for 2 to 20 s, so about half the time past the TTL), a member stopped and started, a planned switchover, paused WAL replay on a replica. **Patroni performs every failover.** After each fault the harness waits until Patroni has settled (rebuilding a member Patroni cannot rejoin, as an operator would). Who led when is taken from Patroni's own view, polled every 200 ms; every acknowledged write records which server committed it and on which timeline, as the server reports it. A short run is part of \`npm test\` (\`test/integration/patroni-chaos.test.ts\`).
+
+${runs.map(renderPatroniRun).join('\n')}`);
+  const violations = runs.reduce((n, r) => n + r.checks.reduce((m, c) => m + c.violations, 0), 0);
+  log(`${runs.reduce((n, r) => n + r.faults.length, 0)} faults, ${violations} invariant violations; report in ${out}`);
+  process.exit(violations === 0 ? 0 : 1);
+}
 const reports: ChaosReport[] = [];
-for (const synchronous of values.mode === 'both' ? [true, false] : [values.mode === 'sync']) {
+for (const synchronous of modes) {
   log(`${synchronous ? 'synchronous' : 'asynchronous'} replication, seed ${seed}, ${minutes} min of faults`);
   reports.push(await runChaos({ durationMillis: minutes * 60_000, seed, synchronous, peer: !values['no-peer'], log }));
 }
 
-const pgVersion = execFileSync(`${findPgBinDir()}/postgres`, ['--version'], { encoding: 'utf8' }).trim();
-const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${pgVersion}`;
 const doc = `# Chaos test
 
 Written by \`npm run chaos\` (\`chaos/\`) on ${new Date().toISOString().slice(0, 10)}, on ${machine}.
@@ -45,7 +69,8 @@ A primary and two standbys from the project's harness, each on its own loopback 
 Each acknowledged write records which server committed it and on which timeline, as the server reports it (\`inet_server_addr()\`, \`pg_walfile_name(pg_current_wal_lsn())\`); the injector records which node was the primary when. The invariants are checked afterwards from the servers. The short version runs in \`npm test\` (\`test/integration/chaos.test.ts\`).
 
 ${reports.map(renderRun).join('\n')}`;
-writeFileSync(values.out, doc);
+const out = values.out ?? 'docs/chaos.md';
+writeFileSync(out, doc);
 const violations = reports.reduce((n, r) => n + violationCount(r), 0);
-log(`${reports.reduce((n, r) => n + r.faults.length, 0)} faults, ${violations} invariant violations; report in ${values.out}`);
+log(`${reports.reduce((n, r) => n + r.faults.length, 0)} faults, ${violations} invariant violations; report in ${out}`);
 process.exitCode = violations === 0 ? 0 : 1;

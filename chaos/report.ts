@@ -1,7 +1,10 @@
 import { percentile, table } from '../bench/stats.js';
 import { isFailover } from './fault-plan.js';
 import { OFF_PRIMARY } from './checks.js';
-import { RECOVERY_LIMIT_MILLIS, type FaultRecord } from './fault-loop.js';
+import type { Recovery } from './checks.js';
+import { RECOVERY_LIMIT_MILLIS } from './fault-loop.js';
+import type { CheckResult } from './invariants.js';
+import type { FailureCount, OpKind } from './mixed-load.js';
 import { violationCount, type ChaosReport } from './run-chaos.js';
 
 function spread(values: ReadonlyArray<number | null>): string {
@@ -11,7 +14,7 @@ function spread(values: ReadonlyArray<number | null>): string {
   return `${percentile(known, 0.5)} / ${known[known.length - 1]}${never > 0 ? ` (${never} never)` : ''}`;
 }
 
-function faultTable(faults: readonly FaultRecord[]): string {
+export function faultTable(faults: readonly Recovery[]): string {
   const labels = [...new Set(faults.map((f) => f.label))].sort();
   const rows = labels.map((label) => {
     const of = faults.filter((f) => f.label === label);
@@ -21,18 +24,18 @@ function faultTable(faults: readonly FaultRecord[]): string {
   return table(['fault', 'injected', 'writes back after the heal, ms (median / worst)', 'reads back, ms (median / worst)'], rows);
 }
 
-function opsTable(report: ChaosReport): string {
+export function opsTable(report: { readonly done: Readonly<Record<OpKind, number>>; readonly failed: Readonly<Record<OpKind, number>> }): string {
   const kinds = ['write', 'transaction', 'read'] as const;
   return table(['operation', 'succeeded', 'failed (during faults)'], kinds.map((k) => [k === 'transaction' ? 'transaction (2 inserts, checked-out client)' : k, report.done[k], report.failed[k]]));
 }
 
-function checksTable(report: ChaosReport): string {
+export function checksTable(report: { readonly checks: readonly CheckResult[] }): string {
   return table(['invariant, checked from the servers', 'items checked', 'violations'], report.checks.map((c) => [
     c.name, c.checked, c.violations === 0 ? '0' : `**${c.violations}**: ${c.examples.join('; ')}`,
   ]));
 }
 
-function failuresTable(report: ChaosReport): string {
+export function failuresTable(report: { readonly failures: readonly FailureCount[] }): string {
   if (report.failures.length === 0) return 'No operation failed.';
   return table(['error code (SQLSTATE, pg-split or Node)', 'count', 'example'], report.failures.slice(0, 12).map((f) => [f.key.replace(/\|/g, '\\|'), f.count, f.example.replace(/\|/g, '\\|').slice(0, 100)]));
 }

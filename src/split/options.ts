@@ -193,7 +193,8 @@ function patroniOptions(value: unknown): ResolvedPatroniOptions | null {
   const port = numberOption('patroni.port', options['port'], 8008, { integer: true });
   if (port > 65535) throw new OptionError(`Expected \`patroni.port\` to be a TCP port, got ${port}`);
   const millis = (name: string, fallback: number): number => numberOption(`patroni.${name}`, options[name], fallback, { unit: 'milliseconds' });
-  return Object.freeze({ port, intervalMillis: millis('intervalMillis', 1000), timeoutMillis: millis('timeoutMillis', 1000), staleMillis: millis('staleMillis', 2500) });
+  const staleMillis = numberOption('patroni.staleMillis', options['staleMillis'], null, { unit: 'milliseconds' });
+  return Object.freeze({ port, intervalMillis: millis('intervalMillis', 1000), timeoutMillis: millis('timeoutMillis', 1000), staleMillis });
 }
 
 /** Validates every option once, fills defaults, freezes. Throws `OptionError`. */

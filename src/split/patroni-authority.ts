@@ -9,7 +9,12 @@ export interface PatroniOptions {
   readonly intervalMillis?: number;
   /** Bound on one request, in milliseconds. @default 1000 */
   readonly timeoutMillis?: number;
-  /** A leader whose Patroni has not confirmed it for this long gets no writes, in milliseconds. @default 2500 */
+  /**
+   * A leader whose Patroni has not confirmed it for this long gets no writes,
+   * in milliseconds. @default derived from Patroni's own `ttl` and `loop_wait`
+   * (GET /config): as long as can be while no other member can have been
+   * promoted yet, at least 2500
+   */
   readonly staleMillis?: number;
 }
 
@@ -17,8 +22,28 @@ export interface ResolvedPatroniOptions {
   readonly port: number;
   readonly intervalMillis: number;
   readonly timeoutMillis: number;
-  readonly staleMillis: number;
+  /** null: derived from Patroni's configuration. */
+  readonly staleMillis: number | null;
 }
+
+/** The staleness used before Patroni's configuration is known, and the least ever used. */
+export const MIN_STALE_MILLIS = 2500;
+
+/**
+ * Pure: how long a silent leader may keep getting writes. Patroni renews its
+ * leader key every `loop_wait` seconds and the key lives `ttl` seconds, so
+ * no other member can be promoted less than `ttl - loop_wait` seconds after
+ * a leader's Patroni went silent; pg-split stops writing to it before then,
+ * with room for one request interval, one request timeout and a second.
+ * Writes a frozen leader acknowledged before that are streamed to the
+ * member that will be promoted, so none is lost.
+ */
+export function staleAfter(config: { ttl: number; loopWait: number }, intervalMillis: number, timeoutMillis: number): number {
+  return Math.max(MIN_STALE_MILLIS, (config.ttl - config.loopWait) * 1000 - intervalMillis - timeoutMillis - 1000);
+}
+
+/** While no member is confirmed, members are asked this often at most (a failover in progress). */
+const FAST_INTERVAL_MILLIS = 200;
 
 /** One member's last answer from `GET /patroni`. */
 export interface PatroniReport {
@@ -46,9 +71,21 @@ export function confirmsLeader(report: PatroniReport | undefined, now: number, s
   return report.role !== null && LEADER_ROLES.has(report.role) && report.state === 'running';
 }
 
-function restUrl(host: string, port: number): string | null {
+function restBase(host: string, port: number): string | null {
   if (host === '' || host.startsWith('/') || host.startsWith('@')) return null;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/patroni`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Patroni's `ttl` and `loop_wait` from `GET /config`, or null. */
+async function askTiming(base: string, timeoutMillis: number): Promise<{ ttl: number; loopWait: number } | null> {
+  try {
+    const response = await fetch(`${base}/config`, { signal: AbortSignal.timeout(timeoutMillis) });
+    if (!response.ok) return null;
+    const body = (await response.json()) as { ttl?: unknown; loop_wait?: unknown };
+    return typeof body.ttl === 'number' && typeof body.loop_wait === 'number' ? { ttl: body.ttl, loopWait: body.loop_wait } : null;
+  } catch {
+    return null;
+  }
 }
 
 async function ask(url: string, timeoutMillis: number, now: () => number): Promise<PatroniReport> {
@@ -76,6 +113,8 @@ async function ask(url: string, timeoutMillis: number, now: () => number): Promi
  */
 export class PatroniAuthority {
   readonly #urls: ReadonlyArray<string | null>;
+  #staleMillis: number;
+  #staleKnown: boolean;
   readonly #options: ResolvedPatroniOptions;
   /** Each host's last answer (kept when a later request fails: its age is what makes it stale). */
   readonly #answers: Array<PatroniReport | undefined>;
@@ -88,13 +127,20 @@ export class PatroniAuthority {
   constructor(target: ConnectionTarget, options: ResolvedPatroniOptions, now: () => number = Date.now) {
     this.#options = options;
     this.#now = now;
-    this.#urls = target.hosts.map((h) => restUrl(hostDisplayName(h), options.port));
+    this.#urls = target.hosts.map((h) => restBase(hostDisplayName(h), options.port));
+    this.#staleMillis = options.staleMillis ?? MIN_STALE_MILLIS;
+    this.#staleKnown = options.staleMillis !== null;
     this.#answers = target.hosts.map(() => undefined);
     this.#errors = this.#urls.map((url) => (url === null ? 'no REST API on a unix-socket host' : null));
   }
 
   confirms(hostIndex: number): boolean {
-    return confirmsLeader(this.#answers[hostIndex], this.#now(), this.#options.staleMillis);
+    return confirmsLeader(this.#answers[hostIndex], this.#now(), this.#staleMillis);
+  }
+
+  /** How long a silent leader keeps getting writes now (milliseconds). */
+  get staleMillis(): number {
+    return this.#staleMillis;
   }
 
   /**
@@ -105,7 +151,7 @@ export class PatroniAuthority {
    */
   isSilent(hostIndex: number): boolean {
     const answer = this.#answers[hostIndex];
-    return answer === undefined || answer.answeredAt === null || this.#now() - answer.answeredAt > this.#options.staleMillis;
+    return answer === undefined || answer.answeredAt === null || this.#now() - answer.answeredAt > this.#staleMillis;
   }
 
   /** What Patroni last said of a host, for `topology()` and error messages; null before any request ended. */
@@ -119,18 +165,32 @@ export class PatroniAuthority {
   /** Starts asking; `onRound` runs after every round (the watch re-decides). */
   start(onRound: () => void): void {
     const round = async (): Promise<void> => {
-      await Promise.all(this.#urls.map(async (url, i) => {
-        if (url === null) return;
-        const result = await ask(url, this.#options.timeoutMillis, this.#now);
+      await Promise.all(this.#urls.map(async (base, i) => {
+        if (base === null) return;
+        const result = await ask(`${base}/patroni`, this.#options.timeoutMillis, this.#now);
         if (result.answeredAt !== null) this.#answers[i] = result;
         this.#errors[i] = result.error;
       }));
+      if (!this.#staleKnown) await this.#learnStaleness();
       if (this.#closed) return;
       onRound();
-      this.#timer = setTimeout(() => void round(), this.#options.intervalMillis);
+      const leaderless = !this.#urls.some((_, i) => this.confirms(i));
+      this.#timer = setTimeout(() => void round(), leaderless ? Math.min(FAST_INTERVAL_MILLIS, this.#options.intervalMillis) : this.#options.intervalMillis);
       this.#timer.unref();
     };
     void round();
+  }
+
+  /** Reads Patroni's ttl and loop_wait from the first member that answers, once. */
+  async #learnStaleness(): Promise<void> {
+    for (const [i, base] of this.#urls.entries()) {
+      if (base === null || this.#answers[i] === undefined) continue;
+      const timing = await askTiming(base, this.#options.timeoutMillis);
+      if (timing === null) continue;
+      this.#staleMillis = staleAfter(timing, this.#options.intervalMillis, this.#options.timeoutMillis);
+      this.#staleKnown = true;
+      return;
+    }
   }
 
   close(): void {

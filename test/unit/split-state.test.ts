@@ -9,6 +9,7 @@ import { Balancer } from '../../src/split/balancer.js';
 import { ConnectionRegistry } from '../../src/split/connection-registry.js';
 import { emptyFreshnessStats, freshRead, type FreshReadSteps } from '../../src/split/freshness.js';
 import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from '../../src/split/watch-state.js';
+import { confirmsLeader, staleAfter } from '../../src/split/patroni-authority.js';
 
 function node(hostIndex: number, role: 'primary' | 'standby' | null, timeline = 1, lsn = '0/100'): NodeStatus {
   return {
@@ -226,4 +227,21 @@ test('did you mean: the nearest option name for a typo or a prefix, none for som
   assert.equal(nearestName('recheckMilis', names), 'recheckMillis');
   assert.equal(nearestName('Writer', names), 'writer');
   assert.equal(nearestName('bogus', names), null);
+});
+
+test('patroni: a leader is confirmed by a fresh answer saying it leads and runs; a silent one stops being confirmed', () => {
+  const answer = (role: string, state: string, answeredAt: number | null) => ({ answeredAt, role, state, timeline: 1, error: null });
+  assert.equal(confirmsLeader(answer('master', 'running', 1000), 2000, 2500), true);
+  assert.equal(confirmsLeader(answer('primary', 'running', 1000), 2000, 2500), true);
+  assert.equal(confirmsLeader(answer('master', 'running', 1000), 3501, 2500), false, 'stale');
+  assert.equal(confirmsLeader(answer('replica', 'running', 1000), 2000, 2500), false);
+  assert.equal(confirmsLeader(answer('master', 'stopping', 1000), 2000, 2500), false);
+  assert.equal(confirmsLeader(undefined, 2000, 2500), false);
+});
+
+test('patroni: a silent leader keeps writes until no other member can have been promoted, with margins', () => {
+  // ttl 10, loop_wait 2: no promotion before 8 s; minus one interval, one timeout and a second.
+  assert.equal(staleAfter({ ttl: 10, loopWait: 2 }, 1000, 1000), 5000);
+  assert.equal(staleAfter({ ttl: 30, loopWait: 10 }, 1000, 1000), 17000);
+  assert.equal(staleAfter({ ttl: 5, loopWait: 2 }, 1000, 1000), 2500, 'never under 2.5 s');
 });

@@ -149,8 +149,9 @@ export class PatroniCluster {
   }
 
   /**
-   * Waits until Patroni has a leader (other than `not`, when given) and every
-   * other running, unfrozen member is a running replica on its timeline.
+   * Waits until Patroni has a leader (other than `not`, when given), every
+   * other running, unfrozen member is a running replica on its timeline, and
+   * (synchronous_mode) a synchronous standby is chosen.
    */
   async waitUntilSettled(options: { not?: PatroniMember; timeoutMillis?: number } = {}): Promise<PatroniMember> {
     let settled: PatroniMember | null = null;
@@ -162,7 +163,9 @@ export class PatroniCluster {
       const leader = view.members.find((m) => m.role === 'leader' && m.state === 'running');
       if (leader === undefined || leader.name === options.not?.name) return false;
       const others = this.#members.filter((m) => m.isRunning() && !m.frozen && m.name !== leader.name);
-      const ok = others.every((m) => view.members.some((v) => v.name === m.name && (v.state === 'running' || v.state === 'streaming') && v.timeline === leader.timeline));
+      const ok = others.every((m) => view.members.some((v) => v.name === m.name && (v.state === 'running' || v.state === 'streaming') && v.timeline === leader.timeline))
+        // In synchronous_mode, settled also means Patroni has chosen a synchronous standby (a switchover needs one).
+        && (!this.#shared.synchronousMode || others.length === 0 || view.members.some((v) => v.role === 'sync_standby'));
       settled = ok ? this.member(leader.name) : null;
       return ok;
     }, {

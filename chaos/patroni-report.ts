@@ -1,0 +1,36 @@
+import type { PatroniChaosReport } from './run-patroni-chaos.js';
+import { RECOVERY_LIMIT_MILLIS } from './fault-loop.js';
+import { checksTable, failuresTable, faultTable, opsTable } from './report.js';
+
+/** One mode's section of docs/chaos-patroni.md. */
+export function renderPatroniRun(report: PatroniChaosReport): string {
+  const sync = report.options.synchronous;
+  const violations = report.checks.reduce((n, c) => n + c.violations, 0);
+  const discarded = report.discarded.length === 0
+    ? 'Patroni discarded no timeline.'
+    : `Patroni discarded ${report.discarded.length} timeline(s) (a thawed leader took its lock back; Patroni 3.0.2 on etcd3): ${report.discarded.map((d) => `timeline ${d.timeline} (back on ${d.now}), ${d.acknowledgedWrites} writes acknowledged there by pg-split's count`).join('; ')}; pg-split reported each with \`timeline-discarded\`.`;
+  return [
+    `## ${sync ? 'Patroni `synchronous_mode` (etcd v2 API)' : 'Asynchronous replication (etcd3 API)'}`,
+    '',
+    `Seed ${report.options.seed}: **${report.faults.length} faults** in ${Math.round(report.faultMillis / 1000)} s, Patroni's leader changed ${report.leaderChanges} times; ${report.acknowledgedRows} rows acknowledged; **${violations} invariant violations**.`,
+    '',
+    checksTable(report),
+    '',
+    `Acknowledged rows missing from the final leader, by cause: on a timeline Patroni discarded: **${report.lostOnDiscardedTimeline}**; otherwise (${sync ? 'an invariant above' : 'asynchronous replication: a crashed leader\'s last commits never reached the member promoted'}): **${report.lostOtherwise}**. ${discarded}`,
+    '',
+    '### Faults',
+    '',
+    `Recovery is measured from the heal (Patroni settled, every member running) to the first acknowledged operation sent after it. The limit is ${RECOVERY_LIMIT_MILLIS / 1000} s.`,
+    '',
+    faultTable(report.faults),
+    '',
+    '### Operations',
+    '',
+    opsTable(report),
+    '',
+    '### What the failed operations saw',
+    '',
+    failuresTable(report),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,222 @@
+import { startPatroniCluster, type PatroniCluster } from '../src/cluster/index.js';
+import { WRITE_TIMELINE_SQL } from '../src/lsn.js';
+import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
+import type { TimelineDiscardedEvent } from '../src/split/watch-state.js';
+import { acknowledgedRows, invariantChecks } from './checks.js';
+import { clock, RECOVERY_LIMIT_MILLIS, type FaultRecord } from './fault-loop.js';
+import type { CheckResult, WriteAck } from './invariants.js';
+import { CHAOS_TABLE, MixedLoad, type FailureCount, type OpKind } from './mixed-load.js';
+import { applyPatroniFault, patroniFaultLabel, planPatroniFault, type PatroniFaultPlan } from './patroni-faults.js';
+import { handleCount, settledHandles, watchProcess } from './process-watch.js';
+import { Random } from './random.js';
+import { TenureLog, type Tenure } from './tenure.js';
+
+export interface PatroniChaosOptions {
+  readonly durationMillis: number;
+  readonly seed: number;
+  /** Patroni's synchronous_mode (on etcd's v2 API: Patroni 3.0.2's etcd3 client can give a thawed leader its lock back). */
+  readonly synchronous: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface PatroniFaultRecord extends Omit<FaultRecord, 'plan' | 'promoted'> {
+  readonly patroniPlan: PatroniFaultPlan;
+  /** Patroni's leader after the fault, when it changed. */
+  readonly newLeader: string | undefined;
+}
+
+export interface PatroniChaosReport {
+  readonly options: Omit<PatroniChaosOptions, 'log'>;
+  readonly faultMillis: number;
+  readonly faults: readonly PatroniFaultRecord[];
+  readonly done: Readonly<Record<OpKind, number>>;
+  readonly failed: Readonly<Record<OpKind, number>>;
+  readonly failures: readonly FailureCount[];
+  readonly acknowledgedRows: number;
+  /** Acknowledged rows missing from the final leader, by cause. */
+  readonly lostOnDiscardedTimeline: number;
+  readonly lostOtherwise: number;
+  readonly discarded: readonly TimelineDiscardedEvent[];
+  readonly leaderChanges: number;
+  readonly checks: readonly CheckResult[];
+}
+
+export const PATRONI_APPLICATION_NAME = 'pgsplit-patroni-chaos';
+
+/** How far Patroni's /cluster view can lag the DCS: one loop_wait of the harness (2 s). */
+const VIEW_LAG_MILLIS = 2000;
+
+/**
+ * Who was Patroni's leader when, as Patroni's own view says (polled every
+ * 200 ms), on the timeline its server reports: a new tenure begins one
+ * loop_wait before the poll that last saw the old one, so an
+ * acknowledgement made while the view lagged is never put outside its
+ * leader's tenure. A leaderless view ends nothing: a frozen
+ * leader stays the primary until another member leads.
+ */
+class PatroniTenures {
+  readonly log = new TenureLog();
+  #last = '';
+  #lastPoll = 0;
+  #timer: NodeJS.Timeout | null = null;
+  changes = 0;
+
+  constructor(private readonly cluster: PatroniCluster) {}
+
+  async poll(): Promise<void> {
+    const now = Date.now();
+    const view = await this.cluster.view().catch(() => null);
+    const name = view?.members.find((m) => m.role === 'leader')?.name;
+    const leader = name === undefined ? undefined : this.cluster.members.find((m) => m.name === name);
+    // The timeline as the leader's server says (Patroni's view can lag a promotion).
+    const rows = leader === undefined ? [] : await leader.query<{ standby: boolean; timeline: number }>(`SELECT pg_is_in_recovery() AS standby, ${WRITE_TIMELINE_SQL} AS timeline`).catch(() => []);
+    const row = rows[0];
+    if (leader !== undefined && row !== undefined && !row.standby) {
+      const key = `${leader.host}/${row.timeline}`;
+      if (key !== this.#last) {
+        if (this.#last !== '') this.changes++;
+        // /cluster comes from a member's cached view of etcd, refreshed every loop_wait (2 s): the leader may
+        // have been promoted (and writing on its new timeline) that much before the view showed it.
+        // The old leader's tenure ends when the new one is seen; the two overlap by that lag.
+        this.log.end(now);
+        this.log.begin(leader.host, row.timeline, this.#lastPoll - VIEW_LAG_MILLIS);
+        this.#last = key;
+      }
+    }
+    this.#lastPoll = now;
+  }
+
+  start(): void {
+    const tick = (): void => {
+      void this.poll().finally(() => {
+        if (this.#timer !== null) this.#timer = setTimeout(tick, 200);
+      });
+    };
+    this.#timer = setTimeout(tick, 200);
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  list(): readonly Tenure[] {
+    return this.log.list();
+  }
+}
+
+async function sessionsNamed(cluster: PatroniCluster, name: string): Promise<number> {
+  let total = 0;
+  for (const member of cluster.members) {
+    const rows = await member.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [name]).catch(() => [{ n: '0' }]);
+    total += Number(rows[0]?.n ?? 0);
+  }
+  return total;
+}
+
+async function noSessionsLeft(cluster: PatroniCluster, name: string): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const n = await sessionsNamed(cluster, name);
+    if (n === 0 || Date.now() > deadline) return n;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function lostByCause(acks: readonly WriteAck[], present: ReadonlySet<number>, discarded: readonly TimelineDiscardedEvent[], hosts: readonly string[]): { onDiscarded: number; otherwise: number } {
+  const onDiscarded = (ack: WriteAck): boolean => discarded.some((d) => d.timeline === ack.timeline && d.nodes.some((i) => hosts[i] === ack.server));
+  let discardedCount = 0;
+  let other = 0;
+  for (const ack of acks) {
+    const missing = ack.ids.filter((id) => !present.has(id)).length;
+    if (onDiscarded(ack)) discardedCount += missing;
+    else other += missing;
+  }
+  return { onDiscarded: discardedCount, otherwise: other };
+}
+
+async function faultLoop(cluster: PatroniCluster, load: MixedLoad, seed: number, durationMillis: number, log: (line: string) => void): Promise<PatroniFaultRecord[]> {
+  const random = new Random(seed);
+  const faults: PatroniFaultRecord[] = [];
+  const startedAt = Date.now();
+  while (Date.now() - startedAt < durationMillis) {
+    const plan = planPatroniFault(random);
+    const before = await cluster.leader();
+    const injectedAt = Date.now();
+    const member = await applyPatroniFault(cluster, plan);
+    const healedAt = Date.now();
+    const after = await cluster.leader();
+    const [wroteAt, readAt] = await Promise.all([
+      load.successAfter(['write', 'transaction'], healedAt, RECOVERY_LIMIT_MILLIS),
+      load.successAfter(['read'], healedAt, RECOVERY_LIMIT_MILLIS),
+    ]);
+    const record: PatroniFaultRecord = {
+      label: patroniFaultLabel(plan), patroniPlan: plan, node: member.name, newLeader: after !== null && after !== before ? after.name : undefined,
+      injectedAt, healedAt, writeRecoveryMillis: wroteAt === null ? null : wroteAt - healedAt, readRecoveryMillis: readAt === null ? null : readAt - healedAt,
+    };
+    faults.push(record);
+    log(`#${faults.length} ${record.label} on ${record.node}${record.newLeader === undefined ? '' : `, Patroni's leader now ${record.newLeader}`} (${clock(injectedAt)} to ${clock(healedAt)}): writes back ${record.writeRecoveryMillis ?? 'never'} ms, reads ${record.readRecoveryMillis ?? 'never'} ms after the heal`);
+  }
+  return faults;
+}
+
+/**
+ * The chaos run under Patroni: 3 members, connectSplit with the `patroni`
+ * option under the mixed load, and random faults for `durationMillis`, every
+ * failover performed by Patroni. Invariants are checked from the servers,
+ * who led when from Patroni's own view.
+ */
+export async function runPatroniChaos(options: PatroniChaosOptions): Promise<PatroniChaosReport> {
+  const cluster = await startPatroniCluster({ members: 3, synchronousMode: options.synchronous, dcs: options.synchronous ? 'etcd' : 'etcd3' });
+  const watch = watchProcess();
+  const log = options.log ?? (() => undefined);
+  const tenures = new PatroniTenures(cluster);
+  try {
+    const leader = await cluster.waitUntilSettled();
+    await leader.query(CHAOS_TABLE);
+    await tenures.poll();
+    tenures.start();
+    const handlesBefore = handleCount();
+    const split: SplitCluster = await connectSplit(cluster.url(cluster.members, { application_name: PATRONI_APPLICATION_NAME }), { patroni: { port: cluster.apiPort } });
+    const discarded: TimelineDiscardedEvent[] = [];
+    split.on('timeline-discarded', (e) => discarded.push(e));
+    const load = new MixedLoad(split);
+    const startedAt = Date.now();
+    let faults: PatroniFaultRecord[];
+    load.start();
+    try {
+      faults = await faultLoop(cluster, load, options.seed, options.durationMillis, log);
+    } finally {
+      await load.stop();
+      await split.end();
+      tenures.stop();
+    }
+    const faultMillis = Date.now() - startedAt;
+    const sessionsLeft = await noSessionsLeft(cluster, PATRONI_APPLICATION_NAME);
+    const handlesLeft = await settledHandles(handlesBefore);
+    const final = await cluster.heal();
+    const rows = await final.query<{ id: string }>('SELECT id::text FROM chaos_writes');
+    const present = new Set(rows.map((r) => Number(r.id)));
+    const hosts = cluster.members.map((m) => m.host);
+    const lost = lostByCause(load.acks, present, discarded, hosts);
+    const checks = invariantChecks({
+      synchronous: options.synchronous, load, tenures: tenures.list(), faults,
+      present, sessionsLeft, handlesBefore, handlesLeft, problems: watch.problems, applicationName: PATRONI_APPLICATION_NAME, nodes: cluster.members.length,
+    });
+    return {
+      options: { durationMillis: options.durationMillis, seed: options.seed, synchronous: options.synchronous },
+      faultMillis, faults, done: { ...load.done }, failed: { ...load.failed },
+      failures: [...load.failures.values()].sort((a, b) => b.count - a.count),
+      acknowledgedRows: acknowledgedRows(load.acks),
+      lostOnDiscardedTimeline: lost.onDiscarded,
+      lostOtherwise: lost.otherwise,
+      discarded,
+      leaderChanges: tenures.changes,
+      checks,
+    };
+  } finally {
+    tenures.stop();
+    watch.release();
+    await cluster.destroy();
+  }
+}
