@@ -1,4 +1,4 @@
-import { createServer, isIPv4 } from 'node:net';
+import { createConnection, createServer, isIPv4 } from 'node:net';
 import { PgSplitError } from '../errors.js';
 
 /** Below the kernel's ephemeral range (32768+), so client sockets do not grab the port while a node is down. */
@@ -42,4 +42,16 @@ export async function findFreePort(hosts: readonly string[]): Promise<number> {
     if (await isFreeEverywhere(hosts, port)) return port;
   }
   return fail(`no port free on all of ${hosts.join(', ')} after ${PORT_ATTEMPTS} tries`);
+}
+
+/** Whether something accepts TCP connections on host:port now. */
+export function acceptsConnections(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

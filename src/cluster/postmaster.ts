@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { clusterError } from './cluster-error.js';
 import { sleepSync } from './exit-guard.js';
 import { readPidFile, removeStaleServerState } from './pid-file.js';
 import { isProcessAlive, isProcessStopped, signalTree } from './process-tree.js';
-import { serverEnv, serverUser } from './run-as.js';
+import { spawnAsServer } from './run-as.js';
 import { settlesWithin, waitUntil } from './wait.js';
 
 /** `fast`: roll back sessions, checkpoint, exit (SIGINT). `immediate`: exit at once, crash recovery on next start (SIGQUIT). */
@@ -61,18 +60,7 @@ export class Postmaster {
 
   #spawn(): ChildProcess {
     const { binDir, dataDir, logPath, home, args } = this.#spec;
-    const log = openSync(logPath, 'a');
-    try {
-      return spawn(join(binDir, 'postgres'), ['-D', dataDir, ...args], {
-        ...serverUser(),
-        env: serverEnv(home),
-        cwd: home,
-        stdio: ['ignore', log, log],
-        detached: true,
-      });
-    } finally {
-      closeSync(log);
-    }
+    return spawnAsServer(join(binDir, 'postgres'), ['-D', dataDir, ...args], logPath, home);
   }
 
   #track(child: ChildProcess): void {

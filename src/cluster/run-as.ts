@@ -1,4 +1,5 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgSplitError } from '../errors.js';
@@ -82,4 +83,14 @@ export async function runServerBinary(name: string, args: readonly string[], opt
       reject(new PgSplitError('PGSPLIT_CLUSTER', `${options.label}: ${name} ${why}\n${tail}`, { cause: err }));
     });
   });
+}
+
+/** Starts a long-running program as the server user, detached, its output appended to `logPath`, HOME and cwd `home`. */
+export function spawnAsServer(file: string, args: readonly string[], logPath: string, home: string): ChildProcess {
+  const log = openSync(logPath, 'a');
+  try {
+    return spawn(file, [...args], { ...serverUser(), env: serverEnv(home), cwd: home, stdio: ['ignore', log, log], detached: true });
+  } finally {
+    closeSync(log);
+  }
 }

@@ -37,21 +37,28 @@ export function sharedConfig(): string {
 }
 
 /**
- * pg_hba.conf: the secure role needs scram-sha-256 (its lines come first, so
- * they win), everything else from 127.0.0.0/8 or the socket is trusted,
- * replication included.
+ * pg_hba rules (type, database, user, address, method): the secure role
+ * needs scram-sha-256 (its lines come first, so they win), everything else
+ * from 127.0.0.0/8 or the socket is trusted, replication included. Used as
+ * pg_hba.conf by the plain harness and as Patroni's `bootstrap.pg_hba`.
  */
+export const HBA_RULES: ReadonlyArray<readonly [string, string, string, string, string]> = [
+  ['local', 'all', SECURE_ROLE, '', 'scram-sha-256'],
+  ['host', 'all', SECURE_ROLE, '127.0.0.0/8', 'scram-sha-256'],
+  ['local', 'all', 'all', '', 'trust'],
+  ['local', 'replication', 'all', '', 'trust'],
+  ['host', 'all', 'all', '127.0.0.0/8', 'trust'],
+  ['host', 'replication', 'all', '127.0.0.0/8', 'trust'],
+];
+
+/** One pg_hba line. */
+export function hbaLine(rule: readonly string[]): string {
+  return rule.filter((field) => field !== '').join(' ');
+}
+
+/** pg_hba.conf from HBA_RULES. */
 export function hbaConfig(): string {
-  return [
-    '# TYPE  DATABASE     USER          ADDRESS        METHOD',
-    `local   all          ${SECURE_ROLE}                scram-sha-256`,
-    `host    all          ${SECURE_ROLE}  127.0.0.0/8    scram-sha-256`,
-    'local   all          all                         trust',
-    'local   replication  all                         trust',
-    'host    all          all           127.0.0.0/8    trust',
-    'host    replication  all           127.0.0.0/8    trust',
-    '',
-  ].join('\n');
+  return ['# TYPE DATABASE USER ADDRESS METHOD', ...HBA_RULES.map(hbaLine), ''].join('\n');
 }
 
 export interface NodeAddress {

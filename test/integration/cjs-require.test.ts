@@ -109,7 +109,10 @@ test('require(): the CommonJS build loads, and routes a write to the primary and
     for (const name of ['connect', 'connectDetailed', 'connectSplit', 'parseConnInfo', 'probeCluster', 'resolveConnInfo', 'PgSplitError', 'ConnInfoError']) {
       assert.ok(report.exports.index.includes(name), `pg-split (CommonJS) does not export ${name}`);
     }
-    const clusterExports = ['Cluster', 'ClusterNode', 'SECURE_PASSWORD', 'SECURE_ROLE', 'SUPERUSER', 'findPgBinDir', 'startBlackHole', 'startCluster'];
+    const clusterExports = [
+      'Cluster', 'ClusterNode', 'Daemon', 'PatroniCluster', 'PatroniMember', 'SECURE_PASSWORD', 'SECURE_ROLE', 'SUPERUSER', 'findPgBinDir',
+      'haproxyConfig', 'pgbouncerConfig', 'startBlackHole', 'startCluster', 'startHaproxy', 'startPatroniCluster', 'startPgBouncers',
+    ];
     assert.deepEqual(report.exports.cluster, clusterExports);
     assert.ok(report.classes);
     assert.ok(existsSync(join(report.binDir, 'initdb')));

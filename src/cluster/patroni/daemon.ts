@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { clusterError } from '../cluster-error.js';
 import { sleepSync } from '../exit-guard.js';
 import { isProcessAlive, isProcessStopped } from '../process-tree.js';
-import { serverEnv, serverUser } from '../run-as.js';
+import { spawnAsServer } from '../run-as.js';
 import { settlesWithin, waitUntil } from '../wait.js';
 
 export interface DaemonSpec {
@@ -54,15 +53,7 @@ export class Daemon {
   /** Spawns the program (a no-op while it runs). Readiness is the caller's to wait for. */
   start(): void {
     if (this.#child !== undefined) return;
-    const log = openSync(this.#spec.logPath, 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn(this.#spec.command, [...this.#spec.args], {
-        ...serverUser(), env: serverEnv(this.#spec.home), cwd: this.#spec.home, stdio: ['ignore', log, log], detached: true,
-      });
-    } finally {
-      closeSync(log);
-    }
+    const child = spawnAsServer(this.#spec.command, this.#spec.args, this.#spec.logPath, this.#spec.home);
     this.#child = child;
     this.#frozen = false;
     this.#exited = new Promise((resolve) => {

@@ -1,7 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createConnection } from 'node:net';
-import { findFreePort } from '../addresses.js';
+import { acceptsConnections, findFreePort } from '../addresses.js';
 import { clusterError } from '../cluster-error.js';
 import { chownToServer } from '../run-as.js';
 import { waitUntil } from '../wait.js';
@@ -54,17 +53,6 @@ export function haproxyConfig(cluster: PatroniCluster, primaryPort: number, repl
   ].join('\n');
 }
 
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** Starts Debian's haproxy in front of `cluster` (its members as they are now); resolves once both listeners accept. */
 export async function startHaproxy(cluster: PatroniCluster): Promise<Haproxy> {
   const host = '127.0.0.1';
@@ -76,7 +64,7 @@ export async function startHaproxy(cluster: PatroniCluster): Promise<Haproxy> {
   const daemon = new Daemon({ name: 'haproxy', command: 'haproxy', args: ['-db', '-f', configPath], logPath: join(cluster.rootDir, 'haproxy.log'), home: cluster.rootDir });
   daemon.start();
   cluster.adopt(daemon);
-  await waitUntil(async () => (await listening(host, primaryPort)) && (await listening(host, replicaPort)), {
+  await waitUntil(async () => (await acceptsConnections(host, primaryPort)) && (await acceptsConnections(host, replicaPort)), {
     timeoutMillis: 10_000,
     intervalMillis: 100,
     onTimeout: () => clusterError('haproxy', 'not listening within 10000 ms', daemon.logPath),

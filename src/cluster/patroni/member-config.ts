@@ -1,4 +1,4 @@
-import { SECURE_ROLE, SHARED_SETTINGS, SUPERUSER } from '../server-config.js';
+import { HBA_RULES, hbaLine, SHARED_SETTINGS, SUPERUSER } from '../server-config.js';
 
 /** Patroni's timing and replication settings (its DCS `bootstrap.dcs` section). */
 export interface PatroniTiming {
@@ -71,14 +71,7 @@ export function memberConfig(input: MemberConfigInput): string {
         postgresql: { use_pg_rewind: true, use_slots: true, parameters: parameters() },
       },
       initdb: [{ encoding: 'UTF8' }, { locale: 'C' }, 'no-sync', { auth: 'trust' }],
-      pg_hba: [
-        `local all ${SECURE_ROLE} scram-sha-256`,
-        `host all ${SECURE_ROLE} 127.0.0.0/8 scram-sha-256`,
-        'local all all trust',
-        'local replication all trust',
-        'host all all 127.0.0.0/8 trust',
-        'host replication all 127.0.0.0/8 trust',
-      ],
+      pg_hba: HBA_RULES.map(hbaLine),
     },
     postgresql: {
       listen: `${input.host}:${input.port}`,

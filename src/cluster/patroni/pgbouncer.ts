@@ -1,7 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { findFreePort } from '../addresses.js';
+import { acceptsConnections, findFreePort } from '../addresses.js';
 import { buildUrl } from '../cluster-conninfo.js';
 import { clusterError } from '../cluster-error.js';
 import { chownToServer } from '../run-as.js';
@@ -48,17 +47,6 @@ export function pgbouncerConfig(member: PatroniMember, pgPort: number, port: num
   ].join('\n');
 }
 
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** Starts a PgBouncer in front of every member of `cluster`; they stop with the cluster. */
 export async function startPgBouncers(cluster: PatroniCluster, poolMode: PoolMode = 'session'): Promise<PgBouncers> {
   const members = cluster.members;
@@ -78,7 +66,7 @@ export async function startPgBouncers(cluster: PatroniCluster, poolMode: PoolMod
     daemon.start();
     cluster.adopt(daemon);
     daemons.push(daemon);
-    await waitUntil(() => accepts(member.host, port), {
+    await waitUntil(() => acceptsConnections(member.host, port), {
       timeoutMillis: 10_000,
       intervalMillis: 100,
       onTimeout: () => clusterError(daemon.name, 'not listening within 10000 ms', daemon.logPath),
