@@ -157,7 +157,7 @@ describe('connectSplit under Patroni, synchronous_mode', () => {
   let cluster: PatroniCluster;
   before(async () => {
     // etcd's v2 API: Patroni 3.0.2's etcd3 client can let a thawed leader overwrite the leader key and
-    // discard what the promoted synchronous standby committed (fixed in Patroni 3.0.3; docs/patroni.md).
+    // discard what the promoted synchronous standby committed (fixed upstream after 3.0.2; docs/patroni.md).
     cluster = await startPatroniCluster({ members: 3, synchronousMode: true, dcs: 'etcd' });
   });
   after(() => cluster.destroy());

@@ -10,6 +10,7 @@ import { ConnectionRegistry } from '../../src/split/connection-registry.js';
 import { emptyFreshnessStats, freshRead, type FreshReadSteps } from '../../src/split/freshness.js';
 import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from '../../src/split/watch-state.js';
 import { confirmsLeader, staleAfter } from '../../src/split/patroni-authority.js';
+import { ReadScope } from '../../src/split/read-scope.js';
 
 function node(hostIndex: number, role: 'primary' | 'standby' | null, timeline = 1, lsn = '0/100'): NodeStatus {
   return {
@@ -244,4 +245,16 @@ test('patroni: a silent leader keeps writes until no other member can have been 
   assert.equal(staleAfter({ ttl: 10, loopWait: 2 }, 1000, 1000), 5000);
   assert.equal(staleAfter({ ttl: 30, loopWait: 10 }, 1000, 1000), 17000);
   assert.equal(staleAfter({ ttl: 5, loopWait: 2 }, 1000, 1000), 2500, 'never under 2.5 s');
+});
+
+test('read scopes belong to the cluster that made them: a scope on one never reaches another', async () => {
+  const a = new ReadScope();
+  const b = new ReadScope();
+  const seen = await a.run({ primary: true }, async () => {
+    await new Promise((r) => setTimeout(r, 1));
+    return { a: a.current(), b: b.current() };
+  });
+  assert.deepEqual(seen, { a: { primary: true }, b: {} });
+  assert.deepEqual(a.run({ after: '0/10' }, () => a.run({ primary: true }, () => a.current())), { after: '0/10', primary: true }, 'scopes nest');
+  assert.deepEqual(a.current(), {});
 });

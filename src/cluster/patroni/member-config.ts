@@ -13,7 +13,7 @@ export interface PatroniTiming {
 /**
  * Patroni's etcd client. `etcd3`: the v3 API. Patroni 3.0.2's etcd3 client
  * can overwrite the leader key when a frozen leader thaws after its lease
- * expired (fixed in Patroni 3.0.3, patroni pull 2689), taking the lock back
+ * expired (fixed upstream after 3.0.2, patroni pull 2689), taking the lock back
  * from the member promoted meanwhile. `etcd`: the v2 API, whose
  * compare-and-swap update cannot.
  */
