@@ -48,6 +48,23 @@ export function patroniFaultLabel(plan: PatroniFaultPlan): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A switchover, as an operator would make it: Patroni refuses one (HTTP 412)
+ * while no replica is a good candidate yet (one just restarted), so it is
+ * asked again every second, up to 30 s.
+ */
+async function switchoverWhenPossible(cluster: PatroniCluster): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await cluster.switchover();
+      return;
+    } catch (err) {
+      if (attempt >= 30 || !(err instanceof Error) || !err.message.includes('HTTP 412')) throw err;
+      await sleep(1000);
+    }
+  }
+}
+
 /** Injects one fault and heals the cluster (Patroni's own recovery, then the harness's heal); returns the member hit. */
 export async function applyPatroniFault(cluster: PatroniCluster, plan: PatroniFaultPlan): Promise<PatroniMember> {
   const leader = await cluster.waitUntilSettled({ timeoutMillis: 120_000 });
@@ -55,7 +72,7 @@ export async function applyPatroniFault(cluster: PatroniCluster, plan: PatroniFa
   const member = plan.target === 'leader' ? leader : replicas[plan.replicaIndex % replicas.length] ?? leader;
   switch (plan.kind) {
     case 'switchover':
-      await cluster.switchover();
+      await switchoverWhenPossible(cluster);
       break;
     case 'kill9-postgres':
       await member.kill9Postgres();

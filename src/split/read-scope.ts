@@ -30,11 +30,12 @@ export function checkToken(token: unknown): string {
   return token;
 }
 
-const NONE: ReadRequirement = Object.freeze({});
+/** No requirement: what a read without scope or `pgSplit` field has. */
+export const NO_REQUIREMENT: ReadRequirement = Object.freeze({});
 
 /** Checks a `pgSplit` field (any type) on a query config; throws OptionError. */
 export function checkQueryOptions(value: unknown): ReadRequirement {
-  if (value === undefined) return NONE;
+  if (value === undefined) return NO_REQUIREMENT;
   const options = optionsObject('pgSplit', value, ['after', 'primary']);
   const requirement: { after?: string; primary?: boolean } = {};
   if (options['after'] !== undefined) requirement.after = checkToken(options['after']);
@@ -47,7 +48,7 @@ export function checkQueryOptions(value: unknown): ReadRequirement {
 
 /** The `pgSplit` field of a query's first argument, checked. */
 export function requirementOfQuery(first: unknown): ReadRequirement {
-  if (typeof first !== 'object' || first === null) return NONE;
+  if (typeof first !== 'object' || first === null) return NO_REQUIREMENT;
   return checkQueryOptions((first as { pgSplit?: unknown }).pgSplit);
 }
 
@@ -62,11 +63,11 @@ export class ReadScope {
   /** Runs `fn` with reads bound by `requirement`; scopes nest, the inner one adds to the outer. */
   run<T>(requirement: ReadRequirement, fn: () => T): T {
     if (typeof fn !== 'function') throw new OptionError(`Expected a function to run, got ${describeValue(fn)}`);
-    const outer = this.#storage.getStore() ?? NONE;
+    const outer = this.#storage.getStore() ?? NO_REQUIREMENT;
     return this.#storage.run({ ...outer, ...requirement }, fn);
   }
 
   current(): ReadRequirement {
-    return this.#storage.getStore() ?? NONE;
+    return this.#storage.getStore() ?? NO_REQUIREMENT;
   }
 }

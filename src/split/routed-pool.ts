@@ -5,7 +5,7 @@ import { endedError } from './cluster-watch.js';
 import { freshRead, type FreshnessOptions, type FreshnessStats, type FreshReadSteps } from './freshness.js';
 import { NodeClient, type NodeClientConfig } from './node-client.js';
 import type { PoolSettings } from './options.js';
-import { requirementOfQuery, type ReadRequirement, type ReadScope } from './read-scope.js';
+import { NO_REQUIREMENT, requirementOfQuery, type ReadRequirement, type ReadScope } from './read-scope.js';
 import type { PoolRole, Router } from './router.js';
 import { certainlyNotCommitted, failoverSignal } from './sqlstate.js';
 import type { WriteTracker } from './write-tracker.js';
@@ -33,7 +33,6 @@ export interface RoutedPoolSettings {
 
 /** pg.Pool events re-emitted from the per-node pools, with pg-pool's arguments, once someone listens to them. */
 const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acquire', 'release', 'remove']);
-const NO_REQUIREMENT: ReadRequirement = Object.freeze({});
 
 function noNodeError(settings: RoutedPoolSettings, role: PoolRole): PgSplitError {
   const what = role === 'writer' ? 'no read-write primary' : 'no eligible node for reads';
@@ -156,7 +155,7 @@ export class RoutedPool extends pg.Pool {
     try {
       const ofQuery = requirementOfQuery(first);
       const scoped = this.#settings.scope.current();
-      requirement = ofQuery === NO_REQUIREMENT || Object.keys(ofQuery).length === 0 ? scoped : { ...scoped, ...ofQuery };
+      requirement = ofQuery === NO_REQUIREMENT ? scoped : { ...scoped, ...ofQuery };
     } catch (err) {
       return Promise.reject(err);
     }

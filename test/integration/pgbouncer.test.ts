@@ -76,8 +76,9 @@ describe('through PgBouncer (one per Patroni member)', () => {
       await client.end();
       return { ok: true as const, standby: rows[0]?.standby === true };
     }, () => ({ ok: false as const, standby: false }));
+    // libpq-exact: connect() decides as psql does, whether or not PgBouncer's replayed in_hot_standby fooled both this time.
     assert.equal(ours.ok, libpq.ok, `psql: ${JSON.stringify(libpq)}`);
-    assert.equal(ours.ok && ours.standby, true, 'connect() accepted a standby as read-write: PgBouncer replayed the old in_hot_standby (docs/patroni.md)');
+    t.diagnostic(ours.ok && ours.standby ? 'connect() and psql both accepted a standby as read-write (stale in_hot_standby)' : 'PgBouncer reported the current role this time');
   });
 });
 
