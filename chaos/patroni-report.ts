@@ -1,6 +1,5 @@
 import type { PatroniChaosReport } from './run-patroni-chaos.js';
-import { RECOVERY_LIMIT_MILLIS } from './fault-loop.js';
-import { checksTable, failuresTable, faultTable, opsTable } from './report.js';
+import { checksTable, faultSections } from './report.js';
 
 /** One mode's section of docs/chaos-patroni.md. */
 export function renderPatroniRun(report: PatroniChaosReport): string {
@@ -18,19 +17,6 @@ export function renderPatroniRun(report: PatroniChaosReport): string {
     '',
     `Acknowledged rows missing from the final leader, by cause: on a timeline Patroni discarded: **${report.lostOnDiscardedTimeline}**; otherwise (${sync ? 'an invariant above' : 'asynchronous replication: a crashed leader\'s last commits never reached the member promoted'}): **${report.lostOtherwise}**. ${discarded}`,
     '',
-    '### Faults',
-    '',
-    `Recovery is measured from the heal (Patroni settled, every member running) to the first acknowledged operation sent after it. The limit is ${RECOVERY_LIMIT_MILLIS / 1000} s.`,
-    '',
-    faultTable(report.faults),
-    '',
-    '### Operations',
-    '',
-    opsTable(report),
-    '',
-    '### What the failed operations saw',
-    '',
-    failuresTable(report),
-    '',
+    ...faultSections(report, 'Patroni settled, every member running'),
   ].join('\n');
 }

@@ -14,7 +14,7 @@ function spread(values: ReadonlyArray<number | null>): string {
   return `${percentile(known, 0.5)} / ${known[known.length - 1]}${never > 0 ? ` (${never} never)` : ''}`;
 }
 
-export function faultTable(faults: readonly Recovery[]): string {
+function faultTable(faults: readonly Recovery[]): string {
   const labels = [...new Set(faults.map((f) => f.label))].sort();
   const rows = labels.map((label) => {
     const of = faults.filter((f) => f.label === label);
@@ -24,7 +24,7 @@ export function faultTable(faults: readonly Recovery[]): string {
   return table(['fault', 'injected', 'writes back after the heal, ms (median / worst)', 'reads back, ms (median / worst)'], rows);
 }
 
-export function opsTable(report: { readonly done: Readonly<Record<OpKind, number>>; readonly failed: Readonly<Record<OpKind, number>> }): string {
+function opsTable(report: { readonly done: Readonly<Record<OpKind, number>>; readonly failed: Readonly<Record<OpKind, number>> }): string {
   const kinds = ['write', 'transaction', 'read'] as const;
   return table(['operation', 'succeeded', 'failed (during faults)'], kinds.map((k) => [k === 'transaction' ? 'transaction (2 inserts, checked-out client)' : k, report.done[k], report.failed[k]]));
 }
@@ -35,7 +35,7 @@ export function checksTable(report: { readonly checks: readonly CheckResult[] })
   ]));
 }
 
-export function failuresTable(report: { readonly failures: readonly FailureCount[] }): string {
+function failuresTable(report: { readonly failures: readonly FailureCount[] }): string {
   if (report.failures.length === 0) return 'No operation failed.';
   return table(['error code (SQLSTATE, pg-split or Node)', 'count', 'example'], report.failures.slice(0, 12).map((f) => [f.key.replace(/\|/g, '\\|'), f.count, f.example.replace(/\|/g, '\\|').slice(0, 100)]));
 }
@@ -62,6 +62,31 @@ function peerSection(report: ChaosReport): string[] {
   ];
 }
 
+/** The Faults, Operations and failures sections both chaos reports share; `heal` says what the heal is. */
+export function faultSections(
+  report: { readonly faults: readonly Recovery[]; readonly done: Readonly<Record<OpKind, number>>; readonly failed: Readonly<Record<OpKind, number>>; readonly failures: readonly FailureCount[] },
+  heal: string,
+  afterOperations: readonly string[] = [],
+): string[] {
+  return [
+    '### Faults',
+    '',
+    `Recovery is measured from the heal (${heal}) to the first acknowledged operation sent after it. The limit is ${RECOVERY_LIMIT_MILLIS / 1000} s.`,
+    '',
+    faultTable(report.faults),
+    '',
+    '### Operations',
+    '',
+    opsTable(report),
+    '',
+    ...afterOperations,
+    '### What the failed operations saw',
+    '',
+    failuresTable(report),
+    '',
+  ];
+}
+
 /** One mode's section of docs/chaos.md. */
 export function renderRun(report: ChaosReport): string {
   const sync = report.options.synchronous;
@@ -81,22 +106,7 @@ export function renderRun(report: ChaosReport): string {
     '',
     lost,
     '',
-    '### Faults',
-    '',
-    `Recovery is measured from the heal (the node back; for a failover, the standby promoted and the other one following it) to the first acknowledged operation sent after it. The limit is ${RECOVERY_LIMIT_MILLIS / 1000} s.`,
-    '',
-    faultTable(report.faults),
-    '',
-    '### Operations',
-    '',
-    opsTable(report),
-    '',
-    `The longest single operation took ${report.longestOpMillis} ms.`,
-    '',
-    '### What the failed operations saw',
-    '',
-    failuresTable(report),
-    '',
+    ...faultSections(report, 'the node back; for a failover, the standby promoted and the other one following it', [`The longest single operation took ${report.longestOpMillis} ms.`, '']),
     ...peerSection(report),
   ].join('\n');
 }

@@ -77,8 +77,8 @@ export interface SplitCluster {
 }
 
 function describePatroni(authority: PatroniAuthority | null, hostIndex: number): string {
-  const report = authority?.report(hostIndex);
-  if (authority === null || report === undefined) return '';
+  if (authority === null) return '';
+  const report = authority.report(hostIndex);
   if (report === null) return '; Patroni: not asked yet';
   const said = report.role === null ? 'never answered' : `${report.role} ${report.state ?? ''}`.trim();
   return `; Patroni: ${said}${report.error === null ? '' : ` (last request: ${report.error})`}`;
