@@ -5,6 +5,7 @@ import { ConnInfoError } from '../errors.js';
 import { functionOption, optionsObject } from '../input.js';
 import { systemLookup, type Lookup } from './endpoints.js';
 import { cryptoRandomInt, type RandomInt } from './shuffle.js';
+import { loadOtel } from '../telemetry/otel-api.js';
 import { walkHosts, type Connected } from './walk.js';
 
 export interface ConnectOptions extends ResolveContext {
@@ -27,12 +28,14 @@ export function connectTimeoutMillis(target: ConnectionTarget): number {
 export async function connectDetailed(conninfo: string | ConnectionTarget, options: ConnectOptions = {}): Promise<Connected> {
   const checked = optionsObject('options', options, [...resolveContextKeys, 'lookup', 'random']);
   const target = targetOf(conninfo, checked);
-  return walkHosts({
+  const settings = {
     target,
     timeoutMillis: connectTimeoutMillis(target),
     lookup: functionOption<Lookup>('lookup', checked['lookup']) ?? systemLookup,
     random: functionOption<RandomInt>('random', checked['random']) ?? cryptoRandomInt,
-  });
+  };
+  await loadOtel();
+  return walkHosts(settings);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { TargetSessionAttrs } from '../conninfo/resolve.js';
 import type { StartupParams } from './attempt.js';
+import { untraced } from '../telemetry/otel-api.js';
 import { needsHotStandby, needsReadOnly, type ServerState, type WalkPass } from './server-state.js';
 
 /** The check query failed; libpq then moves to the next host with this text. */
@@ -22,7 +23,7 @@ export function serverVersionNumber(params: StartupParams): number {
 
 async function firstValue(client: pg.Client, query: string): Promise<string> {
   try {
-    const result = await client.query({ text: query, rowMode: 'array' });
+    const result = await untraced(() => client.query({ text: query, rowMode: 'array' }));
     const value: unknown = result.rows.length === 1 ? (result.rows[0] as unknown[])[0] : undefined;
     if (value === undefined) throw new Error('not exactly one row');
     return String(value);

@@ -4,6 +4,7 @@ import type { Lookup } from '../connect/endpoints.js';
 import { hostIdentity } from '../connect/messages.js';
 import { destroySocket } from '../connect/pg-wire.js';
 import { failureLine, openSession, type OpenFailure, type Session } from '../connect/session.js';
+import { untraced } from '../telemetry/otel-api.js';
 import { reachableStatus, unreachableStatus, type HostIdentity, type NodeStatus } from './node-status.js';
 import { STATUS_QUERY, toStatusRow } from './status-query.js';
 
@@ -58,8 +59,12 @@ export async function queryStatus(client: pg.Client, id: HostIdentity, timeoutMi
   return reachableStatus(id, toStatusRow(result.rows[0] as Record<string, unknown>), Math.round(rtt * 100) / 100);
 }
 
-/** Probes one host entry: opens a session, runs the status query, closes. Never throws. */
-export async function probeHost(target: ConnectionTarget, hostIndex: number, options: ProbeOptions): Promise<NodeStatus> {
+/** Probes one host entry: opens a session, runs the status query, closes. Never throws, never traced. */
+export function probeHost(target: ConnectionTarget, hostIndex: number, options: ProbeOptions): Promise<NodeStatus> {
+  return untraced(() => probeOnce(target, hostIndex, options));
+}
+
+async function probeOnce(target: ConnectionTarget, hostIndex: number, options: ProbeOptions): Promise<NodeStatus> {
   const started = Date.now();
   const opened = await openSession(target, hostIndex, options);
   if (!opened.ok) return failedStatus(hostIndex, opened.failures);

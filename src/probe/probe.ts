@@ -5,6 +5,7 @@ import { systemLookup, type Lookup } from '../connect/endpoints.js';
 import { libpqChoice, withReplayLag } from './cluster-view.js';
 import type { NodeStatus } from './node-status.js';
 import { probeHost } from './probe-host.js';
+import { loadOtel } from '../telemetry/otel-api.js';
 import { decideRoles } from '../split/topology.js';
 
 export interface ProbeClusterOptions extends ResolveContext {
@@ -32,6 +33,7 @@ export async function probeCluster(conninfo: string | ConnectionTarget, options:
   const target = targetOf(conninfo, checked);
   const timeoutMillis = numberOption('timeoutMillis', checked['timeoutMillis'], connectTimeoutMillis(target) || DEFAULT_PROBE_TIMEOUT_MILLIS, { unit: 'milliseconds' });
   const probeOptions = { timeoutMillis, lookup: functionOption<Lookup>('lookup', checked['lookup']) ?? systemLookup };
+  await loadOtel();
   const statuses = await Promise.all(target.hosts.map((_, i) => probeHost(target, i, probeOptions)));
   const nodes = withReplayLag(statuses, decideRoles({ statuses, policy: 'any', newestTimeline: 0 }).writer);
   return { nodes, chosen: libpqChoice(nodes, target.targetSessionAttrs), targetSessionAttrs: target.targetSessionAttrs, loadBalanceHosts: target.loadBalanceHosts };

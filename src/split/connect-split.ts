@@ -16,6 +16,10 @@ import { checkToken, ReadScope } from './read-scope.js';
 import { RoutedPool } from './routed-pool.js';
 import { WriteTracker } from './write-tracker.js';
 import { Router, type PoolRole } from './router.js';
+import { hostDisplayName, portOf } from '../conninfo/host-list.js';
+import { ClusterMetrics } from '../telemetry/cluster-metrics.js';
+import type { NodeAttributes } from '../telemetry/observations.js';
+import { loadOtel, type Otel } from '../telemetry/otel-api.js';
 
 /** One node as `topology()` shows it. */
 export interface TopologyNode extends NodeStatus {
@@ -116,6 +120,31 @@ function checkListener(event: unknown, listener: unknown): void {
   if (typeof listener !== 'function') throw new OptionError(`Expected a listener function, got ${describeValue(listener)}`);
 }
 
+/** The node attributes every metric carries: the host as the connection string names it, and its port. */
+function nodeAttributesOf(target: ConnectionTarget): NodeAttributes {
+  const attributes = target.hosts.map((h) => Object.freeze({ 'server.address': hostDisplayName(h), 'server.port': portOf(h).port }));
+  return (hostIndex) => attributes[hostIndex] ?? {};
+}
+
+/** The cluster's metrics on the application's MeterProvider, when it has OpenTelemetry's API. */
+function metricsOf(otel: Otel | null, target: ConnectionTarget, watch: ClusterWatch, pools: () => readonly RoutedPool[], freshness: FreshnessStats): ClusterMetrics | null {
+  if (otel === null) return null;
+  const metrics = new ClusterMetrics(otel, {
+    nodes: () => {
+      const d = watch.decision;
+      return watch.statuses().map((s) => ({ ...s, writer: d.writer === s.hostIndex, reader: d.readers.includes(s.hostIndex) }));
+    },
+    pools: () => pools().flatMap((p) => p.nodeUsage()),
+    freshness: () => freshness,
+    nodeAttributes: nodeAttributesOf(target),
+    database: target.dbname,
+  });
+  watch.on('failover', (e: FailoverEvent) => metrics.failover(e.to));
+  watch.on('split-brain', () => metrics.splitBrain());
+  watch.on('timeline-discarded', () => metrics.timelineDiscarded());
+  return metrics;
+}
+
 /**
  * Connects to a cluster named by one libpq connection string and returns a
  * writer pool that always writes on the current primary and a reader pool
@@ -130,6 +159,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const checked = checkSplitOptions(options);
   const target = targetOf(conninfo, checked as Readonly<Record<string, unknown>>);
   const opts = resolveSplitOptions(checked, target);
+  const otel = await loadOtel();
   const tooFar = lagLimit(opts.maxReplicaLag);
   const freshness = emptyFreshnessStats();
   const scope = new ReadScope();
@@ -153,10 +183,12 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const emitError = (err: unknown): void => {
     if (events.listenerCount('error') > 0) events.emit('error', err);
   };
+  // Read at collections only, by then both pools exist.
+  const metrics = metricsOf(otel, target, watch, () => [writer, reader], freshness);
   const makePool = (role: PoolRole): RoutedPool => {
     const pool = new RoutedPool({
       role, router, pool: opts[role], failoverTimeoutMillis: opts.failoverTimeoutMillis, describe: () => describeNodes(watch, authority),
-      tracker, scope, consistency: opts.consistency, freshness: opts.sessionReads, stats: freshness,
+      tracker, scope, consistency: opts.consistency, freshness: opts.sessionReads, stats: freshness, metrics,
     });
     pool.on('error', emitError);
     return pool;
@@ -184,6 +216,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const end = (): Promise<void> => {
     ended ??= (async () => {
       watch.close();
+      metrics?.close();
       await Promise.allSettled([writer.end(), reader.end()]);
     })();
     return ended;

@@ -7,6 +7,7 @@ import { hostDisplayName } from '../conninfo/host-list.js';
 import { isPermanentRefusal } from '../connect/failure.js';
 import { hostIdentity } from '../connect/messages.js';
 import { destroySocket, wireOf } from '../connect/pg-wire.js';
+import { untraced } from '../telemetry/otel-api.js';
 import { openSession, type OpenFailure, type Session } from '../connect/session.js';
 import { unreachableStatus, type NodeStatus } from '../probe/node-status.js';
 import { failedStatus, queryStatus, sessionIdentity, StatusTimeout } from '../probe/probe-host.js';
@@ -109,7 +110,7 @@ export class HostMonitor extends EventEmitter {
       return this.#status;
     }
     try {
-      this.#setStatus(await queryStatus(session.client, sessionIdentity(session), this.#options.checkTimeoutMillis));
+      this.#setStatus(await untraced(() => queryStatus(session.client, sessionIdentity(session), this.#options.checkTimeoutMillis)));
     } catch (err) {
       const timedOut = err instanceof StatusTimeout;
       this.#lose(session, hostIdentity(session.endpoint) + (err instanceof Error ? err.message : String(err)));
@@ -179,7 +180,7 @@ export class HostMonitor extends EventEmitter {
     if (this.#reconnecting || this.#closed) return;
     this.#reconnecting = true;
     const attempt = async (): Promise<Session> => {
-      const opened = await openSession(this.#target, this.hostIndex, { timeoutMillis: this.#options.checkTimeoutMillis, lookup: this.#options.lookup });
+      const opened = await untraced(() => openSession(this.#target, this.hostIndex, { timeoutMillis: this.#options.checkTimeoutMillis, lookup: this.#options.lookup }));
       if (this.#closed) {
         if (opened.ok) opened.session.client.end().catch(() => undefined);
         throw new Error('monitor closed');

@@ -1,5 +1,6 @@
 import type { ConnectionTarget } from '../conninfo/resolve.js';
 import { hostDisplayName } from '../conninfo/host-list.js';
+import { untraced } from '../telemetry/otel-api.js';
 
 /** Where and how often Patroni's REST API is asked (option `patroni`). */
 export interface PatroniOptions {
@@ -79,7 +80,7 @@ function restBase(host: string, port: number): string | null {
 /** Patroni's `ttl` and `loop_wait` from `GET /config`, or null. */
 async function askTiming(base: string, timeoutMillis: number): Promise<{ ttl: number; loopWait: number } | null> {
   try {
-    const response = await fetch(`${base}/config`, { signal: AbortSignal.timeout(timeoutMillis) });
+    const response = await untraced(() => fetch(`${base}/config`, { signal: AbortSignal.timeout(timeoutMillis) }));
     if (!response.ok) return null;
     const body = (await response.json()) as { ttl?: unknown; loop_wait?: unknown };
     return typeof body.ttl === 'number' && typeof body.loop_wait === 'number' ? { ttl: body.ttl, loopWait: body.loop_wait } : null;
@@ -90,7 +91,7 @@ async function askTiming(base: string, timeoutMillis: number): Promise<{ ttl: nu
 
 async function ask(url: string, timeoutMillis: number, now: () => number): Promise<PatroniReport> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMillis) });
+    const response = await untraced(() => fetch(url, { signal: AbortSignal.timeout(timeoutMillis) }));
     // 503 is how a member that is not the leader (or not running) answers; its body still says why.
     const body = (await response.json()) as { role?: unknown; state?: unknown; timeline?: unknown };
     return {

@@ -2,6 +2,9 @@ import pg from 'pg';
 import { overridePoolCounters } from '../connect/pg-wire.js';
 import { PgSplitError } from '../errors.js';
 import { endedError } from './cluster-watch.js';
+import type { PoolMetrics } from '../telemetry/cluster-metrics.js';
+import type { PoolUsage } from '../telemetry/observations.js';
+import { untraced } from '../telemetry/otel-api.js';
 import { freshRead, type FreshnessOptions, type FreshnessStats, type FreshReadSteps } from './freshness.js';
 import { NodeClient, type NodeClientConfig } from './node-client.js';
 import type { PoolSettings } from './options.js';
@@ -29,6 +32,8 @@ export interface RoutedPoolSettings {
   readonly consistency: 'eventual' | 'session';
   readonly freshness: FreshnessOptions;
   readonly stats: FreshnessStats;
+  /** Checkout waits and retries, when the application has OpenTelemetry's API; else null (nothing measured). */
+  readonly metrics: PoolMetrics | null;
 }
 
 /** pg.Pool events re-emitted from the per-node pools, with pg-pool's arguments, once someone listens to them. */
@@ -124,7 +129,7 @@ export class RoutedPool extends pg.Pool {
   override connect(): Promise<pg.PoolClient>;
   override connect(callback: Callback): void;
   override connect(callback?: Callback): Promise<pg.PoolClient> | void {
-    const acquired = this.#checkout(this.#settings.scope.current(), null).then((client) => this.#trackRelease(client));
+    const acquired = this.#measuredCheckout(this.#settings.scope.current(), null).then((client) => this.#trackRelease(client));
     if (callback === undefined) return acquired;
     acquired.then((client) => callback(undefined, client, client.release), (err: Error) => callback(err, undefined, () => undefined));
   }
@@ -150,7 +155,7 @@ export class RoutedPool extends pg.Pool {
 
   #queryRouted(args: unknown[], first: unknown): Promise<pg.QueryResult> {
     // The writer ignores read requirements: no scope lookup on its path.
-    if (this.#role === 'writer') return this.#run(args, NO_REQUIREMENT, 2, true);
+    if (this.#role === 'writer') return this.#run(args, NO_REQUIREMENT, 'write');
     let requirement: ReadRequirement;
     try {
       const ofQuery = requirementOfQuery(first);
@@ -159,12 +164,17 @@ export class RoutedPool extends pg.Pool {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#run(args, requirement, 2, false);
+    return this.#run(args, requirement, 'read');
   }
 
-  /** Runs a statement on the writer without counting it as a write (the write-token fetch itself). */
+  /** Runs a statement on the writer without counting it as a write or tracing it (the write-token fetch itself). */
   queryUntracked(text: string): Promise<pg.QueryResult> {
-    return this.#run([text], NO_REQUIREMENT, 1, false);
+    return untraced(() => this.#run([text], NO_REQUIREMENT, 'internal'));
+  }
+
+  /** Each node pool's connection counters, for the metrics. */
+  nodeUsage(): PoolUsage[] {
+    return [...this.#nodes].map(([hostIndex, p]) => ({ role: this.#role, hostIndex, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount }));
   }
 
   override end(): Promise<void>;
@@ -234,11 +244,22 @@ export class RoutedPool extends pg.Pool {
       isPrimary: (host) => router.isWriter(host),
       knownReplay: (host) => router.knownReplay(host),
       checkout: (host) => this.#acquireOn(host),
-      replayedOn: async (client) => (await client.query<{ lsn: string | null }>('SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn')).rows[0]?.lsn ?? null,
+      replayedOn: async (client) => (await untraced(() => client.query<{ lsn: string | null }>('SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn'))).rows[0]?.lsn ?? null,
       release: (client) => client.release(),
       checkoutPrimary: () => this.#acquire('writer', null),
       sleep: (millis) => new Promise((r) => setTimeout(r, millis)),
     };
+  }
+
+  /** A checkout whose wait is recorded when metrics are on (no extra step when they are off). */
+  #measuredCheckout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
+    const metrics = this.#settings.metrics;
+    if (metrics === null) return this.#checkout(requirement, avoid);
+    const started = performance.now();
+    return this.#checkout(requirement, avoid).then((client) => {
+      metrics.checkedOut(this.#role, client.pgSplitHost, (performance.now() - started) / 1000);
+      return client;
+    });
   }
 
   /** Checks out a client on an eligible node of `pick`, not on `avoid` when another node is eligible. */
@@ -279,22 +300,25 @@ export class RoutedPool extends pg.Pool {
    * One statement on a checked-out client, released afterwards. A read whose
    * connection was lost is run again on another node; a write that certainly
    * did not commit (writeMayRetry) is run again on the primary, once the
-   * watch names one. `tracked`: a writer statement, which later
-   * session-consistent reads must see once acknowledged.
+   * watch names one. A write is tracked: later session-consistent reads must
+   * see it once acknowledged. An internal statement (the write-token fetch)
+   * is tried once and neither tracked nor measured.
    */
-  async #run(args: unknown[], requirement: ReadRequirement, tries: number, tracked: boolean): Promise<pg.QueryResult> {
+  async #run(args: unknown[], requirement: ReadRequirement, kind: 'write' | 'read' | 'internal'): Promise<pg.QueryResult> {
+    const tries = kind === 'internal' ? 1 : 2;
     let avoid: number | null = null;
     for (let attempt = 1; ; attempt++) {
-      const client = await this.#checkout(requirement, avoid);
+      const client: PooledNodeClient = await (kind === 'internal' ? this.#checkout(requirement, avoid) : this.#measuredCheckout(requirement, avoid));
       try {
         const result = await (client.query as Run)(...args);
         client.release();
-        if (tracked) this.#settings.tracker.noteWrite();
+        if (kind === 'write') this.#settings.tracker.noteWrite();
         return result;
       } catch (err) {
-        const retry = attempt < tries && (tracked ? writeMayRetry(err, args[0]) : lostConnection(client, err));
+        const retry = attempt < tries && (kind === 'write' ? writeMayRetry(err, args[0]) : lostConnection(client, err));
         client.release(err instanceof Error ? err : true);
         if (!retry) throw err;
+        this.#settings.metrics?.retried(this.#role);
         avoid = client.pgSplitHost;
       }
     }
