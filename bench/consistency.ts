@@ -24,6 +24,28 @@ async function pairs(sp: SplitCluster, firstId: number, withWrite: boolean): Pro
   return { p50: percentile(readMillis, 0.5), p99: percentile(readMillis, 0.99), stale };
 }
 
+/** `loops` concurrent write-then-read loops with consistency 'session': read latency, stale reads, and the round trips fresh reads cost. */
+export async function concurrentPairs(sp: SplitCluster, firstId: number, loops: number, perLoop: number): Promise<ConcurrentReads> {
+  const readMillis: number[] = [];
+  let stale = 0;
+  const before = sp.topology().freshness;
+  await Promise.all(Array.from({ length: loops }, async (_, loop) => {
+    for (let k = 0; k < perLoop; k++) {
+      const id = firstId + loop * perLoop + k;
+      await sp.writer.query('INSERT INTO rw (id) VALUES ($1)', [id]);
+      const started = performance.now();
+      const { rows } = await sp.reader.query<{ n: string }>('SELECT count(*) AS n FROM rw WHERE id = $1', [id]);
+      readMillis.push(performance.now() - started);
+      if (rows[0]?.n !== '1') stale++;
+    }
+  }));
+  const after = sp.topology().freshness;
+  readMillis.sort((a, b) => a - b);
+  const reads = after.reads - before.reads;
+  const roundTrips = after.tokenFetches - before.tokenFetches + (after.replayChecks - before.replayChecks);
+  return { loops, reads, p50: percentile(readMillis, 0.5), p99: percentile(readMillis, 0.99), stale, extraRoundTripsPerRead: Math.round((roundTrips / reads) * 100) / 100 };
+}
+
 async function scenario(cluster: Cluster, label: string, firstId: number): Promise<object[]> {
   const rows: object[] = [];
   for (const consistency of ['eventual', 'session'] as const) {
@@ -37,24 +59,38 @@ async function scenario(cluster: Cluster, label: string, firstId: number): Promi
   return rows;
 }
 
-export async function measureConsistency(): Promise<object[]> {
+export interface ConcurrentReads {
+  readonly loops: number;
+  readonly reads: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly stale: number;
+  readonly extraRoundTripsPerRead: number;
+}
+
+export async function measureConsistency(): Promise<{ sequential: object[]; concurrent: ConcurrentReads }> {
   const cluster = await startCluster({ standbys: 3 });
   try {
     await cluster.primary.query('CREATE TABLE rw (id bigint PRIMARY KEY)');
     await cluster.primary.query('INSERT INTO rw VALUES (1)');
     await cluster.waitForReplication();
     const results = await scenario(cluster, 'all standbys current', 100);
+    const split = await connectSplit(cluster.conninfo(), { consistency: 'session' });
+    const concurrent = await concurrentPairs(split, 50_000_000, 16, Math.ceil(N / 4));
+    await split.end();
     const [paused, lagging] = cluster.standbys;
     await paused?.pauseReplay();
     await lagging?.query("ALTER SYSTEM SET recovery_min_apply_delay = '150ms'");
     await lagging?.query('SELECT pg_reload_conf()');
     results.push(...(await scenario(cluster, 'one paused, one lagging 150 ms, one current', 100_000_000)));
-    return results;
+    return { sequential: results, concurrent };
   } finally {
     await cluster.destroy();
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const row of await measureConsistency()) console.log(JSON.stringify(row));
+  const { sequential, concurrent } = await measureConsistency();
+  for (const row of sequential) console.log(JSON.stringify(row));
+  console.log(JSON.stringify({ concurrent }));
 }

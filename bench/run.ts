@@ -6,7 +6,6 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { findPgBinDir, startCluster } from '../src/cluster/index.js';
-import { measureClientCpu, medianCpu, type CpuResult } from './client-cpu.js';
 import { measureConsistency } from './consistency.js';
 import { measureFailovers, type FailoverRun } from './failover.js';
 import { failoverTimeline } from './failover-timeline.js';
@@ -14,7 +13,7 @@ import { measureFirstQuery } from './first-query.js';
 import { measureScaling } from './hosts-scaling.js';
 import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
 import { measureMonitorCost } from './monitor-cost.js';
-import { measureRoutingCost, type LoadResult } from './routing-cost.js';
+import { floorTable, FLOOR_LOADS, measureRoutingFloor, pgbenchQps, pinProcesses, unpinClient, type FloorSample } from './routing-floor.js';
 import { table } from './stats.js';
 
 const version = (pkg: string): string => (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
@@ -41,57 +40,28 @@ function hopTable(results: readonly HopResult[]): string {
   return table(['path', 'queries/s', 'p50 ms', 'p99 ms'], results.map((r) => [r.client, r.qps, r.p50, r.p99]));
 }
 
-function routingTable(results: LoadResult[]): string {
-  const rows = results.map((r) => [r.target, r.mode, r.concurrency, r.qps, r.p50, Number.isNaN(r.p99) ? '–' : r.p99]);
-  return table(['client', 'statements', 'concurrency', 'queries/s', 'p50 ms (pgbench: mean)', 'p99 ms'], rows);
-}
-
-/** Mean throughput and p99 difference from plain pg.Pool per concurrency, over writer/reader and both statement kinds. */
-function overheadSummary(results: LoadResult[]): string {
-  const lines: string[] = [];
-  for (const concurrency of [1, 8, 64]) {
-    const diffs: Array<{ qps: number; p99: number }> = [];
-    for (const [ours, plain] of [['pg-split writer', 'pg.Pool on the primary'], ['pg-split reader', 'pg.Pool on the standby']] as const) {
-      for (const r of results.filter((x) => x.target === ours && x.concurrency === concurrency)) {
-        const base = results.find((x) => x.target === plain && x.mode === r.mode && x.concurrency === concurrency);
-        if (base !== undefined) diffs.push({ qps: (r.qps - base.qps) / base.qps, p99: (r.p99 - base.p99) / base.p99 });
-      }
-    }
-    const mean = (xs: number[]): number => (xs.reduce((a, b) => a + b, 0) / xs.length) * 100;
-    const qps = mean(diffs.map((d) => d.qps));
-    const p99 = mean(diffs.map((d) => d.p99));
-    const met = qps >= -3 && p99 <= 3;
-    lines.push(`- concurrency ${concurrency}: throughput ${qps.toFixed(1)} %, p99 ${p99 >= 0 ? '+' : ''}${p99.toFixed(1)} % on average: the 3 % target is ${met ? 'met' : '**not met**'}.`);
-  }
-  return lines.join('\n');
-}
-
-function overhead(results: LoadResult[]): string {
-  const lines: string[] = [];
-  for (const [ours, plain] of [['pg-split writer', 'pg.Pool on the primary'], ['pg-split reader', 'pg.Pool on the standby']] as const) {
-    for (const r of results.filter((x) => x.target === ours)) {
-      const base = results.find((x) => x.target === plain && x.mode === r.mode && x.concurrency === r.concurrency);
-      if (base === undefined) continue;
-      lines.push(`| ${ours} vs ${plain} | ${r.mode} | ${r.concurrency} | ${(((r.qps - base.qps) / base.qps) * 100).toFixed(1)} % | ${(((r.p99 - base.p99) / base.p99) * 100).toFixed(1)} % |`);
-    }
-  }
-  return ['| comparison | statements | concurrency | throughput | p99 latency |', '|---|---|---|---|---|', ...lines].join('\n');
-}
-
 async function main(): Promise<void> {
   const binDir = findPgBinDir();
   const pgVersion = execFileSync(`${binDir}/postgres`, ['--version'], { encoding: 'utf8' }).trim();
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${pgVersion}; pg ${version('pg')}; postgres.js ${version('postgres')}; pgbench/psql from the same PostgreSQL`;
   console.log(machine);
+  const floorRounds = Number(process.env['PGSPLIT_BENCH_ROUNDS'] ?? 8);
+  let floor: FloorSample[];
+  let pgbench: Map<string, number>;
+  let placement: string;
+  const floorCluster = await startCluster({ standbys: 1 });
+  try {
+    placement = pinProcesses(floorCluster.nodes);
+    floor = await measureRoutingFloor(floorCluster, floorRounds);
+    pgbench = new Map(FLOOR_LOADS.map(([kind, c]) => [`${kind} ${c}`, pgbenchQps(floorCluster, kind, c)]));
+    console.log('routing done');
+  } finally {
+    unpinClient();
+    await floorCluster.destroy();
+  }
   const cluster = await startCluster({ standbys: 2 });
-  let routing: LoadResult[];
-  const cpu: CpuResult[] = [];
   let firstQuery;
   try {
-    routing = await measureRoutingCost(cluster, binDir);
-    console.log('routing done');
-    for (const concurrency of [1, 8, 64]) cpu.push(...(await measureClientCpu(cluster, concurrency)));
-    console.log('client CPU done');
     firstQuery = await measureFirstQuery(cluster);
     console.log('first query done');
   } finally {
@@ -112,25 +82,9 @@ Measured by \`npm run bench\` (\`bench/run.ts\`) in one run on: ${machine}. Ever
 
 ## Routing cost
 
-The same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) for ${Number(process.env['PGSPLIT_BENCH_SECONDS'] ?? 3)} s per row, through pg-split's pools and through a plain \`pg.Pool\` (same \`max\`) on the same node, and through pgbench (libpq, C) for scale. Target: within 3 % of plain \`pg.Pool\` in throughput and p99 latency.
+\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader and through a plain \`pg.Pool\` (same \`max\`) on the same node (a primary and one standby), ${placement}. ${floorRounds} alternating rounds (every target once per round, the first one rotating); each sample is a fixed number of statements after every connection is open (10000 at concurrency 1, 20000 at 8, 10000 at 64). CPU: the client process's own CPU time (\`process.cpuUsage\`) per statement; the servers run in other processes. Medians over the rounds. Target: within 3 % of plain \`pg.Pool\`. pgbench (libpq, C, the same placement, 3 s) for scale.
 
-${routingTable(routing)}
-
-Difference from plain \`pg.Pool\` (negative throughput or positive p99 = pg-split slower):
-
-${overhead(routing)}
-
-Summary of this run (2 cores shared by the client and all servers: single rows vary by ±20 % between runs, even between two plain pools; compare the averages):
-
-${overheadSummary(routing)}
-
-Client CPU per statement (\`bench/client-cpu.ts\`): the process's own CPU time (\`process.cpuUsage\`; the servers run in other processes) divided by the statements, \`SELECT 1\` through the writer and through a plain \`pg.Pool\` on the same primary, median of 5 alternating rounds of 20000 statements. Steadier than throughput here, and what pg-split adds on a machine where the client has cores of its own:
-
-${table(['concurrency', 'pg.Pool µs', 'pg-split writer µs', 'difference'], [1, 8, 64].map((c) => {
-    const plain = medianCpu(cpu, 'pg.Pool', c);
-    const ours = medianCpu(cpu, 'pg-split writer', c);
-    return [c, plain, ours, `${ours - plain >= 0 ? '+' : ''}${(ours - plain).toFixed(1)} µs (${(((ours - plain) / plain) * 100).toFixed(1)} %)`];
-  }))}
+${floorTable(floor, pgbench)}
 
 ## Time to the first query with the first host frozen (SIGSTOP)
 
@@ -175,10 +129,12 @@ ${table(['host', 'sessions', 'statements per minute'], monitor.map((m) => [m.hos
 
 ## Read-your-writes
 
-${table(['cluster', 'consistency', 'read p50 / p99 ms (no write before)', 'read p50 / p99 ms (after a write)', 'stale reads', 'served'], consistency.map((c) => {
+${table(['cluster', 'consistency', 'read p50 / p99 ms (no write before)', 'read p50 / p99 ms (after a write)', 'stale reads', 'served'], consistency.sequential.map((c) => {
     const r = c as { cluster: string; consistency: string; readOnly: { p50: number; p99: number }; readAfterWrite: { p50: number; p99: number; stale: number }; served: Record<string, number> };
     return [r.cluster, r.consistency, `${r.readOnly.p50} / ${r.readOnly.p99}`, `${r.readAfterWrite.p50} / ${r.readAfterWrite.p99}`, r.readAfterWrite.stale, JSON.stringify(r.served)];
   }))}
+
+Concurrent reads that must see a write (\`consistency: 'session'\`, all standbys current): ${consistency.concurrent.loops} loops, each writing a row and reading it back through the reader, ${consistency.concurrent.reads} reads. Concurrent reads share write-position fetches (one in flight, one queued) and standbys' replay checks (in flight and their answers), so most reads make no round trip of their own: ${consistency.concurrent.extraRoundTripsPerRead} extra round trips per read (position fetches plus replay checks, \`topology().freshness\`), read p50 ${consistency.concurrent.p50} ms, p99 ${consistency.concurrent.p99} ms, ${consistency.concurrent.stale} stale reads.
 `;
   writeFileSync('docs/benchmarks.md', doc);
   console.log('wrote docs/benchmarks.md');

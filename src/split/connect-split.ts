@@ -164,7 +164,10 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const freshness = emptyFreshnessStats();
   const scope = new ReadScope();
   // The write token is read through the writer, which is built below with this tracker.
-  const tracker = new WriteTracker(() => writeToken());
+  const tracker = new WriteTracker(() => {
+    freshness.tokenFetches++;
+    return writeToken();
+  });
   const authority = opts.patroni === null ? null : new PatroniAuthority(target, opts.patroni);
   const watch = new ClusterWatch(target, {
     ...(authority === null ? {} : { authority }),

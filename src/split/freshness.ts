@@ -13,18 +13,22 @@ export interface FreshnessOptions {
 export interface FreshnessStats {
   /** Reads that had to see a write position. */
   reads: number;
-  /** ... served by a standby known (from its last check) to be past it: no extra round trip. */
+  /** ... served by a standby known to be past it (from its last status check, or from another read's replay check, finished or in flight): no round trip of its own. */
   knownCaughtUp: number;
-  /** ... served by a standby after asking it (one extra round trip, or more while waiting). */
+  /** ... served by a standby after a replay check newer than the read said it was past (a check shared with other reads). */
   verified: number;
   /** ... served by the primary (it was a reader anyway, or the wait ran out). */
   onPrimary: number;
   /** ... that fell back to the primary because no standby caught up in time. */
   fellBack: number;
+  /** Round trips spent: write-position fetches on the primary (shared by concurrent reads). */
+  tokenFetches: number;
+  /** Round trips spent: replay checks on standbys (each shared by the reads waiting for it). */
+  replayChecks: number;
 }
 
 export function emptyFreshnessStats(): FreshnessStats {
-  return { reads: 0, knownCaughtUp: 0, verified: 0, onPrimary: 0, fellBack: 0 };
+  return { reads: 0, knownCaughtUp: 0, verified: 0, onPrimary: 0, fellBack: 0, tokenFetches: 0, replayChecks: 0 };
 }
 
 /** WAL page size of standard PostgreSQL builds (`wal_block_size`). */
@@ -57,20 +61,24 @@ export interface FreshReadSteps<C> {
   /** Reader nodes in the order to try (the router's turn first). */
   candidates(): readonly number[];
   isPrimary(host: number): boolean;
-  /** The replay position a node had at its last check. */
+  /** The furthest replay position known for a node: its last status check, or a replay check a read made. */
   knownReplay(host: number): string | null;
+  /** The replay check running on the node, while it runs. */
+  replayCheckInFlight(host: number): Promise<string | null> | null;
+  /** A replay check on the node newer than this call, shared with other reads (null: no answer). */
+  replayCheck(host: number): Promise<string | null>;
   checkout(host: number): Promise<C>;
-  /** Asks the node on this connection how far it has replayed. */
-  replayedOn(client: C): Promise<string | null>;
-  release(client: C): void;
   checkoutPrimary(): Promise<C>;
   sleep(millis: number): Promise<void>;
 }
 
 /**
- * Serves a read that must see `required`: a node known to be past it, else a
- * standby that says it is (asking on the read's own connection), else waits
- * (polling every 5 ms) up to `waitMillis`, then the primary or an error.
+ * Serves a read that must see `required`: a node known to be past it, else
+ * a standby that the running replay checks (or any answer that came in while
+ * waiting for them) show past it, else a standby whose next check says it
+ * is, else waits (polling every 5 ms) up to `waitMillis`, then the primary or
+ * an error. Checks are shared: however many reads wait, one runs per node at
+ * a time, with at most one more queued.
  */
 export async function freshRead<C>(steps: FreshReadSteps<C>, required: string, options: FreshnessOptions, stats: FreshnessStats): Promise<C> {
   stats.reads++;
@@ -87,13 +95,22 @@ export async function freshRead<C>(steps: FreshReadSteps<C>, required: string, o
       stats.onPrimary++;
       return steps.checkout(primary);
     }
-    for (const host of candidates.filter((h) => !steps.isPrimary(h))) {
-      const client = await steps.checkout(host);
-      if (caughtUp(await steps.replayedOn(client), required)) {
+    const standbys = candidates.filter((h) => !steps.isPrimary(h));
+    // Checks already running cost this read nothing: their answers, and any that came in meanwhile, first.
+    for (const host of standbys) {
+      const running = steps.replayCheckInFlight(host);
+      if (running !== null) await running;
+    }
+    const learnt = standbys.find((h) => caughtUp(steps.knownReplay(h), required));
+    if (learnt !== undefined) {
+      stats.knownCaughtUp++;
+      return steps.checkout(learnt);
+    }
+    for (const host of standbys) {
+      if (caughtUp(await steps.replayCheck(host), required)) {
         stats.verified++;
-        return client;
+        return steps.checkout(host);
       }
-      steps.release(client);
     }
     if (Date.now() >= deadline) break;
     await steps.sleep(5);

@@ -36,6 +36,9 @@ export interface RoutedPoolSettings {
   readonly metrics: PoolMetrics | null;
 }
 
+/** How far a standby has replayed (a replay check before reads that must see a write). */
+const REPLAY_QUERY = 'SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn';
+
 /** pg.Pool events re-emitted from the per-node pools, with pg-pool's arguments, once someone listens to them. */
 const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acquire', 'release', 'remove']);
 
@@ -155,7 +158,7 @@ export class RoutedPool extends pg.Pool {
 
   #queryRouted(args: unknown[], first: unknown): Promise<pg.QueryResult> {
     // The writer ignores read requirements: no scope lookup on its path.
-    if (this.#role === 'writer') return this.#run(args, NO_REQUIREMENT, 'write');
+    if (this.#role === 'writer') return this.#direct(args, NO_REQUIREMENT, 'writer', 'write');
     let requirement: ReadRequirement;
     try {
       const ofQuery = requirementOfQuery(first);
@@ -164,6 +167,8 @@ export class RoutedPool extends pg.Pool {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (requirement.primary === true) return this.#direct(args, requirement, 'writer', 'read');
+    if (requirement.after === undefined && this.#settings.consistency === 'eventual') return this.#direct(args, requirement, 'reader', 'read');
     return this.#run(args, requirement, 'read');
   }
 
@@ -243,12 +248,26 @@ export class RoutedPool extends pg.Pool {
       candidates: () => router.inTurn('reader'),
       isPrimary: (host) => router.isWriter(host),
       knownReplay: (host) => router.knownReplay(host),
+      replayCheckInFlight: (host) => router.replayCheckInFlight(host),
+      replayCheck: (host) => router.checkReplay(host, () => this.#askReplay(host)),
       checkout: (host) => this.#acquireOn(host),
-      replayedOn: async (client) => (await untraced(() => client.query<{ lsn: string | null }>('SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn'))).rows[0]?.lsn ?? null,
-      release: (client) => client.release(),
       checkoutPrimary: () => this.#acquire('writer', null),
       sleep: (millis) => new Promise((r) => setTimeout(r, millis)),
     };
+  }
+
+  /** One replay check on a pooled connection to the node: how far it has replayed. */
+  async #askReplay(host: number): Promise<string | null> {
+    this.#settings.stats.replayChecks++;
+    const client = await this.#acquireOn(host);
+    try {
+      const result = await untraced(() => client.query<{ lsn: string | null }>(REPLAY_QUERY));
+      client.release();
+      return result.rows[0]?.lsn ?? null;
+    } catch (err) {
+      client.release(err instanceof Error ? err : true);
+      throw err;
+    }
   }
 
   /** A checkout whose wait is recorded when metrics are on (no extra step when they are off). */
@@ -297,17 +316,74 @@ export class RoutedPool extends pg.Pool {
   }
 
   /**
+   * The common case without a promise or async step of its own: the node is
+   * picked now, and pg-pool's and pg's callback forms check out, run and
+   * release. Anything out of the ordinary (no eligible node, a failed
+   * checkout, a node that changed role, a statement to retry, three or more
+   * arguments) goes on in `#run`, which does the same with waiting and
+   * retries, so both paths decide alike.
+   */
+  #direct(args: unknown[], requirement: ReadRequirement, pick: PoolRole, kind: 'write' | 'read'): Promise<pg.QueryResult> {
+    const host = this.ending || args.length > 2 ? null : this.#router.pick(pick, null);
+    const pool = host === null ? null : this.#nodePool(host);
+    if (host === null || pool === null) return this.#run(args, requirement, kind);
+    const metrics = this.#settings.metrics;
+    const started = metrics === null ? 0 : performance.now();
+    return new Promise((resolve, reject) => {
+      const slow = (attempt: number, avoid: number | null): void => void this.#run(args, requirement, kind, attempt, avoid).then(resolve, reject);
+      pool.connect((connectError, pooled) => {
+        const client = pooled as PooledNodeClient | undefined;
+        if (connectError !== undefined && connectError !== null) {
+          // As #acquire: the pool ended, or an error that is no failover signal, fails the statement now.
+          if (this.ending) return reject(endedError());
+          const signal = failoverSignal(connectError);
+          if (signal === null) return reject(connectError);
+          this.#router.report(host, signal);
+          slow(1, null);
+          return;
+        }
+        if (client === undefined) return slow(1, null);
+        if (!this.#router.eligible(pick, host) || client.pgSplitLost) {
+          client.release(true);
+          slow(1, null);
+          return;
+        }
+        metrics?.checkedOut(this.#role, host, (performance.now() - started) / 1000);
+        const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
+          if (err === null || err === undefined) {
+            client.release();
+            if (kind === 'write') this.#settings.tracker.noteWrite();
+            resolve(result as pg.QueryResult);
+            return;
+          }
+          const retry = kind === 'write' ? writeMayRetry(err, args[0]) : lostConnection(client, err);
+          client.release(err instanceof Error ? err : true);
+          if (!retry) return reject(err);
+          metrics?.retried(this.#role);
+          slow(2, host);
+        };
+        try {
+          (client.query as (...a: unknown[]) => void)(...args, done);
+        } catch (err) {
+          done(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    });
+  }
+
+  /**
    * One statement on a checked-out client, released afterwards. A read whose
    * connection was lost is run again on another node; a write that certainly
    * did not commit (writeMayRetry) is run again on the primary, once the
    * watch names one. A write is tracked: later session-consistent reads must
    * see it once acknowledged. An internal statement (the write-token fetch)
-   * is tried once and neither tracked nor measured.
+   * is tried once and neither tracked nor measured. `firstAttempt` and
+   * `avoidFirst`: where `#direct` left off.
    */
-  async #run(args: unknown[], requirement: ReadRequirement, kind: 'write' | 'read' | 'internal'): Promise<pg.QueryResult> {
+  async #run(args: unknown[], requirement: ReadRequirement, kind: 'write' | 'read' | 'internal', firstAttempt = 1, avoidFirst: number | null = null): Promise<pg.QueryResult> {
     const tries = kind === 'internal' ? 1 : 2;
-    let avoid: number | null = null;
-    for (let attempt = 1; ; attempt++) {
+    let avoid = avoidFirst;
+    for (let attempt = firstAttempt; ; attempt++) {
       const client: PooledNodeClient = await (kind === 'internal' ? this.#checkout(requirement, avoid) : this.#measuredCheckout(requirement, avoid));
       try {
         const result = await (client.query as Run)(...args);

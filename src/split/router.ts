@@ -4,6 +4,7 @@ import { clientConfigFor } from '../connect/client-config.js';
 import type { Balancer } from './balancer.js';
 import type { ClusterWatch } from './cluster-watch.js';
 import type { ConnectionRegistry } from './connection-registry.js';
+import { ReplayKnowledge } from './replay-knowledge.js';
 import type { FailoverSignal } from './sqlstate.js';
 
 export type PoolRole = 'writer' | 'reader';
@@ -18,6 +19,7 @@ export class Router {
   readonly #watch: ClusterWatch;
   readonly #balancer: Balancer;
   readonly registry: ConnectionRegistry;
+  readonly #replay = new ReplayKnowledge();
 
   constructor(target: ConnectionTarget, watch: ClusterWatch, balancer: Balancer, registry: ConnectionRegistry) {
     this.#target = target;
@@ -27,10 +29,12 @@ export class Router {
   }
 
   /** The role's nodes that have a live monitoring session (so a known way in) and no failover signal pending. */
-  #usable(role: PoolRole): number[] {
+  #usable(role: PoolRole): readonly number[] {
     const d = this.#watch.decision;
     const nodes = role === 'writer' ? (d.writer === null ? [] : [d.writer]) : d.readers;
-    return nodes.filter((i) => this.#watch.usable(i));
+    // Every read asks: build no array in the common case, where every node is usable.
+    for (const i of nodes) if (!this.#watch.usable(i)) return nodes.filter((n) => this.#watch.usable(n));
+    return nodes;
   }
 
   eligible(role: PoolRole, hostIndex: number): boolean {
@@ -58,8 +62,19 @@ export class Router {
     return this.#watch.decision.writer === hostIndex;
   }
 
+  /** A standby's furthest known replay position: its last status check, or a read's replay check since. */
   knownReplay(hostIndex: number): string | null {
-    return this.#watch.knownReplay(hostIndex);
+    return this.#replay.furthest(hostIndex, this.#watch.knownReplay(hostIndex), this.#watch.wayIn(hostIndex));
+  }
+
+  /** Another read's replay check on the node, while it runs. */
+  replayCheckInFlight(hostIndex: number): Promise<string | null> | null {
+    return this.#replay.running(hostIndex);
+  }
+
+  /** A replay check on the node newer than this call, shared with other reads (null: no answer). */
+  checkReplay(hostIndex: number, ask: () => Promise<string | null>): Promise<string | null> {
+    return this.#replay.check(hostIndex, () => this.#watch.wayIn(hostIndex), ask);
   }
 
   /** Connection settings for a node: the way its monitor reached it (address, TLS or not). */

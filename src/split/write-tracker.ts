@@ -1,13 +1,23 @@
+const ignore = (): void => undefined;
+
 /**
  * Remembers that writes happened and turns that into a WAL position when a
  * read needs one: the primary's current insert position, fetched after the
  * last acknowledged write, is at or past every write acknowledged so far.
- * Fetched lazily (only a read that follows a write pays for it) and shared
- * by the reads that start while the fetch runs.
+ * Fetched lazily (only a read that follows a write pays for it) and shared:
+ * a read reuses the last fetch if no write was acknowledged since it started;
+ * otherwise, while a fetch is in flight, every read that needs a newer one
+ * waits for the same next fetch (it starts when the one in flight ends, so
+ * after each of those reads began). At most two fetches are ever pending,
+ * however many reads there are.
  */
 export class WriteTracker {
   #seq = 0;
-  #token: { seq: number; lsn: Promise<string> } | null = null;
+  /** The last fetch started, and the writes acknowledged when it started. */
+  #latest: { seq: number; lsn: Promise<string> } | null = null;
+  #inFlight: Promise<string> | null = null;
+  /** The fetch that starts when the one in flight ends, shared by the reads waiting for it. */
+  #next: Promise<string> | null = null;
 
   constructor(private readonly fetchLsn: () => Promise<string>) {}
 
@@ -24,14 +34,29 @@ export class WriteTracker {
   /** The position a read must wait for, or null when nothing was written through this writer. */
   required(): Promise<string> | null {
     if (this.#seq === 0) return null;
-    if (this.#token === null || this.#token.seq < this.#seq) {
-      const lsn = this.fetchLsn();
-      const token = { seq: this.#seq, lsn };
-      lsn.catch(() => {
-        if (this.#token === token) this.#token = null;
-      });
-      this.#token = token;
-    }
-    return this.#token.lsn;
+    const latest = this.#latest;
+    if (latest !== null && latest.seq >= this.#seq) return latest.lsn;
+    const inFlight = this.#inFlight;
+    if (inFlight === null) return this.#start();
+    this.#next ??= inFlight.then(ignore, ignore).then(() => {
+      this.#next = null;
+      return this.#start();
+    });
+    return this.#next;
+  }
+
+  #start(): Promise<string> {
+    const lsn = this.fetchLsn();
+    const token = { seq: this.#seq, lsn };
+    this.#latest = token;
+    this.#inFlight = lsn;
+    const settled = (): void => {
+      if (this.#inFlight === lsn) this.#inFlight = null;
+    };
+    lsn.then(settled, () => {
+      settled();
+      if (this.#latest === token) this.#latest = null;
+    });
+    return lsn;
   }
 }

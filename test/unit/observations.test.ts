@@ -40,7 +40,7 @@ test('connections per pool role and node, idle and used, under a pool name uniqu
 });
 
 test('fresh reads by path add up to the reads that had to see a write; a fallback is not also counted as a plain primary read', () => {
-  const stats = { reads: 10, knownCaughtUp: 5, verified: 2, onPrimary: 3, fellBack: 1 };
+  const stats = { reads: 10, knownCaughtUp: 5, verified: 2, onPrimary: 3, fellBack: 1, tokenFetches: 4, replayChecks: 3 };
   const o = observe([], [], stats, attributesOf, 'shop');
   assert.deepEqual(Object.fromEntries(o.freshReads.map((p) => [p.attributes['pg_split.freshness.path'], p.value])), { known_caught_up: 5, verified: 2, primary: 2, primary_fallback: 1 });
   assert.equal(o.freshReads.reduce((s, p) => s + p.value, 0), stats.reads);

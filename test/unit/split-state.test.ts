@@ -11,6 +11,8 @@ import { emptyFreshnessStats, freshRead, type FreshReadSteps } from '../../src/s
 import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from '../../src/split/watch-state.js';
 import { confirmsLeader, staleAfter } from '../../src/split/patroni-authority.js';
 import { ReadScope } from '../../src/split/read-scope.js';
+import { ReplayKnowledge } from '../../src/split/replay-knowledge.js';
+import { WriteTracker } from '../../src/split/write-tracker.js';
 
 function node(hostIndex: number, role: 'primary' | 'standby' | null, timeline = 1, lsn = '0/100'): NodeStatus {
   return {
@@ -161,19 +163,28 @@ test('connection registry: counts per node, fencing cuts every connection of tha
 });
 
 /** Fresh-read steps over scripted replay positions (a decision table: what a node reports is given, not decided here). */
-function steps(nodes: { primary: number | null; known: Record<number, string>; asked: Record<number, string[]> }): FreshReadSteps<number> & { log: string[] } {
+function steps(nodes: { primary: number | null; known: Record<number, string>; asked: Record<number, string[]>; running?: Record<number, string> }): FreshReadSteps<number> & { log: string[] } {
   const log: string[] = [];
   return {
     log,
     candidates: () => Object.keys(nodes.known).map(Number),
     isPrimary: (h) => h === nodes.primary,
     knownReplay: (h) => nodes.known[h] ?? null,
+    replayCheckInFlight: (h) => {
+      const answer = nodes.running?.[h];
+      if (answer === undefined) return null;
+      // A running check's answer becomes known, as ReplayKnowledge remembers it.
+      nodes.known[h] = answer;
+      return Promise.resolve(answer);
+    },
     checkout: async (h) => {
       log.push(`checkout ${h}`);
       return h;
     },
-    replayedOn: async (h) => nodes.asked[h]?.shift() ?? nodes.known[h] ?? null,
-    release: (h) => log.push(`release ${h}`),
+    replayCheck: async (h) => {
+      log.push(`check ${h}`);
+      return nodes.asked[h]?.shift() ?? nodes.known[h] ?? null;
+    },
     checkoutPrimary: async () => {
       log.push('primary');
       return -1;
@@ -188,11 +199,66 @@ test('fresh reads: known-caught-up standby first, then asked, then the primary a
   assert.equal(await freshRead(known, '0/200', { waitMillis: 1000, fallback: 'primary' }, stats), 2);
   const asked = steps({ primary: null, known: { 1: '0/100', 2: '0/100' }, asked: { 1: ['0/100'], 2: ['0/200'] } });
   assert.equal(await freshRead(asked, '0/200', { waitMillis: 1000, fallback: 'primary' }, stats), 2);
-  assert.deepEqual(asked.log, ['checkout 1', 'release 1', 'checkout 2']);
+  assert.deepEqual(asked.log, ['check 1', 'check 2', 'checkout 2']);
   const never = steps({ primary: null, known: { 1: '0/100' }, asked: {} });
   assert.equal(await freshRead(never, '0/200', { waitMillis: 0, fallback: 'primary' }, stats), -1);
   await assert.rejects(freshRead(never, '0/200', { waitMillis: 0, fallback: 'error' }, stats), { code: 'PGSPLIT_STALE_READ' });
-  assert.deepEqual({ ...stats }, { reads: 4, knownCaughtUp: 1, verified: 1, onPrimary: 1, fellBack: 1 });
+  assert.deepEqual({ ...stats }, { reads: 4, knownCaughtUp: 1, verified: 1, onPrimary: 1, fellBack: 1, tokenFetches: 0, replayChecks: 0 });
+});
+
+test('fresh reads: a replay check already running that reaches the position serves the read with no check of its own', async () => {
+  const stats = emptyFreshnessStats();
+  const shared = steps({ primary: null, known: { 1: '0/100', 2: '0/100' }, asked: {}, running: { 1: '0/100', 2: '0/250' } });
+  assert.equal(await freshRead(shared, '0/200', { waitMillis: 1000, fallback: 'primary' }, stats), 2);
+  assert.deepEqual(shared.log, ['checkout 2'], 'node 2\'s running check sufficed: no check of its own');
+  assert.deepEqual({ knownCaughtUp: stats.knownCaughtUp, verified: stats.verified }, { knownCaughtUp: 1, verified: 0 });
+});
+
+test('write tokens: a read reuses a fetch started after the last write; reads needing a newer one share one next fetch', async () => {
+  const fetches: Array<(lsn: string) => void> = [];
+  const tracker = new WriteTracker(() => new Promise<string>((resolve) => fetches.push(resolve)));
+  assert.equal(tracker.required(), null, 'nothing written: no token');
+  tracker.noteWrite();
+  const first = tracker.required();
+  assert.equal(tracker.required(), first, 'no write since the fetch started: the same fetch');
+  tracker.noteWrite();
+  const second = tracker.required();
+  tracker.noteWrite();
+  const third = tracker.required();
+  assert.equal(second, third, 'reads waiting behind the fetch in flight share the next one');
+  assert.equal(fetches.length, 1, 'the next fetch starts only when the one in flight ends');
+  fetches[0]?.('0/10');
+  assert.equal(await first, '0/10');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(fetches.length, 2);
+  fetches[1]?.('0/20');
+  assert.equal(await second, '0/20');
+  assert.equal(tracker.required(), tracker.required(), 'after it, reads share it until the next write');
+  assert.equal(fetches.length, 2);
+});
+
+test('replay knowledge: one check per node at a time, later askers share the next; the furthest answer counts while its session lasts', async () => {
+  const knowledge = new ReplayKnowledge();
+  const session = {};
+  assert.equal(knowledge.furthest(1, '0/100', session), '0/100');
+  const answers: Array<(lsn: string | null) => void> = [];
+  const ask = (): Promise<string | null> => new Promise((resolve) => answers.push(resolve));
+  const check = knowledge.check(1, () => session, ask);
+  assert.equal(knowledge.running(1), check, 'a check in flight is shared');
+  const next = knowledge.check(1, () => session, ask);
+  assert.equal(knowledge.check(1, () => session, ask), next, 'askers behind the running check share the next one');
+  assert.equal(answers.length, 1, 'the next check starts only when the running one ends');
+  answers[0]?.('0/300');
+  await check;
+  await new Promise((r) => setImmediate(r));
+  assert.equal(answers.length, 2);
+  answers[1]?.('0/350');
+  assert.equal(await next, '0/350');
+  assert.equal(knowledge.furthest(1, '0/100', session), '0/350');
+  assert.equal(knowledge.running(1), null);
+  assert.equal(knowledge.furthest(1, '0/400', session), '0/400', 'a later status check that is further wins');
+  assert.equal(knowledge.furthest(1, '0/100', {}), '0/100', 'another session (the server restarted): forgotten');
+  assert.equal(knowledge.furthest(1, null, null), null, 'no session: nothing known');
 });
 
 test('permanent refusals: authentication, missing database or role, no password, bad port; not down or busy', () => {

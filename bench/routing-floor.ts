@@ -1,0 +1,185 @@
+/**
+ * Routing at the floor: pg-split's writer and reader against a plain pg.Pool
+ * on the same node, in alternating rounds, with the client on one core and
+ * the servers on the other where the machine has two or more (taskset).
+ * Per round and target: a fixed number of statements, the client's own CPU
+ * (process.cpuUsage; the servers are other processes) per statement, and
+ * the throughput. Reported as medians over the rounds.
+ *
+ * `npm run bench:routing` runs it alone (PGSPLIT_BENCH_ROUNDS, default 8).
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { findPgBinDir, startCluster, type Cluster, type ClusterNode } from '../src/cluster/index.js';
+import { connectSplit } from '../src/split/connect-split.js';
+import { percentile, table } from './stats.js';
+
+export type FloorTarget = 'pg.Pool (primary)' | 'pg-split writer' | 'pg.Pool (standby)' | 'pg-split reader';
+export type StatementKind = 'simple' | 'prepared';
+
+export interface FloorSample {
+  readonly target: FloorTarget;
+  readonly kind: StatementKind;
+  readonly concurrency: number;
+  /** Client CPU (user + system) per statement, microseconds. */
+  readonly cpuMicros: number;
+  readonly qps: number;
+}
+
+const TARGETS: readonly FloorTarget[] = ['pg.Pool (primary)', 'pg-split writer', 'pg.Pool (standby)', 'pg-split reader'];
+const PAIRS: ReadonlyArray<readonly [FloorTarget, FloorTarget]> = [['pg-split writer', 'pg.Pool (primary)'], ['pg-split reader', 'pg.Pool (standby)']];
+const CONCURRENCIES = [1, 8, 64] as const;
+const KINDS: readonly StatementKind[] = ['simple', 'prepared'];
+
+/** Statements per sample: about a second of load on a 2-core machine. */
+const STATEMENTS: Readonly<Record<number, number>> = { 1: 10_000, 8: 20_000, 64: 10_000 };
+
+/** Pins every thread of a process to a CPU list ("0", "1-3"); false when taskset failed. */
+function taskset(cpuList: string, pid: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-cp', cpuList, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function children(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Client on CPU 0, every server process (postmaster and its children; later
+ * backends inherit the postmaster's affinity) on the others. Returns how the
+ * run was placed, for the report.
+ */
+export function pinProcesses(nodes: readonly ClusterNode[]): string {
+  const count = cpus().length;
+  if (count < 2) return `not pinned (${count} CPU)`;
+  const servers = count === 2 ? '1' : `1-${count - 1}`;
+  let pinned = taskset('0', process.pid);
+  for (const node of nodes) {
+    const pid = node.pid;
+    if (pid === undefined) continue;
+    for (const p of [pid, ...children(pid)]) pinned = taskset(servers, p) && pinned;
+  }
+  return pinned ? `client on CPU 0, servers on CPU ${servers} (taskset)` : 'taskset failed: not pinned';
+}
+
+/** Gives the client every CPU again (servers started later inherit its affinity). */
+export function unpinClient(): void {
+  const count = cpus().length;
+  if (count >= 2) taskset(`0-${count - 1}`, process.pid);
+}
+
+/** pgbench (libpq, C) on the primary for scale, with the client's placement: queries per second. */
+export function pgbenchQps(cluster: Cluster, kind: StatementKind, concurrency: number, seconds = 3): number {
+  const script = join(cluster.rootDir, 'select1.sql');
+  writeFileSync(script, 'SELECT 1 AS x;\n');
+  const args = ['-h', cluster.primary.host, '-p', String(cluster.primary.port), '-U', 'postgres', '-n', '-c', String(concurrency), '-j', '1', '-T', String(seconds), '-M', kind, '-f', script, 'postgres'];
+  const out = execFileSync(join(findPgBinDir(), 'pgbench'), args, { encoding: 'utf8' });
+  return Math.round(Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 0));
+}
+
+function statement(kind: StatementKind): pg.QueryConfig {
+  return kind === 'simple' ? { text: 'SELECT 1 AS x' } : { name: 'floor_one', text: 'SELECT $1::int AS x', values: [1] };
+}
+
+async function load(pool: pg.Pool, kind: StatementKind, concurrency: number, statements: number): Promise<{ cpuMicros: number; qps: number }> {
+  const query = statement(kind);
+  // Warm up with every connection open (a sequential warm-up would open one, and the rest inside the measurement).
+  for (let i = 0; i < 4; i++) await Promise.all(Array.from({ length: concurrency }, () => pool.query(query)));
+  let left = statements;
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (left-- > 0) await pool.query(query);
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpuBefore);
+  return { cpuMicros: (used.user + used.system) / statements, qps: statements / seconds };
+}
+
+async function withTarget<T>(cluster: Cluster, target: FloorTarget, max: number, use: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  if (target.startsWith('pg.Pool')) {
+    const node = target === 'pg.Pool (primary)' ? cluster.primary : cluster.standbys[0]!;
+    const pool = new pg.Pool({ host: node.host, port: node.port, user: 'postgres', database: 'postgres', max });
+    pool.on('error', () => undefined);
+    try {
+      return await use(pool);
+    } finally {
+      await pool.end();
+    }
+  }
+  const split = await connectSplit(cluster.conninfo(), { writer: { max }, reader: { max } });
+  try {
+    return await use(target === 'pg-split writer' ? split.writer : split.reader);
+  } finally {
+    await split.end();
+  }
+}
+
+/** The bench's statement kinds and concurrencies, for the pgbench rows. */
+export const FLOOR_LOADS: ReadonlyArray<readonly [StatementKind, number]> = CONCURRENCIES.flatMap((c) => KINDS.map((k) => [k, c] as const));
+
+/** Alternating rounds: every target once per round, the starting target rotating from round to round. */
+export async function measureRoutingFloor(cluster: Cluster, rounds: number): Promise<FloorSample[]> {
+  const samples: FloorSample[] = [];
+  for (const concurrency of CONCURRENCIES) {
+    for (const kind of KINDS) {
+      for (let round = 0; round < rounds; round++) {
+        for (let k = 0; k < TARGETS.length; k++) {
+          const target = TARGETS[(round + k) % TARGETS.length]!;
+          const measured = await withTarget(cluster, target, concurrency, (pool) => load(pool, kind, concurrency, STATEMENTS[concurrency] ?? 10_000));
+          samples.push({ target, kind, concurrency, ...measured });
+        }
+      }
+    }
+  }
+  return samples;
+}
+
+function median(samples: readonly FloorSample[], target: FloorTarget, kind: StatementKind, concurrency: number, field: 'cpuMicros' | 'qps'): number {
+  const values = samples.filter((s) => s.target === target && s.kind === kind && s.concurrency === concurrency).map((s) => s[field]).sort((a, b) => a - b);
+  return percentile(values, 0.5);
+}
+
+const signed = (ratio: number): string => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`;
+
+/** One row per pool role, statement kind and concurrency: medians of both, and pg-split's difference; pgbench's queries/s for scale. */
+export function floorTable(samples: readonly FloorSample[], pgbench: ReadonlyMap<string, number> = new Map()): string {
+  const rows: Array<Array<string | number>> = [];
+  for (const [ours, plain] of PAIRS) {
+    for (const concurrency of CONCURRENCIES) {
+      for (const kind of KINDS) {
+        const cpuOurs = median(samples, ours, kind, concurrency, 'cpuMicros');
+        const cpuPlain = median(samples, plain, kind, concurrency, 'cpuMicros');
+        const qpsOurs = median(samples, ours, kind, concurrency, 'qps');
+        const qpsPlain = median(samples, plain, kind, concurrency, 'qps');
+        const scale = ours === 'pg-split writer' ? (pgbench.get(`${kind} ${concurrency}`) ?? '–') : '–';
+        rows.push([`${ours} vs ${plain}`, kind, concurrency, cpuPlain.toFixed(1), cpuOurs.toFixed(1), signed(cpuOurs / cpuPlain), Math.round(qpsPlain), Math.round(qpsOurs), signed(qpsOurs / qpsPlain), scale]);
+      }
+    }
+  }
+  return table(['pg-split vs plain', 'statements', 'concurrency', 'CPU µs/stmt, plain', 'CPU µs/stmt, pg-split', 'CPU', 'queries/s, plain', 'queries/s, pg-split', 'throughput', 'pgbench queries/s'], rows);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rounds = Number(process.env['PGSPLIT_BENCH_ROUNDS'] ?? 8);
+  const cluster = await startCluster({ standbys: 1 });
+  try {
+    const placement = pinProcesses(cluster.nodes);
+    const samples = await measureRoutingFloor(cluster, rounds);
+    const pgbench = new Map(FLOOR_LOADS.map(([kind, c]) => [`${kind} ${c}`, pgbenchQps(cluster, kind, c)]));
+    console.log(`${rounds} rounds, ${placement}\n\n${floorTable(samples, pgbench)}`);
+  } finally {
+    await cluster.destroy();
+  }
+}
