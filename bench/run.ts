@@ -12,6 +12,7 @@ import { failoverTimeline } from './failover-timeline.js';
 import { measureFirstQuery } from './first-query.js';
 import { measureScaling } from './hosts-scaling.js';
 import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
+import { churnSummary, measureMemberChurn } from './member-churn.js';
 import { measureMonitorCost } from './monitor-cost.js';
 import { floorTable, FLOOR_LOADS, measureRoutingFloor, pgbenchQps, pinProcesses, unpinClient, type FloorSample } from './routing-floor.js';
 import { table } from './stats.js';
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
   console.log('failovers done');
   const scaling = await measureScaling();
   const monitor = await measureMonitorCost(20_000);
+  const churn = await measureMemberChurn();
+  console.log('member churn done');
   const consistency = await measureConsistency();
   const timeline = await failoverTimeline('docs/failover-timeline.svg');
   const faultRounds = Number(process.env['PGSPLIT_BENCH_FAULT_ROUNDS'] ?? 10);
@@ -122,6 +125,12 @@ After 20 concurrent loops of 10 writes + 10 reads; sessions counted by the serve
 ${table(['hosts', 'client', 'sessions on the servers', 'heap KiB'], scaling.map((r) => [r.hosts, r.client, r.sessions, r.heapKiB]))}
 
 pg-split holds one monitoring session per host plus the pooled connections in use (per node, up to \`max\`). Heap differences below about 1 MiB are within garbage-collection noise (a negative figure means the heap shrank).
+
+## Members that come and go (discovery)
+
+\`bench/member-churn.ts\`: a primary and two standbys, \`discovery: { source: 'function' }\` listing the primary and one standby, then the other standby too, then not, over and over (\`--expose-gc\`; sessions counted by the server).
+
+${churnSummary(churn)}
 
 ## Monitoring cost on the servers (idle application)
 

@@ -16,6 +16,7 @@ export type PgSplitErrorCode =
   | 'PGSPLIT_STALE_READ'
   | 'PGSPLIT_FAILOVER_TIMEOUT'
   | 'PGSPLIT_ENDED'
+  | 'PGSPLIT_DISCOVERY_INVALID'
   | 'PGSPLIT_CLUSTER';
 
 export class PgSplitError extends Error {

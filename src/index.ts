@@ -19,6 +19,10 @@ export type { ChangeEvent, FailoverEvent, SplitBrainEvent, TimelineDiscardedEven
 export type { PatroniOptions, PatroniReport } from './split/patroni-authority.js';
 export type { RoleDecision } from './split/topology.js';
 export type { PoolSettings, SplitOptions } from './split/options.js';
+export type { DiscoveryOptions, MemberList } from './split/discovery.js';
+export type { MemberEvent } from './split/member-changes.js';
+export type { MemberOrigin } from './split/members.js';
+export type { PatroniMemberView, PatroniView } from './probe/patroni-members.js';
 export type { Balance } from './split/balancer.js';
 export type { ReaderPolicy } from './split/topology.js';
 export type { FreshnessStats } from './split/freshness.js';

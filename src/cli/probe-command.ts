@@ -6,7 +6,7 @@ import { EXIT, type CliIo } from './io.js';
 import { renderProbe } from './probe-render.js';
 import { watchProbe } from './watch-probe.js';
 
-export const PROBE_HELP = `Usage: pg-split probe [--json | --watch [--interval <s>] [--frames <n>]] [--timeout <s>] <conninfo>
+export const PROBE_HELP = `Usage: pg-split probe [--json | --watch [--interval <s>] [--frames <n>]] [--timeout <s>] [--patroni <port>] <conninfo>
 
 Connects to every host of the connection string in parallel and shows, per
 host: reachable or not, role, read-only, server version, timeline, replay lag
@@ -20,13 +20,16 @@ for standbys (bytes and seconds), round-trip time; and which host connect()
                       interval (redrawn on a terminal; otherwise a line per change)
   --interval <s>      seconds between frames with --watch (default 2)
   --frames <n>        with --watch, stop after n frames (default: until Ctrl-C)
+  --patroni <port>    also show Patroni's view of the cluster (GET /cluster on
+                      its REST API, this port on every host), its members that
+                      the string does not name among them
 
 Exit status: 0 a host would be chosen (--watch: the frames were shown),
 1 none would, 2 bad input (a usage error or a string libpq rejects).
 `;
 
 const PROBE_OPTIONS = {
-  json: { type: 'boolean' }, timeout: { type: 'string' }, watch: { type: 'boolean' }, interval: { type: 'string' }, frames: { type: 'string' },
+  json: { type: 'boolean' }, timeout: { type: 'string' }, watch: { type: 'boolean' }, interval: { type: 'string' }, frames: { type: 'string' }, patroni: { type: 'string' },
 } as const;
 
 export async function probeCommand(argv: readonly string[], io: CliIo): Promise<number> {
@@ -43,6 +46,9 @@ export async function probeCommand(argv: readonly string[], io: CliIo): Promise<
   const seconds = secondsOption(line, 'timeout');
   const interval = secondsOption(line, 'interval') ?? 2;
   const frames = countOption(line, 'frames') ?? Infinity;
+  const patroniPort = countOption(line, 'patroni');
+  if (watch && patroniPort !== undefined) throw new UsageError('--patroni does not apply with --watch');
+  if (patroniPort !== undefined && patroniPort > 65535) throw new UsageError(`--patroni expects a TCP port, got ${patroniPort}`);
   const conninfo = oneConnInfo(line);
   try {
     const target = resolveConnInfo(conninfo, { env: io.env, warn: (m) => io.stderr.write(`${m}\n`) });
@@ -50,7 +56,7 @@ export async function probeCommand(argv: readonly string[], io: CliIo): Promise<
       await watchProbe(target, io, { intervalMillis: interval * 1000, frames, timeoutMillis: seconds === undefined ? undefined : seconds * 1000 });
       return EXIT.ok;
     }
-    const report = await probeCluster(target, seconds === undefined ? {} : { timeoutMillis: seconds * 1000 });
+    const report = await probeCluster(target, { ...(seconds === undefined ? {} : { timeoutMillis: seconds * 1000 }), ...(patroniPort === undefined ? {} : { patroniPort }) });
     io.stdout.write(flag(line, 'json') ? JSON.stringify(report) + '\n' : renderProbe(report));
     return report.chosen === null ? EXIT.failed : EXIT.ok;
   } catch (err) {

@@ -20,5 +20,18 @@ export function renderProbe(report: ProbeReport): string {
   const chosen = report.chosen === null ? null : report.nodes[report.chosen];
   const policy = `target_session_attrs=${report.targetSessionAttrs}${report.loadBalanceHosts === 'random' ? ', load_balance_hosts=random: hosts are shuffled first' : ''}`;
   text += chosen ? `connect() would choose #${chosen.hostIndex + 1} ${chosen.host} (${policy})\n` : `connect() would fail: no host matches (${policy})\n`;
+  if (report.patroni !== undefined) text += renderPatroni(report);
   return text;
+}
+
+/** Patroni's view beside pg-split's: each member, and whether the connection string names it (`+`: only Patroni knows it). */
+function renderPatroni(report: ProbeReport): string {
+  const view = report.patroni;
+  if (view === null || view === undefined) return 'Patroni: no REST API answered\n';
+  const named = new Set(report.nodes.map((n) => `${n.host}:${n.port}`));
+  const rows = view.members.map((m) => {
+    const tags = [m.noLoadBalance ? 'noloadbalance' : '', m.noFailover ? 'nofailover' : ''].filter((t) => t !== '').join(',');
+    return [`${named.has(`${m.host}:${m.port}`) ? '' : '+'}${m.name}`, `${m.host}:${m.port}`, dash(m.role), dash(m.state), dash(m.timeline), dash(m.lag), tags || '-'];
+  });
+  return `\nPatroni's view (${view.from}/cluster; + = not in the connection string):\n` + renderTable(['member', 'host', 'role', 'state', 'timeline', 'lag bytes', 'tags'], rows);
 }

@@ -4,6 +4,7 @@ import { systemLookup } from '../connect/endpoints.js';
 import { libpqChoice } from '../probe/cluster-view.js';
 import { DEFAULT_PROBE_TIMEOUT_MILLIS } from '../probe/probe.js';
 import { ClusterWatch } from '../split/cluster-watch.js';
+import { Members } from '../split/members.js';
 import type { CliIo } from './io.js';
 import { renderProbe } from './probe-render.js';
 
@@ -28,7 +29,7 @@ function roleLine(target: ConnectionTarget, watch: ClusterWatch): string {
  * line is printed whenever a host's state changes.
  */
 export async function watchProbe(target: ConnectionTarget, io: CliIo, settings: WatchSettings): Promise<void> {
-  const watch = new ClusterWatch(target, {
+  const watch = new ClusterWatch(new Members(target), {
     recheckMillis: settings.intervalMillis,
     failoverRecheckMillis: settings.intervalMillis,
     checkTimeoutMillis: watchTimeout(settings, target),

@@ -17,3 +17,5 @@ export type { Haproxy } from './patroni/haproxy.js';
 export { pgbouncerConfig, startPgBouncers } from './patroni/pgbouncer.js';
 export type { PgBouncers, PoolMode } from './patroni/pgbouncer.js';
 export { Daemon } from './patroni/daemon.js';
+export { startDnsServer } from './dns-server.js';
+export type { DnsRecords, DnsServer } from './dns-server.js';

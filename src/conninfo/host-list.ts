@@ -70,6 +70,11 @@ export function buildHostList(options: ReadonlyMap<string, string>): HostEntry[]
   });
 }
 
+/** The entry of a member found by discovery: a host name or address (or a socket directory) and a port. */
+export function memberHostEntry(host: string, port: number): HostEntry {
+  return Object.freeze({ host, hostaddr: null, portText: String(port), kind: kindOf(host, '') });
+}
+
 /** How pg-split names a host entry in statuses and errors: the host as written, else its hostaddr, else the socket directory. */
 export function hostDisplayName(entry: HostEntry | undefined): string {
   if (entry === undefined) return '';

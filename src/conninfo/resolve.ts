@@ -70,6 +70,17 @@ export class ConnectionTarget {
     return this.#passwords[index] ?? null;
   }
 
+  /**
+   * This target with more host entries after its own (members found by
+   * discovery): the same options, and each new host's password found as
+   * libpq finds it (the explicit one, else the password file's).
+   */
+  withHosts(entries: readonly HostEntry[]): ConnectionTarget {
+    const passwords = lookupPasswords(entries, this.#options, this.passfile, (m) => process.emitWarning(m));
+    const added = entries.map((h, i) => Object.freeze({ ...h, passwordFromFile: !this.#options.get('password') && passwords[i] != null }));
+    return new ConnectionTarget(this.#params, this.#options, [...this.hosts, ...added], [...this.#passwords, ...passwords], this.passfile);
+  }
+
   /** What the string itself set, in libpq's order, secrets masked. */
   redactedParams(): Array<[string, string]> {
     return orderedParams(this.#params).map(([k, v]) => [k, isSecretKeyword(k) ? MASK : v]);

@@ -2,7 +2,10 @@ import { resolveContextKeys, targetOf, type ConnectionTarget, type ResolveContex
 import { functionOption, numberOption, optionsObject } from '../input.js';
 import { connectTimeoutMillis } from '../connect/connect.js';
 import { systemLookup, type Lookup } from '../connect/endpoints.js';
+import { hostDisplayName } from '../conninfo/host-list.js';
+import { OptionError } from '../errors.js';
 import { libpqChoice, withReplayLag } from './cluster-view.js';
+import { firstPatroniView, restBase, type PatroniView } from './patroni-members.js';
 import type { NodeStatus } from './node-status.js';
 import { probeHost } from './probe-host.js';
 import { loadOtel } from '../telemetry/otel-api.js';
@@ -12,6 +15,8 @@ export interface ProbeClusterOptions extends ResolveContext {
   /** Per-address bound; default: the string's connect_timeout, else 5 s. */
   readonly timeoutMillis?: number;
   readonly lookup?: Lookup;
+  /** Also ask Patroni's REST API (on this port of every host) for its view of the cluster. */
+  readonly patroniPort?: number;
 }
 
 export interface ProbeReport {
@@ -20,6 +25,8 @@ export interface ProbeReport {
   readonly chosen: number | null;
   readonly targetSessionAttrs: string;
   readonly loadBalanceHosts: string;
+  /** Patroni's view (`patroniPort`): its members, those not in the connection string among them; null when not asked or no REST API answered. */
+  readonly patroni?: PatroniView | null;
 }
 
 export const DEFAULT_PROBE_TIMEOUT_MILLIS = 5000;
@@ -29,12 +36,18 @@ export const DEFAULT_PROBE_TIMEOUT_MILLIS = 5000;
  * one timeout, not one per host) and says which one libpq would pick.
  */
 export async function probeCluster(conninfo: string | ConnectionTarget, options: ProbeClusterOptions = {}): Promise<ProbeReport> {
-  const checked = optionsObject('options', options, [...resolveContextKeys, 'timeoutMillis', 'lookup']);
+  const checked = optionsObject('options', options, [...resolveContextKeys, 'timeoutMillis', 'lookup', 'patroniPort']);
   const target = targetOf(conninfo, checked);
   const timeoutMillis = numberOption('timeoutMillis', checked['timeoutMillis'], connectTimeoutMillis(target) || DEFAULT_PROBE_TIMEOUT_MILLIS, { unit: 'milliseconds' });
   const probeOptions = { timeoutMillis, lookup: functionOption<Lookup>('lookup', checked['lookup']) ?? systemLookup };
+  const patroniPort = numberOption('patroniPort', checked['patroniPort'], null, { integer: true });
+  if (patroniPort !== null && patroniPort > 65535) throw new OptionError(`Expected \`patroniPort\` to be a TCP port, got ${patroniPort}`);
   await loadOtel();
-  const statuses = await Promise.all(target.hosts.map((_, i) => probeHost(target, i, probeOptions)));
+  const [statuses, patroni] = await Promise.all([
+    Promise.all(target.hosts.map((_, i) => probeHost(target, i, probeOptions))),
+    patroniPort === null ? Promise.resolve(undefined) : firstPatroniView(target.hosts.map((h) => restBase(hostDisplayName(h), patroniPort)), timeoutMillis),
+  ]);
   const nodes = withReplayLag(statuses, decideRoles({ statuses, policy: 'any', newestTimeline: 0 }).writer);
-  return { nodes, chosen: libpqChoice(nodes, target.targetSessionAttrs), targetSessionAttrs: target.targetSessionAttrs, loadBalanceHosts: target.loadBalanceHosts };
+  const report = { nodes, chosen: libpqChoice(nodes, target.targetSessionAttrs), targetSessionAttrs: target.targetSessionAttrs, loadBalanceHosts: target.loadBalanceHosts };
+  return patroni === undefined ? report : { ...report, patroni };
 }

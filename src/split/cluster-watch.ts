@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
-import type { ConnectionTarget } from '../conninfo/resolve.js';
 import type { Lookup } from '../connect/endpoints.js';
 import { attemptFailure, failureLine, type Session } from '../connect/session.js';
 import { ConnectError, PgSplitError } from '../errors.js';
 import { withReplayLag } from '../probe/cluster-view.js';
 import type { NodeStatus } from '../probe/node-status.js';
-import { HostMonitor } from './host-monitor.js';
+import { HostMonitor, type HostMonitorOptions } from './host-monitor.js';
+import type { Members } from './members.js';
 import type { ReaderPolicy, RoleDecision } from './topology.js';
 import type { PatroniAuthority } from './patroni-authority.js';
 import { advanceWatch, INITIAL_WATCH_STATE, type WatchInput, type WatchState } from './watch-state.js';
@@ -25,6 +25,8 @@ export interface WatchOptions {
   readonly authority?: PatroniAuthority;
   /** The writer's acknowledged statements so far (for `timeline-discarded`). */
   readonly acknowledgedWrites?: () => number;
+  /** Standbys the reader leaves out (Patroni's `noloadbalance` tag). */
+  readonly noReads?: (hostIndex: number) => boolean;
 }
 
 
@@ -44,7 +46,12 @@ export function endedError(): PgSplitError {
  * `unresponsive` (host index: a check or connect timed out).
  */
 export class ClusterWatch extends EventEmitter {
-  readonly #monitors: readonly HostMonitor[];
+  /** One monitor per active member, by host index. */
+  readonly #monitors = new Map<number, HostMonitor>();
+  readonly #members: Members;
+  readonly #monitorOptions: HostMonitorOptions;
+  /** Members discovery removed while they were the writer: drained once they no longer are. */
+  readonly #leaving = new Set<number>();
   #state: WatchState = INITIAL_WATCH_STATE;
   #timer: NodeJS.Timeout | null = null;
   /** checkAll() rounds still running. */
@@ -52,24 +59,67 @@ export class ClusterWatch extends EventEmitter {
   #closed = false;
   readonly #options: WatchOptions;
 
-  constructor(target: ConnectionTarget, options: WatchOptions) {
+  constructor(members: Members, options: WatchOptions) {
     super();
     this.#options = options;
-    const monitorOptions = {
+    this.#members = members;
+    this.#monitorOptions = {
       checkTimeoutMillis: options.checkTimeoutMillis,
       maxBackoffMillis: options.maxBackoffMillis,
       lookup: options.lookup,
       refusalBackoffMillis: options.refusalBackoffMillis ?? Math.max(10_000, 10 * options.maxBackoffMillis),
     };
-    this.#monitors = target.hosts.map((_, i) => new HostMonitor(target, i, monitorOptions));
-    for (const monitor of this.#monitors) {
-      monitor.on('status', (status: NodeStatus) => {
-        this.emit('status', status);
-        this.#redecide();
-      });
-      monitor.on('signal', () => void this.checkAll());
-      monitor.on('unresponsive', (hostIndex: number) => this.emit('unresponsive', hostIndex));
+    for (const i of members.active()) this.#monitor(i);
+  }
+
+  #monitor(hostIndex: number): HostMonitor {
+    const monitor = new HostMonitor(this.#members.target, hostIndex, this.#monitorOptions);
+    monitor.on('status', (status: NodeStatus) => {
+      this.emit('status', status);
+      this.#redecide();
+    });
+    monitor.on('signal', () => void this.checkAll());
+    monitor.on('unresponsive', (i: number) => this.emit('unresponsive', i));
+    this.#monitors.set(hostIndex, monitor);
+    return monitor;
+  }
+
+  /** A member joined (discovery): it is checked now, and joins the decision with its first status. */
+  addHost(hostIndex: number): void {
+    this.#leaving.delete(hostIndex);
+    if (this.#closed || this.#monitors.has(hostIndex)) return;
+    void this.#monitor(hostIndex).check();
+  }
+
+  /**
+   * Whether a member discovery removed must stay for now: the writer's node,
+   * a node not checked yet, and a primary that is not stale (the writer
+   * follows the primary, never discovery).
+   */
+  #mustStay(hostIndex: number, monitor: HostMonitor): boolean {
+    const d = this.#state.decision;
+    if (d.writer === hostIndex || !monitor.checked) return true;
+    const { reachable, role } = monitor.status;
+    return reachable && role === 'primary' && !d.stalePrimaries.includes(hostIndex);
+  }
+
+  /**
+   * A member left (discovery): its monitor stops and it leaves the decision,
+   * and `drained` is emitted with its index. A member that must stay
+   * (`#mustStay`) leaves once it no longer must.
+   */
+  removeHost(hostIndex: number): void {
+    const monitor = this.#monitors.get(hostIndex);
+    if (monitor === undefined) return;
+    if (this.#mustStay(hostIndex, monitor)) {
+      this.#leaving.add(hostIndex);
+      return;
     }
+    this.#leaving.delete(hostIndex);
+    this.#monitors.delete(hostIndex);
+    monitor.close();
+    this.#redecide();
+    this.emit('drained', hostIndex);
   }
 
   get decision(): RoleDecision {
@@ -82,28 +132,28 @@ export class ClusterWatch extends EventEmitter {
   }
 
   #rawStatuses(): NodeStatus[] {
-    return this.#monitors.map((m) => m.status);
+    return [...this.#monitors.values()].map((m) => m.status).sort((a, b) => a.hostIndex - b.hostIndex);
   }
 
   /** Whether every host has been reached or found unreachable at least once. */
   allChecked(): boolean {
-    return this.#monitors.every((m) => m.checked);
+    return [...this.#monitors.values()].every((m) => m.checked);
   }
 
   /** How the host's monitor reached it (pooled connections go the same way), or null while it has no session. */
   wayIn(hostIndex: number): Pick<Session, 'endpoint' | 'useTls'> | null {
-    return this.#monitors[hostIndex]?.session ?? null;
+    return this.#monitors.get(hostIndex)?.session ?? null;
   }
 
   /** Whether new checkouts may go to the host: it has a way in, and no failover signal came since its last status. */
   usable(hostIndex: number): boolean {
-    const monitor = this.#monitors[hostIndex];
+    const monitor = this.#monitors.get(hostIndex);
     return monitor !== undefined && monitor.session !== null && !monitor.suspected;
   }
 
   /** A standby's replay position at its last check (null for a primary or an unknown node). */
   knownReplay(hostIndex: number): string | null {
-    const status = this.#monitors[hostIndex]?.status;
+    const status = this.#monitors.get(hostIndex)?.status;
     return status?.role === 'standby' ? status.lsn : null;
   }
 
@@ -113,7 +163,7 @@ export class ClusterWatch extends EventEmitter {
    * `connect()` reports them. Null otherwise.
    */
   refused(): ConnectError | null {
-    const refusals = this.#monitors.map((m) => m.refusal);
+    const refusals = [...this.#monitors.values()].map((m) => m.refusal);
     if (refusals.length === 0 || refusals.some((r) => r === null)) return null;
     const failures = refusals.flatMap((r) => r ?? []);
     return new ConnectError(failures.map(failureLine).join('\n'), failures.map(attemptFailure));
@@ -147,14 +197,14 @@ export class ClusterWatch extends EventEmitter {
   checkAll(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#rounds++;
-    return Promise.all(this.#monitors.map((m) => m.recheck())).then(() => {
+    return Promise.all([...this.#monitors.values()].map((m) => m.recheck())).then(() => {
       if (--this.#rounds === 0) this.#scheduleNext();
     });
   }
 
   /** A pooled connection to this host failed in a way that says the cluster changed. */
   suspect(hostIndex: number): void {
-    this.#monitors[hostIndex]?.suspect();
+    this.#monitors.get(hostIndex)?.suspect();
     void this.checkAll();
   }
 
@@ -201,18 +251,20 @@ export class ClusterWatch extends EventEmitter {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#options.authority?.close();
-    for (const monitor of this.#monitors) monitor.close();
+    for (const monitor of this.#monitors.values()) monitor.close();
+    this.#monitors.clear();
     this.emit('close');
     this.removeAllListeners();
   }
 
   #redecide(): void {
     const previous = this.#state.decision;
-    const { isTooFarBehind, authority, acknowledgedWrites } = this.#options;
+    const { isTooFarBehind, authority, acknowledgedWrites, noReads } = this.#options;
     const input: WatchInput = {
       statuses: this.#rawStatuses(),
       policy: this.#options.policy,
       ...(isTooFarBehind === undefined ? {} : { isTooFarBehind }),
+      ...(noReads === undefined ? {} : { noReads }),
       ...(authority === undefined ? {} : { isConfirmedLeader: (i: number) => authority.confirms(i) }),
       ...(acknowledgedWrites === undefined ? {} : { acknowledgedWrites: acknowledgedWrites() }),
     };
@@ -220,5 +272,9 @@ export class ClusterWatch extends EventEmitter {
     this.#state = state;
     if ((previous.writer === null) !== (state.decision.writer === null) && this.#rounds === 0) this.#scheduleNext();
     for (const { name, event } of events) this.emit(name, event);
+    for (const i of [...this.#leaving]) {
+      const monitor = this.#monitors.get(i);
+      if (monitor === undefined || !this.#mustStay(i, monitor)) this.removeHost(i);
+    }
   }
 }

@@ -8,7 +8,11 @@ import type { NodeStatus } from '../probe/node-status.js';
 import { Balancer } from './balancer.js';
 import { ClusterWatch } from './cluster-watch.js';
 import type { ChangeEvent, FailoverEvent, SplitBrainEvent, TimelineDiscardedEvent } from './watch-state.js';
-import { PatroniAuthority, type PatroniReport } from './patroni-authority.js';
+import { PatroniAuthority, type PatroniReport, type ResolvedPatroniOptions } from './patroni-authority.js';
+import { Discovery, type ResolvedDiscovery } from './discovery.js';
+import { askMembersOf } from './discovery-sources.js';
+import { applyMembership, type MemberEvent } from './member-changes.js';
+import { Members, type MemberOrigin } from './members.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { checkSplitOptions, resolveSplitOptions, type SplitOptions } from './options.js';
 import { emptyFreshnessStats, type FreshnessStats } from './freshness.js';
@@ -37,6 +41,12 @@ export interface TopologyNode extends NodeStatus {
   readonly unconfirmed: boolean;
   /** What Patroni's REST API last said of this node (option `patroni`), else null. */
   readonly patroni: PatroniReport | null;
+  /** Where this member came from: the connection string or a discovery source. */
+  readonly origin: MemberOrigin;
+  /** Patroni's `noloadbalance` tag (discovery `patroni`): the reader leaves this node out. */
+  readonly noLoadBalance: boolean;
+  /** Patroni's `nofailover` tag (discovery `patroni`). */
+  readonly noFailover: boolean;
 }
 
 export interface Topology {
@@ -54,12 +64,16 @@ export interface SplitEvents {
   'split-brain': [event: SplitBrainEvent];
   /** The newest timeline was discarded by the orchestrator (rewound away): writes acknowledged on it after its fork are lost. */
   'timeline-discarded': [event: TimelineDiscardedEvent];
-  /** An error on an idle pooled connection (pg.Pool's `error`); without a listener it is dropped, never thrown. */
+  /** A member discovery found joined: it is checked, then joins the rotation. */
+  'member-added': [event: MemberEvent];
+  /** A member discovery no longer lists left: its statements in flight finish, then its connections close. */
+  'member-removed': [event: MemberEvent];
+  /** An error on an idle pooled connection (pg.Pool's `error`), or a discovery function's bad answer; without a listener it is dropped, never thrown. */
   error: [error: Error];
 }
 
 export type SplitEvent = keyof SplitEvents;
-const EVENTS: readonly SplitEvent[] = ['change', 'failover', 'split-brain', 'timeline-discarded', 'error'];
+const EVENTS: readonly SplitEvent[] = ['change', 'failover', 'split-brain', 'timeline-discarded', 'member-added', 'member-removed', 'error'];
 
 export interface SplitCluster {
   /** A real pg.Pool: every connection on the current read-write primary. */
@@ -95,7 +109,7 @@ function describeNodes(watch: ClusterWatch, authority: PatroniAuthority | null):
   }).join('\n');
 }
 
-function snapshot(watch: ClusterWatch, registry: ConnectionRegistry, tooFar: (s: NodeStatus) => boolean, freshness: FreshnessStats, authority: PatroniAuthority | null): Topology {
+function snapshot(watch: ClusterWatch, registry: ConnectionRegistry, tooFar: (s: NodeStatus) => boolean, freshness: FreshnessStats, authority: PatroniAuthority | null, members: Members): Topology {
   const d = watch.decision;
   const nodes = watch.statuses().map((s) => Object.freeze({
     ...s,
@@ -106,6 +120,9 @@ function snapshot(watch: ClusterWatch, registry: ConnectionRegistry, tooFar: (s:
     openConnections: registry.openConnections(s.hostIndex),
     unconfirmed: d.unconfirmed.includes(s.hostIndex),
     patroni: authority?.report(s.hostIndex) ?? null,
+    origin: members.origin(s.hostIndex),
+    noLoadBalance: members.noLoadBalance(s.hostIndex),
+    noFailover: members.noFailover(s.hostIndex),
   }));
   return Object.freeze({ writer: d.writer, readers: Object.freeze([...d.readers]), nodes: Object.freeze(nodes), freshness: Object.freeze({ ...freshness }) });
 }
@@ -120,14 +137,28 @@ function checkListener(event: unknown, listener: unknown): void {
   if (typeof listener !== 'function') throw new OptionError(`Expected a listener function, got ${describeValue(listener)}`);
 }
 
-/** The node attributes every metric carries: the host as the connection string names it, and its port. */
-function nodeAttributesOf(target: ConnectionTarget): NodeAttributes {
-  const attributes = target.hosts.map((h) => Object.freeze({ 'server.address': hostDisplayName(h), 'server.port': portOf(h).port }));
-  return (hostIndex) => attributes[hostIndex] ?? {};
+/** The node attributes every metric carries: the host as the connection string (or discovery) names it, and its port. */
+function nodeAttributesOf(members: Members): NodeAttributes {
+  const attributes = new Map<number, Readonly<Record<string, string | number>>>();
+  return (hostIndex) => {
+    let found = attributes.get(hostIndex);
+    const entry = members.target.hosts[hostIndex];
+    if (found === undefined && entry !== undefined) {
+      found = Object.freeze({ 'server.address': hostDisplayName(entry), 'server.port': portOf(entry).port });
+      attributes.set(hostIndex, found);
+    }
+    return found ?? {};
+  };
+}
+
+/** Discovery from Patroni makes Patroni's leader a second authority for the writer, as the `patroni` option does. */
+function impliedPatroni(discovery: ResolvedDiscovery | null): ResolvedPatroniOptions | null {
+  if (discovery?.source !== 'patroni') return null;
+  return { port: discovery.port ?? 8008, intervalMillis: 1000, timeoutMillis: 1000, staleMillis: null };
 }
 
 /** The cluster's metrics on the application's MeterProvider, when it has OpenTelemetry's API. */
-function metricsOf(otel: Otel | null, target: ConnectionTarget, watch: ClusterWatch, pools: () => readonly RoutedPool[], freshness: FreshnessStats): ClusterMetrics | null {
+function metricsOf(otel: Otel | null, members: Members, watch: ClusterWatch, pools: () => readonly RoutedPool[], freshness: FreshnessStats): ClusterMetrics | null {
   if (otel === null) return null;
   const metrics = new ClusterMetrics(otel, {
     nodes: () => {
@@ -136,8 +167,8 @@ function metricsOf(otel: Otel | null, target: ConnectionTarget, watch: ClusterWa
     },
     pools: () => pools().flatMap((p) => p.nodeUsage()),
     freshness: () => freshness,
-    nodeAttributes: nodeAttributesOf(target),
-    database: target.dbname,
+    nodeAttributes: nodeAttributesOf(members),
+    database: members.target.dbname,
   });
   watch.on('failover', (e: FailoverEvent) => metrics.failover(e.to));
   watch.on('split-brain', () => metrics.splitBrain());
@@ -168,8 +199,10 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     freshness.tokenFetches++;
     return writeToken();
   });
-  const authority = opts.patroni === null ? null : new PatroniAuthority(target, opts.patroni);
-  const watch = new ClusterWatch(target, {
+  const members = new Members(target);
+  const patroni = opts.patroni ?? impliedPatroni(opts.discovery);
+  const authority = patroni === null ? null : new PatroniAuthority(members, patroni);
+  const watch = new ClusterWatch(members, {
     ...(authority === null ? {} : { authority }),
     acknowledgedWrites: () => tracker.acknowledged,
     recheckMillis: opts.recheckMillis,
@@ -179,15 +212,16 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     lookup: opts.lookup ?? systemLookup,
     policy: opts.readerPolicy,
     isTooFarBehind: tooFar,
+    noReads: (i) => members.noLoadBalance(i),
   });
   const registry = new ConnectionRegistry();
-  const router = new Router(target, watch, new Balancer(opts.balance), registry);
+  const router = new Router(members, watch, new Balancer(opts.balance), registry);
   const events = new EventEmitter();
   const emitError = (err: unknown): void => {
     if (events.listenerCount('error') > 0) events.emit('error', err);
   };
   // Read at collections only, by then both pools exist.
-  const metrics = metricsOf(otel, target, watch, () => [writer, reader], freshness);
+  const metrics = metricsOf(otel, members, watch, () => [writer, reader], freshness);
   const makePool = (role: PoolRole): RoutedPool => {
     const pool = new RoutedPool({
       role, router, pool: opts[role], failoverTimeoutMillis: opts.failoverTimeoutMillis, describe: () => describeNodes(watch, authority),
@@ -203,6 +237,17 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     return (rows[0] as { lsn?: string } | undefined)?.lsn ?? '0/0';
   };
   for (const name of ['change', 'failover', 'split-brain', 'timeline-discarded'] as const) watch.on(name, (event: unknown) => events.emit(name, event));
+  // A member discovery removed: its pools end once their statements finish (nothing is cut).
+  watch.on('drained', (hostIndex: number) => {
+    registry.drain(hostIndex);
+    router.forget(hostIndex);
+  });
+  const discovery = opts.discovery === null ? null : new Discovery(
+    askMembersOf(opts.discovery, members),
+    opts.discovery.intervalMillis,
+    (found) => applyMembership(members, watch, found, opts.discovery?.source ?? 'function', (name, event) => events.emit(name, event)),
+    emitError,
+  );
   // A host that stopped answering (frozen, cut off): cut its pooled connections, so statements there fail now
   // instead of hanging, or committing later on a thawed old primary. A host that closed its sessions itself
   // (a shutdown, a crash) needs no cut: its server answers or ends every statement in flight.
@@ -218,6 +263,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   let ended: Promise<void> | null = null;
   const end = (): Promise<void> => {
     ended ??= (async () => {
+      discovery?.close();
       watch.close();
       metrics?.close();
       await Promise.allSettled([writer.end(), reader.end()]);
@@ -227,7 +273,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const cluster: SplitCluster = {
     writer,
     reader,
-    topology: () => snapshot(watch, registry, tooFar, freshness, authority),
+    topology: () => snapshot(watch, registry, tooFar, freshness, authority, members),
     writeToken,
     after: (token, fn) => scope.run({ after: checkToken(token) }, fn),
     onPrimary: (fn) => scope.run({ primary: true }, fn),
@@ -244,6 +290,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     end,
   };
   watch.start();
+  discovery?.start();
   if (opts.waitForPrimary) {
     const noPrimary = (): Error => new PgSplitError('PGSPLIT_NO_PRIMARY', `pg-split: no read-write primary found within ${opts.failoverTimeoutMillis} ms\n${describeNodes(watch, authority)}`);
     try {

@@ -12,7 +12,7 @@ export interface Fenceable {
  */
 export class ConnectionRegistry {
   readonly #clients = new Map<number, Set<Fenceable>>();
-  readonly #fenceListeners: Array<(hostIndex: number) => void> = [];
+  readonly #dropListeners: Array<(hostIndex: number) => void> = [];
 
   opened(hostIndex: number, client: Fenceable): void {
     let set = this.#clients.get(hostIndex);
@@ -24,7 +24,9 @@ export class ConnectionRegistry {
   }
 
   closed(hostIndex: number, client: Fenceable): void {
-    this.#clients.get(hostIndex)?.delete(client);
+    const set = this.#clients.get(hostIndex);
+    set?.delete(client);
+    if (set?.size === 0) this.#clients.delete(hostIndex);
   }
 
   /** Open pooled connections on a node. */
@@ -34,11 +36,19 @@ export class ConnectionRegistry {
 
   fence(hostIndex: number): void {
     for (const client of [...(this.#clients.get(hostIndex) ?? [])]) client.fence();
-    for (const listener of this.#fenceListeners) listener(hostIndex);
+    for (const listener of this.#dropListeners) listener(hostIndex);
   }
 
-  /** Called with every fenced node. */
-  onFence(listener: (hostIndex: number) => void): void {
-    this.#fenceListeners.push(listener);
+  /**
+   * A member left (discovery): the pools drop their pool for it, whose
+   * connections close as their statements finish. Nothing is cut.
+   */
+  drain(hostIndex: number): void {
+    for (const listener of this.#dropListeners) listener(hostIndex);
+  }
+
+  /** Called with every node fenced or drained: its pools are dropped. */
+  onDrop(listener: (hostIndex: number) => void): void {
+    this.#dropListeners.push(listener);
   }
 }

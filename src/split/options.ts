@@ -5,6 +5,7 @@ import type { Lookup } from '../connect/endpoints.js';
 import { OptionError } from '../errors.js';
 import { booleanOption, functionOption, numberOption, oneOfOption, optionsObject } from '../input.js';
 import type { Balance } from './balancer.js';
+import { resolveDiscovery, type DiscoveryOptions, type ResolvedDiscovery } from './discovery.js';
 import type { PatroniOptions, ResolvedPatroniOptions } from './patroni-authority.js';
 import type { ReaderPolicy } from './topology.js';
 
@@ -68,6 +69,12 @@ export interface SplitOptions extends ResolveContext {
    * @default off
    */
   readonly patroni?: boolean | PatroniOptions;
+  /**
+   * Where to find the cluster's members as they come and go (Patroni's REST
+   * API, DNS, SRV records or a function of yours); the connection string's
+   * hosts are the members until it first answers. See docs/discovery.md.
+   */
+  readonly discovery?: DiscoveryOptions;
 }
 
 export interface ResolvedSplitOptions {
@@ -86,6 +93,7 @@ export interface ResolvedSplitOptions {
   readonly consistency: 'eventual' | 'session';
   readonly sessionReads: { readonly waitMillis: number; readonly fallback: 'primary' | 'error' };
   readonly patroni: ResolvedPatroniOptions | null;
+  readonly discovery: ResolvedDiscovery | null;
 }
 
 const POLICIES: readonly ReaderPolicy[] = ['prefer-standby', 'standby', 'any', 'primary'];
@@ -94,6 +102,7 @@ const BALANCES: readonly Balance[] = ['round-robin', 'random', 'least-busy'];
 const SPLIT_KEYS = [
   ...resolveContextKeys, 'writer', 'reader', 'readerPolicy', 'balance', 'recheckMillis', 'failoverRecheckMillis', 'checkTimeoutMillis',
   'reconnectMaxDelayMillis', 'failoverTimeoutMillis', 'waitForPrimary', 'lookup', 'maxReplicaLag', 'consistency', 'sessionReads', 'patroni',
+  'discovery',
 ] as const;
 
 /** Keys pg.Pool and pg.Client read that are the connection's own: they come from the connection string. */
@@ -218,5 +227,6 @@ export function resolveSplitOptions(input: unknown, target: ConnectionTarget): R
     consistency: oneOfOption('consistency', options.consistency, ['eventual', 'session'], 'eventual'),
     sessionReads: sessionReads(options.sessionReads),
     patroni: patroniOptions(options.patroni),
+    discovery: resolveDiscovery(options.discovery),
   });
 }

@@ -1,5 +1,6 @@
-import type { ConnectionTarget } from '../conninfo/resolve.js';
 import { hostDisplayName } from '../conninfo/host-list.js';
+import { restBase } from '../probe/patroni-members.js';
+import type { Members } from './members.js';
 import { untraced } from '../telemetry/otel-api.js';
 
 /** Where and how often Patroni's REST API is asked (option `patroni`). */
@@ -72,10 +73,6 @@ export function confirmsLeader(report: PatroniReport | undefined, now: number, s
   return report.role !== null && LEADER_ROLES.has(report.role) && report.state === 'running';
 }
 
-function restBase(host: string, port: number): string | null {
-  if (host === '' || host.startsWith('/') || host.startsWith('@')) return null;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
 
 /** Patroni's `ttl` and `loop_wait` from `GET /config`, or null. */
 async function askTiming(base: string, timeoutMillis: number): Promise<{ ttl: number; loopWait: number } | null> {
@@ -113,30 +110,33 @@ async function ask(url: string, timeoutMillis: number, now: () => number): Promi
  * newest timeline) and Patroni (leader, answering) agree on.
  */
 export class PatroniAuthority {
-  readonly #urls: ReadonlyArray<string | null>;
+  readonly #members: Members;
   #staleMillis: number;
   #staleKnown: boolean;
   readonly #options: ResolvedPatroniOptions;
   /** Each host's last answer (kept when a later request fails: its age is what makes it stale). */
-  readonly #answers: Array<PatroniReport | undefined>;
+  readonly #answers = new Map<number, PatroniReport>();
   /** Each host's last request failure, cleared by an answer. */
-  readonly #errors: Array<string | null>;
+  readonly #errors = new Map<number, string | null>();
   readonly #now: () => number;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
-  constructor(target: ConnectionTarget, options: ResolvedPatroniOptions, now: () => number = Date.now) {
+  constructor(members: Members, options: ResolvedPatroniOptions, now: () => number = Date.now) {
     this.#options = options;
     this.#now = now;
-    this.#urls = target.hosts.map((h) => restBase(hostDisplayName(h), options.port));
+    this.#members = members;
     this.#staleMillis = options.staleMillis ?? MIN_STALE_MILLIS;
     this.#staleKnown = options.staleMillis !== null;
-    this.#answers = target.hosts.map(() => undefined);
-    this.#errors = this.#urls.map((url) => (url === null ? 'no REST API on a unix-socket host' : null));
+  }
+
+  /** The REST API of the members asked now: every active one. */
+  #urls(): Array<[number, string | null]> {
+    return this.#members.active().map((i) => [i, restBase(hostDisplayName(this.#members.target.hosts[i]), this.#options.port)]);
   }
 
   confirms(hostIndex: number): boolean {
-    return confirmsLeader(this.#answers[hostIndex], this.#now(), this.#staleMillis);
+    return confirmsLeader(this.#answers.get(hostIndex), this.#now(), this.#staleMillis);
   }
 
   /** How long a silent leader keeps getting writes now (milliseconds). */
@@ -151,14 +151,14 @@ export class PatroniAuthority {
    * switchover demoting it) is not silent.
    */
   isSilent(hostIndex: number): boolean {
-    const answer = this.#answers[hostIndex];
+    const answer = this.#answers.get(hostIndex);
     return answer === undefined || answer.answeredAt === null || this.#now() - answer.answeredAt > this.#staleMillis;
   }
 
   /** What Patroni last said of a host, for `topology()` and error messages; null before any request ended. */
   report(hostIndex: number): PatroniReport | null {
-    const answer = this.#answers[hostIndex];
-    const error = this.#errors[hostIndex] ?? null;
+    const answer = this.#answers.get(hostIndex);
+    const error = this.#errors.get(hostIndex) ?? null;
     if (answer === undefined) return error === null ? null : { answeredAt: null, role: null, state: null, timeline: null, error };
     return { ...answer, error };
   }
@@ -166,16 +166,21 @@ export class PatroniAuthority {
   /** Starts asking; `onRound` runs after every round (the watch re-decides). */
   start(onRound: () => void): void {
     const round = async (): Promise<void> => {
-      await Promise.all(this.#urls.map(async (base, i) => {
-        if (base === null) return;
+      const urls = this.#urls();
+      this.#forgetLeft(urls.map(([i]) => i));
+      await Promise.all(urls.map(async ([i, base]) => {
+        if (base === null) {
+          this.#errors.set(i, 'no REST API on a unix-socket host');
+          return;
+        }
         const result = await ask(`${base}/patroni`, this.#options.timeoutMillis, this.#now);
-        if (result.answeredAt !== null) this.#answers[i] = result;
-        this.#errors[i] = result.error;
+        if (result.answeredAt !== null) this.#answers.set(i, result);
+        this.#errors.set(i, result.error);
       }));
       if (!this.#staleKnown) await this.#learnStaleness();
       if (this.#closed) return;
       onRound();
-      const leaderless = !this.#urls.some((_, i) => this.confirms(i));
+      const leaderless = !urls.some(([i]) => this.confirms(i));
       this.#timer = setTimeout(() => void round(), leaderless ? Math.min(FAST_INTERVAL_MILLIS, this.#options.intervalMillis) : this.#options.intervalMillis);
       this.#timer.unref();
     };
@@ -184,13 +189,23 @@ export class PatroniAuthority {
 
   /** Reads Patroni's ttl and loop_wait from the first member that answers, once. */
   async #learnStaleness(): Promise<void> {
-    for (const [i, base] of this.#urls.entries()) {
-      if (base === null || this.#answers[i] === undefined) continue;
+    for (const [i, base] of this.#urls()) {
+      if (base === null || !this.#answers.has(i)) continue;
       const timing = await askTiming(base, this.#options.timeoutMillis);
       if (timing === null) continue;
       this.#staleMillis = staleAfter(timing, this.#options.intervalMillis, this.#options.timeoutMillis);
       this.#staleKnown = true;
       return;
+    }
+  }
+
+  /** Members that left (discovery) are forgotten, so what is kept stays as large as the cluster. */
+  #forgetLeft(active: readonly number[]): void {
+    for (const i of [...this.#answers.keys(), ...this.#errors.keys()]) {
+      if (!active.includes(i)) {
+        this.#answers.delete(i);
+        this.#errors.delete(i);
+      }
     }
   }
 

@@ -60,6 +60,10 @@ export class ReplayKnowledge {
     return check;
   }
 
+  forget(host: number): void {
+    this.#furthest.delete(host);
+  }
+
   #remember(host: number, session: object, lsn: string): void {
     const position = parseLsn(lsn);
     const found = this.#furthest.get(host);

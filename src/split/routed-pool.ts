@@ -107,7 +107,7 @@ export class RoutedPool extends pg.Pool {
     this.#settings = settings;
     this.#role = settings.role;
     this.#router = settings.router;
-    this.#router.registry.onFence((hostIndex) => this.#dropNode(hostIndex));
+    this.#router.registry.onDrop((hostIndex) => this.#dropNode(hostIndex));
     (this as NodeJS.EventEmitter).on('newListener', (name: string | symbol) => {
       if (!FORWARDED_EVENTS.has(name) || this.#forwarded.has(name)) return;
       this.#forwarded.add(name);

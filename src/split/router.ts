@@ -1,9 +1,9 @@
 import type { ClientConfig } from 'pg';
-import type { ConnectionTarget } from '../conninfo/resolve.js';
 import { clientConfigFor } from '../connect/client-config.js';
 import type { Balancer } from './balancer.js';
 import type { ClusterWatch } from './cluster-watch.js';
 import type { ConnectionRegistry } from './connection-registry.js';
+import type { Members } from './members.js';
 import { ReplayKnowledge } from './replay-knowledge.js';
 import type { FailoverSignal } from './sqlstate.js';
 
@@ -15,14 +15,14 @@ export type PoolRole = 'writer' | 'reader';
  * (open connections) and the monitors' ways in (how to connect).
  */
 export class Router {
-  readonly #target: ConnectionTarget;
+  readonly #members: Members;
   readonly #watch: ClusterWatch;
   readonly #balancer: Balancer;
   readonly registry: ConnectionRegistry;
   readonly #replay = new ReplayKnowledge();
 
-  constructor(target: ConnectionTarget, watch: ClusterWatch, balancer: Balancer, registry: ConnectionRegistry) {
-    this.#target = target;
+  constructor(members: Members, watch: ClusterWatch, balancer: Balancer, registry: ConnectionRegistry) {
+    this.#members = members;
     this.#watch = watch;
     this.#balancer = balancer;
     this.registry = registry;
@@ -72,6 +72,11 @@ export class Router {
     return this.#replay.running(hostIndex);
   }
 
+  /** A member left (discovery): what reads learnt of it goes. */
+  forget(hostIndex: number): void {
+    this.#replay.forget(hostIndex);
+  }
+
   /** A replay check on the node newer than this call, shared with other reads (null: no answer). */
   checkReplay(hostIndex: number, ask: () => Promise<string | null>): Promise<string | null> {
     return this.#replay.check(hostIndex, () => this.#watch.wayIn(hostIndex), ask);
@@ -80,7 +85,7 @@ export class Router {
   /** Connection settings for a node: the way its monitor reached it (address, TLS or not). */
   configFor(hostIndex: number): ClientConfig | null {
     const way = this.#watch.wayIn(hostIndex);
-    return way === null ? null : clientConfigFor(this.#target, hostIndex, way.endpoint, way.useTls);
+    return way === null ? null : clientConfigFor(this.#members.target, hostIndex, way.endpoint, way.useTls);
   }
 
   /** A pooled connection saw an error that may mean the cluster changed. */

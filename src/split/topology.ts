@@ -29,6 +29,8 @@ export interface DecisionInput {
   readonly isTooFarBehind?: (status: NodeStatus) => boolean;
   /** A second authority (Patroni): whether it confirms this node as its leader now. Absent: no authority, every primary qualifies. */
   readonly isConfirmedLeader?: (hostIndex: number) => boolean;
+  /** Standbys the reader leaves out (Patroni's `noloadbalance` tag). */
+  readonly noReads?: (hostIndex: number) => boolean;
 }
 
 function isWritable(s: NodeStatus): boolean {
@@ -64,7 +66,8 @@ export function decideRoles(input: DecisionInput): RoleDecision {
   const unconfirmed = current.filter((s) => !confirmed(s.hostIndex)).map((s) => s.hostIndex);
   const stalePrimaries = primaries.filter((s) => (s.timeline ?? 0) < newestTimeline).map((s) => s.hostIndex);
   const tooFar = input.isTooFarBehind ?? (() => false);
-  const standbys = withReplayLag(statuses, writer).filter((s) => s.reachable && s.role === 'standby' && !tooFar(s)).map((s) => s.hostIndex);
+  const noReads = input.noReads ?? (() => false);
+  const standbys = withReplayLag(statuses, writer).filter((s) => s.reachable && s.role === 'standby' && !tooFar(s) && !noReads(s.hostIndex)).map((s) => s.hostIndex);
   const withWriter = writer === null ? [] : [writer];
   let readers: number[];
   switch (policy) {

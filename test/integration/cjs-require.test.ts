@@ -111,7 +111,7 @@ test('require(): the CommonJS build loads, and routes a write to the primary and
     }
     const clusterExports = [
       'Cluster', 'ClusterNode', 'Daemon', 'PatroniCluster', 'PatroniMember', 'SECURE_PASSWORD', 'SECURE_ROLE', 'SUPERUSER', 'findPgBinDir',
-      'haproxyConfig', 'pgbouncerConfig', 'startBlackHole', 'startCluster', 'startHaproxy', 'startPatroniCluster', 'startPgBouncers',
+      'haproxyConfig', 'pgbouncerConfig', 'startBlackHole', 'startCluster', 'startDnsServer', 'startHaproxy', 'startPatroniCluster', 'startPgBouncers',
     ];
     assert.deepEqual(report.exports.cluster, clusterExports);
     assert.ok(report.classes);

@@ -150,6 +150,9 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   splitOption("{ lookup: 'dns' }", { lookup: 'dns' }, '`lookup`'),
   splitOption("{ readerPolicy: 'replica' }", { readerPolicy: 'replica' }, '`readerPolicy`'),
   splitOption("{ env: 'PGHOST=x' }", { env: 'PGHOST=x' }, '`env`'),
+  splitOption("{ discovery: { source: 'consul' } }", { discovery: { source: 'consul' } }, '`discovery.source`'),
+  splitOption("{ discovery: { source: 'dns' } }", { discovery: { source: 'dns' } }, '`discovery.name`'),
+  splitOption("{ discovery: { source: 'function', members: ['db1'] } }", { discovery: { source: 'function', members: ['db1'] } }, '`discovery.members`'),
 
   // connectSplit: strings libpq rejects, quoting the input (password included) in its message
   splitString('http://user:secret@db1,db2/x'),
@@ -219,6 +222,7 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
 
   // CLI: exit status 2, the bad argument named on stderr's first line
   cli(['probe', '--timeout', 'abc', 'x'], '--timeout'),
+  cli(['probe', '--patroni', 'http', 'x'], '--patroni'),
   cli(['parse'], '<conninfo>'),
   cli(['parse', 'http://user:secret@db1/x'], 'http://user:********@db1/x'),
   cli(['nope'], '"nope"'),

@@ -152,7 +152,7 @@ test('connection registry: counts per node, fencing cuts every connection of tha
   registry.opened(0, client('b'));
   registry.opened(1, client('c'));
   const fenced: number[] = [];
-  registry.onFence((i) => fenced.push(i));
+  registry.onDrop((i) => fenced.push(i));
   assert.equal(registry.openConnections(0), 2);
   registry.fence(0);
   assert.deepEqual(cut, ['a', 'b']);

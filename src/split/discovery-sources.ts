@@ -1,0 +1,57 @@
+import { Resolver } from 'node:dns/promises';
+import { hostDisplayName } from '../conninfo/host-list.js';
+import { firstPatroniView, restBase } from '../probe/patroni-members.js';
+import { listedMembers, type AskMembers, type ResolvedDiscovery } from './discovery.js';
+import type { DiscoveredMember, Members } from './members.js';
+
+function resolverFor(servers: readonly string[] | null, timeoutMillis: number): Resolver {
+  const resolver = new Resolver({ timeout: timeoutMillis, tries: 2 });
+  if (servers !== null) resolver.setServers([...servers]);
+  return resolver;
+}
+
+/** Every A and AAAA record of `name`, each a member on `port`; null when neither lookup answered. */
+async function addressMembers(resolver: Resolver, name: string, port: number): Promise<DiscoveredMember[] | null> {
+  const [v4, v6] = await Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]);
+  if (v4.status === 'rejected' && v6.status === 'rejected') return null;
+  const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
+  return addresses.map((host) => ({ host, port }));
+}
+
+/** Every SRV target and port of `name`, in priority order (then heavier weight first); null when the lookup failed. */
+async function srvMembers(resolver: Resolver, name: string): Promise<DiscoveredMember[] | null> {
+  try {
+    const records = await resolver.resolveSrv(name);
+    return [...records].sort((a, b) => a.priority - b.priority || b.weight - a.weight).map((r) => ({ host: r.name, port: r.port }));
+  } catch {
+    return null;
+  }
+}
+
+/** Asks each active member's REST API in turn until one lists the cluster. */
+async function patroniMembers(members: Members, restPort: number, timeoutMillis: number): Promise<DiscoveredMember[] | null> {
+  const bases = members.active().map((i) => restBase(hostDisplayName(members.target.hosts[i]), restPort));
+  const view = await firstPatroniView(bases, timeoutMillis);
+  return view === null ? null : view.members.map((m) => ({ host: m.host, port: m.port, noLoadBalance: m.noLoadBalance, noFailover: m.noFailover }));
+}
+
+/** How to ask the configured source for the members. */
+export function askMembersOf(discovery: ResolvedDiscovery, members: Members): AskMembers {
+  const { name, port, servers, timeoutMillis } = discovery;
+  switch (discovery.source) {
+    case 'dns': {
+      const resolver = resolverFor(servers, timeoutMillis);
+      return () => addressMembers(resolver, name ?? '', port ?? 5432);
+    }
+    case 'srv': {
+      const resolver = resolverFor(servers, timeoutMillis);
+      return () => srvMembers(resolver, name ?? '');
+    }
+    case 'patroni':
+      return () => patroniMembers(members, port ?? 8008, timeoutMillis);
+    default: {
+      const list = discovery.members;
+      return async () => (list === null ? null : listedMembers(await list()));
+    }
+  }
+}

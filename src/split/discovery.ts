@@ -1,0 +1,138 @@
+import { OptionError, PgSplitError } from '../errors.js';
+import { describeValue, functionOption, numberOption, oneOfOption, optionsObject } from '../input.js';
+import type { DiscoveredMember, MemberOrigin } from './members.js';
+
+/** What a function source returns: `'host:port'` (or `'host'`, port 5432) or `{ host, port }` per member. */
+export type MemberList = ReadonlyArray<string | { readonly host: string; readonly port?: number }>;
+
+/**
+ * Where pg-split finds the cluster's members (option `discovery`); the
+ * connection string's hosts are the members until the source first answers.
+ */
+export type DiscoveryOptions =
+  /** Patroni's REST API (`GET /cluster`) on any member; `port`: the REST API's. Patroni's leader becomes a second authority for the writer (as the `patroni` option). */
+  | { readonly source: 'patroni'; readonly port?: number; readonly intervalMillis?: number; readonly timeoutMillis?: number }
+  /** A DNS name re-resolved on a timer (A and AAAA records): every address a member on `port`. */
+  | { readonly source: 'dns'; readonly name: string; readonly port?: number; readonly servers?: readonly string[]; readonly intervalMillis?: number }
+  /** DNS SRV records (`_postgresql._tcp.<domain>`): every target and port a member. */
+  | { readonly source: 'srv'; readonly name: string; readonly servers?: readonly string[]; readonly intervalMillis?: number }
+  /** A function of yours returning the current members. */
+  | { readonly source: 'function'; readonly members: () => MemberList | Promise<MemberList>; readonly intervalMillis?: number };
+
+export interface ResolvedDiscovery {
+  readonly source: MemberOrigin;
+  readonly intervalMillis: number;
+  readonly timeoutMillis: number;
+  readonly name: string | null;
+  readonly port: number | null;
+  readonly servers: readonly string[] | null;
+  readonly members: (() => MemberList | Promise<MemberList>) | null;
+}
+
+const SOURCES = ['patroni', 'dns', 'srv', 'function'] as const;
+const KEYS: Readonly<Record<(typeof SOURCES)[number], readonly string[]>> = {
+  patroni: ['source', 'port', 'intervalMillis', 'timeoutMillis'],
+  dns: ['source', 'name', 'port', 'servers', 'intervalMillis'],
+  srv: ['source', 'name', 'servers', 'intervalMillis'],
+  function: ['source', 'members', 'intervalMillis'],
+};
+
+function portOption(name: string, value: unknown, fallback: number): number {
+  const port = numberOption(name, value, fallback, { integer: true });
+  if (port > 65535) throw new OptionError(`Expected \`${name}\` to be a TCP port, got ${port}`);
+  return port;
+}
+
+function nameOption(value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new OptionError(`Expected \`discovery.name\` to be a DNS name, got ${describeValue(value)}`);
+  return value;
+}
+
+function serversOption(value: unknown): readonly string[] | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value) || value.length === 0 || !value.every((s) => typeof s === 'string' && s !== '')) {
+    throw new OptionError(`Expected \`discovery.servers\` to be a list of DNS server addresses ('127.0.0.1', '[::1]:53', '10.0.0.2:5353'), got ${describeValue(value)}`);
+  }
+  return Object.freeze([...(value as string[])]);
+}
+
+/** Validates the `discovery` option (any type) and fills its defaults. Throws `OptionError`. */
+export function resolveDiscovery(value: unknown): ResolvedDiscovery | null {
+  if (value === undefined) return null;
+  const given = optionsObject('discovery', value, ['source', 'name', 'port', 'servers', 'intervalMillis', 'timeoutMillis', 'members'])['source'];
+  if (given === undefined) throw new OptionError(`Expected \`discovery.source\` to be one of ${SOURCES.map((s) => `'${s}'`).join(', ')}`);
+  const source = oneOfOption('discovery.source', given, SOURCES, 'patroni');
+  const options = optionsObject('discovery', value, KEYS[source]);
+  const millis = (key: string, fallback: number): number => numberOption(`discovery.${key}`, options[key], fallback, { unit: 'milliseconds' });
+  const members = source === 'function' ? functionOption<() => MemberList>('discovery.members', options['members']) ?? null : null;
+  if (source === 'function' && members === null) throw new OptionError('Expected `discovery.members` to be a function returning the members');
+  return Object.freeze({
+    source,
+    intervalMillis: millis('intervalMillis', 5000),
+    timeoutMillis: millis('timeoutMillis', 2000),
+    name: source === 'dns' || source === 'srv' ? nameOption(options['name']) : null,
+    port: source === 'srv' || source === 'function' ? null : portOption(`discovery.port`, options['port'], source === 'patroni' ? 8008 : 5432),
+    servers: source === 'dns' || source === 'srv' ? serversOption(options['servers']) : null,
+    members,
+  });
+}
+
+/** One member of a function source's answer, or a PgSplitError naming what is wrong. */
+function listedMember(item: unknown): DiscoveredMember {
+  if (typeof item === 'string') {
+    const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(item);
+    const host = match?.[1]?.replace(/^\[|\]$/g, '');
+    if (host !== undefined && host !== '') return { host, port: Number(match?.[2] ?? 5432) };
+  } else if (typeof item === 'object' && item !== null && typeof (item as { host?: unknown }).host === 'string') {
+    const { host, port } = item as { host: string; port?: unknown };
+    if (host !== '' && (port === undefined || (Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535))) return { host, port: (port as number | undefined) ?? 5432 };
+  }
+  throw new PgSplitError('PGSPLIT_DISCOVERY_INVALID', `pg-split: discovery.members() returned ${describeValue(item)} as a member; expected 'host:port' or { host, port }`);
+}
+
+/** A function source's answer, checked. */
+export function listedMembers(list: unknown): DiscoveredMember[] {
+  if (!Array.isArray(list)) throw new PgSplitError('PGSPLIT_DISCOVERY_INVALID', `pg-split: discovery.members() returned ${describeValue(list)}; expected an array of members`);
+  return list.map(listedMember);
+}
+
+/** Asks a source for the members now: null when it gave no usable answer (nothing changes then). */
+export type AskMembers = () => Promise<readonly DiscoveredMember[] | null>;
+
+/**
+ * Asks the source now and then every `intervalMillis`, and hands each answer
+ * on. An empty answer, or none (the source unreachable, an error), changes
+ * nothing: members are never drained for want of an answer.
+ */
+export class Discovery {
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly ask: AskMembers,
+    private readonly intervalMillis: number,
+    private readonly apply: (members: readonly DiscoveredMember[]) => void,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    const round = async (): Promise<void> => {
+      let found: readonly DiscoveredMember[] | null = null;
+      try {
+        found = await this.ask();
+      } catch (err) {
+        this.onError(err);
+      }
+      if (this.#closed) return;
+      if (found !== null && found.length > 0) this.apply(found);
+      this.#timer = setTimeout(() => void round(), this.intervalMillis);
+      this.#timer.unref();
+    };
+    void round();
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+  }
+}

@@ -1,0 +1,124 @@
+import { hostDisplayName, memberHostEntry, portOf, type HostEntry } from '../conninfo/host-list.js';
+import type { ConnectionTarget } from '../conninfo/resolve.js';
+
+/** Where a member came from: the connection string, or a discovery source. */
+export type MemberOrigin = 'connection string' | 'patroni' | 'dns' | 'srv' | 'function';
+
+/** A member as a discovery source reports it. */
+export interface DiscoveredMember {
+  readonly host: string;
+  readonly port: number;
+  /** Patroni's `noloadbalance` tag: the reader leaves it out. */
+  readonly noLoadBalance?: boolean;
+  /** Patroni's `nofailover` tag: shown in `topology()`. */
+  readonly noFailover?: boolean;
+}
+
+/** What discovery changes: members to add (or re-add), and the indexes of members to drain. */
+export interface MembershipPlan {
+  readonly add: readonly DiscoveredMember[];
+  readonly remove: readonly number[];
+}
+
+/** `host:port`: one member, however often it comes and goes. */
+export function memberKey(host: string, port: number): string {
+  return `${host}:${port}`;
+}
+
+function entryKey(entry: HostEntry): string {
+  return memberKey(hostDisplayName(entry), portOf(entry).port);
+}
+
+/**
+ * What a discovery answer changes (pure): members it names that are not
+ * active are added, active members it does not name are removed. `active`:
+ * each active member's key and index.
+ */
+export function planMembership(active: ReadonlyMap<string, number>, discovered: readonly DiscoveredMember[]): MembershipPlan {
+  const named = new Set(discovered.map((m) => memberKey(m.host, m.port)));
+  const seen = new Set<string>();
+  const add = discovered.filter((m) => {
+    const key = memberKey(m.host, m.port);
+    if (active.has(key) || seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const remove = [...active].filter(([key]) => !named.has(key)).map(([, index]) => index);
+  return { add, remove };
+}
+
+/**
+ * The cluster's members, by host index. Indexes are stable: the connection
+ * string's hosts first, then each new member in the order it was found; a
+ * member that leaves and comes back gets its index back, so the target (and
+ * what is kept per index) grows only with members never seen before.
+ */
+export class Members {
+  #target: ConnectionTarget;
+  readonly #origins: MemberOrigin[];
+  readonly #tags = new Map<number, { noLoadBalance: boolean; noFailover: boolean }>();
+  readonly #active: Set<number>;
+  readonly #byKey = new Map<string, number>();
+
+  constructor(target: ConnectionTarget) {
+    this.#target = target;
+    this.#origins = target.hosts.map(() => 'connection string');
+    this.#active = new Set(target.hosts.map((_, i) => i));
+    target.hosts.forEach((h, i) => this.#byKey.set(entryKey(h), i));
+  }
+
+  /** The target with every member ever seen (host index i is `target.hosts[i]`). */
+  get target(): ConnectionTarget {
+    return this.#target;
+  }
+
+  /** Active members' keys and indexes. */
+  activeKeys(): Map<string, number> {
+    return new Map([...this.#byKey].filter(([, i]) => this.#active.has(i)));
+  }
+
+  active(): number[] {
+    return [...this.#active].sort((a, b) => a - b);
+  }
+
+  isActive(hostIndex: number): boolean {
+    return this.#active.has(hostIndex);
+  }
+
+  origin(hostIndex: number): MemberOrigin {
+    return this.#origins[hostIndex] ?? 'connection string';
+  }
+
+  noLoadBalance(hostIndex: number): boolean {
+    return this.#tags.get(hostIndex)?.noLoadBalance === true;
+  }
+
+  noFailover(hostIndex: number): boolean {
+    return this.#tags.get(hostIndex)?.noFailover === true;
+  }
+
+  /** Makes a member active (new, or back); returns its index. */
+  add(member: DiscoveredMember, origin: MemberOrigin): number {
+    const key = memberKey(member.host, member.port);
+    let index = this.#byKey.get(key);
+    if (index === undefined) {
+      index = this.#target.hosts.length;
+      this.#target = this.#target.withHosts([memberHostEntry(member.host, member.port)]);
+      this.#byKey.set(key, index);
+    }
+    this.#origins[index] = origin;
+    this.#active.add(index);
+    this.tag(index, member);
+    return index;
+  }
+
+  /** Patroni's tags of an active member, as the source last reported them. */
+  tag(hostIndex: number, member: DiscoveredMember): void {
+    this.#tags.set(hostIndex, { noLoadBalance: member.noLoadBalance === true, noFailover: member.noFailover === true });
+  }
+
+  remove(hostIndex: number): void {
+    this.#active.delete(hostIndex);
+    this.#tags.delete(hostIndex);
+  }
+}

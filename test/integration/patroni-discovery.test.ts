@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startPatroniCluster, type PatroniCluster, type PatroniMember } from '../../src/cluster/index.js';
+import { renderProbe } from '../../src/cli/probe-render.js';
+import { probeCluster } from '../../src/probe/probe.js';
+import type { MemberEvent } from '../../src/split/member-changes.js';
+import { PatroniRun } from '../support/patroni-run.js';
+
+/**
+ * Discovery from Patroni (`GET /cluster`) on Debian's patroni and etcd: the
+ * connection string names one member; the others, and members added and
+ * removed later, come from Patroni. Who answered is asked of the servers.
+ */
+
+let cluster: PatroniCluster;
+
+before(async () => {
+  cluster = await startPatroniCluster({ members: 3 });
+});
+
+after(() => cluster?.destroy());
+
+async function until(what: string, condition: () => boolean, millis = 60_000): Promise<void> {
+  const deadline = Date.now() + millis;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('probe --patroni shows Patroni\'s view beside pg-split\'s own, marking the members the string does not name', { timeout: 60_000 }, async () => {
+  const leader = await cluster.waitUntilSettled();
+  const report = await probeCluster(cluster.url([leader]), { patroniPort: cluster.apiPort });
+  assert.deepEqual(report.patroni?.members.map((m) => m.host).sort(), cluster.members.map((m) => m.host).sort());
+  assert.equal(report.patroni?.members.find((m) => m.host === leader.host)?.role, 'leader');
+  const text = renderProbe(report);
+  for (const m of cluster.members) assert.match(text, new RegExp(`(^|\\s)${m === leader ? '' : '\\+'}${m.name}\\s+${m.host.replaceAll('.', '\\.')}:`, 'm'), text);
+});
+
+test('one member in the string: the others come from Patroni; an added member serves reads, a noloadbalance one none, a removed one costs no statement', { timeout: 240_000 }, async (t) => {
+  const leader = await cluster.waitUntilSettled();
+  const run = await PatroniRun.start(t, cluster, { discovery: { source: 'patroni', port: cluster.apiPort, intervalMillis: 500 } }, cluster.url([leader]));
+  const events: Array<[string, MemberEvent]> = [];
+  run.split.on('member-added', (e) => events.push(['added', e])).on('member-removed', (e) => events.push(['removed', e]));
+  const hosts = (): string[] => run.split.topology().nodes.map((n) => n.host).sort();
+  await until('every member is known', () => hosts().join() === cluster.members.map((m) => m.host).sort().join());
+  const nodes = run.split.topology().nodes;
+  assert.ok(nodes.filter((n) => n.host !== leader.host).every((n) => n.origin === 'patroni'), JSON.stringify(nodes.map((n) => [n.host, n.origin])));
+  assert.ok(nodes.some((n) => n.patroni !== null), 'discovery from Patroni makes Patroni a second authority for the writer');
+
+  const adding = Date.now();
+  const added = await cluster.addMember();
+  const addedAt = Date.now();
+  await until('the added member answers reads', () => run.reads.serversSince(addedAt).has(added.host), 120_000);
+  const firstRead = run.reads.reads.find((r) => r.at > addedAt && r.server === added.host)!.at;
+  t.diagnostic(`${added.name} (${added.host}): cloned and started by Patroni in ${addedAt - adding} ms; first read ${firstRead - addedAt} ms after that, ${firstRead - adding} ms after it was added`);
+
+  const quiet = await cluster.addMember({ noloadbalance: true });
+  await until('the noloadbalance member is known and tagged', () => run.split.topology().nodes.some((n) => n.host === quiet.host && n.noLoadBalance && n.reachable), 120_000);
+  const taggedAt = Date.now();
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.ok(!run.reads.serversSince(taggedAt).has(quiet.host), 'a read went to a noloadbalance member');
+
+  const removed = cluster.members.find((m: PatroniMember) => m !== leader && m !== added && m !== quiet)!;
+  const removedAt = Date.now();
+  await cluster.removeMember(removed);
+  await until('the removed member is gone from topology()', () => !hosts().includes(removed.host), 60_000);
+  t.diagnostic(`${removed.name} left topology() ${Date.now() - removedAt} ms after it was stopped (Patroni drops a member once its key expires)`);
+  await new Promise((r) => setTimeout(r, 500));
+  const { lost } = await run.finish();
+  assert.deepEqual(run.writes.failures, [], 'failed writes');
+  assert.deepEqual(run.reads.failures, [], 'failed reads');
+  assert.deepEqual(lost, []);
+  assert.ok(run.writes.acks.every((a) => a.server === leader.host), 'the writer moved on discovery');
+  assert.ok(events.some(([name, e]) => name === 'added' && e.host === added.host && e.origin === 'patroni'), 'no member-added event for the added member');
+  assert.ok(events.some(([name, e]) => name === 'removed' && e.host === removed.host), 'no member-removed event for the removed member');
+});
