@@ -252,7 +252,6 @@ export class ClusterWatch extends EventEmitter {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#options.authority?.close();
     for (const monitor of this.#monitors.values()) monitor.close();
-    this.#monitors.clear();
     this.emit('close');
     this.removeAllListeners();
   }

@@ -75,3 +75,26 @@ test('one member in the string: the others come from Patroni; an added member se
   assert.ok(events.some(([name, e]) => name === 'added' && e.host === added.host && e.origin === 'patroni'), 'no member-added event for the added member');
   assert.ok(events.some(([name, e]) => name === 'removed' && e.host === removed.host), 'no member-removed event for the removed member');
 });
+
+test('with discovery from Patroni, Patroni keeps writes off a frozen leader: no acknowledged write lost but what Patroni discarded', { timeout: 240_000 }, async (t) => {
+  const leader = await cluster.waitUntilSettled();
+  const run = await PatroniRun.start(t, cluster, { discovery: { source: 'patroni', port: cluster.apiPort, intervalMillis: 500 } }, cluster.url([leader]));
+  await until('every member is known', () => run.split.topology().nodes.length === cluster.members.length);
+  await new Promise((r) => setTimeout(r, 1000));
+  const frozenAt = Date.now();
+  await leader.freeze('patroni-and-postmaster');
+  await new Promise((r) => setTimeout(r, 25_000));
+  leader.thaw();
+  const healed = await cluster.heal();
+  const settled = Date.now();
+  const reached = await run.writerReaches(healed, settled);
+  t.diagnostic(`writes on Patroni's leader ${healed.name} ${reached - settled} ms after the cluster settled`);
+  // Host indexes are pg-split's (the string's member first, then in the order discovery found them).
+  const hostOf = new Map(run.split.topology().nodes.map((n) => [n.hostIndex, n.host]));
+  const { lost } = await run.finish();
+  const discardedOn = new Set(run.discarded.flatMap((e) => e.nodes.map((i) => hostOf.get(i))));
+  const acks = new Map(run.writes.acks.map((a) => [a.id, a]));
+  const ours = lost.filter((id) => !discardedOn.has(acks.get(id)?.server));
+  assert.deepEqual(ours, [], `acknowledged writes lost off a discarded timeline: ${ours.length}`);
+  t.diagnostic(`frozen at +0; ${run.writes.acks.filter((a) => a.server === leader.host && a.at > frozenAt).length} writes acknowledged by the frozen leader after it froze, ${lost.length} lost, ${run.discarded.length} timeline(s) discarded`);
+});
