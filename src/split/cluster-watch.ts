@@ -50,7 +50,7 @@ export class ClusterWatch extends EventEmitter {
   readonly #monitors = new Map<number, HostMonitor>();
   readonly #members: Members;
   readonly #monitorOptions: HostMonitorOptions;
-  /** Members discovery removed while they were the writer: drained once they no longer are. */
+  /** Members discovery removed that must stay for now (`#mustStay`): drained once they no longer must. */
   readonly #leaving = new Set<number>();
   #state: WatchState = INITIAL_WATCH_STATE;
   #timer: NodeJS.Timeout | null = null;
