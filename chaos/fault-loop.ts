@@ -1,6 +1,7 @@
 import { faultLabel, planFault, type FaultPlan } from './fault-plan.js';
 import type { FaultInjector } from './inject.js';
-import type { MixedLoad } from './mixed-load.js';
+import type { CheckResult } from './invariants.js';
+import type { FailureCount, MixedLoad, OpKind } from './mixed-load.js';
 import { Random } from './random.js';
 
 /** After each fault is healed, a write and a read must succeed within this. */
@@ -19,6 +20,18 @@ export interface FaultRecord {
 }
 
 /** HH:MM:SS.mmm (UTC), as the log prints it. */
+/** What both chaos runs (direct and under Patroni) report: their options, faults, operations and checks. */
+export interface ChaosRunFigures<Options, Fault> {
+  readonly options: Omit<Options, 'log'>;
+  readonly faultMillis: number;
+  readonly faults: readonly Fault[];
+  readonly done: Readonly<Record<OpKind, number>>;
+  readonly failed: Readonly<Record<OpKind, number>>;
+  readonly failures: readonly FailureCount[];
+  readonly acknowledgedRows: number;
+  readonly checks: readonly CheckResult[];
+}
+
 export const clock = (at: number): string => new Date(at).toISOString().slice(11, 23);
 
 /** One fault: injected, healed, and the load's recovery after the heal measured. */

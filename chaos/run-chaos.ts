@@ -2,10 +2,10 @@ import { startCluster, type Cluster } from '../src/cluster/index.js';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import { waitForNoSessions } from '../test/support/server-count.js';
 import { acknowledgedRows, invariantChecks, peerFigures, type PeerFigures } from './checks.js';
-import { injectFor, type FaultRecord } from './fault-loop.js';
+import { injectFor, type ChaosRunFigures, type FaultRecord } from './fault-loop.js';
 import { FaultInjector } from './inject.js';
-import { lateAcks, missingIds, type CheckResult } from './invariants.js';
-import { CHAOS_TABLE, MixedLoad, type FailureCount, type OpKind } from './mixed-load.js';
+import { lateAcks, missingIds } from './invariants.js';
+import { CHAOS_TABLE, MixedLoad } from './mixed-load.js';
 import { PeerWriteLoad } from './peer-load.js';
 import { handleCount, settledHandles, watchProcess } from './process-watch.js';
 import { TenureLog, type Tenure } from './tenure.js';
@@ -23,14 +23,7 @@ export interface ChaosOptions {
 
 type EventCounts = Record<'failover' | 'split-brain' | 'error', number>;
 
-export interface ChaosReport {
-  readonly options: Omit<ChaosOptions, 'log'>;
-  readonly faultMillis: number;
-  readonly faults: readonly FaultRecord[];
-  readonly done: Readonly<Record<OpKind, number>>;
-  readonly failed: Readonly<Record<OpKind, number>>;
-  readonly failures: readonly FailureCount[];
-  readonly acknowledgedRows: number;
+export interface ChaosReport extends ChaosRunFigures<ChaosOptions, FaultRecord> {
   /** Acknowledged rows missing from the final primary: an invariant (0) with synchronous replication; PostgreSQL's own loss without it. */
   readonly lostRows: number;
   /** Writes an old primary acknowledged after another node's promotion began: an invariant (0) with synchronous replication; PostgreSQL's figure without it. */
@@ -38,7 +31,6 @@ export interface ChaosReport {
   readonly longestOpMillis: number;
   readonly events: Readonly<EventCounts>;
   readonly tenures: readonly Tenure[];
-  readonly checks: readonly CheckResult[];
   readonly peer: PeerFigures | null;
 }
 

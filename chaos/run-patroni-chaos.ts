@@ -3,9 +3,9 @@ import { WRITE_TIMELINE_SQL } from '../src/lsn.js';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import type { TimelineDiscardedEvent } from '../src/split/watch-state.js';
 import { acknowledgedRows, invariantChecks } from './checks.js';
-import { clock, RECOVERY_LIMIT_MILLIS, type FaultRecord } from './fault-loop.js';
-import type { CheckResult, WriteAck } from './invariants.js';
-import { CHAOS_TABLE, MixedLoad, type FailureCount, type OpKind } from './mixed-load.js';
+import { clock, RECOVERY_LIMIT_MILLIS, type ChaosRunFigures, type FaultRecord } from './fault-loop.js';
+import type { WriteAck } from './invariants.js';
+import { CHAOS_TABLE, MixedLoad } from './mixed-load.js';
 import { applyPatroniFault, patroniFaultLabel, planPatroniFault, type PatroniFaultPlan } from './patroni-faults.js';
 import { handleCount, settledHandles, watchProcess } from './process-watch.js';
 import { Random } from './random.js';
@@ -25,20 +25,12 @@ export interface PatroniFaultRecord extends Omit<FaultRecord, 'plan' | 'promoted
   readonly newLeader: string | undefined;
 }
 
-export interface PatroniChaosReport {
-  readonly options: Omit<PatroniChaosOptions, 'log'>;
-  readonly faultMillis: number;
-  readonly faults: readonly PatroniFaultRecord[];
-  readonly done: Readonly<Record<OpKind, number>>;
-  readonly failed: Readonly<Record<OpKind, number>>;
-  readonly failures: readonly FailureCount[];
-  readonly acknowledgedRows: number;
+export interface PatroniChaosReport extends ChaosRunFigures<PatroniChaosOptions, PatroniFaultRecord> {
   /** Acknowledged rows missing from the final leader, by cause. */
   readonly lostOnDiscardedTimeline: number;
   readonly lostOtherwise: number;
   readonly discarded: readonly TimelineDiscardedEvent[];
   readonly leaderChanges: number;
-  readonly checks: readonly CheckResult[];
 }
 
 export const PATRONI_APPLICATION_NAME = 'pgsplit-patroni-chaos';

@@ -98,6 +98,13 @@ export function numberOption<F>(name: string, value: unknown, fallback: F, rule:
   throw new OptionError(`Expected \`${name}\` to be a ${kind}${rule.unit === undefined ? '' : ` of ${rule.unit}`}, got ${describeValue(value)}`);
 }
 
+/** A TCP port option (1 to 65535), or `fallback` when absent. Throws `OptionError`. */
+export function portOption<F>(name: string, value: unknown, fallback: F): number | F {
+  const port = numberOption(name, value, fallback, { integer: true });
+  if (typeof port === 'number' && port > 65535) throw new OptionError(`Expected \`${name}\` to be a TCP port, got ${port}`);
+  return port;
+}
+
 export function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value === 'boolean') return value;

@@ -1,9 +1,8 @@
 import { resolveContextKeys, targetOf, type ConnectionTarget, type ResolveContext } from '../conninfo/resolve.js';
-import { functionOption, numberOption, optionsObject } from '../input.js';
+import { functionOption, numberOption, optionsObject, portOption } from '../input.js';
 import { connectTimeoutMillis } from '../connect/connect.js';
 import { systemLookup, type Lookup } from '../connect/endpoints.js';
 import { hostDisplayName } from '../conninfo/host-list.js';
-import { OptionError } from '../errors.js';
 import { libpqChoice, withReplayLag } from './cluster-view.js';
 import { firstPatroniView, restBase, type PatroniView } from './patroni-members.js';
 import type { NodeStatus } from './node-status.js';
@@ -40,8 +39,7 @@ export async function probeCluster(conninfo: string | ConnectionTarget, options:
   const target = targetOf(conninfo, checked);
   const timeoutMillis = numberOption('timeoutMillis', checked['timeoutMillis'], connectTimeoutMillis(target) || DEFAULT_PROBE_TIMEOUT_MILLIS, { unit: 'milliseconds' });
   const probeOptions = { timeoutMillis, lookup: functionOption<Lookup>('lookup', checked['lookup']) ?? systemLookup };
-  const patroniPort = numberOption('patroniPort', checked['patroniPort'], null, { integer: true });
-  if (patroniPort !== null && patroniPort > 65535) throw new OptionError(`Expected \`patroniPort\` to be a TCP port, got ${patroniPort}`);
+  const patroniPort = portOption('patroniPort', checked['patroniPort'], null);
   await loadOtel();
   const [statuses, patroni] = await Promise.all([
     Promise.all(target.hosts.map((_, i) => probeHost(target, i, probeOptions))),

@@ -8,8 +8,8 @@ import type { NodeStatus } from '../probe/node-status.js';
 import { Balancer } from './balancer.js';
 import { ClusterWatch } from './cluster-watch.js';
 import type { ChangeEvent, FailoverEvent, SplitBrainEvent, TimelineDiscardedEvent } from './watch-state.js';
-import { PatroniAuthority, type PatroniReport, type ResolvedPatroniOptions } from './patroni-authority.js';
-import { Discovery, type ResolvedDiscovery } from './discovery.js';
+import { PatroniAuthority, type PatroniReport } from './patroni-authority.js';
+import { Discovery } from './discovery.js';
 import { askMembersOf } from './discovery-sources.js';
 import { applyMembership, type MemberEvent } from './member-changes.js';
 import { Members, type MemberOrigin } from './members.js';
@@ -20,7 +20,6 @@ import { checkToken, ReadScope } from './read-scope.js';
 import { RoutedPool } from './routed-pool.js';
 import { WriteTracker } from './write-tracker.js';
 import { Router, type PoolRole } from './router.js';
-import { hostDisplayName, portOf } from '../conninfo/host-list.js';
 import { ClusterMetrics } from '../telemetry/cluster-metrics.js';
 import type { NodeAttributes } from '../telemetry/observations.js';
 import { loadOtel, type Otel } from '../telemetry/otel-api.js';
@@ -142,19 +141,13 @@ function nodeAttributesOf(members: Members): NodeAttributes {
   const attributes = new Map<number, Readonly<Record<string, string | number>>>();
   return (hostIndex) => {
     let found = attributes.get(hostIndex);
-    const entry = members.target.hosts[hostIndex];
-    if (found === undefined && entry !== undefined) {
-      found = Object.freeze({ 'server.address': hostDisplayName(entry), 'server.port': portOf(entry).port });
+    if (found === undefined) {
+      const { host, port } = members.hostOf(hostIndex);
+      found = Object.freeze({ 'server.address': host, 'server.port': port });
       attributes.set(hostIndex, found);
     }
-    return found ?? {};
+    return found;
   };
-}
-
-/** Discovery from Patroni makes Patroni's leader a second authority for the writer, as the `patroni` option does. */
-function impliedPatroni(discovery: ResolvedDiscovery | null): ResolvedPatroniOptions | null {
-  if (discovery?.source !== 'patroni') return null;
-  return { port: discovery.port ?? 8008, intervalMillis: 1000, timeoutMillis: 1000, staleMillis: null };
 }
 
 /** The cluster's metrics on the application's MeterProvider, when it has OpenTelemetry's API. */
@@ -200,8 +193,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     return writeToken();
   });
   const members = new Members(target);
-  const patroni = opts.patroni ?? impliedPatroni(opts.discovery);
-  const authority = patroni === null ? null : new PatroniAuthority(members, patroni);
+  const authority = opts.patroni === null ? null : new PatroniAuthority(members, opts.patroni);
   const watch = new ClusterWatch(members, {
     ...(authority === null ? {} : { authority }),
     acknowledgedWrites: () => tracker.acknowledged,
@@ -242,10 +234,11 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     registry.drain(hostIndex);
     router.forget(hostIndex);
   });
-  const discovery = opts.discovery === null ? null : new Discovery(
-    askMembersOf(opts.discovery, members),
-    opts.discovery.intervalMillis,
-    (found) => applyMembership(members, watch, found, opts.discovery?.source ?? 'function', (name, event) => events.emit(name, event)),
+  const source = opts.discovery;
+  const discovery = source === null ? null : new Discovery(
+    askMembersOf(source, members),
+    source.intervalMillis,
+    (found) => applyMembership(members, watch, found, source.source, (name, event) => events.emit(name, event)),
     emitError,
   );
   // A host that stopped answering (frozen, cut off): cut its pooled connections, so statements there fail now

@@ -1,5 +1,4 @@
 import { Resolver } from 'node:dns/promises';
-import { hostDisplayName } from '../conninfo/host-list.js';
 import { firstPatroniView, restBase } from '../probe/patroni-members.js';
 import { listedMembers, type AskMembers, type ResolvedDiscovery } from './discovery.js';
 import type { DiscoveredMember, Members } from './members.js';
@@ -30,7 +29,7 @@ async function srvMembers(resolver: Resolver, name: string): Promise<DiscoveredM
 
 /** Asks each active member's REST API in turn until one lists the cluster. */
 async function patroniMembers(members: Members, restPort: number, timeoutMillis: number): Promise<DiscoveredMember[] | null> {
-  const bases = members.active().map((i) => restBase(hostDisplayName(members.target.hosts[i]), restPort));
+  const bases = members.active().map((i) => restBase(members.hostOf(i).host, restPort));
   const view = await firstPatroniView(bases, timeoutMillis);
   return view === null ? null : view.members.map((m) => ({ host: m.host, port: m.port, noLoadBalance: m.noLoadBalance, noFailover: m.noFailover }));
 }

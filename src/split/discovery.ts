@@ -1,5 +1,5 @@
 import { OptionError, PgSplitError } from '../errors.js';
-import { describeValue, functionOption, numberOption, oneOfOption, optionsObject } from '../input.js';
+import { describeValue, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../input.js';
 import type { DiscoveredMember, MemberOrigin } from './members.js';
 
 /** What a function source returns: `'host:port'` (or `'host'`, port 5432) or `{ host, port }` per member. */
@@ -36,12 +36,6 @@ const KEYS: Readonly<Record<(typeof SOURCES)[number], readonly string[]>> = {
   srv: ['source', 'name', 'servers', 'intervalMillis'],
   function: ['source', 'members', 'intervalMillis'],
 };
-
-function portOption(name: string, value: unknown, fallback: number): number {
-  const port = numberOption(name, value, fallback, { integer: true });
-  if (port > 65535) throw new OptionError(`Expected \`${name}\` to be a TCP port, got ${port}`);
-  return port;
-}
 
 function nameOption(value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '') throw new OptionError(`Expected \`discovery.name\` to be a DNS name, got ${describeValue(value)}`);

@@ -1,4 +1,3 @@
-import { hostDisplayName, portOf } from '../conninfo/host-list.js';
 import type { ClusterWatch } from './cluster-watch.js';
 import { memberKey, planMembership, type DiscoveredMember, type MemberOrigin, type Members } from './members.js';
 
@@ -11,8 +10,7 @@ export interface MemberEvent {
 }
 
 function eventOf(members: Members, hostIndex: number): MemberEvent {
-  const entry = members.target.hosts[hostIndex];
-  return { hostIndex, host: hostDisplayName(entry), port: entry === undefined ? 0 : portOf(entry).port, origin: members.origin(hostIndex) };
+  return { hostIndex, ...members.hostOf(hostIndex), origin: members.origin(hostIndex) };
 }
 
 /**

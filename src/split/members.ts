@@ -81,6 +81,12 @@ export class Members {
     return [...this.#active].sort((a, b) => a - b);
   }
 
+  /** A member's host as the string or the source names it, and its port (port 0 for an unknown index). */
+  hostOf(hostIndex: number): { readonly host: string; readonly port: number } {
+    const entry = this.#target.hosts[hostIndex];
+    return { host: hostDisplayName(entry), port: entry === undefined ? 0 : portOf(entry).port };
+  }
+
   isActive(hostIndex: number): boolean {
     return this.#active.has(hostIndex);
   }

@@ -3,7 +3,7 @@ import { resolveContextKeys, type ConnectionTarget, type ResolveContext } from '
 import { connectTimeoutMillis } from '../connect/connect.js';
 import type { Lookup } from '../connect/endpoints.js';
 import { OptionError } from '../errors.js';
-import { booleanOption, functionOption, numberOption, oneOfOption, optionsObject } from '../input.js';
+import { booleanOption, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../input.js';
 import type { Balance } from './balancer.js';
 import { resolveDiscovery, type DiscoveryOptions, type ResolvedDiscovery } from './discovery.js';
 import type { PatroniOptions, ResolvedPatroniOptions } from './patroni-authority.js';
@@ -199,8 +199,7 @@ function sessionReads(value: unknown): ResolvedSplitOptions['sessionReads'] {
 function patroniOptions(value: unknown): ResolvedPatroniOptions | null {
   if (value === undefined || value === false) return null;
   const options = optionsObject('patroni', value === true ? {} : value, ['port', 'intervalMillis', 'timeoutMillis', 'staleMillis']);
-  const port = numberOption('patroni.port', options['port'], 8008, { integer: true });
-  if (port > 65535) throw new OptionError(`Expected \`patroni.port\` to be a TCP port, got ${port}`);
+  const port = portOption('patroni.port', options['port'], 8008);
   const millis = (name: string, fallback: number): number => numberOption(`patroni.${name}`, options[name], fallback, { unit: 'milliseconds' });
   const staleMillis = numberOption('patroni.staleMillis', options['staleMillis'], null, { unit: 'milliseconds' });
   return Object.freeze({ port, intervalMillis: millis('intervalMillis', 1000), timeoutMillis: millis('timeoutMillis', 1000), staleMillis });
@@ -211,6 +210,9 @@ export function resolveSplitOptions(input: unknown, target: ConnectionTarget): R
   const options = checkSplitOptions(input) as Record<keyof SplitOptions, unknown>;
   const fromString = connectTimeoutMillis(target);
   const millis = (name: keyof SplitOptions, fallback: number): number => numberOption(name, options[name], fallback, { unit: 'milliseconds' });
+  const discovery = resolveDiscovery(options.discovery);
+  // Discovery from Patroni makes Patroni's leader a second authority for the writer, as the `patroni` option does.
+  const impliedPatroni = discovery?.source === 'patroni' ? patroniOptions({ port: discovery.port ?? undefined }) : null;
   return Object.freeze({
     writer: poolSettings('writer', options.writer),
     reader: poolSettings('reader', options.reader),
@@ -226,7 +228,7 @@ export function resolveSplitOptions(input: unknown, target: ConnectionTarget): R
     maxReplicaLag: maxReplicaLag(options.maxReplicaLag),
     consistency: oneOfOption('consistency', options.consistency, ['eventual', 'session'], 'eventual'),
     sessionReads: sessionReads(options.sessionReads),
-    patroni: patroniOptions(options.patroni),
-    discovery: resolveDiscovery(options.discovery),
+    patroni: patroniOptions(options.patroni) ?? impliedPatroni,
+    discovery,
   });
 }

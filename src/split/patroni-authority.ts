@@ -1,4 +1,3 @@
-import { hostDisplayName } from '../conninfo/host-list.js';
 import { restBase } from '../probe/patroni-members.js';
 import type { Members } from './members.js';
 import { untraced } from '../telemetry/otel-api.js';
@@ -132,7 +131,7 @@ export class PatroniAuthority {
 
   /** The REST API of the members asked now: every active one. */
   #urls(): Array<[number, string | null]> {
-    return this.#members.active().map((i) => [i, restBase(hostDisplayName(this.#members.target.hosts[i]), this.#options.port)]);
+    return this.#members.active().map((i) => [i, restBase(this.#members.hostOf(i).host, this.#options.port)]);
   }
 
   confirms(hostIndex: number): boolean {

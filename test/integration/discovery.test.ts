@@ -12,6 +12,7 @@ import type { MemberEvent } from '../../src/split/member-changes.js';
 import { memberCycle } from '../support/member-cycle.js';
 import { ReadLoad } from '../support/read-load.js';
 import { WriteLoad, WRITES_TABLE } from '../support/write-load.js';
+import { until } from '../support/until.js';
 
 let cluster: Cluster;
 let primary: ClusterNode;
@@ -32,14 +33,6 @@ after(async () => {
 });
 
 const member = (n: ClusterNode): string => `${n.host}:${n.port}`;
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, millis = 15_000): Promise<void> {
-  const deadline = Date.now() + millis;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function split(t: TestContext, nodes: readonly ClusterNode[], options: SplitOptions): Promise<SplitCluster> {
   const sp = await connectSplit(cluster.conninfo(nodes, { application_name: APP }), { recheckMillis: 200, ...options });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
 import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
+import { until } from '../support/until.js';
 
 const TIMEOUT = { timeout: 180_000 };
 const PAIRS = Number(process.env['PGSPLIT_RYW_PAIRS'] ?? 2000);
@@ -32,14 +33,6 @@ async function split(t: TestContext, options: Parameters<typeof connectSplit>[1]
 async function whereRead(sp: SplitCluster): Promise<string> {
   const { rows } = await sp.reader.query<{ host: string }>('SELECT host(inet_server_addr()) AS host');
   return rows[0]?.host ?? '';
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, millis = 10_000): Promise<void> {
-  const deadline = Date.now() + millis;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('lag-aware reads (maxReplicaLag)', () => {

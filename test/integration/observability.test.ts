@@ -7,9 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import type { DataPoint, Histogram, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { findFreePort } from '../../src/cluster/addresses.js';
 import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
 import { connectSplit } from '../../src/split/connect-split.js';
 import { mostAdvanced } from '../support/failover.js';
+import { until } from '../support/until.js';
 
 let cluster: Cluster;
 
@@ -24,14 +26,6 @@ after(async () => {
 });
 
 const sleep = (millis: number): Promise<void> => new Promise((r) => setTimeout(r, millis));
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, millis = 15_000): Promise<void> {
-  const deadline = Date.now() + millis;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
-  }
-}
 
 const queryText = (span: ReadableSpan): string | undefined => {
   const text = span.attributes['db.query.text'] ?? span.attributes['db.statement'];
@@ -178,7 +172,7 @@ test('without @opentelemetry/api installed, pg-split records nothing and works a
 test('the recipe: OpenTelemetry\'s Node SDK with a Prometheus exporter shows the primary change in a scrape', { timeout: 120_000 }, async (t) => {
   const own = await startCluster({ standbys: 1 });
   t.after(() => own.destroy());
-  const port = 19464;
+  const port = await findFreePort(['0.0.0.0']);
   const app = child(['--import', './examples/opentelemetry/telemetry.mjs', 'examples/opentelemetry/app.mjs'], {
     DATABASE_URL: own.url(), METRICS_PORT: String(port), OTEL_TRACES_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none',
   });

@@ -5,6 +5,7 @@ import { renderProbe } from '../../src/cli/probe-render.js';
 import { probeCluster } from '../../src/probe/probe.js';
 import type { MemberEvent } from '../../src/split/member-changes.js';
 import { PatroniRun } from '../support/patroni-run.js';
+import { until } from '../support/until.js';
 
 /**
  * Discovery from Patroni (`GET /cluster`) on Debian's patroni and etcd: the
@@ -19,14 +20,6 @@ before(async () => {
 });
 
 after(() => cluster?.destroy());
-
-async function until(what: string, condition: () => boolean, millis = 60_000): Promise<void> {
-  const deadline = Date.now() + millis;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('probe --patroni shows Patroni\'s view beside pg-split\'s own, marking the members the string does not name', { timeout: 60_000 }, async () => {
   const leader = await cluster.waitUntilSettled();
@@ -43,7 +36,7 @@ test('one member in the string: the others come from Patroni; an added member se
   const events: Array<[string, MemberEvent]> = [];
   run.split.on('member-added', (e) => events.push(['added', e])).on('member-removed', (e) => events.push(['removed', e]));
   const hosts = (): string[] => run.split.topology().nodes.map((n) => n.host).sort();
-  await until('every member is known', () => hosts().join() === cluster.members.map((m) => m.host).sort().join());
+  await until('every member is known', () => hosts().join() === cluster.members.map((m) => m.host).sort().join(), 60_000);
   const nodes = run.split.topology().nodes;
   assert.ok(nodes.filter((n) => n.host !== leader.host).every((n) => n.origin === 'patroni'), JSON.stringify(nodes.map((n) => [n.host, n.origin])));
   assert.ok(nodes.some((n) => n.patroni !== null), 'discovery from Patroni makes Patroni a second authority for the writer');
@@ -79,7 +72,7 @@ test('one member in the string: the others come from Patroni; an added member se
 test('with discovery from Patroni, Patroni keeps writes off a frozen leader: no acknowledged write lost but what Patroni discarded', { timeout: 240_000 }, async (t) => {
   const leader = await cluster.waitUntilSettled();
   const run = await PatroniRun.start(t, cluster, { discovery: { source: 'patroni', port: cluster.apiPort, intervalMillis: 500 } }, cluster.url([leader]));
-  await until('every member is known', () => run.split.topology().nodes.length === cluster.members.length);
+  await until('every member is known', () => run.split.topology().nodes.length === cluster.members.length, 60_000);
   await new Promise((r) => setTimeout(r, 1000));
   const frozenAt = Date.now();
   await leader.freeze('patroni-and-postmaster');
