@@ -15,7 +15,7 @@ import type { WriteTracker } from './write-tracker.js';
 
 type Callback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void;
 type PooledNodeClient = pg.PoolClient & NodeClient;
-type Run = (...args: unknown[]) => Promise<pg.QueryResult>;
+type Run = (first: unknown, values: unknown) => Promise<pg.QueryResult>;
 
 export interface RoutedPoolSettings {
   readonly role: PoolRole;
@@ -144,21 +144,21 @@ export class RoutedPool extends pg.Pool {
   override query<R extends any[] = any[], I = any[]>(queryConfig: pg.QueryArrayConfig<I>, callback: (err: Error, result: pg.QueryArrayResult<R>) => void): void;
   override query<R extends pg.QueryResultRow = any, I = any[]>(queryTextOrConfig: string | pg.QueryConfig<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
   override query<R extends pg.QueryResultRow = any, I = any[]>(queryText: string, values: pg.QueryConfigValues<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
-  override query(...args: unknown[]): unknown {
-    const [first] = args;
-    if (isSubmittable(first) || typeof first === 'function') return (super.query as (...a: unknown[]) => unknown)(...args);
-    const last = args[args.length - 1];
-    const callback = typeof last === 'function' ? (last as (err?: Error, res?: unknown) => void) : undefined;
-    if (callback !== undefined) args.pop();
-    const result = this.#queryRouted(args, first);
+  override query(first?: unknown, second?: unknown, third?: unknown): unknown {
+    if (isSubmittable(first) || typeof first === 'function') return (super.query as (...a: unknown[]) => unknown)(first, second, third);
+    // pg's forms: (text or config[, values][, callback]); pg-pool ignores anything after the callback.
+    const callback = typeof third === 'function' ? third : typeof second === 'function' ? second : undefined;
+    const values = second === callback ? undefined : second;
+    const result = this.#queryRouted(first, values);
     if (callback === undefined) return result;
-    result.then((res) => callback(undefined, res), (err: Error) => callback(err));
+    const reply = callback as (err?: Error, res?: unknown) => void;
+    result.then((res) => reply(undefined, res), (err: Error) => reply(err));
     return undefined;
   }
 
-  #queryRouted(args: unknown[], first: unknown): Promise<pg.QueryResult> {
+  #queryRouted(first: unknown, values: unknown): Promise<pg.QueryResult> {
     // The writer ignores read requirements: no scope lookup on its path.
-    if (this.#role === 'writer') return this.#direct(args, NO_REQUIREMENT, 'writer', 'write');
+    if (this.#role === 'writer') return this.#direct(first, values, NO_REQUIREMENT, 'writer', 'write');
     let requirement: ReadRequirement;
     try {
       const ofQuery = requirementOfQuery(first);
@@ -167,14 +167,14 @@ export class RoutedPool extends pg.Pool {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (requirement.primary === true) return this.#direct(args, requirement, 'writer', 'read');
-    if (requirement.after === undefined && this.#settings.consistency === 'eventual') return this.#direct(args, requirement, 'reader', 'read');
-    return this.#run(args, requirement, 'read');
+    if (requirement.primary === true) return this.#direct(first, values, requirement, 'writer', 'read');
+    if (requirement.after === undefined && this.#settings.consistency === 'eventual') return this.#direct(first, values, requirement, 'reader', 'read');
+    return this.#run(first, values, requirement, 'read');
   }
 
   /** Runs a statement on the writer without counting it as a write or tracing it (the write-token fetch itself). */
   queryUntracked(text: string): Promise<pg.QueryResult> {
-    return untraced(() => this.#run([text], NO_REQUIREMENT, 'internal'));
+    return untraced(() => this.#run(text, undefined, NO_REQUIREMENT, 'internal'));
   }
 
   /** Each node pool's connection counters, for the metrics. */
@@ -319,18 +319,18 @@ export class RoutedPool extends pg.Pool {
    * The common case without a promise or async step of its own: the node is
    * picked now, and pg-pool's and pg's callback forms check out, run and
    * release. Anything out of the ordinary (no eligible node, a failed
-   * checkout, a node that changed role, a statement to retry, three or more
-   * arguments) goes on in `#run`, which does the same with waiting and
-   * retries, so both paths decide alike.
+   * checkout, a node that changed role, a statement to retry) goes on in
+   * `#run`, which does the same with waiting and retries, so both paths
+   * decide alike.
    */
-  #direct(args: unknown[], requirement: ReadRequirement, pick: PoolRole, kind: 'write' | 'read'): Promise<pg.QueryResult> {
-    const host = this.ending || args.length > 2 ? null : this.#router.pick(pick, null);
+  #direct(first: unknown, values: unknown, requirement: ReadRequirement, pick: PoolRole, kind: 'write' | 'read'): Promise<pg.QueryResult> {
+    const host = this.ending ? null : this.#router.pick(pick, null);
     const pool = host === null ? null : this.#nodePool(host);
-    if (host === null || pool === null) return this.#run(args, requirement, kind);
+    if (host === null || pool === null) return this.#run(first, values, requirement, kind);
     const metrics = this.#settings.metrics;
     const started = metrics === null ? 0 : performance.now();
     return new Promise((resolve, reject) => {
-      const slow = (attempt: number, avoid: number | null): void => void this.#run(args, requirement, kind, attempt, avoid).then(resolve, reject);
+      const slow = (attempt: number, avoid: number | null): void => void this.#run(first, values, requirement, kind, attempt, avoid).then(resolve, reject);
       pool.connect((connectError, pooled) => {
         const client = pooled as PooledNodeClient | undefined;
         if (connectError !== undefined && connectError !== null) {
@@ -339,14 +339,12 @@ export class RoutedPool extends pg.Pool {
           const signal = failoverSignal(connectError);
           if (signal === null) return reject(connectError);
           this.#router.report(host, signal);
-          slow(1, null);
-          return;
+          return slow(1, null);
         }
         if (client === undefined) return slow(1, null);
         if (!this.#router.eligible(pick, host) || client.pgSplitLost) {
           client.release(true);
-          slow(1, null);
-          return;
+          return slow(1, null);
         }
         metrics?.checkedOut(this.#role, host, (performance.now() - started) / 1000);
         const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
@@ -356,14 +354,14 @@ export class RoutedPool extends pg.Pool {
             resolve(result as pg.QueryResult);
             return;
           }
-          const retry = kind === 'write' ? writeMayRetry(err, args[0]) : lostConnection(client, err);
+          const retry = kind === 'write' ? writeMayRetry(err, first) : lostConnection(client, err);
           client.release(err instanceof Error ? err : true);
           if (!retry) return reject(err);
           metrics?.retried(this.#role);
           slow(2, host);
         };
         try {
-          (client.query as (...a: unknown[]) => void)(...args, done);
+          (client.query as (f: unknown, v: unknown, cb: typeof done) => void)(first, values, done);
         } catch (err) {
           done(err instanceof Error ? err : new Error(String(err)));
         }
@@ -380,18 +378,18 @@ export class RoutedPool extends pg.Pool {
    * is tried once and neither tracked nor measured. `firstAttempt` and
    * `avoidFirst`: where `#direct` left off.
    */
-  async #run(args: unknown[], requirement: ReadRequirement, kind: 'write' | 'read' | 'internal', firstAttempt = 1, avoidFirst: number | null = null): Promise<pg.QueryResult> {
+  async #run(first: unknown, values: unknown, requirement: ReadRequirement, kind: 'write' | 'read' | 'internal', firstAttempt = 1, avoidFirst: number | null = null): Promise<pg.QueryResult> {
     const tries = kind === 'internal' ? 1 : 2;
     let avoid = avoidFirst;
     for (let attempt = firstAttempt; ; attempt++) {
       const client: PooledNodeClient = await (kind === 'internal' ? this.#checkout(requirement, avoid) : this.#measuredCheckout(requirement, avoid));
       try {
-        const result = await (client.query as Run)(...args);
+        const result = await (client.query as Run)(first, values);
         client.release();
         if (kind === 'write') this.#settings.tracker.noteWrite();
         return result;
       } catch (err) {
-        const retry = attempt < tries && (kind === 'write' ? writeMayRetry(err, args[0]) : lostConnection(client, err));
+        const retry = attempt < tries && (kind === 'write' ? writeMayRetry(err, first) : lostConnection(client, err));
         client.release(err instanceof Error ? err : true);
         if (!retry) throw err;
         this.#settings.metrics?.retried(this.#role);

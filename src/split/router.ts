@@ -20,6 +20,8 @@ export class Router {
   readonly #balancer: Balancer;
   readonly registry: ConnectionRegistry;
   readonly #replay = new ReplayKnowledge();
+  /** For the balancer's least-busy choice; made once, not per read. */
+  readonly #openConnections = (hostIndex: number): number => this.registry.openConnections(hostIndex);
 
   constructor(members: Members, watch: ClusterWatch, balancer: Balancer, registry: ConnectionRegistry) {
     this.#members = members;
@@ -50,7 +52,7 @@ export class Router {
       const writer = this.#watch.decision.writer;
       return writer !== null && this.#watch.usable(writer) ? writer : null;
     }
-    return this.#balancer.pick(this.#usable(role), (i) => this.registry.openConnections(i), avoid);
+    return this.#balancer.pick(this.#usable(role), this.#openConnections, avoid);
   }
 
   /** The eligible nodes for a role, starting with the one whose turn it is (advances the turn). */

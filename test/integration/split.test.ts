@@ -78,6 +78,17 @@ describe('routing on a healthy cluster', () => {
       sp.writer.on('release', (err, client) => events.push(`release ${String(err)} ${typeof client.query}`));
       await sp.writer.query('SELECT 1');
       assert.deepEqual(events, ['acquire function', 'release undefined function']);
+      // pg's other forms: values, a callback after the text or after the values, and a config object.
+      const viaCallback = (run: (cb: (err: Error | undefined, res: pg.QueryResult) => void) => void): Promise<pg.QueryResult> =>
+        new Promise((resolve, reject) => run((err, res) => (err ? reject(err) : resolve(res))));
+      const who = 'SELECT host(inet_server_addr()) AS host, $1::int AS n';
+      assert.deepEqual((await sp.writer.query(who, [7])).rows, [{ host: cluster.primary.host, n: 7 }]);
+      assert.deepEqual((await viaCallback((cb) => sp.writer.query(who, [8], cb))).rows, [{ host: cluster.primary.host, n: 8 }]);
+      assert.deepEqual((await viaCallback((cb) => sp.writer.query({ text: who, values: [9] }, cb))).rows, [{ host: cluster.primary.host, n: 9 }]);
+      const read = await viaCallback((cb) => sp.reader.query('SELECT pg_is_in_recovery() AS standby', cb));
+      assert.deepEqual(read.rows, [{ standby: true }]);
+      const failed = await viaCallback((cb) => sp.reader.query('SELECT 1/0', cb)).catch((err: { code?: string }) => err.code);
+      assert.equal(failed, '22012');
       const topology = sp.topology();
       assert.equal(topology.writer, 0);
       assert.deepEqual(topology.readers, [1, 2]);
