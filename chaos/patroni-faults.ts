@@ -67,7 +67,8 @@ async function switchoverWhenPossible(cluster: PatroniCluster): Promise<void> {
 
 /** Injects one fault and heals the cluster (Patroni's own recovery, then the harness's heal); returns the member hit. */
 export async function applyPatroniFault(cluster: PatroniCluster, plan: PatroniFaultPlan): Promise<PatroniMember> {
-  const leader = await cluster.waitUntilSettled({ timeoutMillis: 120_000 });
+  // Settled again (a member Patroni left on a discarded timeline is rebuilt, as an operator would).
+  const leader = await cluster.heal();
   const replicas = cluster.members.filter((m) => m !== leader);
   const member = plan.target === 'leader' ? leader : replicas[plan.replicaIndex % replicas.length] ?? leader;
   switch (plan.kind) {

@@ -16,6 +16,7 @@ export function renderPatroniRun(report: PatroniChaosReport): string {
     checksTable(report),
     '',
     `Acknowledged rows missing from the final leader, by cause: on a timeline Patroni discarded: **${report.lostOnDiscardedTimeline}**; otherwise (${sync ? 'an invariant above' : 'asynchronous replication: a crashed leader\'s last commits never reached the member promoted'}): **${report.lostOtherwise}**. ${discarded}`,
+    ...(report.lost.length === 0 ? [] : ['', `Where they were acknowledged (server, timeline): ${report.lost.map((l) => `${l.server} on timeline ${l.timeline}: ${l.rows}${l.discarded ? ' (discarded)' : ''}`).join('; ')}.`]),
     '',
     ...faultSections(report, 'Patroni settled, every member running'),
   ].join('\n');

@@ -1,4 +1,5 @@
 import { startPatroniCluster, type PatroniCluster } from '../src/cluster/index.js';
+import { queryNode } from '../src/cluster/node-query.js';
 import { WRITE_TIMELINE_SQL } from '../src/lsn.js';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import type { TimelineDiscardedEvent } from '../src/split/watch-state.js';
@@ -29,11 +30,15 @@ export interface PatroniChaosReport extends ChaosRunFigures<PatroniChaosOptions,
   /** Acknowledged rows missing from the final leader, by cause. */
   readonly lostOnDiscardedTimeline: number;
   readonly lostOtherwise: number;
+  readonly lost: readonly LostRows[];
   readonly discarded: readonly TimelineDiscardedEvent[];
   readonly leaderChanges: number;
 }
 
 export const PATRONI_APPLICATION_NAME = 'pgsplit-patroni-chaos';
+
+/** One poll's question to the leader's server. */
+const POLL_QUERY_LIMITS = { connectMillis: 500, queryMillis: 500 } as const;
 
 /** How far Patroni's /cluster view can lag the DCS: one loop_wait of the harness (2 s). */
 const VIEW_LAG_MILLIS = 2000;
@@ -47,13 +52,13 @@ const VIEW_LAG_MILLIS = 2000;
  * leader stays the primary until another member leads.
  */
 class PatroniTenures {
-  readonly log = new TenureLog();
+  readonly tenures = new TenureLog();
   #last = '';
   #lastPoll = 0;
   #timer: NodeJS.Timeout | null = null;
   changes = 0;
 
-  constructor(private readonly cluster: PatroniCluster) {}
+  constructor(private readonly cluster: PatroniCluster, private readonly log: (line: string) => void) {}
 
   async poll(): Promise<void> {
     const now = Date.now();
@@ -61,7 +66,8 @@ class PatroniTenures {
     const name = view?.members.find((m) => m.role === 'leader')?.name;
     const leader = name === undefined ? undefined : this.cluster.members.find((m) => m.name === name);
     // The timeline as the leader's server says (Patroni's view can lag a promotion).
-    const rows = leader === undefined ? [] : await leader.query<{ standby: boolean; timeline: number }>(`SELECT pg_is_in_recovery() AS standby, ${WRITE_TIMELINE_SQL} AS timeline`).catch(() => []);
+    // Bounded: a frozen leader must not stall the polls (a whole tenure of the member promoted meanwhile would go unseen).
+    const rows = leader === undefined ? [] : await queryNode<{ standby: boolean; timeline: number }>(leader, `SELECT pg_is_in_recovery() AS standby, ${WRITE_TIMELINE_SQL} AS timeline`, [], POLL_QUERY_LIMITS).catch(() => []);
     const row = rows[0];
     if (leader !== undefined && row !== undefined && !row.standby) {
       const key = `${leader.host}/${row.timeline}`;
@@ -70,9 +76,10 @@ class PatroniTenures {
         // /cluster comes from a member's cached view of etcd, refreshed every loop_wait (2 s): the leader may
         // have been promoted (and writing on its new timeline) that much before the view showed it.
         // The old leader's tenure ends when the new one is seen; the two overlap by that lag.
-        this.log.end(now);
-        this.log.begin(leader.host, row.timeline, this.#lastPoll - VIEW_LAG_MILLIS);
+        this.tenures.end(now);
+        this.tenures.begin(leader.host, row.timeline, this.#lastPoll - VIEW_LAG_MILLIS);
         this.#last = key;
+        this.log(`Patroni's view: ${leader.name} leads on timeline ${row.timeline} (taken from ${clock(this.#lastPoll - VIEW_LAG_MILLIS)})`);
       }
     }
     this.#lastPoll = now;
@@ -93,7 +100,7 @@ class PatroniTenures {
   }
 
   list(): readonly Tenure[] {
-    return this.log.list();
+    return this.tenures.list();
   }
 }
 
@@ -115,16 +122,26 @@ async function noSessionsLeft(cluster: PatroniCluster, name: string): Promise<nu
   }
 }
 
-function lostByCause(acks: readonly WriteAck[], present: ReadonlySet<number>, discarded: readonly TimelineDiscardedEvent[], hosts: readonly string[]): { onDiscarded: number; otherwise: number } {
+/** Acknowledged rows missing from the final leader, grouped by the server and timeline that acknowledged them. */
+export interface LostRows {
+  readonly server: string;
+  readonly timeline: number;
+  readonly rows: number;
+  /** On a timeline pg-split reported discarded, on a node that had it. */
+  readonly discarded: boolean;
+}
+
+function lostRows(acks: readonly WriteAck[], present: ReadonlySet<number>, discarded: readonly TimelineDiscardedEvent[], hosts: readonly string[]): LostRows[] {
   const onDiscarded = (ack: WriteAck): boolean => discarded.some((d) => d.timeline === ack.timeline && d.nodes.some((i) => hosts[i] === ack.server));
-  let discardedCount = 0;
-  let other = 0;
+  const groups = new Map<string, LostRows>();
   for (const ack of acks) {
     const missing = ack.ids.filter((id) => !present.has(id)).length;
-    if (onDiscarded(ack)) discardedCount += missing;
-    else other += missing;
+    if (missing === 0) continue;
+    const key = `${ack.server}/${ack.timeline}`;
+    const group = groups.get(key) ?? { server: ack.server, timeline: ack.timeline, rows: 0, discarded: onDiscarded(ack) };
+    groups.set(key, { ...group, rows: group.rows + missing });
   }
-  return { onDiscarded: discardedCount, otherwise: other };
+  return [...groups.values()].sort((a, b) => a.timeline - b.timeline);
 }
 
 async function faultLoop(cluster: PatroniCluster, load: MixedLoad, seed: number, durationMillis: number, log: (line: string) => void): Promise<PatroniFaultRecord[]> {
@@ -159,10 +176,10 @@ async function faultLoop(cluster: PatroniCluster, load: MixedLoad, seed: number,
  * who led when from Patroni's own view.
  */
 export async function runPatroniChaos(options: PatroniChaosOptions): Promise<PatroniChaosReport> {
-  const cluster = await startPatroniCluster({ members: 3, synchronousMode: options.synchronous, dcs: options.synchronous ? 'etcd' : 'etcd3' });
-  const watch = watchProcess();
   const log = options.log ?? (() => undefined);
-  const tenures = new PatroniTenures(cluster);
+  const cluster = await startPatroniCluster({ members: 3, synchronousMode: options.synchronous, dcs: options.synchronous ? 'etcd' : 'etcd3', log: (line) => log(`harness: ${line}`) });
+  const watch = watchProcess();
+  const tenures = new PatroniTenures(cluster, log);
   try {
     const leader = await cluster.waitUntilSettled();
     await leader.query(CHAOS_TABLE);
@@ -171,7 +188,10 @@ export async function runPatroniChaos(options: PatroniChaosOptions): Promise<Pat
     const handlesBefore = handleCount();
     const split: SplitCluster = await connectSplit(cluster.url(cluster.members, { application_name: PATRONI_APPLICATION_NAME }), { patroni: { port: cluster.apiPort } });
     const discarded: TimelineDiscardedEvent[] = [];
-    split.on('timeline-discarded', (e) => discarded.push(e));
+    split.on('timeline-discarded', (e) => {
+      discarded.push(e);
+      log(`pg-split: timeline ${e.timeline} discarded (back on ${e.now}), ${e.acknowledgedWrites} writes acknowledged there`);
+    });
     const load = new MixedLoad(split);
     const startedAt = Date.now();
     let faults: PatroniFaultRecord[];
@@ -190,7 +210,8 @@ export async function runPatroniChaos(options: PatroniChaosOptions): Promise<Pat
     const rows = await final.query<{ id: string }>('SELECT id::text FROM chaos_writes');
     const present = new Set(rows.map((r) => Number(r.id)));
     const hosts = cluster.members.map((m) => m.host);
-    const lost = lostByCause(load.acks, present, discarded, hosts);
+    const lost = lostRows(load.acks, present, discarded, hosts);
+    const lostCount = (discardedOnly: boolean): number => lost.filter((l) => l.discarded === discardedOnly).reduce((n, l) => n + l.rows, 0);
     const checks = invariantChecks({
       synchronous: options.synchronous, load, tenures: tenures.list(), faults,
       present, sessionsLeft, handlesBefore, handlesLeft, problems: watch.problems, applicationName: PATRONI_APPLICATION_NAME, nodes: cluster.members.length,
@@ -200,8 +221,9 @@ export async function runPatroniChaos(options: PatroniChaosOptions): Promise<Pat
       faultMillis, faults, done: { ...load.done }, failed: { ...load.failed },
       failures: [...load.failures.values()].sort((a, b) => b.count - a.count),
       acknowledgedRows: acknowledgedRows(load.acks),
-      lostOnDiscardedTimeline: lost.onDiscarded,
-      lostOtherwise: lost.otherwise,
+      lostOnDiscardedTimeline: lostCount(true),
+      lostOtherwise: lostCount(false),
+      lost,
       discarded,
       leaderChanges: tenures.changes,
       checks,

@@ -10,7 +10,7 @@ export interface QueryTarget {
 }
 
 /** Runs one statement as the superuser on one node through a short-lived pg.Client; returns its rows. */
-export async function queryNode<T extends pg.QueryResultRow>(target: QueryTarget, sql: string, params: readonly unknown[] = []): Promise<T[]> {
+export async function queryNode<T extends pg.QueryResultRow>(target: QueryTarget, sql: string, params: readonly unknown[] = [], limits: { readonly connectMillis: number; readonly queryMillis: number } = QUERY_LIMITS): Promise<T[]> {
   const client = new pg.Client({
     host: target.host,
     port: target.port,
@@ -18,8 +18,8 @@ export async function queryNode<T extends pg.QueryResultRow>(target: QueryTarget
     database: 'postgres',
     ssl: false,
     application_name: 'pg-split-cluster',
-    connectionTimeoutMillis: QUERY_LIMITS.connectMillis,
-    query_timeout: QUERY_LIMITS.queryMillis,
+    connectionTimeoutMillis: limits.connectMillis,
+    query_timeout: limits.queryMillis,
   });
   client.on('error', () => undefined);
   try {

@@ -197,8 +197,10 @@ export class PatroniCluster {
 
   /**
    * Starts every stopped member, thaws frozen ones, rebuilds any whose
-   * PostgreSQL failed to start (a pg_rewind that could not run), and waits
-   * until the cluster is settled: what a test does between two faults.
+   * PostgreSQL failed to start (a pg_rewind that could not run) or that is
+   * still on another timeline than the leader's after 30 s, and waits until
+   * the cluster is settled: what a test (or an operator) does between two
+   * faults.
    */
   async heal(timeoutMillis = 180_000): Promise<PatroniMember> {
     for (const member of this.#members) {
@@ -212,7 +214,11 @@ export class PatroniCluster {
       } catch (err) {
         if (Date.now() >= deadline) throw err;
         const view = await this.view().catch(() => null);
-        const broken = view?.members.filter((m) => m.role !== 'leader' && /failed|crashed|stopped/.test(m.state)) ?? [];
+        const leader = view?.members.find((m) => m.role === 'leader' && m.state === 'running');
+        // Failed to start, or still on another timeline than the leader's after a whole wait: a member left on a
+        // timeline Patroni gave up (Patroni 3.0.2 does not always rewind one that is ahead of the leader).
+        const broken = view?.members.filter((m) => m.role !== 'leader'
+          && (/failed|crashed|stopped/.test(m.state) || (leader !== undefined && m.timeline !== undefined && m.timeline !== leader.timeline))) ?? [];
         for (const m of broken) {
           this.#shared.log(`${m.name}: ${m.state}; reinitializing it from the leader`);
           await this.reinitialize(this.member(m.name)).catch(() => undefined);
