@@ -20,7 +20,7 @@ import { checkToken, ReadScope } from './read-scope.js';
 import { RoutedPool } from './routed-pool.js';
 import { WriteTracker } from './write-tracker.js';
 import { Router, type PoolRole } from './router.js';
-import { ClusterMetrics } from '../telemetry/cluster-metrics.js';
+import { ClusterMetrics, METER_NAME } from '../telemetry/cluster-metrics.js';
 import type { NodeAttributes } from '../telemetry/observations.js';
 import { loadOtel, type Otel } from '../telemetry/otel-api.js';
 
@@ -150,9 +150,14 @@ function nodeAttributesOf(members: Members): NodeAttributes {
   };
 }
 
-/** The cluster's metrics on the application's MeterProvider, when it has OpenTelemetry's API. */
+/**
+ * The cluster's metrics on the application's MeterProvider, when it has
+ * OpenTelemetry's API and has registered one: without a provider the API
+ * hands out its no-op meter for good (a provider registered later never
+ * gets it), so nothing is built and nothing is measured per statement.
+ */
 function metricsOf(otel: Otel | null, members: Members, watch: ClusterWatch, pools: () => readonly RoutedPool[], freshness: FreshnessStats): ClusterMetrics | null {
-  if (otel === null) return null;
+  if (otel === null || otel.metrics.getMeter(METER_NAME) === otel.createNoopMeter()) return null;
   const metrics = new ClusterMetrics(otel, {
     nodes: () => {
       const d = watch.decision;
