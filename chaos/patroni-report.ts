@@ -7,7 +7,7 @@ export function renderPatroniRun(report: PatroniChaosReport): string {
   const violations = report.checks.reduce((n, c) => n + c.violations, 0);
   const discarded = report.discarded.length === 0
     ? 'Patroni discarded no timeline.'
-    : `Patroni discarded ${report.discarded.length} timeline(s) (a thawed leader took its lock back; Patroni 3.0.2 on etcd3): ${report.discarded.map((d) => `timeline ${d.timeline} (back on ${d.now}), ${d.acknowledgedWrites} writes acknowledged there by pg-split's count`).join('; ')}; pg-split reported each with \`timeline-discarded\`.`;
+    : `Patroni discarded ${report.discarded.length} timeline(s) (a thawed leader took its lock back; Patroni 3.0.2 on etcd3): ${report.discarded.map((d) => `timeline ${d.timeline} (back on ${d.now}${d.evidence === 'orchestrator' ? ', on Patroni\'s word: the demoted member was left unrewound' : ''}), ${d.acknowledgedWrites} writes acknowledged there by pg-split's count`).join('; ')}; pg-split reported each with \`timeline-discarded\`.`;
   return [
     `## ${sync ? 'Patroni `synchronous_mode` (etcd v2 API)' : 'Asynchronous replication (etcd3 API)'}`,
     '',

@@ -190,7 +190,7 @@ export async function runPatroniChaos(options: PatroniChaosOptions): Promise<Pat
     const discarded: TimelineDiscardedEvent[] = [];
     split.on('timeline-discarded', (e) => {
       discarded.push(e);
-      log(`pg-split: timeline ${e.timeline} discarded (back on ${e.now}), ${e.acknowledgedWrites} writes acknowledged there`);
+      log(`pg-split: timeline ${e.timeline} discarded (back on ${e.now}, on ${e.evidence === 'servers' ? 'the servers\'' : 'the orchestrator\'s'} word), ${e.acknowledgedWrites} writes acknowledged there`);
     });
     const load = new MixedLoad(split);
     const startedAt = Date.now();

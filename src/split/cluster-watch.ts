@@ -264,7 +264,7 @@ export class ClusterWatch extends EventEmitter {
       policy: this.#options.policy,
       ...(isTooFarBehind === undefined ? {} : { isTooFarBehind }),
       ...(noReads === undefined ? {} : { noReads }),
-      ...(authority === undefined ? {} : { isConfirmedLeader: (i: number) => authority.confirms(i) }),
+      ...(authority === undefined ? {} : { isConfirmedLeader: (i: number) => authority.confirms(i), isSettledLeader: (i: number) => authority.confirmsSettled(i) }),
       ...(acknowledgedWrites === undefined ? {} : { acknowledgedWrites: acknowledgedWrites() }),
     };
     const { state, events } = advanceWatch(this.#state, input);

@@ -69,6 +69,11 @@ const LEADER_ROLES = new Set(['master', 'primary', 'leader']);
  */
 export function confirmsLeader(report: PatroniReport | undefined, now: number, staleMillis: number): boolean {
   if (report === undefined || report.answeredAt === null || now - report.answeredAt > staleMillis) return false;
+  return saysLeader(report);
+}
+
+/** Whether an answer says "the leader, running". */
+function saysLeader(report: PatroniReport): boolean {
   return report.role !== null && LEADER_ROLES.has(report.role) && report.state === 'running';
 }
 
@@ -117,6 +122,8 @@ export class PatroniAuthority {
   readonly #answers = new Map<number, PatroniReport>();
   /** Each host's last request failure, cleared by an answer. */
   readonly #errors = new Map<number, string | null>();
+  /** Since when each host's Patroni has answered "leader, running" in every answer. */
+  readonly #leaderSince = new Map<number, number>();
   readonly #now: () => number;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
@@ -136,6 +143,17 @@ export class PatroniAuthority {
 
   confirms(hostIndex: number): boolean {
     return confirmsLeader(this.#answers.get(hostIndex), this.#now(), this.#staleMillis);
+  }
+
+  /**
+   * Whether Patroni confirms the host as its leader and has, in every answer,
+   * for at least `staleMillis`: longer than a thawed old leader's Patroni
+   * goes on claiming a lock it lost, so its word can outweigh a newer
+   * timeline whose primary was demoted (see `timeline-discarded`).
+   */
+  confirmsSettled(hostIndex: number): boolean {
+    const since = this.#leaderSince.get(hostIndex);
+    return since !== undefined && this.confirms(hostIndex) && this.#now() - since >= this.#staleMillis;
   }
 
   /** How long a silent leader keeps getting writes now (milliseconds). */
@@ -173,7 +191,7 @@ export class PatroniAuthority {
           return;
         }
         const result = await ask(`${base}/patroni`, this.#options.timeoutMillis, this.#now);
-        if (result.answeredAt !== null) this.#answers.set(i, result);
+        if (result.answeredAt !== null) this.#remember(i, result, result.answeredAt);
         this.#errors.set(i, result.error);
       }));
       if (!this.#staleKnown) await this.#learnStaleness();
@@ -184,6 +202,12 @@ export class PatroniAuthority {
       this.#timer.unref();
     };
     void round();
+  }
+
+  #remember(hostIndex: number, answer: PatroniReport, answeredAt: number): void {
+    this.#answers.set(hostIndex, answer);
+    if (!saysLeader(answer)) this.#leaderSince.delete(hostIndex);
+    else if (!this.#leaderSince.has(hostIndex)) this.#leaderSince.set(hostIndex, answeredAt);
   }
 
   /** Reads Patroni's ttl and loop_wait from the first member that answers, once. */
@@ -204,6 +228,7 @@ export class PatroniAuthority {
       if (!active.includes(i)) {
         this.#answers.delete(i);
         this.#errors.delete(i);
+        this.#leaderSince.delete(i);
       }
     }
   }

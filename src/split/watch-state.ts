@@ -22,11 +22,17 @@ export interface SplitBrainEvent {
 }
 
 /**
- * `timeline-discarded`: every node that had reported the newest timeline now
- * reports an older one (it was rewound or rebuilt: the orchestrator went back
- * to an older history). Writes acknowledged on the discarded timeline after it
- * forked are gone: pg-split forgets that timeline (so it can write to the
- * cluster's primary again) and says what was lost.
+ * `timeline-discarded`: the orchestrator went back to an older history.
+ * Either every node that had reported the newest timeline now reports an
+ * older one (it was rewound or rebuilt: evidence `servers`), or, with a
+ * second authority, the node that was primary on it is a standby now, none is
+ * a primary on it, and the authority has named a primary on an older
+ * timeline its leader for as long as it trusts a silent leader (evidence
+ * `orchestrator`: Patroni left the demoted node unrewound). Writes
+ * acknowledged on the discarded timeline after it forked are gone: pg-split
+ * forgets that timeline (so it can write to the cluster's primary again) and
+ * says what was lost. Standbys still on it serve no reads until they are
+ * rewound or rebuilt.
  */
 export interface TimelineDiscardedEvent {
   /** The discarded timeline. */
@@ -40,6 +46,8 @@ export interface TimelineDiscardedEvent {
   readonly lastSeenLsn: string | null;
   /** Statements pg-split's writer acknowledged while it wrote on the discarded timeline (counted between checks: at least this many may be lost). */
   readonly acknowledgedWrites: number;
+  /** What showed it: the servers themselves, or the orchestrator (see above). */
+  readonly evidence: 'servers' | 'orchestrator';
 }
 
 export type WatchEvent =
@@ -61,12 +69,20 @@ export interface TimelineMemory {
   readonly writesTo: number | null;
 }
 
+/** A node's report of a timeline. */
+export interface TimelineReport {
+  readonly hostIndex: number;
+  readonly timeline: number;
+}
+
 /** What the watch remembers between statuses. */
 export interface WatchState {
   readonly decision: RoleDecision;
   /** The last node that was the writer (kept while no writer is known, so a failover names where writes came from). */
   readonly lastWriter: number | null;
   readonly newest: TimelineMemory;
+  /** Nodes left on a timeline the orchestrator discarded: neither their timeline nor their reads count while they stay standbys on it. */
+  readonly leftBehind: readonly TimelineReport[];
 }
 
 const NO_TIMELINE: TimelineMemory = Object.freeze({ timeline: 0, reporters: [], primaryReporters: [], firstSeenLsn: null, lastSeenLsn: null, writesFrom: null, writesTo: null });
@@ -75,11 +91,44 @@ export const INITIAL_WATCH_STATE: WatchState = Object.freeze({
   decision: Object.freeze({ writer: null, readers: [], stalePrimaries: [], unconfirmed: [], newestTimeline: 0 }),
   lastWriter: null,
   newest: NO_TIMELINE,
+  leftBehind: [],
 });
 
 export interface WatchInput extends Omit<DecisionInput, 'newestTimeline'> {
   /** Statements the writer has acknowledged so far (a counter that only grows). */
   readonly acknowledgedWrites?: number;
+  /** The second authority has named this node its leader, without a break, for as long as it trusts a silent leader. */
+  readonly isSettledLeader?: (hostIndex: number) => boolean;
+}
+
+const LEFT_BEHIND_ERROR = 'on a timeline the orchestrator discarded';
+
+/** The left-behind reports that still hold: the node is unreachable, or still a standby on that timeline or a newer one. */
+function stillLeftBehind(left: readonly TimelineReport[], statuses: readonly NodeStatus[]): TimelineReport[] {
+  return left.filter((l) => {
+    const s = statuses.find((x) => x.hostIndex === l.hostIndex);
+    if (s === undefined || !s.reachable) return true;
+    return s.role === 'standby' && s.timeline !== null && s.timeline >= l.timeline;
+  });
+}
+
+/** The statuses with left-behind nodes counted as unreachable: no timeline, no reads. */
+function hideLeftBehind(statuses: readonly NodeStatus[], left: readonly TimelineReport[]): readonly NodeStatus[] {
+  if (left.length === 0) return statuses;
+  return statuses.map((s) => (s.reachable && left.some((l) => l.hostIndex === s.hostIndex) ? { ...s, reachable: false, error: LEFT_BEHIND_ERROR } : s));
+}
+
+/**
+ * The orchestrator's evidence that the remembered timeline was discarded:
+ * every node seen as a primary on it is reachable and a standby now, none is
+ * a primary on it or a newer one, and the authority has long named a
+ * primary on an older timeline its leader. Returns that leader.
+ */
+function leaderOnOlderTimeline(memory: TimelineMemory, statuses: readonly NodeStatus[], isSettledLeader: ((hostIndex: number) => boolean) | undefined): NodeStatus | null {
+  if (isSettledLeader === undefined || memory.primaryReporters.length === 0) return null;
+  const demoted = memory.primaryReporters.every((i) => statuses.some((s) => s.hostIndex === i && s.reachable && s.role === 'standby'));
+  if (!demoted || statuses.some((s) => s.reachable && s.role === 'primary' && (s.timeline ?? 0) >= memory.timeline)) return null;
+  return statuses.find((s) => s.reachable && s.role === 'primary' && s.readOnly === false && (s.timeline ?? 0) < memory.timeline && isSettledLeader(s.hostIndex)) ?? null;
 }
 
 function memoryOf(statuses: readonly NodeStatus[], timeline: number): TimelineMemory {
@@ -89,17 +138,29 @@ function memoryOf(statuses: readonly NodeStatus[], timeline: number): TimelineMe
   return { timeline, reporters: on.map((s) => s.hostIndex), primaryReporters: primaries, firstSeenLsn: lsn, lastSeenLsn: lsn, writesFrom: null, writesTo: null };
 }
 
+interface Remembered {
+  readonly memory: TimelineMemory;
+  readonly discarded: TimelineMemory | null;
+  readonly evidence: 'servers' | 'orchestrator';
+  /** Nodes newly left behind on the discarded timeline (orchestrator evidence). */
+  readonly leftBehind: readonly TimelineReport[];
+}
+
+const newestReported = (statuses: readonly NodeStatus[]): number => Math.max(0, ...statuses.filter((s) => s.reachable).map((s) => s.timeline ?? 0));
+
 /**
  * The newest timeline after these statuses: raised by any reachable node on
- * a newer one; forgotten only on evidence that it was discarded, i.e. it was
+ * a newer one; forgotten only on evidence that it was discarded: it was
  * seen on a primary, and every node that reported it is reachable and
  * reports an older one now (never because a node is merely unreachable, and
  * never on a standby's word alone: a restarting standby may report the
- * timeline of its last restartpoint).
+ * timeline of its last restartpoint), or the orchestrator says so
+ * (`leaderOnOlderTimeline`).
  */
-function rememberTimeline(memory: TimelineMemory, statuses: readonly NodeStatus[]): { memory: TimelineMemory; discarded: TimelineMemory | null } {
-  const reported = Math.max(0, ...statuses.filter((s) => s.reachable).map((s) => s.timeline ?? 0));
-  if (reported > memory.timeline) return { memory: memoryOf(statuses, reported), discarded: null };
+function rememberTimeline(memory: TimelineMemory, statuses: readonly NodeStatus[], isSettledLeader?: (hostIndex: number) => boolean): Remembered {
+  const kept = (m: TimelineMemory): Remembered => ({ memory: m, discarded: null, evidence: 'servers', leftBehind: [] });
+  const reported = newestReported(statuses);
+  if (reported > memory.timeline) return kept(memoryOf(statuses, reported));
   const byHost = new Map(statuses.map((s) => [s.hostIndex, s]));
   const reporters = new Set(memory.reporters);
   const primaryReporters = new Set(memory.primaryReporters);
@@ -117,8 +178,15 @@ function rememberTimeline(memory: TimelineMemory, statuses: readonly NodeStatus[
     const s = byHost.get(i);
     return s !== undefined && s.reachable && s.timeline !== null && s.timeline < memory.timeline;
   });
-  if (!wentBack || reported === 0) return { memory: updated, discarded: null };
-  return { memory: memoryOf(statuses, reported), discarded: updated };
+  if (wentBack && reported > 0) return { memory: memoryOf(statuses, reported), discarded: updated, evidence: 'servers', leftBehind: [] };
+  if (leaderOnOlderTimeline(updated, statuses, isSettledLeader) === null) return kept(updated);
+  // Every node that had the timeline and has not visibly left it stays behind on it, reachable now or not.
+  const leftBehind = updated.reporters.filter((i) => {
+    const s = byHost.get(i);
+    return !(s !== undefined && s.reachable && s.timeline !== null && s.timeline < memory.timeline);
+  }).map((hostIndex) => ({ hostIndex, timeline: memory.timeline }));
+  const visible = hideLeftBehind(statuses, leftBehind);
+  return { memory: memoryOf(visible, newestReported(visible)), discarded: updated, evidence: 'orchestrator', leftBehind };
 }
 
 /** Counts the writes acknowledged while the writer was on the remembered timeline. */
@@ -138,23 +206,26 @@ function countWrites(memory: TimelineMemory, decision: RoleDecision, statuses: r
  * is newly ruled out as a stale primary.
  */
 export function advanceWatch(state: WatchState, input: WatchInput): { readonly state: WatchState; readonly events: readonly WatchEvent[] } {
-  const { acknowledgedWrites, ...decisionInput } = input;
+  const { acknowledgedWrites, isSettledLeader, ...decisionInput } = input;
   const events: WatchEvent[] = [];
-  const remembered = rememberTimeline(state.newest, input.statuses);
+  const stillBehind = stillLeftBehind(state.leftBehind, input.statuses);
+  const remembered = rememberTimeline(state.newest, hideLeftBehind(input.statuses, stillBehind), isSettledLeader);
+  const leftBehind = [...stillBehind, ...remembered.leftBehind];
+  const statuses = hideLeftBehind(input.statuses, leftBehind);
   if (remembered.discarded !== null) {
     const d = remembered.discarded;
     events.push({
       name: 'timeline-discarded',
       event: {
         timeline: d.timeline, now: remembered.memory.timeline, nodes: d.reporters, firstSeenLsn: d.firstSeenLsn, lastSeenLsn: d.lastSeenLsn,
-        acknowledgedWrites: d.writesFrom === null || d.writesTo === null ? 0 : d.writesTo - d.writesFrom,
+        acknowledgedWrites: d.writesFrom === null || d.writesTo === null ? 0 : d.writesTo - d.writesFrom, evidence: remembered.evidence,
       },
     });
   }
   const previous = state.decision;
-  const current = decideRoles({ ...decisionInput, newestTimeline: remembered.memory.timeline });
-  const newest = countWrites(remembered.memory, current, input.statuses, acknowledgedWrites);
-  const next: WatchState = { decision: current, lastWriter: current.writer ?? state.lastWriter, newest };
+  const current = decideRoles({ ...decisionInput, statuses, newestTimeline: remembered.memory.timeline });
+  const newest = countWrites(remembered.memory, current, statuses, acknowledgedWrites);
+  const next: WatchState = { decision: current, lastWriter: current.writer ?? state.lastWriter, newest, leftBehind };
   if (!decisionChanged(previous, current)) return { state: next, events };
   events.push({ name: 'change', event: { previous, current } });
   if (current.writer !== null && state.lastWriter !== null && current.writer !== state.lastWriter) {

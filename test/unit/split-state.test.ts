@@ -83,7 +83,7 @@ test('watch: a newer timeline rewound away by the orchestrator is forgotten, wit
     [[node(0, 'primary', 1, '0/9000'), node(1, 'standby', 1), node(2, 'standby', 1)], 150],
   ]);
   const discarded = events.filter((e) => e.name === 'timeline-discarded').map((e) => e.event);
-  assert.deepEqual(discarded, [{ timeline: 2, now: 1, nodes: [1, 2], firstSeenLsn: '0/6000', lastSeenLsn: '0/7100', acknowledgedWrites: 50 }]);
+  assert.deepEqual(discarded, [{ timeline: 2, now: 1, nodes: [1, 2], firstSeenLsn: '0/6000', lastSeenLsn: '0/7100', acknowledgedWrites: 50, evidence: 'servers' }]);
   assert.equal(state.decision.writer, 0, 'writes go to the orchestrator\'s primary again');
   assert.equal(state.decision.newestTimeline, 1);
 });
@@ -106,6 +106,70 @@ test('watch: a newer timeline is never forgotten because its node is merely unre
   ]);
   assert.ok(!standbyOnly.events.some((e) => e.name === 'timeline-discarded'));
   assert.equal(standbyOnly.state.decision.writer, null, 'the old primary stays ruled out');
+});
+
+/** Feeds snapshots with what the second authority says: which node it confirms, and which it has confirmed long enough. */
+function replayWithAuthority(steps: Array<[NodeStatus[], { leader: number | null; settled: boolean }]>): { state: WatchState; events: Array<{ name: string; event: unknown }>; writers: Array<number | null> } {
+  let state = INITIAL_WATCH_STATE;
+  const events: Array<{ name: string; event: unknown }> = [];
+  const writers: Array<number | null> = [];
+  for (const [statuses, says] of steps) {
+    const next = advanceWatch(state, {
+      statuses, policy: 'prefer-standby', acknowledgedWrites: 0,
+      isConfirmedLeader: (i) => i === says.leader, isSettledLeader: (i) => i === says.leader && says.settled,
+    });
+    state = next.state;
+    events.push(...next.events);
+    writers.push(state.decision.writer);
+  }
+  return { state, events, writers };
+}
+
+test('watch: the orchestrator\'s word discards a timeline whose primary was demoted and left unrewound, once it has named an older primary long enough', () => {
+  const { state, events, writers } = replayWithAuthority([
+    [[node(0, 'primary', 1), node(1, 'standby', 1), node(2, 'standby', 1)], { leader: 0, settled: true }],
+    // Node 0 frozen; Patroni promotes node 1 (timeline 2), node 2 follows it.
+    [[node(0, null), node(1, 'primary', 2), node(2, 'standby', 2)], { leader: 1, settled: true }],
+    // Node 0 thaws and its Patroni takes the lock back: node 1 is demoted but cannot follow (it is ahead), node 2 neither.
+    [[node(0, 'primary', 1), node(1, 'standby', 2), node(2, 'standby', 2)], { leader: 0, settled: false }],
+    // Not yet long enough: a thawed old leader's Patroni may still be claiming a lock it lost.
+    [[node(0, 'primary', 1), node(1, 'standby', 2), node(2, 'standby', 2)], { leader: 0, settled: false }],
+    [[node(0, 'primary', 1), node(1, 'standby', 2), node(2, 'standby', 2)], { leader: 0, settled: true }],
+    // The demoted nodes still report timeline 2: they do not bring it back, and serve no reads.
+    [[node(0, 'primary', 1), node(1, 'standby', 2), node(2, 'standby', 2)], { leader: 0, settled: true }],
+    // Node 2 rebuilt onto timeline 1: it serves reads again; node 1 still left behind.
+    [[node(0, 'primary', 1), node(1, 'standby', 2), node(2, 'standby', 1)], { leader: 0, settled: true }],
+  ]);
+  assert.deepEqual(writers, [0, 1, null, null, 0, 0, 0]);
+  const discarded = events.filter((e) => e.name === 'timeline-discarded').map((e) => e.event);
+  assert.deepEqual(discarded, [{ timeline: 2, now: 1, nodes: [1, 2], firstSeenLsn: '0/100', lastSeenLsn: '0/100', acknowledgedWrites: 0, evidence: 'orchestrator' }]);
+  assert.deepEqual(state.decision.readers, [2]);
+  assert.deepEqual(state.leftBehind, [{ hostIndex: 1, timeline: 2 }]);
+});
+
+test('watch: the orchestrator\'s word never discards a timeline that still has a primary, or whose promoted node is unreachable', () => {
+  const stillPrimary = replayWithAuthority([
+    [[node(0, 'primary', 1), node(1, 'standby', 1)], { leader: 0, settled: true }],
+    [[node(0, null), node(1, 'primary', 2)], { leader: 1, settled: true }],
+    // A thawed old leader's Patroni claims the lock, even for long: node 1 is still a primary on timeline 2.
+    [[node(0, 'primary', 1), node(1, 'primary', 2)], { leader: 0, settled: true }],
+  ]);
+  assert.deepEqual(stillPrimary.writers, [0, 1, null]);
+  assert.ok(!stillPrimary.events.some((e) => e.name === 'timeline-discarded'));
+  const unreachable = replayWithAuthority([
+    [[node(0, 'primary', 1), node(1, 'standby', 1), node(2, 'standby', 1)], { leader: 0, settled: true }],
+    [[node(0, null), node(1, 'primary', 2), node(2, 'standby', 2)], { leader: 1, settled: true }],
+    // The promoted node cannot be reached: nothing says it was demoted.
+    [[node(0, 'primary', 1), node(1, null), node(2, 'standby', 2)], { leader: 0, settled: true }],
+  ]);
+  assert.deepEqual(unreachable.writers, [0, 1, null]);
+  assert.ok(!unreachable.events.some((e) => e.name === 'timeline-discarded'));
+  const noAuthority = replayWithWrites([
+    [[node(0, 'primary', 1), node(1, 'standby', 1)], 0],
+    [[node(0, null), node(1, 'primary', 2)], 0],
+    [[node(0, 'primary', 1), node(1, 'standby', 2)], 0],
+  ]);
+  assert.equal(noAuthority.state.decision.writer, null, 'without an orchestrator, only the servers\' word discards a timeline');
 });
 
 test('watch: with a second authority, a primary it does not confirm gets no writes and is reported as unconfirmed', () => {
