@@ -146,8 +146,8 @@ export class RoutedPool extends pg.Pool {
   override query<R extends pg.QueryResultRow = any, I = any[]>(queryText: string, values: pg.QueryConfigValues<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
   override query(first?: unknown, second?: unknown, third?: unknown): unknown {
     if (isSubmittable(first) || typeof first === 'function') return (super.query as (...a: unknown[]) => unknown)(first, second, third);
-    // pg's forms: (text or config[, values][, callback]); pg-pool ignores anything after the callback.
-    const callback = typeof third === 'function' ? third : typeof second === 'function' ? second : undefined;
+    // pg-pool's forms: (text or config[, values][, callback]); a function in place of the values is the callback.
+    const callback = typeof second === 'function' ? second : typeof third === 'function' ? third : undefined;
     const values = second === callback ? undefined : second;
     const result = this.#queryRouted(first, values);
     if (callback === undefined) return result;
