@@ -2,11 +2,14 @@
  * Routing at the floor: pg-split's writer and reader against a plain pg.Pool
  * on the same node, in alternating rounds, with the client on one core and
  * the servers on the other where the machine has two or more (taskset).
- * Per round and target: a fixed number of statements, the client's own CPU
- * (process.cpuUsage; the servers are other processes) per statement, and
- * the throughput. Reported as medians over the rounds.
+ * Per round and target: a fixed number of statements after a full
+ * collection (when the process runs with --expose-gc), the client's own CPU
+ * (process.cpuUsage; the servers are other processes) per statement, all
+ * of it and the user (JavaScript) part, and the throughput. pg-split's
+ * difference is the median over the rounds of its ratio to plain pg.Pool in
+ * the same round, so that drift between rounds cancels.
  *
- * `npm run bench:routing` runs it alone (PGSPLIT_BENCH_ROUNDS, default 8).
+ * `npm run bench:routing` runs it alone (PGSPLIT_BENCH_ROUNDS, default 10).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -24,8 +27,11 @@ export interface FloorSample {
   readonly target: FloorTarget;
   readonly kind: StatementKind;
   readonly concurrency: number;
+  readonly round: number;
   /** Client CPU (user + system) per statement, microseconds. */
   readonly cpuMicros: number;
+  /** Of which user time: the JavaScript of pg, pg-pool and pg-split (the rest is the kernel's sockets). */
+  readonly userMicros: number;
   readonly qps: number;
 }
 
@@ -35,7 +41,10 @@ const CONCURRENCIES = [1, 8, 64] as const;
 const KINDS: readonly StatementKind[] = ['simple', 'prepared'];
 
 /** Statements per sample: about a second of load on a 2-core machine. */
-const STATEMENTS: Readonly<Record<number, number>> = { 1: 10_000, 8: 20_000, 64: 10_000 };
+export const FLOOR_STATEMENTS: Readonly<Record<number, number>> = { 1: 15_000, 8: 30_000, 64: 30_000 };
+
+/** A full collection before each sample, so that no sample pays for an earlier one's garbage (needs --expose-gc). */
+const collect = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
 
 /** Pins every thread of a process to a CPU list ("0", "1-3"); false when taskset failed. */
 function taskset(cpuList: string, pid: number): boolean {
@@ -92,11 +101,12 @@ function statement(kind: StatementKind): pg.QueryConfig {
   return kind === 'simple' ? { text: 'SELECT 1 AS x' } : { name: 'floor_one', text: 'SELECT $1::int AS x', values: [1] };
 }
 
-async function load(pool: pg.Pool, kind: StatementKind, concurrency: number, statements: number): Promise<{ cpuMicros: number; qps: number }> {
+async function load(pool: pg.Pool, kind: StatementKind, concurrency: number, statements: number): Promise<{ cpuMicros: number; userMicros: number; qps: number }> {
   const query = statement(kind);
   // Warm up with every connection open (a sequential warm-up would open one, and the rest inside the measurement).
   for (let i = 0; i < 4; i++) await Promise.all(Array.from({ length: concurrency }, () => pool.query(query)));
   let left = statements;
+  collect();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -104,7 +114,7 @@ async function load(pool: pg.Pool, kind: StatementKind, concurrency: number, sta
   }));
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpuBefore);
-  return { cpuMicros: (used.user + used.system) / statements, qps: statements / seconds };
+  return { cpuMicros: (used.user + used.system) / statements, userMicros: used.user / statements, qps: statements / seconds };
 }
 
 async function withTarget<T>(cluster: Cluster, target: FloorTarget, max: number, use: (pool: pg.Pool) => Promise<T>): Promise<T> {
@@ -137,8 +147,8 @@ export async function measureRoutingFloor(cluster: Cluster, rounds: number): Pro
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < TARGETS.length; k++) {
           const target = TARGETS[(round + k) % TARGETS.length]!;
-          const measured = await withTarget(cluster, target, concurrency, (pool) => load(pool, kind, concurrency, STATEMENTS[concurrency] ?? 10_000));
-          samples.push({ target, kind, concurrency, ...measured });
+          const measured = await withTarget(cluster, target, concurrency, (pool) => load(pool, kind, concurrency, FLOOR_STATEMENTS[concurrency] ?? 10_000));
+          samples.push({ target, kind, concurrency, round, ...measured });
         }
       }
     }
@@ -146,33 +156,52 @@ export async function measureRoutingFloor(cluster: Cluster, rounds: number): Pro
   return samples;
 }
 
-function median(samples: readonly FloorSample[], target: FloorTarget, kind: StatementKind, concurrency: number, field: 'cpuMicros' | 'qps'): number {
-  const values = samples.filter((s) => s.target === target && s.kind === kind && s.concurrency === concurrency).map((s) => s[field]).sort((a, b) => a - b);
-  return percentile(values, 0.5);
+function ofLoad(samples: readonly FloorSample[], target: FloorTarget, kind: StatementKind, concurrency: number): FloorSample[] {
+  return samples.filter((s) => s.target === target && s.kind === kind && s.concurrency === concurrency);
+}
+
+const middle = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);
+
+type Measure = 'cpuMicros' | 'userMicros' | 'qps';
+
+/** pg-split's ratio to plain pg.Pool in each round (both measured in it), median over the rounds. */
+function pairedRatio(ours: readonly FloorSample[], plain: readonly FloorSample[], field: Measure): number {
+  const ratios = ours.flatMap((o) => {
+    const p = plain.find((s) => s.round === o.round);
+    return p === undefined || p[field] === 0 ? [] : [o[field] / p[field]];
+  });
+  return middle(ratios);
 }
 
 const signed = (ratio: number): string => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`;
 
-/** One row per pool role, statement kind and concurrency: medians of both, and pg-split's difference; pgbench's queries/s for scale. */
+/**
+ * One row per pool role, statement kind and concurrency: the medians of
+ * both, and pg-split's paired difference (all client CPU, user CPU only,
+ * throughput); pgbench's queries/s for scale.
+ */
 export function floorTable(samples: readonly FloorSample[], pgbench: ReadonlyMap<string, number> = new Map()): string {
   const rows: Array<Array<string | number>> = [];
-  for (const [ours, plain] of PAIRS) {
+  for (const [oursTarget, plainTarget] of PAIRS) {
     for (const concurrency of CONCURRENCIES) {
       for (const kind of KINDS) {
-        const cpuOurs = median(samples, ours, kind, concurrency, 'cpuMicros');
-        const cpuPlain = median(samples, plain, kind, concurrency, 'cpuMicros');
-        const qpsOurs = median(samples, ours, kind, concurrency, 'qps');
-        const qpsPlain = median(samples, plain, kind, concurrency, 'qps');
-        const scale = ours === 'pg-split writer' ? (pgbench.get(`${kind} ${concurrency}`) ?? '–') : '–';
-        rows.push([`${ours} vs ${plain}`, kind, concurrency, cpuPlain.toFixed(1), cpuOurs.toFixed(1), signed(cpuOurs / cpuPlain), Math.round(qpsPlain), Math.round(qpsOurs), signed(qpsOurs / qpsPlain), scale]);
+        const ours = ofLoad(samples, oursTarget, kind, concurrency);
+        const plain = ofLoad(samples, plainTarget, kind, concurrency);
+        const med = (of: readonly FloorSample[], field: Measure): number => middle(of.map((s) => s[field]));
+        const scale = oursTarget === 'pg-split writer' ? (pgbench.get(`${kind} ${concurrency}`) ?? '–') : '–';
+        rows.push([
+          `${oursTarget} vs ${plainTarget}`, kind, concurrency,
+          med(plain, 'cpuMicros').toFixed(1), med(ours, 'cpuMicros').toFixed(1), signed(pairedRatio(ours, plain, 'cpuMicros')), signed(pairedRatio(ours, plain, 'userMicros')),
+          Math.round(med(plain, 'qps')), Math.round(med(ours, 'qps')), signed(pairedRatio(ours, plain, 'qps')), scale,
+        ]);
       }
     }
   }
-  return table(['pg-split vs plain', 'statements', 'concurrency', 'CPU µs/stmt, plain', 'CPU µs/stmt, pg-split', 'CPU', 'queries/s, plain', 'queries/s, pg-split', 'throughput', 'pgbench queries/s'], rows);
+  return table(['pg-split vs plain', 'statements', 'concurrency', 'CPU µs/stmt, plain', 'CPU µs/stmt, pg-split', 'CPU', 'user CPU', 'queries/s, plain', 'queries/s, pg-split', 'throughput', 'pgbench queries/s'], rows);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rounds = Number(process.env['PGSPLIT_BENCH_ROUNDS'] ?? 8);
+  const rounds = Number(process.env['PGSPLIT_BENCH_ROUNDS'] ?? 10);
   const cluster = await startCluster({ standbys: 1 });
   try {
     const placement = pinProcesses(cluster.nodes);

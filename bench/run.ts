@@ -14,7 +14,7 @@ import { measureScaling } from './hosts-scaling.js';
 import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
 import { churnSummary, measureMemberChurn } from './member-churn.js';
 import { measureMonitorCost } from './monitor-cost.js';
-import { floorTable, FLOOR_LOADS, measureRoutingFloor, pgbenchQps, pinProcesses, unpinClient, type FloorSample } from './routing-floor.js';
+import { floorTable, FLOOR_LOADS, FLOOR_STATEMENTS, measureRoutingFloor, pgbenchQps, pinProcesses, unpinClient, type FloorSample } from './routing-floor.js';
 import { table } from './stats.js';
 
 const version = (pkg: string): string => (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const pgVersion = execFileSync(`${binDir}/postgres`, ['--version'], { encoding: 'utf8' }).trim();
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${pgVersion}; pg ${version('pg')}; postgres.js ${version('postgres')}; pgbench/psql from the same PostgreSQL`;
   console.log(machine);
-  const floorRounds = Number(process.env['PGSPLIT_BENCH_ROUNDS'] ?? 8);
+  const floorRounds = Number(process.env['PGSPLIT_BENCH_ROUNDS'] ?? 10);
   let floor: FloorSample[];
   let pgbench: Map<string, number>;
   let placement: string;
@@ -85,7 +85,7 @@ Measured by \`npm run bench\` (\`bench/run.ts\`) in one run on: ${machine}. Ever
 
 ## Routing cost
 
-\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader and through a plain \`pg.Pool\` (same \`max\`) on the same node (a primary and one standby), ${placement}. ${floorRounds} alternating rounds (every target once per round, the first one rotating); each sample is a fixed number of statements after every connection is open (10000 at concurrency 1, 20000 at 8, 10000 at 64). CPU: the client process's own CPU time (\`process.cpuUsage\`) per statement; the servers run in other processes. Medians over the rounds. Target: within 3 % of plain \`pg.Pool\`. pgbench (libpq, C, the same placement, 3 s) for scale.
+\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader and through a plain \`pg.Pool\` (same \`max\`) on the same node (a primary and one standby), ${placement}. ${floorRounds} alternating rounds (every target once per round, the first one rotating); each sample is a fixed number of statements (${Object.entries(FLOOR_STATEMENTS).map(([c, n]) => `${n} at concurrency ${c}`).join(', ')}) after every connection is open and a full garbage collection. CPU: the client process's own CPU time (\`process.cpuUsage\`) per statement, all of it and the user part alone (the JavaScript of pg, pg-pool and pg-split; the rest is the kernel's socket work); the servers run in other processes. The µs and queries/s columns are medians over the rounds; pg-split's differences are the medians over the rounds of its ratio to plain \`pg.Pool\` measured in the same round. Target: within 3 % of plain \`pg.Pool\`. pgbench (libpq, C, the same placement, 3 s) for scale.
 
 ${floorTable(floor, pgbench)}
 
