@@ -135,6 +135,40 @@ describe('connectSplit under Patroni, asynchronous replication', () => {
     });
   }
 
+  test('a replica promoted behind Patroni\'s back, then demoted by Patroni: never a write on it, and writes back on Patroni\'s leader once it is demoted, its timeline reported discarded', TIMEOUT, async (t) => {
+    const run = await PatroniRun.start(t, cluster, withPatroni(cluster));
+    const leader = await cluster.waitUntilSettled();
+    const rogue = others(cluster, leader)[0] as PatroniMember;
+    await sleep(1000);
+    // An operator's mistake: the replica's Patroni is gone and its PostgreSQL is promoted by hand (a newer timeline).
+    await rogue.kill9Patroni();
+    await rogue.query('SELECT pg_promote()');
+    const promotedAt = Date.now();
+    await sleep(3000);
+    // Its Patroni comes back, finds a primary without the leader lock and demotes it.
+    await rogue.start();
+    const demoted = Date.now();
+    const reached = await run.writerReaches(leader, demoted);
+    assert.ok(reached - demoted < SETTLE_BOUND_MILLIS, `the writer reached Patroni's leader ${reached - demoted} ms after the rogue primary was handed back to Patroni; ${run.describe()}`);
+    assert.ok(run.discarded.some((e) => e.nodes.some((i) => cluster.members[i] === rogue)), `no timeline-discarded for ${rogue.name}: ${run.describe()}`);
+    assert.deepEqual(run.writes.acks.filter((a) => a.server === rogue.host && a.at > promotedAt), [], 'a write acknowledged by the rogue primary');
+    // Patroni 3.0.2 may leave it on its own timeline, unable to follow: then no read may go there either (its data has writes the cluster does not).
+    const timelineOf = (m: PatroniMember): number => run.split.topology().nodes.find((n) => n.host === m.host)?.timeline ?? 0;
+    if (timelineOf(rogue) > timelineOf(leader)) {
+      const checked = Date.now();
+      await sleep(2000);
+      assert.ok(!run.reads.serversSince(checked).has(rogue.host), `reads on ${rogue.name}, left on timeline ${timelineOf(rogue)}`);
+      assert.ok(run.discarded.some((e) => e.evidence === 'orchestrator'), `discarded on Patroni's word: ${run.describe()}`);
+    }
+    t.diagnostic(`timeline-discarded: ${run.discarded.map((e) => `timeline ${e.timeline} on ${e.evidence === 'servers' ? 'the servers\'' : 'Patroni\'s'} word`).join('; ')}; ${rogue.name} on timeline ${timelineOf(rogue)}, the leader on ${timelineOf(leader)}`);
+    // An operator rebuilds it (the harness's heal), and it serves reads again.
+    await cluster.heal();
+    const healed = Date.now();
+    await waitFor(() => run.reads.serversSince(healed).has(rogue.host), 30_000, `${rogue.name} serving reads again`);
+    const { lost } = await run.finish();
+    assert.deepEqual(lost, []);
+  });
+
   test('a replica stopped and started: 0 failed reads or writes; it serves reads again', TIMEOUT, async (t) => {
     const run = await PatroniRun.start(t, cluster, withPatroni(cluster));
     const leader = await cluster.waitUntilSettled();
