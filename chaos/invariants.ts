@@ -26,13 +26,15 @@ export function checkResult(name: string, checked: number, violations: readonly 
 
 /**
  * Acknowledged writes whose server (and timeline) was not the primary at any
- * moment between the write being sent and its acknowledgement.
+ * moment between the write being sent and its acknowledgement, or within
+ * `graceMillis` before it was sent (under an orchestrator: how long a client
+ * polling it needs to learn that the lock moved).
  */
-export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Tenure[]): WriteAck[] {
+export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Tenure[], graceMillis = 0): WriteAck[] {
   return acks.filter((ack) => !tenures.some((t) => t.host === ack.server
     && t.timeline === ack.timeline
     && t.from <= ack.at
-    && (t.to === null || t.to >= ack.sentAt)));
+    && (t.to === null || t.to + graceMillis >= ack.sentAt)));
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { PatroniChaosReport } from './run-patroni-chaos.js';
+import { LOCK_MOVE_GRACE_MILLIS, type PatroniChaosReport } from './run-patroni-chaos.js';
 import { checksTable, faultSections } from './report.js';
 
 /** One mode's section of docs/chaos-patroni.md. */
@@ -17,6 +17,8 @@ export function renderPatroniRun(report: PatroniChaosReport): string {
     '',
     `Acknowledged rows missing from the final leader, by cause: on a timeline Patroni discarded: **${report.lostOnDiscardedTimeline}**; otherwise (${sync ? 'an invariant above' : 'asynchronous replication: a crashed leader\'s last commits never reached the member promoted'}): **${report.lostOtherwise}**. ${discarded}`,
     ...(report.lost.length === 0 ? [] : ['', `Where they were acknowledged (server, timeline): ${report.lost.map((l) => `${l.server} on timeline ${l.timeline}: ${l.rows}${l.discarded ? ' (discarded)' : ''}`).join('; ')}.`]),
+    '',
+    `Rows acknowledged by a member within ${LOCK_MOVE_GRACE_MILLIS / 1000} s after Patroni's lock moved away from it (one round of pg-split's Patroni poll; counted apart from the invariant above): **${report.acknowledgedAfterLockMoved}**.`,
     '',
     ...faultSections(report, 'Patroni settled, every member running'),
   ].join('\n');

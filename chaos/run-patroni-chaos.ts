@@ -5,7 +5,7 @@ import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import type { TimelineDiscardedEvent } from '../src/split/watch-state.js';
 import { acknowledgedRows, invariantChecks } from './checks.js';
 import { clock, RECOVERY_LIMIT_MILLIS, type ChaosRunFigures, type FaultRecord } from './fault-loop.js';
-import type { WriteAck } from './invariants.js';
+import { writesOffPrimary, type WriteAck } from './invariants.js';
 import { CHAOS_TABLE, MixedLoad } from './mixed-load.js';
 import { applyPatroniFault, patroniFaultLabel, planPatroniFault, type PatroniFaultPlan } from './patroni-faults.js';
 import { handleCount, settledHandles, watchProcess } from './process-watch.js';
@@ -27,6 +27,8 @@ export interface PatroniFaultRecord extends Omit<FaultRecord, 'plan' | 'promoted
 }
 
 export interface PatroniChaosReport extends ChaosRunFigures<PatroniChaosOptions, PatroniFaultRecord> {
+  /** Rows acknowledged by a member within LOCK_MOVE_GRACE_MILLIS after Patroni's lock moved from it. */
+  readonly acknowledgedAfterLockMoved: number;
   /** Acknowledged rows missing from the final leader, by cause. */
   readonly lostOnDiscardedTimeline: number;
   readonly lostOtherwise: number;
@@ -39,6 +41,14 @@ export const PATRONI_APPLICATION_NAME = 'pgsplit-patroni-chaos';
 
 /** One poll's question to the leader's server. */
 const POLL_QUERY_LIMITS = { connectMillis: 500, queryMillis: 500 } as const;
+
+/**
+ * A write sent to the member that has just lost Patroni's lock, this soon
+ * after the lock moved, is counted apart rather than as a violation: one
+ * round of pg-split's Patroni poll (intervalMillis + timeoutMillis, 1 s each
+ * by default), the least time in which a client that asks Patroni can learn it.
+ */
+export const LOCK_MOVE_GRACE_MILLIS = 2000;
 
 /** How far Patroni's /cluster view can lag the DCS: one loop_wait of the harness (2 s). */
 const VIEW_LAG_MILLIS = 2000;
@@ -213,14 +223,16 @@ export async function runPatroniChaos(options: PatroniChaosOptions): Promise<Pat
     const lost = lostRows(load.acks, present, discarded, hosts);
     const lostCount = (discardedOnly: boolean): number => lost.filter((l) => l.discarded === discardedOnly).reduce((n, l) => n + l.rows, 0);
     const checks = invariantChecks({
-      synchronous: options.synchronous, load, tenures: tenures.list(), faults,
+      synchronous: options.synchronous, load, tenures: tenures.list(), faults, offPrimaryGraceMillis: LOCK_MOVE_GRACE_MILLIS,
       present, sessionsLeft, handlesBefore, handlesLeft, problems: watch.problems, applicationName: PATRONI_APPLICATION_NAME, nodes: cluster.members.length,
     });
+    const afterLockMoved = acknowledgedRows(writesOffPrimary(load.acks, tenures.list())) - acknowledgedRows(writesOffPrimary(load.acks, tenures.list(), LOCK_MOVE_GRACE_MILLIS));
     return {
       options: { durationMillis: options.durationMillis, seed: options.seed, synchronous: options.synchronous },
       faultMillis, faults, done: { ...load.done }, failed: { ...load.failed },
       failures: [...load.failures.values()].sort((a, b) => b.count - a.count),
       acknowledgedRows: acknowledgedRows(load.acks),
+      acknowledgedAfterLockMoved: afterLockMoved,
       lostOnDiscardedTimeline: lostCount(true),
       lostOtherwise: lostCount(false),
       lost,

@@ -72,6 +72,20 @@ export function confirmsLeader(report: PatroniReport | undefined, now: number, s
   return saysLeader(report);
 }
 
+/**
+ * Pure: whether Patroni confirms the host as its one leader at `now`: its
+ * own answer does (`confirmsLeader`) and no other member's fresh answer
+ * claims the lead too. Two claimants are Patroni's own split brain (a thawed
+ * old leader whose etcd3 client took the lock back while the member promoted
+ * meanwhile has not yet noticed): writes to the one that loses are lost with
+ * its timeline, so neither gets writes until one steps down.
+ */
+export function confirmsSoleLeader(answers: ReadonlyMap<number, PatroniReport>, hostIndex: number, now: number, staleMillis: number): boolean {
+  if (!confirmsLeader(answers.get(hostIndex), now, staleMillis)) return false;
+  for (const [other, answer] of answers) if (other !== hostIndex && confirmsLeader(answer, now, staleMillis)) return false;
+  return true;
+}
+
 /** Whether an answer says "the leader, running". */
 function saysLeader(report: PatroniReport): boolean {
   return report.role !== null && LEADER_ROLES.has(report.role) && report.state === 'running';
@@ -142,7 +156,7 @@ export class PatroniAuthority {
   }
 
   confirms(hostIndex: number): boolean {
-    return confirmsLeader(this.#answers.get(hostIndex), this.#now(), this.#staleMillis);
+    return confirmsSoleLeader(this.#answers, hostIndex, this.#now(), this.#staleMillis);
   }
 
   /**

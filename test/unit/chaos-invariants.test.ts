@@ -31,6 +31,10 @@ test('off-primary writes: sent after the node was replaced, on a stale timeline,
   const neverPrimary = ack('127.0.0.4', 2, 1100, 1105);
   const beforePromotion = ack('127.0.0.3', 2, 900, 950);
   assert.deepEqual(writesOffPrimary([...ok, stale, wrongTimeline, neverPrimary, beforePromotion], log), [stale, wrongTimeline, neverPrimary, beforePromotion]);
+  // With a grace (under an orchestrator): only the old primary's writes sent within it after its tenure are let off.
+  const withinGrace = ack('127.0.0.2', 1, 1150, 1160);
+  const afterGrace = ack('127.0.0.2', 1, 1250, 1260);
+  assert.deepEqual(writesOffPrimary([withinGrace, afterGrace, wrongTimeline, neverPrimary], log, 200), [afterGrace, wrongTimeline, neverPrimary]);
 });
 
 test('late acknowledgements: sent to the primary, acknowledged after the next promotion began', () => {

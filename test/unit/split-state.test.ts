@@ -9,7 +9,7 @@ import { Balancer } from '../../src/split/balancer.js';
 import { ConnectionRegistry } from '../../src/split/connection-registry.js';
 import { emptyFreshnessStats, freshRead, type FreshReadSteps } from '../../src/split/freshness.js';
 import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from '../../src/split/watch-state.js';
-import { confirmsLeader, staleAfter } from '../../src/split/patroni-authority.js';
+import { confirmsLeader, confirmsSoleLeader, staleAfter } from '../../src/split/patroni-authority.js';
 import { ReadScope } from '../../src/split/read-scope.js';
 import { ReplayKnowledge } from '../../src/split/replay-knowledge.js';
 import { WriteTracker } from '../../src/split/write-tracker.js';
@@ -368,6 +368,17 @@ test('patroni: a leader is confirmed by a fresh answer saying it leads and runs;
   assert.equal(confirmsLeader(answer('replica', 'running', 1000), 2000, 2500), false);
   assert.equal(confirmsLeader(answer('master', 'stopping', 1000), 2000, 2500), false);
   assert.equal(confirmsLeader(undefined, 2000, 2500), false);
+});
+
+test('patroni: two members whose Patroni both claim the lead (Patroni\'s own split brain) confirm neither, until one steps down or goes silent', () => {
+  const answer = (role: string, answeredAt: number) => ({ answeredAt, role, state: 'running', timeline: 1, error: null });
+  const both = new Map([[0, answer('master', 1000)], [1, answer('master', 1500)], [2, answer('replica', 1500)]]);
+  assert.equal(confirmsSoleLeader(both, 0, 2000, 2500), false);
+  assert.equal(confirmsSoleLeader(both, 1, 2000, 2500), false);
+  const steppedDown = new Map([[0, answer('replica', 2100)], [1, answer('master', 1500)], [2, answer('replica', 1500)]]);
+  assert.equal(confirmsSoleLeader(steppedDown, 1, 2200, 2500), true);
+  // A frozen old leader's last claim counts only while it is fresh.
+  assert.equal(confirmsSoleLeader(both, 1, 3600, 2500), true, 'node 0\'s claim is stale by then');
 });
 
 test('patroni: a silent leader keeps writes until no other member can have been promoted, with margins', () => {
