@@ -1,5 +1,5 @@
 import { clock, RECOVERY_LIMIT_MILLIS, type FaultRecord } from './fault-loop.js';
-import { checkResult, lateAcks, missingIds, writesOffPrimary, type CheckResult, type WriteAck } from './invariants.js';
+import { checkResult, lateAcks, missingIds, writesOffPrimary, type CheckResult, type TenureMatching, type WriteAck } from './invariants.js';
 import type { MixedLoad, OpKind } from './mixed-load.js';
 import type { PeerWriteLoad } from './peer-load.js';
 import type { Tenure } from './tenure.js';
@@ -37,8 +37,8 @@ export interface Outcome {
   readonly problems: readonly string[];
   readonly applicationName: string;
   readonly nodes: number;
-  /** Under an orchestrator: writes sent this soon after their node's tenure ended are counted apart (see `writesOffPrimary`). */
-  readonly offPrimaryGraceMillis?: number;
+  /** Under an orchestrator, how acknowledgements are matched to the observed tenures. */
+  readonly matching?: TenureMatching;
 }
 
 function describeAcks(acks: readonly WriteAck[]): string[] {
@@ -71,10 +71,10 @@ export function invariantChecks(o: Outcome): CheckResult[] {
   return [
     ...(o.synchronous ? [
       checkResult('every acknowledged write is on the final primary', acknowledgedRows(acks), missingIds(acks, o.present).map((id) => `row ${id} missing`)),
-      checkResult(LATE_ACK, acks.length, describeAcks(lateAcks(acks, o.tenures))),
+      checkResult(LATE_ACK, acks.length, describeAcks(lateAcks(acks, o.tenures, o.matching))),
     ] : []),
-    checkResult(o.offPrimaryGraceMillis === undefined ? OFF_PRIMARY : `${OFF_PRIMARY} (sent more than ${o.offPrimaryGraceMillis / 1000} s after the lock moved)`, acks.length,
-      describeAcks(writesOffPrimary(acks, o.tenures, o.offPrimaryGraceMillis))),
+    checkResult(o.matching?.graceMillis === undefined ? OFF_PRIMARY : `${OFF_PRIMARY} (sent more than ${o.matching.graceMillis / 1000} s after the lock moved)`, acks.length,
+      describeAcks(writesOffPrimary(acks, o.tenures, o.matching))),
     checkResult('no unhandled rejection or uncaught exception', 1, o.problems),
     checkResult(`no operation hung (each under ${HANG_LIMIT_MILLIS / 1000} s)`, total(o.load.done) + total(o.load.failed),
       longest.millis > HANG_LIMIT_MILLIS ? [`a ${longest.kind} took ${longest.millis} ms`] : []),

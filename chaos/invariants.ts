@@ -24,17 +24,28 @@ export function checkResult(name: string, checked: number, violations: readonly 
   return { name, checked, violations: violations.length, examples: sample(violations) };
 }
 
+/** How acknowledgements are matched to tenures when who led was observed rather than made (under an orchestrator). */
+export interface TenureMatching {
+  /** A write sent this soon after its node's tenure ended still counts as in it (how long a polling client needs to learn that the lock moved). */
+  readonly graceMillis?: number;
+  /** A newer timeline on the leader's own host is the same tenure (Patroni restarts a crashed leader and promotes it again, without a change of leader). */
+  readonly newerTimelineOfSameHost?: boolean;
+}
+
+function onTenureTimeline(t: Tenure, ack: WriteAck, matching: TenureMatching): boolean {
+  return matching.newerTimelineOfSameHost === true ? ack.timeline >= t.timeline : ack.timeline === t.timeline;
+}
+
 /**
  * Acknowledged writes whose server (and timeline) was not the primary at any
- * moment between the write being sent and its acknowledgement, or within
- * `graceMillis` before it was sent (under an orchestrator: how long a client
- * polling it needs to learn that the lock moved).
+ * moment between the write being sent and its acknowledgement.
  */
-export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Tenure[], graceMillis = 0): WriteAck[] {
+export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Tenure[], matching: TenureMatching = {}): WriteAck[] {
+  const grace = matching.graceMillis ?? 0;
   return acks.filter((ack) => !tenures.some((t) => t.host === ack.server
-    && t.timeline === ack.timeline
+    && onTenureTimeline(t, ack, matching)
     && t.from <= ack.at
-    && (t.to === null || t.to + graceMillis >= ack.sentAt)));
+    && (t.to === null || t.to + grace >= ack.sentAt)));
 }
 
 /**
@@ -44,9 +55,9 @@ export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Te
  * forbids it (the old primary's standbys have moved on); asynchronous
  * replication lets the old primary commit.
  */
-export function lateAcks(acks: readonly WriteAck[], tenures: readonly Tenure[]): WriteAck[] {
+export function lateAcks(acks: readonly WriteAck[], tenures: readonly Tenure[], matching: TenureMatching = {}): WriteAck[] {
   return acks.filter((ack) => tenures.some((t) => t.host === ack.server
-    && t.timeline === ack.timeline
+    && onTenureTimeline(t, ack, matching)
     && t.from <= ack.at
     && t.to !== null && t.to >= ack.sentAt && t.to < ack.at));
 }

@@ -50,6 +50,9 @@ const POLL_QUERY_LIMITS = { connectMillis: 500, queryMillis: 500 } as const;
  */
 export const LOCK_MOVE_GRACE_MILLIS = 2000;
 
+/** Patroni restarts a crashed leader and promotes it again: a newer timeline on the leader's host is the same tenure (the poll may miss it). */
+const SAME_LEADER = { newerTimelineOfSameHost: true } as const;
+
 /** How far Patroni's /cluster view can lag the DCS: one loop_wait of the harness (2 s). */
 const VIEW_LAG_MILLIS = 2000;
 
@@ -73,6 +76,8 @@ class PatroniTenures {
   async poll(): Promise<void> {
     const now = Date.now();
     const view = await this.cluster.view().catch(() => null);
+    // The old leader's tenure ends when this view was given, not when it was asked for: as late as the view allows.
+    const seenAt = Date.now();
     const name = view?.members.find((m) => m.role === 'leader')?.name;
     const leader = name === undefined ? undefined : this.cluster.members.find((m) => m.name === name);
     // The timeline as the leader's server says (Patroni's view can lag a promotion).
@@ -82,11 +87,12 @@ class PatroniTenures {
     if (leader !== undefined && row !== undefined && !row.standby) {
       const key = `${leader.host}/${row.timeline}`;
       if (key !== this.#last) {
-        if (this.#last !== '') this.changes++;
+        // A leader restarted and promoted again by Patroni is a new timeline, not a new leader.
+        if (this.#last !== '' && !this.#last.startsWith(`${leader.host}/`)) this.changes++;
         // /cluster comes from a member's cached view of etcd, refreshed every loop_wait (2 s): the leader may
         // have been promoted (and writing on its new timeline) that much before the view showed it.
         // The old leader's tenure ends when the new one is seen; the two overlap by that lag.
-        this.tenures.end(now);
+        this.tenures.end(seenAt);
         this.tenures.begin(leader.host, row.timeline, this.#lastPoll - VIEW_LAG_MILLIS);
         this.#last = key;
         this.log(`Patroni's view: ${leader.name} leads on timeline ${row.timeline} (taken from ${clock(this.#lastPoll - VIEW_LAG_MILLIS)})`);
@@ -223,10 +229,11 @@ export async function runPatroniChaos(options: PatroniChaosOptions): Promise<Pat
     const lost = lostRows(load.acks, present, discarded, hosts);
     const lostCount = (discardedOnly: boolean): number => lost.filter((l) => l.discarded === discardedOnly).reduce((n, l) => n + l.rows, 0);
     const checks = invariantChecks({
-      synchronous: options.synchronous, load, tenures: tenures.list(), faults, offPrimaryGraceMillis: LOCK_MOVE_GRACE_MILLIS,
+      synchronous: options.synchronous, load, tenures: tenures.list(), faults, matching: { ...SAME_LEADER, graceMillis: LOCK_MOVE_GRACE_MILLIS },
       present, sessionsLeft, handlesBefore, handlesLeft, problems: watch.problems, applicationName: PATRONI_APPLICATION_NAME, nodes: cluster.members.length,
     });
-    const afterLockMoved = acknowledgedRows(writesOffPrimary(load.acks, tenures.list())) - acknowledgedRows(writesOffPrimary(load.acks, tenures.list(), LOCK_MOVE_GRACE_MILLIS));
+    const afterLockMoved = acknowledgedRows(writesOffPrimary(load.acks, tenures.list(), SAME_LEADER))
+      - acknowledgedRows(writesOffPrimary(load.acks, tenures.list(), { ...SAME_LEADER, graceMillis: LOCK_MOVE_GRACE_MILLIS }));
     return {
       options: { durationMillis: options.durationMillis, seed: options.seed, synchronous: options.synchronous },
       faultMillis, faults, done: { ...load.done }, failed: { ...load.failed },

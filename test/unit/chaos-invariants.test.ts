@@ -34,7 +34,12 @@ test('off-primary writes: sent after the node was replaced, on a stale timeline,
   // With a grace (under an orchestrator): only the old primary's writes sent within it after its tenure are let off.
   const withinGrace = ack('127.0.0.2', 1, 1150, 1160);
   const afterGrace = ack('127.0.0.2', 1, 1250, 1260);
-  assert.deepEqual(writesOffPrimary([withinGrace, afterGrace, wrongTimeline, neverPrimary], log, 200), [afterGrace, wrongTimeline, neverPrimary]);
+  assert.deepEqual(writesOffPrimary([withinGrace, afterGrace, wrongTimeline, neverPrimary], log, { graceMillis: 200 }), [afterGrace, wrongTimeline, neverPrimary]);
+  // Same leader, newer timeline (Patroni restarted and promoted it again): in its tenure; an older timeline never is.
+  const restarted = ack('127.0.0.3', 3, 1100, 1105);
+  const older = ack('127.0.0.3', 1, 1100, 1105);
+  assert.deepEqual(writesOffPrimary([restarted, older], log, { newerTimelineOfSameHost: true }), [older]);
+  assert.deepEqual(writesOffPrimary([restarted, older], log), [restarted, older]);
 });
 
 test('late acknowledgements: sent to the primary, acknowledged after the next promotion began', () => {
