@@ -71,7 +71,7 @@ export function invariantChecks(o: Outcome): CheckResult[] {
   return [
     ...(o.synchronous ? [
       checkResult('every acknowledged write is on the final primary', acknowledgedRows(acks), missingIds(acks, o.present).map((id) => `row ${id} missing`)),
-      checkResult(LATE_ACK, acks.length, describeAcks(lateAcks(acks, o.tenures, o.matching))),
+      checkResult(LATE_ACK, acks.length, describeAcks(lateAcks(acks, o.tenures))),
     ] : []),
     checkResult(o.matching?.graceMillis === undefined ? OFF_PRIMARY : `${OFF_PRIMARY} (sent more than ${o.matching.graceMillis / 1000} s after the lock moved)`, acks.length,
       describeAcks(writesOffPrimary(acks, o.tenures, o.matching))),

@@ -53,11 +53,13 @@ export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Te
  * promotion began: sent to it while it was the primary (often frozen), then
  * committed by it as a replaced, stale primary. Synchronous replication
  * forbids it (the old primary's standbys have moved on); asynchronous
- * replication lets the old primary commit.
+ * replication lets the old primary commit. Matched on the exact timeline,
+ * always: an acknowledgement on a newer timeline of the same leader (Patroni
+ * restarted and promoted it again) belongs to that later tenure.
  */
-export function lateAcks(acks: readonly WriteAck[], tenures: readonly Tenure[], matching: TenureMatching = {}): WriteAck[] {
+export function lateAcks(acks: readonly WriteAck[], tenures: readonly Tenure[]): WriteAck[] {
   return acks.filter((ack) => tenures.some((t) => t.host === ack.server
-    && onTenureTimeline(t, ack, matching)
+    && t.timeline === ack.timeline
     && t.from <= ack.at
     && t.to !== null && t.to >= ack.sentAt && t.to < ack.at));
 }

@@ -46,6 +46,11 @@ test('late acknowledgements: sent to the primary, acknowledged after the next pr
   const log = tenures().list();
   const late = ack('127.0.0.2', 1, 990, 1010);
   assert.deepEqual(lateAcks([ack('127.0.0.2', 1, 10, 20), late, ack('127.0.0.3', 2, 1001, 5000), ack('127.0.0.2', 1, 1100, 1105)], log), [late]);
+  // Sent before the leader crashed, acknowledged after Patroni promoted the same node again (timeline 3): not late.
+  const sameLeaderLater = new TenureLog();
+  sameLeaderLater.begin('127.0.0.2', 1, 0);
+  sameLeaderLater.begin('127.0.0.2', 3, 1000);
+  assert.deepEqual(lateAcks([ack('127.0.0.2', 3, 900, 1200)], sameLeaderLater.list()), []);
 });
 
 test('missing ids: every row of a transaction counts', () => {
