@@ -58,6 +58,9 @@ export class ClusterWatch extends EventEmitter {
   #rounds = 0;
   #closed = false;
   readonly #options: WatchOptions;
+  /** The hosts named at start; reads wait for their first checks before falling back to the primary. */
+  readonly #startHosts: readonly number[];
+  #firstChecksDone = false;
 
   constructor(members: Members, options: WatchOptions) {
     super();
@@ -69,14 +72,15 @@ export class ClusterWatch extends EventEmitter {
       lookup: options.lookup,
       refusalBackoffMillis: options.refusalBackoffMillis ?? Math.max(10_000, 10 * options.maxBackoffMillis),
     };
-    for (const i of members.active()) this.#monitor(i);
+    this.#startHosts = members.active();
+    for (const i of this.#startHosts) this.#monitor(i);
   }
 
   #monitor(hostIndex: number): HostMonitor {
     const monitor = new HostMonitor(this.#members.target, hostIndex, this.#monitorOptions);
     monitor.on('status', (status: NodeStatus) => {
-      this.emit('status', status);
       this.#redecide();
+      this.emit('status', status);
     });
     monitor.on('signal', () => void this.checkAll());
     monitor.on('unresponsive', (i: number) => this.emit('unresponsive', i));
@@ -133,6 +137,13 @@ export class ClusterWatch extends EventEmitter {
 
   #rawStatuses(): NodeStatus[] {
     return [...this.#monitors.values()].map((m) => m.status).sort((a, b) => a.hostIndex - b.hostIndex);
+  }
+
+  /** Whether a host named at start has not been reached nor found unreachable yet (latched false once all have). */
+  #firstChecksPending(): boolean {
+    if (this.#firstChecksDone) return false;
+    this.#firstChecksDone = [...this.#startHosts].every((i) => this.#monitors.get(i)?.checked !== false);
+    return !this.#firstChecksDone;
   }
 
   /** Whether every host has been reached or found unreachable at least once. */
@@ -209,11 +220,13 @@ export class ClusterWatch extends EventEmitter {
   }
 
   /**
-   * Resolves once `ready(decision)` holds. Rejects with `onTimeout()` at the
-   * deadline, with PGSPLIT_ENDED at once when the watch is closed, and (with
-   * `failOnRefusal`) with `refused()` as soon as every host refused the login.
+   * Resolves once `ready(decision)` holds (tested on every change and every
+   * new status, after the decision took it in). At the deadline, rejects with
+   * `onTimeout()`, or resolves when it returns null. Rejects with PGSPLIT_ENDED
+   * at once when the watch is closed, and (with `failOnRefusal`) with
+   * `refused()` as soon as every host refused the login.
    */
-  waitFor(ready: (d: RoleDecision) => boolean, deadline: number, onTimeout: () => Error, failOnRefusal = false): Promise<void> {
+  waitFor(ready: (d: RoleDecision) => boolean, deadline: number, onTimeout: () => Error | null, failOnRefusal = false): Promise<void> {
     if (this.#closed) return Promise.reject(endedError());
     if (ready(this.#state.decision)) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -266,6 +279,7 @@ export class ClusterWatch extends EventEmitter {
       ...(noReads === undefined ? {} : { noReads }),
       ...(authority === undefined ? {} : { isConfirmedLeader: (i: number) => authority.confirms(i), isSettledLeader: (i: number) => authority.confirmsSettled(i) }),
       ...(acknowledgedWrites === undefined ? {} : { acknowledgedWrites: acknowledgedWrites() }),
+      firstChecksPending: this.#firstChecksPending(),
     };
     const { state, events } = advanceWatch(this.#state, input);
     this.#state = state;

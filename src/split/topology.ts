@@ -31,6 +31,8 @@ export interface DecisionInput {
   readonly isConfirmedLeader?: (hostIndex: number) => boolean;
   /** Standbys the reader leaves out (Patroni's `noloadbalance` tag). */
   readonly noReads?: (hostIndex: number) => boolean;
+  /** Some of the hosts named at start are not checked yet: any of them may be a standby. */
+  readonly firstChecksPending?: boolean;
 }
 
 function isWritable(s: NodeStatus): boolean {
@@ -54,7 +56,8 @@ function isWritable(s: NodeStatus): boolean {
  *   Patroni stopped answering, a rogue primary Patroni no longer manages).
  * - readers: healthy standbys (`prefer-standby`, `standby`), every healthy node
  *   (`any`), or the writer (`primary`); `prefer-standby` falls back to the
- *   writer when no standby is left.
+ *   writer when no standby is left, never while hosts named at start are still
+ *   unchecked (reads wait for their first checks instead of going to the primary).
  */
 export function decideRoles(input: DecisionInput): RoleDecision {
   const { statuses, policy } = input;
@@ -75,7 +78,7 @@ export function decideRoles(input: DecisionInput): RoleDecision {
       readers = standbys;
       break;
     case 'prefer-standby':
-      readers = standbys.length > 0 ? standbys : withWriter;
+      readers = standbys.length > 0 || input.firstChecksPending === true ? standbys : withWriter;
       break;
     case 'any':
       readers = [...withWriter, ...standbys].sort((a, b) => a - b);

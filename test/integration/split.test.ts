@@ -183,6 +183,37 @@ describe('failover under a continuous write load', () => {
     });
   });
 
+  test('frozen standbys at start: the first reads wait for the standbys\' first checks, go to the one that answers, and to the primary only when none does', TIMEOUT, async (t) => {
+    await withCluster({}, async (cluster) => {
+      const [frozen, healthy] = cluster.standbys as [ClusterNode, ClusterNode];
+      const info = cluster.conninfo([frozen, healthy, cluster.primary], { application_name: APP });
+      await frozen.freeze();
+      try {
+        // The other standby answers its first check late: frozen while pg-split starts, thawed while a read waits.
+        await healthy.freeze();
+        const sp = await split(t, info, { checkTimeoutMillis: 2000 });
+        assert.deepEqual(await whoAnswers(sp.writer), { host: cluster.primary.host, standby: false });
+        const firstRead = whoAnswers(sp.reader);
+        await new Promise((r) => setTimeout(r, 300));
+        await healthy.thaw();
+        assert.deepEqual(await firstRead, { host: healthy.host, standby: true }, 'the first read did not wait for the standby that answered');
+        for (let i = 0; i < 20; i++) assert.deepEqual(await whoAnswers(sp.reader), { host: healthy.host, standby: true });
+        await sp.end();
+        await healthy.freeze();
+        try {
+          const none = await split(t, info, { checkTimeoutMillis: 2000 });
+          assert.deepEqual(await whoAnswers(none.reader), { host: cluster.primary.host, standby: false }, 'with every standby frozen, reads fall back to the primary');
+          assert.deepEqual(none.topology().readers, [2]);
+          await none.end();
+        } finally {
+          await healthy.thaw();
+        }
+      } finally {
+        await frozen.thaw();
+      }
+    });
+  });
+
   test('a frozen primary (SIGSTOP): in-flight writes fail instead of hanging, writes move to the promoted standby, and nothing is acknowledged by the old primary after it thaws', TIMEOUT, async (t) => {
     await withCluster({ synchronous: true }, async (cluster) => {
       const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }));

@@ -40,6 +40,15 @@ test('reader policies', () => {
   assert.deepEqual(decide(noStandby, 'standby').readers, []);
 });
 
+test('prefer-standby falls back to the primary only once every host named at start has been checked', () => {
+  const early = { statuses: [node(0, 'primary'), node(1, null)], policy: 'prefer-standby' as const, newestTimeline: 0 };
+  assert.deepEqual(decideRoles({ ...early, firstChecksPending: true }).readers, []);
+  assert.deepEqual(decideRoles({ ...early, firstChecksPending: false }).readers, [0]);
+  const oneStandbyKnown = [node(0, 'primary'), node(1, 'standby'), node(2, null)];
+  assert.deepEqual(decideRoles({ statuses: oneStandbyKnown, policy: 'prefer-standby', newestTimeline: 0, firstChecksPending: true }).readers, [1]);
+  assert.deepEqual(decideRoles({ ...early, policy: 'any', firstChecksPending: true }).readers, [0]);
+});
+
 test('split brain: the newest timeline wins, and an older primary is never used again', () => {
   const d1 = decide([node(0, 'primary', { timeline: 1 }), node(1, 'primary', { timeline: 2 })]);
   assert.equal(d1.writer, 1);
