@@ -28,12 +28,11 @@ export function checkResult(name: string, checked: number, violations: readonly 
 export interface TenureMatching {
   /** A write sent this soon after its node's tenure ended still counts as in it (how long a polling client needs to learn that the lock moved). */
   readonly graceMillis?: number;
-  /** A newer timeline on the leader's own host is the same tenure (Patroni restarts a crashed leader and promotes it again, without a change of leader). */
-  readonly newerTimelineOfSameHost?: boolean;
 }
 
-function onTenureTimeline(t: Tenure, ack: WriteAck, matching: TenureMatching): boolean {
-  return matching.newerTimelineOfSameHost === true ? ack.timeline >= t.timeline : ack.timeline === t.timeline;
+/** The ack's server and timeline are the tenure's (a tenure with no timeline takes any). */
+function byTenureNode(t: Tenure, ack: WriteAck): boolean {
+  return t.host === ack.server && (t.timeline === null || t.timeline === ack.timeline);
 }
 
 /**
@@ -42,8 +41,7 @@ function onTenureTimeline(t: Tenure, ack: WriteAck, matching: TenureMatching): b
  */
 export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Tenure[], matching: TenureMatching = {}): WriteAck[] {
   const grace = matching.graceMillis ?? 0;
-  return acks.filter((ack) => !tenures.some((t) => t.host === ack.server
-    && onTenureTimeline(t, ack, matching)
+  return acks.filter((ack) => !tenures.some((t) => byTenureNode(t, ack)
     && t.from <= ack.at
     && (t.to === null || t.to + grace >= ack.sentAt)));
 }
@@ -53,15 +51,14 @@ export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Te
  * promotion began: sent to it while it was the primary (often frozen), then
  * committed by it as a replaced, stale primary. Synchronous replication
  * forbids it (the old primary's standbys have moved on); asynchronous
- * replication lets the old primary commit. Matched on the exact timeline,
- * always: an acknowledgement on a newer timeline of the same leader (Patroni
- * restarted and promoted it again) belongs to that later tenure.
+ * replication lets the old primary commit. An acknowledgement made once the
+ * same node was the primary again (it took the lock back) is in that later
+ * tenure, not late.
  */
 export function lateAcks(acks: readonly WriteAck[], tenures: readonly Tenure[]): WriteAck[] {
-  return acks.filter((ack) => tenures.some((t) => t.host === ack.server
-    && t.timeline === ack.timeline
-    && t.from <= ack.at
-    && t.to !== null && t.to >= ack.sentAt && t.to < ack.at));
+  const endedDuring = (t: Tenure, ack: WriteAck): boolean => t.to !== null && t.from <= ack.at && t.to >= ack.sentAt && t.to < ack.at;
+  const leadsAgainBy = (t: Tenure, ack: WriteAck): boolean => tenures.some((later) => later.from > (t.to ?? Infinity) && later.from <= ack.at && byTenureNode(later, ack));
+  return acks.filter((ack) => tenures.some((t) => byTenureNode(t, ack) && endedDuring(t, ack) && !leadsAgainBy(t, ack)));
 }
 
 /** Ids of acknowledged writes that are not in `present`. */

@@ -1,6 +1,4 @@
 import { startPatroniCluster, type PatroniCluster } from '../src/cluster/index.js';
-import { queryNode } from '../src/cluster/node-query.js';
-import { WRITE_TIMELINE_SQL } from '../src/lsn.js';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import type { TimelineDiscardedEvent } from '../src/split/watch-state.js';
 import { acknowledgedRows, invariantChecks } from './checks.js';
@@ -10,7 +8,7 @@ import { CHAOS_TABLE, MixedLoad } from './mixed-load.js';
 import { applyPatroniFault, patroniFaultLabel, planPatroniFault, type PatroniFaultPlan } from './patroni-faults.js';
 import { handleCount, settledHandles, watchProcess } from './process-watch.js';
 import { Random } from './random.js';
-import { TenureLog, type Tenure } from './tenure.js';
+import { LockTenures } from './lock-tenures.js';
 
 export interface PatroniChaosOptions {
   readonly durationMillis: number;
@@ -39,9 +37,6 @@ export interface PatroniChaosReport extends ChaosRunFigures<PatroniChaosOptions,
 
 export const PATRONI_APPLICATION_NAME = 'pgsplit-patroni-chaos';
 
-/** One poll's question to the leader's server. */
-const POLL_QUERY_LIMITS = { connectMillis: 500, queryMillis: 500 } as const;
-
 /**
  * A write sent to the member that has just lost Patroni's lock, this soon
  * after the lock moved, is counted apart rather than as a violation: one
@@ -49,76 +44,6 @@ const POLL_QUERY_LIMITS = { connectMillis: 500, queryMillis: 500 } as const;
  * by default), the least time in which a client that asks Patroni can learn it.
  */
 export const LOCK_MOVE_GRACE_MILLIS = 2000;
-
-/** Patroni restarts a crashed leader and promotes it again: a newer timeline on the leader's host is the same tenure (the poll may miss it). */
-const SAME_LEADER = { newerTimelineOfSameHost: true } as const;
-
-/** How far Patroni's /cluster view can lag the DCS: one loop_wait of the harness (2 s). */
-const VIEW_LAG_MILLIS = 2000;
-
-/**
- * Who was Patroni's leader when, as Patroni's own view says (polled every
- * 200 ms), on the timeline its server reports: a new tenure begins one
- * loop_wait before the poll that last saw the old one, so an
- * acknowledgement made while the view lagged is never put outside its
- * leader's tenure. A leaderless view ends nothing: a frozen
- * leader stays the primary until another member leads.
- */
-class PatroniTenures {
-  readonly tenures = new TenureLog();
-  #last = '';
-  #lastPoll = 0;
-  #timer: NodeJS.Timeout | null = null;
-  changes = 0;
-
-  constructor(private readonly cluster: PatroniCluster, private readonly log: (line: string) => void) {}
-
-  async poll(): Promise<void> {
-    const now = Date.now();
-    const view = await this.cluster.view().catch(() => null);
-    // The old leader's tenure ends when this view was given, not when it was asked for: as late as the view allows.
-    const seenAt = Date.now();
-    const name = view?.members.find((m) => m.role === 'leader')?.name;
-    const leader = name === undefined ? undefined : this.cluster.members.find((m) => m.name === name);
-    // The timeline as the leader's server says (Patroni's view can lag a promotion).
-    // Bounded: a frozen leader must not stall the polls (a whole tenure of the member promoted meanwhile would go unseen).
-    const rows = leader === undefined ? [] : await queryNode<{ standby: boolean; timeline: number }>(leader, `SELECT pg_is_in_recovery() AS standby, ${WRITE_TIMELINE_SQL} AS timeline`, [], POLL_QUERY_LIMITS).catch(() => []);
-    const row = rows[0];
-    if (leader !== undefined && row !== undefined && !row.standby) {
-      const key = `${leader.host}/${row.timeline}`;
-      if (key !== this.#last) {
-        // A leader restarted and promoted again by Patroni is a new timeline, not a new leader.
-        if (this.#last !== '' && !this.#last.startsWith(`${leader.host}/`)) this.changes++;
-        // /cluster comes from a member's cached view of etcd, refreshed every loop_wait (2 s): the leader may
-        // have been promoted (and writing on its new timeline) that much before the view showed it.
-        // The old leader's tenure ends when the new one is seen; the two overlap by that lag.
-        this.tenures.end(seenAt);
-        this.tenures.begin(leader.host, row.timeline, this.#lastPoll - VIEW_LAG_MILLIS);
-        this.#last = key;
-        this.log(`Patroni's view: ${leader.name} leads on timeline ${row.timeline} (taken from ${clock(this.#lastPoll - VIEW_LAG_MILLIS)})`);
-      }
-    }
-    this.#lastPoll = now;
-  }
-
-  start(): void {
-    const tick = (): void => {
-      void this.poll().finally(() => {
-        if (this.#timer !== null) this.#timer = setTimeout(tick, 200);
-      });
-    };
-    this.#timer = setTimeout(tick, 200);
-  }
-
-  stop(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-  }
-
-  list(): readonly Tenure[] {
-    return this.tenures.list();
-  }
-}
 
 async function sessionsNamed(cluster: PatroniCluster, name: string): Promise<number> {
   let total = 0;
@@ -189,17 +114,17 @@ async function faultLoop(cluster: PatroniCluster, load: MixedLoad, seed: number,
  * The chaos run under Patroni: 3 members, connectSplit with the `patroni`
  * option under the mixed load, and random faults for `durationMillis`, every
  * failover performed by Patroni. Invariants are checked from the servers,
- * who led when from Patroni's own view.
+ * who led when from Patroni's leader lock in etcd.
  */
 export async function runPatroniChaos(options: PatroniChaosOptions): Promise<PatroniChaosReport> {
   const log = options.log ?? (() => undefined);
   const cluster = await startPatroniCluster({ members: 3, synchronousMode: options.synchronous, dcs: options.synchronous ? 'etcd' : 'etcd3', log: (line) => log(`harness: ${line}`) });
   const watch = watchProcess();
-  const tenures = new PatroniTenures(cluster, log);
+  const tenures = new LockTenures(cluster, log);
   try {
     const leader = await cluster.waitUntilSettled();
     await leader.query(CHAOS_TABLE);
-    await tenures.poll();
+    await tenures.read();
     tenures.start();
     const handlesBefore = handleCount();
     const split: SplitCluster = await connectSplit(cluster.url(cluster.members, { application_name: PATRONI_APPLICATION_NAME }), { patroni: { port: cluster.apiPort } });
@@ -229,11 +154,11 @@ export async function runPatroniChaos(options: PatroniChaosOptions): Promise<Pat
     const lost = lostRows(load.acks, present, discarded, hosts);
     const lostCount = (discardedOnly: boolean): number => lost.filter((l) => l.discarded === discardedOnly).reduce((n, l) => n + l.rows, 0);
     const checks = invariantChecks({
-      synchronous: options.synchronous, load, tenures: tenures.list(), faults, matching: { ...SAME_LEADER, graceMillis: LOCK_MOVE_GRACE_MILLIS },
+      synchronous: options.synchronous, load, tenures: tenures.list(), faults, matching: { graceMillis: LOCK_MOVE_GRACE_MILLIS },
       present, sessionsLeft, handlesBefore, handlesLeft, problems: watch.problems, applicationName: PATRONI_APPLICATION_NAME, nodes: cluster.members.length,
     });
-    const afterLockMoved = acknowledgedRows(writesOffPrimary(load.acks, tenures.list(), SAME_LEADER))
-      - acknowledgedRows(writesOffPrimary(load.acks, tenures.list(), { ...SAME_LEADER, graceMillis: LOCK_MOVE_GRACE_MILLIS }));
+    const afterLockMoved = acknowledgedRows(writesOffPrimary(load.acks, tenures.list()))
+      - acknowledgedRows(writesOffPrimary(load.acks, tenures.list(), { graceMillis: LOCK_MOVE_GRACE_MILLIS }));
     return {
       options: { durationMillis: options.durationMillis, seed: options.seed, synchronous: options.synchronous },
       faultMillis, faults, done: { ...load.done }, failed: { ...load.failed },

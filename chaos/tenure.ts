@@ -1,7 +1,8 @@
 /** A node's time as the primary: from its promotion (or the start) until another node's promotion began. */
 export interface Tenure {
   readonly host: string;
-  readonly timeline: number;
+  /** The timeline it wrote on; null: whichever it was on (a tenure taken from who held an orchestrator's lock). */
+  readonly timeline: number | null;
   readonly from: number;
   /** null while it is still the primary. */
   readonly to: number | null;
@@ -11,7 +12,7 @@ export interface Tenure {
 export class TenureLog {
   readonly #tenures: Tenure[] = [];
 
-  begin(host: string, timeline: number, at: number): void {
+  begin(host: string, timeline: number | null, at: number): void {
     this.end(at);
     this.#tenures.push({ host, timeline, from: at, to: null });
   }

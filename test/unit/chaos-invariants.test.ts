@@ -35,11 +35,13 @@ test('off-primary writes: sent after the node was replaced, on a stale timeline,
   const withinGrace = ack('127.0.0.2', 1, 1150, 1160);
   const afterGrace = ack('127.0.0.2', 1, 1250, 1260);
   assert.deepEqual(writesOffPrimary([withinGrace, afterGrace, wrongTimeline, neverPrimary], log, { graceMillis: 200 }), [afterGrace, wrongTimeline, neverPrimary]);
-  // Same leader, newer timeline (Patroni restarted and promoted it again): in its tenure; an older timeline never is.
+  // A tenure taken from who held Patroni's lock has no timeline: the holder's writes count on whichever it was on.
+  const locks = new TenureLog();
+  locks.begin('127.0.0.2', null, 0);
+  locks.begin('127.0.0.3', null, 1000);
   const restarted = ack('127.0.0.3', 3, 1100, 1105);
-  const older = ack('127.0.0.3', 1, 1100, 1105);
-  assert.deepEqual(writesOffPrimary([restarted, older], log, { newerTimelineOfSameHost: true }), [older]);
-  assert.deepEqual(writesOffPrimary([restarted, older], log), [restarted, older]);
+  assert.deepEqual(writesOffPrimary([restarted, ack('127.0.0.2', 1, 1100, 1105)], locks.list()), [ack('127.0.0.2', 1, 1100, 1105)]);
+  assert.deepEqual(writesOffPrimary([restarted], log), [restarted]);
 });
 
 test('late acknowledgements: sent to the primary, acknowledged after the next promotion began', () => {
@@ -51,6 +53,14 @@ test('late acknowledgements: sent to the primary, acknowledged after the next pr
   sameLeaderLater.begin('127.0.0.2', 1, 0);
   sameLeaderLater.begin('127.0.0.2', 3, 1000);
   assert.deepEqual(lateAcks([ack('127.0.0.2', 3, 900, 1200)], sameLeaderLater.list()), []);
+  // Lock tenures: the lock went to .3 at 1000 and back to .2 at 2000. An ack by .2 sent before 1000 is late
+  // when made between 1000 and 2000; made after .2 took the lock back, it is in its new tenure.
+  const lockBack = new TenureLog();
+  lockBack.begin('127.0.0.2', null, 0);
+  lockBack.begin('127.0.0.3', null, 1000);
+  lockBack.begin('127.0.0.2', null, 2000);
+  const lateOnLock = ack('127.0.0.2', 1, 900, 1500);
+  assert.deepEqual(lateAcks([lateOnLock, ack('127.0.0.2', 1, 900, 2500)], lockBack.list()), [lateOnLock]);
 });
 
 test('missing ids: every row of a transaction counts', () => {

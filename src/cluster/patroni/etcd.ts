@@ -4,6 +4,7 @@ import { clusterError } from '../cluster-error.js';
 import { chownToServer } from '../run-as.js';
 import { waitUntil } from '../wait.js';
 import { Daemon } from './daemon.js';
+import type { DcsApi } from './member-config.js';
 
 /** One single-member etcd (Debian's etcd-server) on a loopback address: Patroni's DCS. */
 export class Etcd {
@@ -34,6 +35,26 @@ export class Etcd {
   /** `host:port` for Patroni's `etcd3.hosts`. */
   get endpoint(): string {
     return `${this.host}:${this.clientPort}`;
+  }
+
+  /**
+   * A key's value as etcd holds it now, through the API Patroni uses (keys
+   * written through one API are invisible to the other); null when absent.
+   * Bounded by `timeoutMillis`.
+   */
+  async read(key: string, api: DcsApi, timeoutMillis = 1000): Promise<string | null> {
+    const signal = AbortSignal.timeout(timeoutMillis);
+    if (api === 'etcd') {
+      const res = await fetch(`http://${this.endpoint}/v2/keys${key}`, { signal });
+      if (res.status === 404) return null;
+      if (!res.ok) throw clusterError('etcd', `GET ${key}: HTTP ${res.status}`, this.#daemon.logPath, await res.text());
+      return ((await res.json()) as { node?: { value?: string } }).node?.value ?? null;
+    }
+    const body = JSON.stringify({ key: Buffer.from(key).toString('base64') });
+    const res = await fetch(`http://${this.endpoint}/v3/kv/range`, { method: 'POST', body, signal });
+    if (!res.ok) throw clusterError('etcd', `range ${key}: HTTP ${res.status}`, this.#daemon.logPath, await res.text());
+    const value = ((await res.json()) as { kvs?: Array<{ value?: string }> }).kvs?.[0]?.value;
+    return value === undefined ? null : Buffer.from(value, 'base64').toString();
   }
 
   get daemon(): Daemon {

@@ -52,11 +52,19 @@ function parameters(): Record<string, string> {
  * trusted from loopback, as in the plain harness), and this member's own
  * address, port, REST API, data and socket directories and tags.
  */
+/** Where the harness's Patroni keeps its keys in etcd. */
+export const DCS_NAMESPACE = '/pg-split/';
+
+/** The key of a scope's leader lock (its value: the holder's member name). */
+export function leaderKey(scope: string): string {
+  return `${DCS_NAMESPACE}${scope}/leader`;
+}
+
 export function memberConfig(input: MemberConfigInput): string {
   const { timing } = input;
   const config = {
     scope: input.scope,
-    namespace: '/pg-split/',
+    namespace: DCS_NAMESPACE,
     name: input.name,
     log: { level: 'INFO', format: '%(asctime)s %(levelname)s: %(message)s' },
     restapi: { listen: `${input.host}:${input.apiPort}`, connect_address: `${input.host}:${input.apiPort}` },

@@ -13,7 +13,7 @@ import { waitUntil } from '../wait.js';
 import type { Daemon } from './daemon.js';
 import { Etcd } from './etcd.js';
 import { PatroniMember } from './member.js';
-import type { DcsApi, PatroniTiming } from './member-config.js';
+import { leaderKey, type DcsApi, type PatroniTiming } from './member-config.js';
 import { callRest, clusterView, type PatroniClusterView } from './rest.js';
 
 export interface PatroniClusterOptions {
@@ -146,6 +146,15 @@ export class PatroniCluster {
     const view = await this.view().catch(() => null);
     const name = view?.members.find((m) => m.role === 'leader')?.name;
     return name === undefined ? null : this.#members.find((m) => m.name === name) ?? null;
+  }
+
+  /**
+   * The member holding Patroni's leader lock in etcd now (null: no one), read
+   * from the DCS itself: what every member's view of the cluster lags behind.
+   */
+  async lockHolder(): Promise<PatroniMember | null> {
+    const name = await this.etcd.read(leaderKey(SCOPE), this.#shared.dcs);
+    return name === null ? null : this.#members.find((m) => m.name === name) ?? null;
   }
 
   /**
