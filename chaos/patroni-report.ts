@@ -20,6 +20,6 @@ export function renderPatroniRun(report: PatroniChaosReport): string {
     '',
     `Rows acknowledged by a member within ${LOCK_MOVE_GRACE_MILLIS / 1000} s after Patroni's lock moved away from it (one round of pg-split's Patroni poll; counted apart from the invariant above): **${report.acknowledgedAfterLockMoved}**.`,
     '',
-    ...faultSections(report, 'Patroni settled, every member running'),
+    ...faultSections(report, 'Patroni settled, every member running; after a `kill -9` of PostgreSQL that is at once, since Patroni notices the crash only at its next loop, up to `loop_wait` later, so those rows also count Patroni restarting PostgreSQL, its crash recovery and, on a leader, its promotion; under `synchronous_mode` a commit also waits for the synchronous standby to stream again'),
   ].join('\n');
 }
