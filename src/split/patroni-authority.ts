@@ -30,17 +30,21 @@ export interface ResolvedPatroniOptions {
 /** The staleness used before Patroni's configuration is known, and the least ever used. */
 export const MIN_STALE_MILLIS = 2500;
 
+/** Room left between pg-split's last write to a silent leader and the earliest promotion (Patroni's loop runs a little longer than `loop_wait`). */
+const STALE_MARGIN_MILLIS = 1000;
+
 /**
- * Pure: how long a silent leader may keep getting writes. Patroni renews its
- * leader key every `loop_wait` seconds and the key lives `ttl` seconds, so
- * no other member can be promoted less than `ttl - loop_wait` seconds after
- * a leader's Patroni went silent; pg-split stops writing to it before then,
- * with room for one request interval, one request timeout and a second.
- * Writes a frozen leader acknowledged before that are streamed to the
- * member that will be promoted, so none is lost.
+ * Pure: how long after the request of its last answer a silent leader may
+ * keep getting writes. Patroni renews its leader key every `loop_wait`
+ * seconds and the key lives `ttl` seconds, so when a leader's Patroni answered
+ * a request sent at T, its key was renewed after T - loop_wait and no other
+ * member can be promoted before T + ttl - loop_wait. pg-split stops writing
+ * to it a second before then, on a timer of its own (not at the next round of
+ * requests). Writes a frozen leader acknowledged before that are streamed to
+ * the member that will be promoted, so none is lost.
  */
-export function staleAfter(config: { ttl: number; loopWait: number }, intervalMillis: number, timeoutMillis: number): number {
-  return Math.max(MIN_STALE_MILLIS, (config.ttl - config.loopWait) * 1000 - intervalMillis - timeoutMillis - 1000);
+export function staleAfter(config: { ttl: number; loopWait: number }): number {
+  return Math.max(MIN_STALE_MILLIS, (config.ttl - config.loopWait) * 1000 - STALE_MARGIN_MILLIS);
 }
 
 /** While no member is confirmed, members are asked this often at most (a failover in progress). */
@@ -48,8 +52,8 @@ const FAST_INTERVAL_MILLIS = 200;
 
 /** One member's last answer from `GET /patroni`. */
 export interface PatroniReport {
-  /** When it answered (ms epoch); null before it ever did. */
-  readonly answeredAt: number | null;
+  /** When the request it answered was sent (ms epoch): the answer is at least that fresh; null before it ever answered. */
+  readonly askedAt: number | null;
   /** Its role (`master`/`primary` on the leader, `replica`, ...), as of that answer. */
   readonly role: string | null;
   readonly state: string | null;
@@ -62,13 +66,14 @@ const LEADER_ROLES = new Set(['master', 'primary', 'leader']);
 
 /**
  * Pure: whether a member's Patroni confirms it as the leader at `now`: its
- * last answer said leader and running, and came within `staleMillis`. A
- * member whose REST API stopped answering (a frozen or killed Patroni) stops
- * being confirmed once its last answer is stale, as HAProxy's `/primary`
- * check marks it down, but after 2.5 s instead of 9.
+ * last answer said leader and running, to a request sent within
+ * `staleMillis`. A member whose REST API stopped answering (a frozen or
+ * killed Patroni) stops being confirmed once its last answer is stale, as
+ * HAProxy's `/primary` check marks it down, but before any other member can
+ * have been promoted.
  */
 export function confirmsLeader(report: PatroniReport | undefined, now: number, staleMillis: number): boolean {
-  if (report === undefined || report.answeredAt === null || now - report.answeredAt > staleMillis) return false;
+  if (report === undefined || report.askedAt === null || now - report.askedAt > staleMillis) return false;
   return saysLeader(report);
 }
 
@@ -105,19 +110,20 @@ async function askTiming(base: string, timeoutMillis: number): Promise<{ ttl: nu
 }
 
 async function ask(url: string, timeoutMillis: number, now: () => number): Promise<PatroniReport> {
+  const askedAt = now();
   try {
     const response = await untraced(() => fetch(url, { signal: AbortSignal.timeout(timeoutMillis) }));
     // 503 is how a member that is not the leader (or not running) answers; its body still says why.
     const body = (await response.json()) as { role?: unknown; state?: unknown; timeline?: unknown };
     return {
-      answeredAt: now(),
+      askedAt,
       role: typeof body.role === 'string' ? body.role : null,
       state: typeof body.state === 'string' ? body.state : null,
       timeline: typeof body.timeline === 'number' ? body.timeline : null,
       error: null,
     };
   } catch (err) {
-    return { answeredAt: null, role: null, state: null, timeline: null, error: err instanceof Error ? err.message : String(err) };
+    return { askedAt: null, role: null, state: null, timeline: null, error: err instanceof Error ? err.message : String(err) };
   }
 }
 
@@ -140,6 +146,8 @@ export class PatroniAuthority {
   readonly #leaderSince = new Map<number, number>();
   readonly #now: () => number;
   #timer: NodeJS.Timeout | null = null;
+  /** Fires when a leader's last answer turns stale, so that writes stop then, not at the next round. */
+  #staleTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
   constructor(members: Members, options: ResolvedPatroniOptions, now: () => number = Date.now) {
@@ -183,14 +191,14 @@ export class PatroniAuthority {
    */
   isSilent(hostIndex: number): boolean {
     const answer = this.#answers.get(hostIndex);
-    return answer === undefined || answer.answeredAt === null || this.#now() - answer.answeredAt > this.#staleMillis;
+    return answer === undefined || answer.askedAt === null || this.#now() - answer.askedAt > this.#staleMillis;
   }
 
   /** What Patroni last said of a host, for `topology()` and error messages; null before any request ended. */
   report(hostIndex: number): PatroniReport | null {
     const answer = this.#answers.get(hostIndex);
     const error = this.#errors.get(hostIndex) ?? null;
-    if (answer === undefined) return error === null ? null : { answeredAt: null, role: null, state: null, timeline: null, error };
+    if (answer === undefined) return error === null ? null : { askedAt: null, role: null, state: null, timeline: null, error };
     return { ...answer, error };
   }
 
@@ -205,12 +213,13 @@ export class PatroniAuthority {
           return;
         }
         const result = await ask(`${base}/patroni`, this.#options.timeoutMillis, this.#now);
-        if (result.answeredAt !== null) this.#remember(i, result, result.answeredAt);
+        if (result.askedAt !== null) this.#remember(i, result, result.askedAt);
         this.#errors.set(i, result.error);
       }));
       if (!this.#staleKnown) await this.#learnStaleness();
       if (this.#closed) return;
       onRound();
+      this.#onStale(onRound);
       const leaderless = !urls.some(([i]) => this.confirms(i));
       this.#timer = setTimeout(() => void round(), leaderless ? Math.min(FAST_INTERVAL_MILLIS, this.#options.intervalMillis) : this.#options.intervalMillis);
       this.#timer.unref();
@@ -218,10 +227,26 @@ export class PatroniAuthority {
     void round();
   }
 
-  #remember(hostIndex: number, answer: PatroniReport, answeredAt: number): void {
+  #remember(hostIndex: number, answer: PatroniReport, askedAt: number): void {
     this.#answers.set(hostIndex, answer);
     if (!saysLeader(answer)) this.#leaderSince.delete(hostIndex);
-    else if (!this.#leaderSince.has(hostIndex)) this.#leaderSince.set(hostIndex, answeredAt);
+    else if (!this.#leaderSince.has(hostIndex)) this.#leaderSince.set(hostIndex, askedAt);
+  }
+
+  /** Runs `onStale` the moment the freshest leader claim turns stale (no round may be due by then: a frozen member's request takes a timeout). */
+  #onStale(onStale: () => void): void {
+    if (this.#staleTimer !== null) clearTimeout(this.#staleTimer);
+    this.#staleTimer = null;
+    const now = this.#now();
+    const ends = [...this.#answers.values()]
+      .filter((a) => a.askedAt !== null && saysLeader(a) && now - a.askedAt <= this.#staleMillis)
+      .map((a) => (a.askedAt ?? now) + this.#staleMillis + 1 - now);
+    if (ends.length === 0) return;
+    this.#staleTimer = setTimeout(() => {
+      this.#staleTimer = null;
+      if (!this.#closed) onStale();
+    }, Math.min(...ends));
+    this.#staleTimer.unref();
   }
 
   /** Reads Patroni's ttl and loop_wait from the first member that answers, once. */
@@ -230,7 +255,7 @@ export class PatroniAuthority {
       if (base === null || !this.#answers.has(i)) continue;
       const timing = await askTiming(base, this.#options.timeoutMillis);
       if (timing === null) continue;
-      this.#staleMillis = staleAfter(timing, this.#options.intervalMillis, this.#options.timeoutMillis);
+      this.#staleMillis = staleAfter(timing);
       this.#staleKnown = true;
       return;
     }
@@ -250,5 +275,6 @@ export class PatroniAuthority {
   close(): void {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#staleTimer !== null) clearTimeout(this.#staleTimer);
   }
 }
