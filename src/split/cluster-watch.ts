@@ -64,6 +64,8 @@ export class ClusterWatch extends EventEmitter {
 
   constructor(members: Members, options: WatchOptions) {
     super();
+    // Every checkout waiting for a node (waitFor) listens until it has one: as many listeners as statements waiting, not a leak.
+    this.setMaxListeners(0);
     this.#options = options;
     this.#members = members;
     this.#monitorOptions = {
@@ -142,7 +144,7 @@ export class ClusterWatch extends EventEmitter {
   /** Whether a host named at start has not been reached nor found unreachable yet (latched false once all have). */
   #firstChecksPending(): boolean {
     if (this.#firstChecksDone) return false;
-    this.#firstChecksDone = [...this.#startHosts].every((i) => this.#monitors.get(i)?.checked !== false);
+    this.#firstChecksDone = this.#startHosts.every((i) => this.#monitors.get(i)?.checked !== false);
     return !this.#firstChecksDone;
   }
 

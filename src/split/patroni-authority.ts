@@ -146,7 +146,11 @@ export class PatroniAuthority {
   readonly #leaderSince = new Map<number, number>();
   readonly #now: () => number;
   #timer: NodeJS.Timeout | null = null;
-  /** Fires when a leader's last answer turns stale, so that writes stop then, not at the next round. */
+  /** Members whose request is in flight. */
+  readonly #inFlight = new Set<number>();
+  /** Reading Patroni's ttl and loop_wait, while it runs (answers arrive one by one; it is asked once). */
+  #learning: Promise<void> | null = null;
+  /** Fires when a leader's last answer turns stale, so that writes stop then, not at the next answer. */
   #staleTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -202,29 +206,44 @@ export class PatroniAuthority {
     return { ...answer, error };
   }
 
-  /** Starts asking; `onRound` runs after every round (the watch re-decides). */
-  start(onRound: () => void): void {
-    const round = async (): Promise<void> => {
+  /**
+   * Starts asking; `onAnswer` runs after every answer or failed request (the
+   * watch re-decides). Each member is asked on its own: a frozen member's
+   * request, which takes a whole timeout, never delays hearing from the others
+   * (a member promoted meanwhile is confirmed within one fast interval).
+   */
+  start(onAnswer: () => void): void {
+    const tick = (): void => {
+      if (this.#closed) return;
       const urls = this.#urls();
       this.#forgetLeft(urls.map(([i]) => i));
-      await Promise.all(urls.map(async ([i, base]) => {
-        if (base === null) {
-          this.#errors.set(i, 'no REST API on a unix-socket host');
-          return;
-        }
-        const result = await ask(`${base}/patroni`, this.#options.timeoutMillis, this.#now);
-        if (result.askedAt !== null) this.#remember(i, result, result.askedAt);
-        this.#errors.set(i, result.error);
-      }));
-      if (!this.#staleKnown) await this.#learnStaleness();
-      if (this.#closed) return;
-      onRound();
-      this.#onStale(onRound);
+      for (const [i, base] of urls) this.#askMember(i, base, onAnswer);
       const leaderless = !urls.some(([i]) => this.confirms(i));
-      this.#timer = setTimeout(() => void round(), leaderless ? Math.min(FAST_INTERVAL_MILLIS, this.#options.intervalMillis) : this.#options.intervalMillis);
+      this.#timer = setTimeout(tick, leaderless ? Math.min(FAST_INTERVAL_MILLIS, this.#options.intervalMillis) : this.#options.intervalMillis);
       this.#timer.unref();
     };
-    void round();
+    tick();
+  }
+
+  /** One request to a member's REST API, unless one is still in flight. */
+  #askMember(hostIndex: number, base: string | null, onAnswer: () => void): void {
+    if (base === null) {
+      this.#errors.set(hostIndex, 'no REST API on a unix-socket host');
+      return;
+    }
+    if (this.#inFlight.has(hostIndex)) return;
+    this.#inFlight.add(hostIndex);
+    void ask(`${base}/patroni`, this.#options.timeoutMillis, this.#now).then(async (result) => {
+      this.#inFlight.delete(hostIndex);
+      // Closed, or a member discovery removed while it was asked: nothing to keep.
+      if (this.#closed || !this.#members.active().includes(hostIndex)) return;
+      if (result.askedAt !== null) this.#remember(hostIndex, result, result.askedAt);
+      this.#errors.set(hostIndex, result.error);
+      if (!this.#staleKnown) await this.#learnStaleness();
+      if (this.#closed) return;
+      onAnswer();
+      this.#onStale(onAnswer);
+    });
   }
 
   #remember(hostIndex: number, answer: PatroniReport, askedAt: number): void {
@@ -233,7 +252,7 @@ export class PatroniAuthority {
     else if (!this.#leaderSince.has(hostIndex)) this.#leaderSince.set(hostIndex, askedAt);
   }
 
-  /** Runs `onStale` the moment the freshest leader claim turns stale (no round may be due by then: a frozen member's request takes a timeout). */
+  /** Runs `onStale` the moment the freshest leader claim turns stale (a silent member's next answer is at best a timeout away). */
   #onStale(onStale: () => void): void {
     if (this.#staleTimer !== null) clearTimeout(this.#staleTimer);
     this.#staleTimer = null;
@@ -249,8 +268,15 @@ export class PatroniAuthority {
     this.#staleTimer.unref();
   }
 
-  /** Reads Patroni's ttl and loop_wait from the first member that answers, once. */
-  async #learnStaleness(): Promise<void> {
+  /** Reads Patroni's ttl and loop_wait from the first member that answers, once (one reading at a time). */
+  #learnStaleness(): Promise<void> {
+    this.#learning ??= this.#readStaleness().finally(() => {
+      this.#learning = null;
+    });
+    return this.#learning;
+  }
+
+  async #readStaleness(): Promise<void> {
     for (const [i, base] of this.#urls()) {
       if (base === null || !this.#answers.has(i)) continue;
       const timing = await askTiming(base, this.#options.timeoutMillis);

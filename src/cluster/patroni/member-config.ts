@@ -37,6 +37,14 @@ export interface MemberConfigInput {
   readonly tags: { readonly nofailover?: boolean; readonly noloadbalance?: boolean };
 }
 
+/** Where the harness's Patroni keeps its keys in etcd. */
+export const DCS_NAMESPACE = '/pg-split/';
+
+/** The key of a scope's leader lock (its value: the holder's member name). */
+export function leaderKey(scope: string): string {
+  return `${DCS_NAMESPACE}${scope}/leader`;
+}
+
 /** PostgreSQL settings as Patroni wants them (strings, without the extra quotes of postgresql.conf). */
 function parameters(): Record<string, string> {
   const out: Record<string, string> = {};
@@ -52,14 +60,6 @@ function parameters(): Record<string, string> {
  * trusted from loopback, as in the plain harness), and this member's own
  * address, port, REST API, data and socket directories and tags.
  */
-/** Where the harness's Patroni keeps its keys in etcd. */
-export const DCS_NAMESPACE = '/pg-split/';
-
-/** The key of a scope's leader lock (its value: the holder's member name). */
-export function leaderKey(scope: string): string {
-  return `${DCS_NAMESPACE}${scope}/leader`;
-}
-
 export function memberConfig(input: MemberConfigInput): string {
   const { timing } = input;
   const config = {
