@@ -89,13 +89,21 @@ export interface NumberRule {
   readonly unit?: string;
 }
 
-/** A finite number, positive (or zero when allowed), whole when asked; undefined gives `fallback`. */
+/** The longest timer Node can set (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms, with a warning. */
+export const MAX_TIMER_MILLIS = 2_147_483_647;
+
+/**
+ * A finite number, positive (or zero when allowed), whole when asked, and in
+ * milliseconds no longer than a timer can be; undefined gives `fallback`.
+ */
 export function numberOption<F>(name: string, value: unknown, fallback: F, rule: NumberRule = {}): number | F {
   if (value === undefined) return fallback;
   const ok = typeof value === 'number' && Number.isFinite(value) && (value > 0 || (rule.zero === true && value === 0)) && (rule.integer !== true || Number.isInteger(value));
-  if (ok) return value;
+  const tooLong = rule.unit === 'milliseconds' && typeof value === 'number' && value > MAX_TIMER_MILLIS;
+  if (ok && !tooLong) return value;
   const kind = `${rule.zero === true ? 'non-negative' : 'positive'} ${rule.integer === true ? 'whole number' : 'finite number'}`;
-  throw new OptionError(`Expected \`${name}\` to be a ${kind}${rule.unit === undefined ? '' : ` of ${rule.unit}`}, got ${describeValue(value)}`);
+  const limit = rule.unit === 'milliseconds' ? ` up to ${MAX_TIMER_MILLIS}` : '';
+  throw new OptionError(`Expected \`${name}\` to be a ${kind}${rule.unit === undefined ? '' : ` of ${rule.unit}`}${limit}, got ${describeValue(value)}`);
 }
 
 /** A TCP port option (1 to 65535), or `fallback` when absent. Throws `OptionError`. */

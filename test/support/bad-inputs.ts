@@ -145,6 +145,7 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   splitOption("{ writer: { host: 'x' } }", { writer: { host: 'x' } }, '`writer.host`'),
   splitOption('{ recheckMillis: NaN }', { recheckMillis: NaN }, '`recheckMillis`'),
   splitOption('{ recheckMillis: Infinity }', { recheckMillis: Infinity }, '`recheckMillis`'),
+  splitOption('{ failoverTimeoutMillis: 2 ** 53 }', { failoverTimeoutMillis: 2 ** 53 }, '`failoverTimeoutMillis`'),
   splitOption('{ maxReplicaLag: 5000 }', { maxReplicaLag: 5000 }, '`maxReplicaLag`'),
   splitOption('{ maxReplicaLag: { bytes: -1 } }', { maxReplicaLag: { bytes: -1 } }, '`maxReplicaLag.bytes`'),
   splitOption("{ lookup: 'dns' }", { lookup: 'dns' }, '`lookup`'),
@@ -180,6 +181,7 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   // probeCluster
   { api: 'probeCluster', input: "probeCluster('x', { timeoutMillis: -1 })", code: 'PGSPLIT_CONNINFO_INVALID', run: () => probeCluster('x', { timeoutMillis: -1 }) },
   { api: 'probeCluster', input: `probeCluster('${DOWN}', { timeoutMillis: -1 })`, code: 'PGSPLIT_OPTION_INVALID', mentions: '`timeoutMillis`', run: () => probeCluster(DOWN, { timeoutMillis: -1 }) },
+  { api: 'probeCluster', input: `probeCluster('${DOWN}', { timeoutMillis: 2 ** 53 })`, code: 'PGSPLIT_OPTION_INVALID', mentions: '`timeoutMillis`', run: () => probeCluster(DOWN, { timeoutMillis: 2 ** 53 }) },
   {
     api: 'probeCluster',
     input: `probeCluster('${DOWN}', { timeout: 1000 })`,

@@ -137,6 +137,10 @@ test('options are validated once with clear errors', () => {
   const bad = (o: object, message: RegExp) => assert.throws(() => resolveSplitOptions(o, t), (e: unknown) => e instanceof OptionError && e.code === 'PGSPLIT_OPTION_INVALID' && message.test(e.message));
   bad({ recheckMillis: -1 }, /`recheckMillis` to be a positive finite number/);
   bad({ failoverTimeoutMillis: Number.NaN }, /`failoverTimeoutMillis`/);
+  // Longer than a timer can be: Node would fire it after 1 ms.
+  bad({ failoverTimeoutMillis: 2 ** 53 }, /`failoverTimeoutMillis` to be a positive finite number of milliseconds up to 2147483647, got 9007199254740992/);
+  bad({ writer: { idleTimeoutMillis: 2 ** 31 } }, /`writer.idleTimeoutMillis`/);
+  assert.equal(resolveSplitOptions({ failoverTimeoutMillis: 2 ** 31 - 1 }, t).failoverTimeoutMillis, 2 ** 31 - 1);
   bad({ balance: 'fastest' }, /`balance` to be one of 'round-robin', 'random', 'least-busy'/);
   bad({ readerPolicy: 'replica' }, /`readerPolicy`/);
   bad({ writer: { host: 'x' } }, /`writer.host` is not allowed: connection settings come from the connection string/);
