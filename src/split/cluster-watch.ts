@@ -223,12 +223,11 @@ export class ClusterWatch extends EventEmitter {
 
   /**
    * Resolves once `ready(decision)` holds (tested on every change and every
-   * new status, after the decision took it in). At the deadline, rejects with
-   * `onTimeout()`, or resolves when it returns null. Rejects with PGSPLIT_ENDED
-   * at once when the watch is closed, and (with `failOnRefusal`) with
-   * `refused()` as soon as every host refused the login.
+   * new status, after the decision took it in). Rejects with `onTimeout()` at
+   * the deadline, with PGSPLIT_ENDED at once when the watch is closed, and
+   * (with `failOnRefusal`) with `refused()` as soon as every host refused the login.
    */
-  waitFor(ready: (d: RoleDecision) => boolean, deadline: number, onTimeout: () => Error | null, failOnRefusal = false): Promise<void> {
+  waitFor(ready: (d: RoleDecision) => boolean, deadline: number, onTimeout: () => Error, failOnRefusal = false): Promise<void> {
     if (this.#closed) return Promise.reject(endedError());
     if (ready(this.#state.decision)) return Promise.resolve();
     return new Promise((resolve, reject) => {

@@ -73,8 +73,12 @@ const LEADER_ROLES = new Set(['master', 'primary', 'leader']);
  * have been promoted.
  */
 export function confirmsLeader(report: PatroniReport | undefined, now: number, staleMillis: number): boolean {
-  if (report === undefined || report.askedAt === null || now - report.askedAt > staleMillis) return false;
-  return saysLeader(report);
+  return report !== undefined && isFresh(report, now, staleMillis) && saysLeader(report);
+}
+
+/** Pure: whether a member's last answer was to a request sent within `staleMillis`. */
+function isFresh(report: PatroniReport | undefined, now: number, staleMillis: number): boolean {
+  return report !== undefined && report.askedAt !== null && now - report.askedAt <= staleMillis;
 }
 
 /**
@@ -194,8 +198,7 @@ export class PatroniAuthority {
    * switchover demoting it) is not silent.
    */
   isSilent(hostIndex: number): boolean {
-    const answer = this.#answers.get(hostIndex);
-    return answer === undefined || answer.askedAt === null || this.#now() - answer.askedAt > this.#staleMillis;
+    return !isFresh(this.#answers.get(hostIndex), this.#now(), this.#staleMillis);
   }
 
   /** What Patroni last said of a host, for `topology()` and error messages; null before any request ended. */
