@@ -43,7 +43,7 @@ export function endedError(): PgSplitError {
  *
  * Events: `change` (ChangeEvent), `failover` (FailoverEvent), `split-brain`
  * (SplitBrainEvent), `timeline-discarded` (TimelineDiscardedEvent), `status` (NodeStatus),
- * `unresponsive` (host index: a check or connect timed out).
+ * `unresponsive` (host index: a check or connect timed out), `nudge` (see nudge()).
  */
 export class ClusterWatch extends EventEmitter {
   /** One monitor per active member, by host index. */
@@ -222,8 +222,8 @@ export class ClusterWatch extends EventEmitter {
   }
 
   /**
-   * Resolves once `ready(decision)` holds (tested on every change and every
-   * new status, after the decision took it in). Rejects with `onTimeout()` at
+   * Resolves once `ready(decision)` holds (tested on every change, every
+   * new status, after the decision took it in, and every `nudge()`). Rejects with `onTimeout()` at
    * the deadline, with PGSPLIT_ENDED at once when the watch is closed, and
    * (with `failOnRefusal`) with `refused()` as soon as every host refused the login.
    */
@@ -247,17 +247,24 @@ export class ClusterWatch extends EventEmitter {
       const finish = (err: Error | null): void => {
         clearTimeout(timer);
         this.off('change', onChange);
+        this.off('nudge', onChange);
         this.off('status', onStatus);
         this.off('close', onClose);
         if (err === null) resolve();
         else reject(err);
       };
       this.on('change', onChange);
+      this.on('nudge', onChange);
       // A status can make a node usable without changing the decision (a suspicion cleared by its check).
       this.on('status', onStatus);
       if (failOnRefusal) onStatus();
       this.on('close', onClose);
     });
+  }
+
+  /** Something outside the decision made a node eligible (a silent leader's witnesses became known): waiting checkouts look again. */
+  nudge(): void {
+    this.emit('nudge');
   }
 
   close(): void {

@@ -6,7 +6,7 @@ import { OptionError, PgSplitError } from '../errors.js';
 import { describeValue } from '../input.js';
 import type { NodeStatus } from '../probe/node-status.js';
 import { Balancer } from './balancer.js';
-import { ClusterWatch } from './cluster-watch.js';
+import { ClusterWatch, endedError } from './cluster-watch.js';
 import type { ChangeEvent, FailoverEvent, SplitBrainEvent, TimelineDiscardedEvent } from './watch-state.js';
 import { PatroniAuthority, type PatroniReport } from './patroni-authority.js';
 import { Discovery } from './discovery.js';
@@ -19,6 +19,7 @@ import { emptyFreshnessStats, type FreshnessStats } from './freshness.js';
 import { checkToken, ReadScope } from './read-scope.js';
 import { RoutedPool } from './routed-pool.js';
 import { WriteTracker } from './write-tracker.js';
+import { silentLeader, WriteWitness } from './write-witness.js';
 import { Router, type PoolRole } from './router.js';
 import { ClusterMetrics, METER_NAME } from '../telemetry/cluster-metrics.js';
 import type { NodeAttributes } from '../telemetry/observations.js';
@@ -212,7 +213,15 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     noReads: (i) => members.noLoadBalance(i),
   });
   const registry = new ConnectionRegistry();
-  const router = new Router(members, watch, new Balancer(opts.balance), registry);
+  // Asks the reader's pools (standbys) how far they received; both pools exist before any write is witnessed.
+  const witness = new WriteWitness({
+    patroniMembers: (leader) => authority?.memberKeys(leader) ?? Promise.resolve(null),
+    activeMembers: () => members.activeKeys(),
+    received: (i) => reader.receivedOn(i),
+    name: (i) => members.hostOf(i).host,
+    onReady: () => watch.nudge(),
+  }, opts.failoverTimeoutMillis);
+  const router = new Router(members, watch, new Balancer(opts.balance), registry, witness);
   const events = new EventEmitter();
   const emitError = (err: unknown): void => {
     if (events.listenerCount('error') > 0) events.emit('error', err);
@@ -250,18 +259,27 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   // instead of hanging, or committing later on a thawed old primary. A host that closed its sessions itself
   // (a shutdown, a crash) needs no cut: its server answers or ends every statement in flight.
   watch.on('unresponsive', (hostIndex: number) => registry.fence(hostIndex));
-  // A stale primary, or a primary whose Patroni went silent: cut its connections, so nothing more is acknowledged there.
+  // A stale primary, or a primary whose Patroni went silent: cut its connections, so nothing more is acknowledged there
+  // unless witnessed: a silent leader's idle pooled connections carry single statements that every other member
+  // must receive before they are acknowledged (WriteWitness). Once that ends with another writer, they are cut too.
   // (A primary Patroni is demoting, as in a switchover, only stops getting new writes: statements in flight finish.)
   watch.on('change', ({ previous, current }: ChangeEvent) => {
     current.stalePrimaries.forEach((i) => registry.fence(i));
+    const silent = authority === null ? null : silentLeader(current, (i) => authority.isSilent(i));
     const newlyUnconfirmed = current.unconfirmed.filter((i) => !previous.unconfirmed.includes(i));
-    newlyUnconfirmed.filter((i) => authority?.isSilent(i) === true).forEach((i) => registry.fence(i));
+    for (const i of newlyUnconfirmed.filter((u) => authority?.isSilent(u) === true)) {
+      if (i === silent) registry.fenceAllBut(i, new Set(writer.idleClientsOn(i)));
+      else registry.fence(i);
+    }
+    const ended = witness.follow(silent, current.writer);
+    if (ended !== null && ended !== current.writer) registry.fence(ended);
   });
 
   let ended: Promise<void> | null = null;
   const end = (): Promise<void> => {
     ended ??= (async () => {
       discovery?.close();
+      witness.close(endedError());
       watch.close();
       metrics?.close();
       await Promise.allSettled([writer.end(), reader.end()]);

@@ -34,6 +34,15 @@ export class ConnectionRegistry {
     return this.#clients.get(hostIndex)?.size ?? 0;
   }
 
+  /**
+   * Cuts every connection to a node but `spared` (idle pooled connections
+   * that go on carrying witnessed writes to a silent leader, whose frozen
+   * postmaster would accept no new one); its pools stay.
+   */
+  fenceAllBut(hostIndex: number, spared: ReadonlySet<Fenceable>): void {
+    for (const client of [...(this.#clients.get(hostIndex) ?? [])]) if (!spared.has(client)) client.fence();
+  }
+
   fence(hostIndex: number): void {
     for (const client of [...(this.#clients.get(hostIndex) ?? [])]) client.fence();
     for (const listener of this.#dropListeners) listener(hostIndex);

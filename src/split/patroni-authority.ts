@@ -1,5 +1,5 @@
-import { restBase } from '../probe/patroni-members.js';
-import type { Members } from './members.js';
+import { firstPatroniView, restBase } from '../probe/patroni-members.js';
+import { memberKey, type Members } from './members.js';
 import { untraced } from '../telemetry/otel-api.js';
 
 /** Where and how often Patroni's REST API is asked (option `patroni`). */
@@ -11,8 +11,8 @@ export interface PatroniOptions {
   /** Bound on one request, in milliseconds. @default 1000 */
   readonly timeoutMillis?: number;
   /**
-   * A leader whose Patroni has not confirmed it for this long gets no writes,
-   * in milliseconds. @default derived from Patroni's own `ttl` and `loop_wait`
+   * A leader whose Patroni has not confirmed it for this long gets only
+   * witnessed writes (WriteWitness), in milliseconds. @default derived from Patroni's own `ttl` and `loop_wait`
    * (GET /config): as long as can be while no other member can have been
    * promoted yet, at least 2500
    */
@@ -39,9 +39,10 @@ const STALE_MARGIN_MILLIS = 1000;
  * seconds and the key lives `ttl` seconds, so when a leader's Patroni answered
  * a request sent at T, its key was renewed after T - loop_wait and no other
  * member can be promoted before T + ttl - loop_wait. pg-split stops writing
- * to it a second before then, on a timer of its own (not at the next round of
- * requests). Writes a frozen leader acknowledged before that are streamed to
- * the member that will be promoted, so none is lost.
+ * to it as usual a second before then, on a timer of its own (not at the next
+ * round of requests), and only witnessed writes go on (WriteWitness). Writes
+ * a frozen leader acknowledged before that are streamed to the member that
+ * will be promoted, so none is lost.
  */
 export function staleAfter(config: { ttl: number; loopWait: number }): number {
   return Math.max(MIN_STALE_MILLIS, (config.ttl - config.loopWait) * 1000 - STALE_MARGIN_MILLIS);
@@ -199,6 +200,13 @@ export class PatroniAuthority {
    */
   isSilent(hostIndex: number): boolean {
     return !isFresh(this.#answers.get(hostIndex), this.#now(), this.#staleMillis);
+  }
+
+  /** `host:port` of every member Patroni lists (`GET /cluster`), asked of the active members but `except`; null when none answered. */
+  async memberKeys(except: number): Promise<string[] | null> {
+    const bases = this.#urls().filter(([i]) => i !== except).map(([, base]) => base);
+    const view = await firstPatroniView(bases, this.#options.timeoutMillis);
+    return view === null ? null : view.members.map((m) => memberKey(m.host, m.port));
   }
 
   /** What Patroni last said of a host, for `topology()` and error messages; null before any request ended. */

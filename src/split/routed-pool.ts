@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { overridePoolCounters } from '../connect/pg-wire.js';
+import { idleClients, overridePoolCounters } from '../connect/pg-wire.js';
 import { PgSplitError } from '../errors.js';
 import { endedError } from './cluster-watch.js';
 import type { PoolMetrics } from '../telemetry/cluster-metrics.js';
@@ -38,6 +38,12 @@ export interface RoutedPoolSettings {
 
 /** How far a standby has replayed (a replay check before reads that must see a write). */
 const REPLAY_QUERY = 'SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn';
+
+/** How far a standby has received and flushed WAL (a write witness's question); null on a primary. */
+const RECEIVED_QUERY = 'SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_receive_lsn()::text END AS lsn';
+
+/** A position at or past the end of every commit made so far on the session's node (what a witnessed write waits for). */
+const INSERT_POSITION_QUERY = 'SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn';
 
 /** pg.Pool events re-emitted from the per-node pools, with pg-pool's arguments, once someone listens to them. */
 const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acquire', 'release', 'remove']);
@@ -229,9 +235,9 @@ export class RoutedPool extends pg.Pool {
     pool.end().catch(() => undefined);
   }
 
-  /** A checkout honouring the read requirement (reader) or on the primary (writer). */
-  #checkout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
-    if (this.#role === 'writer' || requirement.primary === true) return this.#acquire('writer', avoid);
+  /** A checkout honouring the read requirement (reader) or on the primary (writer; a single statement may go to a silent leader, `witnessed`). */
+  #checkout(requirement: ReadRequirement, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
+    if (this.#role === 'writer' || requirement.primary === true) return this.#acquire('writer', avoid, witnessed);
     if (requirement.after === undefined && this.#settings.consistency === 'eventual') return this.#acquire('reader', avoid);
     return this.#freshCheckout(requirement, avoid);
   }
@@ -257,11 +263,27 @@ export class RoutedPool extends pg.Pool {
   }
 
   /** One replay check on a pooled connection to the node: how far it has replayed. */
-  async #askReplay(host: number): Promise<string | null> {
+  #askReplay(host: number): Promise<string | null> {
     this.#settings.stats.replayChecks++;
+    return this.#askPosition(host, REPLAY_QUERY);
+  }
+
+  /** How far a standby has received and flushed WAL, on a pooled connection to it (null on a primary). */
+  receivedOn(host: number): Promise<string | null> {
+    return this.#askPosition(host, RECEIVED_QUERY);
+  }
+
+  /** The clients idle in the node's pool now. */
+  idleClientsOn(host: number): NodeClient[] {
+    const pool = this.#nodes.get(host);
+    // Every client of a node pool is a NodeClient (#nodePool builds them).
+    return pool === undefined ? [] : (idleClients(pool) as NodeClient[]);
+  }
+
+  async #askPosition(host: number, sql: string): Promise<string | null> {
     const client = await this.#acquireOn(host);
     try {
-      const result = await untraced(() => client.query<{ lsn: string | null }>(REPLAY_QUERY));
+      const result = await untraced(() => client.query<{ lsn: string | null }>(sql));
       client.release();
       return result.rows[0]?.lsn ?? null;
     } catch (err) {
@@ -271,24 +293,35 @@ export class RoutedPool extends pg.Pool {
   }
 
   /** A checkout whose wait is recorded when metrics are on (no extra step when they are off). */
-  #measuredCheckout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
+  #measuredCheckout(requirement: ReadRequirement, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
     const metrics = this.#settings.metrics;
-    if (metrics === null) return this.#checkout(requirement, avoid);
+    if (metrics === null) return this.#checkout(requirement, avoid, witnessed);
     const started = performance.now();
-    return this.#checkout(requirement, avoid).then((client) => {
+    return this.#checkout(requirement, avoid, witnessed).then((client) => {
       metrics.checkedOut(this.#role, client.pgSplitHost, (performance.now() - started) / 1000);
       return client;
     });
   }
 
-  /** Checks out a client on an eligible node of `pick`, not on `avoid` when another node is eligible. */
-  async #acquire(pick: PoolRole, avoid: number | null): Promise<PooledNodeClient> {
+  /**
+   * Checks out a client on an eligible node of `pick`, not on `avoid` when
+   * another node is eligible; with `witnessed`, on the silent leader while no
+   * writer is confirmed (Router.witnessed), only from its idle connections.
+   */
+  async #acquire(pick: PoolRole, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
     const deadline = Date.now() + this.#settings.failoverTimeoutMillis;
+    const eligible = (host: number): boolean => this.#router.eligible(pick, host) || (witnessed && this.#router.witnessed() === host);
     for (;;) {
       if (this.ending) throw endedError();
-      const host = this.#router.pick(pick, avoid);
+      const host = this.#router.pick(pick, avoid) ?? (witnessed ? this.#router.witnessed() : null);
       if (host === null) {
-        await this.#router.waitFor(pick, deadline, () => noNodeError(this.#settings, pick));
+        const noNode = (): Error => noNodeError(this.#settings, pick);
+        await (witnessed ? this.#router.waitForWrite(deadline, noNode) : this.#router.waitFor(pick, deadline, noNode));
+        continue;
+      }
+      if (!this.#router.eligible(pick, host) && !this.#pooledOnly(host)) {
+        if (Date.now() >= deadline) throw noNodeError(this.#settings, pick);
+        await new Promise((r) => setTimeout(r, 5));
         continue;
       }
       let client: PooledNodeClient | null = null;
@@ -298,11 +331,22 @@ export class RoutedPool extends pg.Pool {
         if (this.ending) throw endedError();
         if (failoverSignal(err) === null || Date.now() >= deadline) throw err;
       }
-      if (client !== null && this.#router.eligible(pick, host) && !client.pgSplitLost) return client;
+      if (client !== null && eligible(host) && !client.pgSplitLost) return client;
       client?.release(true);
       // The node failed or changed role; give its monitor a moment to see it before trying again.
       await new Promise((r) => setTimeout(r, 10));
     }
+  }
+
+  /**
+   * Whether a checkout on the node's pool now takes a connection it has (an
+   * idle one no earlier checkout is about to take, or the next released when
+   * it is full) rather than opening one: a silent leader's frozen postmaster
+   * would never answer a new connection.
+   */
+  #pooledOnly(host: number): boolean {
+    const pool = this.#nodes.get(host);
+    return pool !== undefined && (pool.idleCount > pool.waitingCount || pool.totalCount >= (pool.options.max ?? 10));
   }
 
   /** Checks out a client on one node's pool; a failure that may mean the cluster changed is reported. */
@@ -382,19 +426,40 @@ export class RoutedPool extends pg.Pool {
     const tries = kind === 'internal' ? 1 : 2;
     let avoid = avoidFirst;
     for (let attempt = firstAttempt; ; attempt++) {
-      const client: PooledNodeClient = await (kind === 'internal' ? this.#checkout(requirement, avoid) : this.#measuredCheckout(requirement, avoid));
+      const client: PooledNodeClient = await (kind === 'internal' ? this.#checkout(requirement, avoid) : this.#measuredCheckout(requirement, avoid, kind === 'write'));
+      // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
+      const witnessed = kind === 'write' && !this.#router.isWriter(client.pgSplitHost);
+      let result: pg.QueryResult;
       try {
-        const result = await (client.query as Run)(first, values);
-        client.release();
-        if (kind === 'write') this.#settings.tracker.noteWrite();
-        return result;
+        result = await (client.query as Run)(first, values);
       } catch (err) {
         const retry = attempt < tries && (kind === 'write' ? writeMayRetry(err, first) : lostConnection(client, err));
         client.release(err instanceof Error ? err : true);
         if (!retry) throw err;
         this.#settings.metrics?.retried(this.#role);
         avoid = client.pgSplitHost;
+        continue;
       }
+      // Committed on a silent leader that Patroni has not confirmed again since: acknowledged once witnessed (never run again).
+      if (witnessed && !this.#router.isWriter(client.pgSplitHost)) await this.#witness(client);
+      else client.release();
+      if (kind === 'write') this.#settings.tracker.noteWrite();
+      return result;
     }
   }
+
+  /** Releases a client whose write committed on a silent leader, once every other member has received the write. */
+  async #witness(client: PooledNodeClient): Promise<void> {
+    let lsn: string | undefined;
+    try {
+      lsn = (await untraced(() => client.query<{ lsn: string }>(INSERT_POSITION_QUERY))).rows[0]?.lsn;
+      client.release();
+    } catch (err) {
+      client.release(err instanceof Error ? err : true);
+      throw err;
+    }
+    if (lsn === undefined) throw new PgSplitError('PGSPLIT_WRITE_UNCONFIRMED', 'pg-split: the silent leader returned no WAL position for a write');
+    await this.#router.confirmWitnessed(client.pgSplitHost, lsn);
+  }
+
 }

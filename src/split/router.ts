@@ -6,6 +6,7 @@ import type { ConnectionRegistry } from './connection-registry.js';
 import type { Members } from './members.js';
 import { ReplayKnowledge } from './replay-knowledge.js';
 import type { FailoverSignal } from './sqlstate.js';
+import type { WriteWitness } from './write-witness.js';
 
 export type PoolRole = 'writer' | 'reader';
 
@@ -19,12 +20,14 @@ export class Router {
   readonly #watch: ClusterWatch;
   readonly #balancer: Balancer;
   readonly registry: ConnectionRegistry;
+  readonly #witness: WriteWitness;
   readonly #replay = new ReplayKnowledge();
   /** For the balancer's least-busy choice; made once, not per read. */
   readonly #openConnections = (hostIndex: number): number => this.registry.openConnections(hostIndex);
 
-  constructor(members: Members, watch: ClusterWatch, balancer: Balancer, registry: ConnectionRegistry) {
+  constructor(members: Members, watch: ClusterWatch, balancer: Balancer, registry: ConnectionRegistry, witness: WriteWitness) {
     this.#members = members;
+    this.#witness = witness;
     this.#watch = watch;
     this.#balancer = balancer;
     this.registry = registry;
@@ -53,6 +56,26 @@ export class Router {
       return writer !== null && this.#watch.usable(writer) ? writer : null;
     }
     return this.#balancer.pick(this.#usable(role), this.#openConnections, avoid);
+  }
+
+  /**
+   * The silent leader that single statements through the writer may go to,
+   * acknowledged once witnessed (WriteWitness), while no writer is
+   * confirmed; else null. Checkouts (transactions) never go there.
+   */
+  witnessed(): number | null {
+    const leader = this.#witness.ready;
+    return leader !== null && this.#watch.decision.writer === null && this.#watch.usable(leader) ? leader : null;
+  }
+
+  /** Resolves once a write may be sent: to a confirmed writer, or with witnesses to a silent leader (`witnessed()`); as waitFor. */
+  waitForWrite(deadline: number, onTimeout: () => Error): Promise<void> {
+    return this.#watch.waitFor(() => this.#usable('writer').length > 0 || this.witnessed() !== null, deadline, onTimeout, true);
+  }
+
+  /** Resolves once the write is witnessed on the silent leader (see WriteWitness.confirm). */
+  confirmWitnessed(leader: number, lsn: string): Promise<void> {
+    return this.#witness.confirm(leader, lsn);
   }
 
   /** The eligible nodes for a role, starting with the one whose turn it is (advances the turn). */
