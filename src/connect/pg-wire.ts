@@ -5,8 +5,8 @@ import type pg from 'pg';
  * The one place pg-split reaches below the public API of pg and pg-pool:
  * pg.Client's protocol connection (which emits every message and owns the
  * socket), its `_ending` flag, pg's own English texts for connection
- * failures that carry no SQLSTATE, pg-pool's counters (prototype
- * getters) and its list of idle clients. `test/integration/pg-versions.test.ts` runs each of these against
+ * failures that carry no SQLSTATE, and pg-pool's counters (prototype
+ * getters). `test/integration/pg-versions.test.ts` runs each of these against
  * the oldest and the newest pg the peer range allows.
  */
 interface WireConnection extends EventEmitter {
@@ -65,10 +65,4 @@ export function overridePoolCounters(proto: pg.Pool, sum: (pool: pg.Pool, counte
       },
     });
   }
-}
-
-/** The clients idle in a pg.Pool now (pg-pool's `_idle` items), not checked out. */
-export function idleClients(pool: pg.Pool): pg.Client[] {
-  const idle = (pool as unknown as { _idle?: Array<{ client: pg.Client }> })._idle;
-  return Array.isArray(idle) ? idle.map((item) => item.client) : [];
 }

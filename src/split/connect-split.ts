@@ -260,15 +260,16 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   // (a shutdown, a crash) needs no cut: its server answers or ends every statement in flight.
   watch.on('unresponsive', (hostIndex: number) => registry.fence(hostIndex));
   // A stale primary, or a primary whose Patroni went silent: cut its connections, so nothing more is acknowledged there
-  // unless witnessed: a silent leader's idle pooled connections carry single statements that every other member
-  // must receive before they are acknowledged (WriteWitness). Once that ends with another writer, they are cut too.
+  // unless witnessed. A silent leader's connections held by the application (transactions) are cut; its other pooled
+  // connections carry query()'s single statements, those in flight included, acknowledged only once every other
+  // member has received them (WriteWitness). Once that ends with another writer, they are cut too.
   // (A primary Patroni is demoting, as in a switchover, only stops getting new writes: statements in flight finish.)
   watch.on('change', ({ previous, current }: ChangeEvent) => {
     current.stalePrimaries.forEach((i) => registry.fence(i));
     const silent = authority === null ? null : silentLeader(current, (i) => authority.isSilent(i));
     const newlyUnconfirmed = current.unconfirmed.filter((i) => !previous.unconfirmed.includes(i));
     for (const i of newlyUnconfirmed.filter((u) => authority?.isSilent(u) === true)) {
-      if (i === silent) registry.fenceAllBut(i, new Set(writer.idleClientsOn(i)));
+      if (i === silent) registry.fenceCheckedOut(i);
       else registry.fence(i);
     }
     const ended = witness.follow(silent, current.writer);

@@ -1,6 +1,8 @@
 /** A pooled connection the registry can cut. */
 export interface Fenceable {
   fence(): void;
+  /** Checked out by the application (`connect()`), not running one of `query()`'s statements or idle. */
+  readonly pgSplitCheckedOut: boolean;
 }
 
 /**
@@ -35,12 +37,13 @@ export class ConnectionRegistry {
   }
 
   /**
-   * Cuts every connection to a node but `spared` (idle pooled connections
-   * that go on carrying witnessed writes to a silent leader, whose frozen
-   * postmaster would accept no new one); its pools stay.
+   * Cuts the node's connections the application has checked out (a
+   * transaction there could commit unseen); its pools and their other
+   * connections stay, to carry witnessed writes to a silent leader whose
+   * frozen postmaster would accept no new connection.
    */
-  fenceAllBut(hostIndex: number, spared: ReadonlySet<Fenceable>): void {
-    for (const client of [...(this.#clients.get(hostIndex) ?? [])]) if (!spared.has(client)) client.fence();
+  fenceCheckedOut(hostIndex: number): void {
+    for (const client of [...(this.#clients.get(hostIndex) ?? [])]) if (client.pgSplitCheckedOut) client.fence();
   }
 
   fence(hostIndex: number): void {

@@ -22,6 +22,8 @@ export class NodeClient extends pg.Client {
   readonly pgSplitHost: number;
   /** True once the connection was lost or fenced. */
   pgSplitLost = false;
+  /** True while the application holds it (`connect()` until `release()`). */
+  pgSplitCheckedOut = false;
 
   constructor(config: NodeClientConfig) {
     super(config);

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { idleClients, overridePoolCounters } from '../connect/pg-wire.js';
+import { overridePoolCounters } from '../connect/pg-wire.js';
 import { PgSplitError } from '../errors.js';
 import { endedError } from './cluster-watch.js';
 import type { PoolMetrics } from '../telemetry/cluster-metrics.js';
@@ -138,7 +138,7 @@ export class RoutedPool extends pg.Pool {
   override connect(): Promise<pg.PoolClient>;
   override connect(callback: Callback): void;
   override connect(callback?: Callback): Promise<pg.PoolClient> | void {
-    const acquired = this.#measuredCheckout(this.#settings.scope.current(), null).then((client) => this.#trackRelease(client));
+    const acquired = this.#measuredCheckout(this.#settings.scope.current(), null).then((client) => this.#trackCheckout(client));
     if (callback === undefined) return acquired;
     acquired.then((client) => callback(undefined, client, client.release), (err: Error) => callback(err, undefined, () => undefined));
   }
@@ -204,12 +204,18 @@ export class RoutedPool extends pg.Pool {
     await super.end();
   }
 
-  /** A writer checkout counts as a write when it is released (its statements are acknowledged by then). */
-  #trackRelease(client: pg.PoolClient): pg.PoolClient {
-    if (this.#role !== 'writer') return client;
+  /**
+   * The application holds the client until it releases it (so a silent
+   * leader's fence cuts it: ConnectionRegistry.fenceCheckedOut); a writer
+   * checkout counts as a write when it is released (its statements are
+   * acknowledged by then).
+   */
+  #trackCheckout(client: PooledNodeClient): pg.PoolClient {
+    client.pgSplitCheckedOut = true;
     const release = client.release;
     client.release = (err?: Error | boolean) => {
-      this.#settings.tracker.noteWrite();
+      client.pgSplitCheckedOut = false;
+      if (this.#role === 'writer') this.#settings.tracker.noteWrite();
       return release(err);
     };
     return client;
@@ -271,13 +277,6 @@ export class RoutedPool extends pg.Pool {
   /** How far a standby has received and flushed WAL, on a pooled connection to it (null on a primary). */
   receivedOn(host: number): Promise<string | null> {
     return this.#askPosition(host, RECEIVED_QUERY);
-  }
-
-  /** The clients idle in the node's pool now. */
-  idleClientsOn(host: number): NodeClient[] {
-    const pool = this.#nodes.get(host);
-    // Every client of a node pool is a NodeClient (#nodePool builds them).
-    return pool === undefined ? [] : (idleClients(pool) as NodeClient[]);
   }
 
   async #askPosition(host: number, sql: string): Promise<string | null> {
@@ -393,6 +392,14 @@ export class RoutedPool extends pg.Pool {
         metrics?.checkedOut(this.#role, host, (performance.now() - started) / 1000);
         const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
           if (err === null || err === undefined) {
+            // Committed on a leader whose Patroni went silent meanwhile: acknowledged once witnessed (#witness releases).
+            if (kind === 'write' && this.#router.mustWitness(host)) {
+              this.#witness(client).then(() => {
+                this.#settings.tracker.noteWrite();
+                resolve(result as pg.QueryResult);
+              }, reject);
+              return;
+            }
             client.release();
             if (kind === 'write') this.#settings.tracker.noteWrite();
             resolve(result as pg.QueryResult);
@@ -429,6 +436,7 @@ export class RoutedPool extends pg.Pool {
       const client: PooledNodeClient = await (kind === 'internal' ? this.#checkout(requirement, avoid) : this.#measuredCheckout(requirement, avoid, kind === 'write'));
       // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
       const witnessed = kind === 'write' && !this.#router.isWriter(client.pgSplitHost);
+      const host = client.pgSplitHost;
       let result: pg.QueryResult;
       try {
         result = await (client.query as Run)(first, values);
@@ -440,8 +448,9 @@ export class RoutedPool extends pg.Pool {
         avoid = client.pgSplitHost;
         continue;
       }
-      // Committed on a silent leader that Patroni has not confirmed again since: acknowledged once witnessed (never run again).
-      if (witnessed && !this.#router.isWriter(client.pgSplitHost)) await this.#witness(client);
+      // Committed on a silent leader (sent there as such, or it went silent meanwhile) that Patroni has not confirmed
+      // again since: acknowledged once witnessed (never run again: it committed).
+      if (kind === 'write' && (witnessed ? !this.#router.isWriter(host) : this.#router.mustWitness(host))) await this.#witness(client);
       else client.release();
       if (kind === 'write') this.#settings.tracker.noteWrite();
       return result;

@@ -68,6 +68,11 @@ export class Router {
     return leader !== null && this.#watch.decision.writer === null && this.#watch.usable(leader) ? leader : null;
   }
 
+  /** Whether a write that just committed on the node is acknowledged only once witnessed: the node is the silent leader of an episode under way, not the writer. */
+  mustWitness(hostIndex: number): boolean {
+    return this.#witness.leader === hostIndex && this.#watch.decision.writer !== hostIndex;
+  }
+
   /** Resolves once a write may be sent: to a confirmed writer, or with witnesses to a silent leader (`witnessed()`); as waitFor. */
   waitForWrite(deadline: number, onTimeout: () => Error): Promise<void> {
     return this.#watch.waitFor(() => this.#usable('writer').length > 0 || this.witnessed() !== null, deadline, onTimeout, true);

@@ -95,6 +95,11 @@ export class WriteWitness {
     return this.#witnesses === null ? null : this.#leader;
   }
 
+  /** The silent leader of the episode under way (its witnesses may not be known yet); else null. */
+  get leader(): number | null {
+    return this.#leader;
+  }
+
   /**
    * The decision changed: `silent` (silentLeader) and the confirmed writer.
    * Returns the leader whose episode just ended, if one did.
@@ -120,9 +125,13 @@ export class WriteWitness {
     this.#steps.onReady();
   }
 
-  /** Resolves once every witness has `lsn` (a write's position on `leader`); rejects when the episode ends otherwise, or at the timeout. */
+  /**
+   * Resolves once every witness has `lsn` (a write's position on `leader`),
+   * waiting for the witnesses to be known; rejects when the episode ends
+   * otherwise, or at the timeout.
+   */
   confirm(leader: number, lsn: string): Promise<void> {
-    if (leader !== this.#leader || this.#witnesses === null) return Promise.reject(unconfirmed(this.#steps.name(leader), 'Patroni named a leader'));
+    if (leader !== this.#leader) return Promise.reject(unconfirmed(this.#steps.name(leader), 'Patroni named a leader'));
     const target = parseLsn(lsn);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

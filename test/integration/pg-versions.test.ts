@@ -53,7 +53,7 @@ describe("pg internals pg-split relies on (connect/pg-wire.ts), on the oldest an
         if (version.expect !== null) assert.equal(report.pgVersion, version.expect);
         const failed = Object.entries(report.checks).filter(([, ok]) => !ok).map(([name]) => name);
         assert.deepEqual(failed, [], `pg ${report.pgVersion}: ${JSON.stringify(report.checks)}`);
-        assert.equal(Object.keys(report.checks).length, 12);
+        assert.equal(Object.keys(report.checks).length, 11);
       } finally {
         rmSync(app, { recursive: true, force: true });
       }

@@ -52,14 +52,6 @@ const counted = new Counted(config);
 out.checks.poolCounters = counted.totalCount === 7 && counted.idleCount === 3 && counted.waitingCount === 3 && counted.expiredCount === 3;
 await counted.end();
 
-// pg-pool's idle list: a checked-out client is not in it, a released one is.
-const idlePool = new pg.Pool(config);
-const held = await idlePool.connect();
-const listedWhileHeld = wire.idleClients(idlePool).includes(held);
-held.release();
-out.checks.idleClients = !listedWhileHeld && wire.idleClients(idlePool).includes(held);
-await idlePool.end();
-
 // The whole library on this pg: writer on the primary, reader on a standby, as the servers say.
 const split = await connectSplit(url);
 const who = async (pool) => (await pool.query('select host(inet_server_addr()) as host, pg_is_in_recovery() as standby')).rows[0];

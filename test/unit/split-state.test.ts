@@ -210,7 +210,7 @@ test('balancer: round-robin takes turns, skips the node to avoid, least-busy and
 test('connection registry: counts per node, fencing cuts every connection of that node only and tells the pools', () => {
   const registry = new ConnectionRegistry();
   const cut: string[] = [];
-  const client = (name: string) => ({ fence: () => cut.push(name) });
+  const client = (name: string, checkedOut = false) => ({ fence: () => cut.push(name), pgSplitCheckedOut: checkedOut });
   const a = client('a');
   registry.opened(0, a);
   registry.opened(0, client('b'));
@@ -224,6 +224,19 @@ test('connection registry: counts per node, fencing cuts every connection of tha
   registry.closed(0, a);
   assert.equal(registry.openConnections(0), 1);
   assert.equal(registry.openConnections(1), 1);
+});
+
+test('connection registry: a silent leader\'s fence cuts only the connections the application holds, and keeps its pools', () => {
+  const registry = new ConnectionRegistry();
+  const cut: string[] = [];
+  const client = (name: string, checkedOut: boolean) => ({ fence: () => cut.push(name), pgSplitCheckedOut: checkedOut });
+  registry.opened(0, client('transaction', true));
+  registry.opened(0, client('statement or idle', false));
+  const dropped: number[] = [];
+  registry.onDrop((i) => dropped.push(i));
+  registry.fenceCheckedOut(0);
+  assert.deepEqual(cut, ['transaction']);
+  assert.deepEqual(dropped, []);
 });
 
 /** Fresh-read steps over scripted replay positions (a decision table: what a node reports is given, not decided here). */

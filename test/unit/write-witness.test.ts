@@ -95,3 +95,20 @@ test('WriteWitness: never ready when Patroni lists an unknown member; a waiting 
   assert.equal(await settle(slow.confirm(0, '0/80')), 'PGSPLIT_WRITE_UNCONFIRMED');
   slow.close(new PgSplitError('PGSPLIT_ENDED', 'ended'));
 });
+
+test('WriteWitness: a write that committed before the witnesses are known waits for them (a statement in flight at the cut-off)', async () => {
+  let listMembers: (keys: string[]) => void = () => undefined;
+  const s = steps(new Map([[1, '0/90'], [2, '0/90']]));
+  const witness = new WriteWitness({ ...s, patroniMembers: () => new Promise<string[]>((r) => (listMembers = r)) }, 5000);
+  witness.follow(0, null);
+  assert.equal(witness.leader, 0);
+  assert.equal(witness.ready, null);
+  const write = settle(witness.confirm(0, '0/80'));
+  let state = 'waiting';
+  void write.then((r) => (state = r));
+  await tick();
+  assert.equal(state, 'waiting', 'no witness known yet');
+  listMembers(['a:1', 'b:1', 'c:1']);
+  assert.equal(await write, 'acknowledged');
+  witness.close(new PgSplitError('PGSPLIT_ENDED', 'ended'));
+});
