@@ -305,7 +305,8 @@ export class RoutedPool extends pg.Pool {
   /**
    * Checks out a client on an eligible node of `pick`, not on `avoid` when
    * another node is eligible; with `witnessed`, on the silent leader while no
-   * writer is confirmed (Router.witnessed), only from its idle connections.
+   * writer is confirmed (Router.witnessed), only on connections its pool
+   * already has (#pooledOnly).
    */
   async #acquire(pick: PoolRole, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
     const deadline = Date.now() + this.#settings.failoverTimeoutMillis;
