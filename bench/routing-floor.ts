@@ -1,13 +1,18 @@
 /**
  * Routing at the floor: pg-split's writer and reader against a plain pg.Pool
- * on the same node, in alternating rounds, with the client on one core and
- * the servers on the other where the machine has two or more (taskset).
- * Per round and target: a fixed number of statements after a full
- * collection (when the process runs with --expose-gc), the client's own CPU
- * (process.cpuUsage; the servers are other processes) per statement, all
- * of it and the user (JavaScript) part, and the throughput. pg-split's
- * difference is the median over the rounds of its ratio to plain pg.Pool in
- * the same round, so that drift between rounds cancels.
+ * on the same node, with the client on one core and the servers on the
+ * other where the machine has two or more (taskset). Both pools of a pair
+ * are open side by side; each round runs them in interleaved blocks
+ * (pg-split, plain, pg-split, ... the first one alternating from round to
+ * round), so that the drift of a shared machine falls on both alike, and
+ * sums per target the client's own CPU (process.cpuUsage; the servers are
+ * other processes), all of it and the user (JavaScript) part, and the wall
+ * time. One round before the measured ones is thrown away (connections
+ * open, the JIT warms up). No collection is forced: the block right after a
+ * forced full collection runs markedly slower whichever target it is, and
+ * each target pays for its own garbage as it goes. pg-split's difference is
+ * the median over the rounds of its ratio to plain pg.Pool in the same
+ * round.
  *
  * `npm run bench:routing` runs it alone (PGSPLIT_BENCH_ROUNDS, default 10).
  */
@@ -35,16 +40,15 @@ export interface FloorSample {
   readonly qps: number;
 }
 
-const TARGETS: readonly FloorTarget[] = ['pg.Pool (primary)', 'pg-split writer', 'pg.Pool (standby)', 'pg-split reader'];
 const PAIRS: ReadonlyArray<readonly [FloorTarget, FloorTarget]> = [['pg-split writer', 'pg.Pool (primary)'], ['pg-split reader', 'pg.Pool (standby)']];
 const CONCURRENCIES = [1, 8, 64] as const;
 const KINDS: readonly StatementKind[] = ['simple', 'prepared'];
 
-/** Statements per sample: about a second of load on a 2-core machine. */
+/** Statements per round and target: about a second of load on a 2-core machine. */
 export const FLOOR_STATEMENTS: Readonly<Record<number, number>> = { 1: 15_000, 8: 30_000, 64: 30_000 };
 
-/** A full collection before each sample, so that no sample pays for an earlier one's garbage (needs --expose-gc). */
-const collect = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
+/** Blocks per round and target: each runs 1/FLOOR_BLOCKS of FLOOR_STATEMENTS, alternating with the other target's. */
+export const FLOOR_BLOCKS = 10;
 
 /** Pins every thread of a process to a CPU list ("0", "1-3"); false when taskset failed. */
 function taskset(cpuList: string, pid: number): boolean {
@@ -101,56 +105,80 @@ function statement(kind: StatementKind): pg.QueryConfig {
   return kind === 'simple' ? { text: 'SELECT 1 AS x' } : { name: 'floor_one', text: 'SELECT $1::int AS x', values: [1] };
 }
 
-async function load(pool: pg.Pool, kind: StatementKind, concurrency: number, statements: number): Promise<{ cpuMicros: number; userMicros: number; qps: number }> {
-  const query = statement(kind);
-  // Warm up with every connection open (a sequential warm-up would open one, and the rest inside the measurement).
-  for (let i = 0; i < 4; i++) await Promise.all(Array.from({ length: concurrency }, () => pool.query(query)));
+/** What one target used in one round. */
+interface Usage {
+  cpuMicros: number;
+  userMicros: number;
+  millis: number;
+}
+
+/** `statements` statements from `concurrency` loops; adds the client's CPU and the wall time to `usage`. */
+async function block(pool: pg.Pool, query: pg.QueryConfig, concurrency: number, statements: number, usage: Usage): Promise<void> {
   let left = statements;
-  collect();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (left-- > 0) await pool.query(query);
   }));
-  const seconds = (performance.now() - started) / 1000;
+  usage.millis += performance.now() - started;
   const used = process.cpuUsage(cpuBefore);
-  return { cpuMicros: (used.user + used.system) / statements, userMicros: used.user / statements, qps: statements / seconds };
+  usage.cpuMicros += used.user + used.system;
+  usage.userMicros += used.user;
 }
 
-async function withTarget<T>(cluster: Cluster, target: FloorTarget, max: number, use: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  if (target.startsWith('pg.Pool')) {
-    const node = target === 'pg.Pool (primary)' ? cluster.primary : cluster.standbys[0]!;
-    const pool = new pg.Pool({ host: node.host, port: node.port, user: 'postgres', database: 'postgres', max });
-    pool.on('error', () => undefined);
-    try {
-      return await use(pool);
-    } finally {
-      await pool.end();
-    }
-  }
-  const split = await connectSplit(cluster.conninfo(), { writer: { max }, reader: { max } });
+/** A plain pg.Pool on the node and pg-split's pool of the role (same `max`), open side by side until `use` settles. */
+async function withPair<T>(cluster: Cluster, role: 'writer' | 'reader', max: number, use: (ours: pg.Pool, plain: pg.Pool) => Promise<T>): Promise<T> {
+  const node = role === 'writer' ? cluster.primary : cluster.standbys[0]!;
+  const plain = new pg.Pool({ host: node.host, port: node.port, user: 'postgres', database: 'postgres', max });
+  plain.on('error', () => undefined);
   try {
-    return await use(target === 'pg-split writer' ? split.writer : split.reader);
+    const split = await connectSplit(cluster.conninfo(), { writer: { max }, reader: { max } });
+    try {
+      return await use(split[role], plain);
+    } finally {
+      await split.end();
+    }
   } finally {
-    await split.end();
+    await plain.end();
   }
 }
 
 /** The bench's statement kinds and concurrencies, for the pgbench rows. */
 export const FLOOR_LOADS: ReadonlyArray<readonly [StatementKind, number]> = CONCURRENCIES.flatMap((c) => KINDS.map((k) => [k, c] as const));
 
-/** Alternating rounds: every target once per round, the starting target rotating from round to round. */
+/**
+ * One pair (pg-split's pool of a role and the plain pool on the same node)
+ * under one load: `rounds` measured rounds of interleaved blocks, after one
+ * thrown away.
+ */
+async function measurePair(cluster: Cluster, [ours, plainTarget]: readonly [FloorTarget, FloorTarget], kind: StatementKind, concurrency: number, rounds: number): Promise<FloorSample[]> {
+  const role = ours === 'pg-split writer' ? 'writer' : 'reader';
+  const query = statement(kind);
+  const perBlock = Math.ceil((FLOOR_STATEMENTS[concurrency] ?? 10_000) / FLOOR_BLOCKS);
+  return withPair(cluster, role, concurrency, async (oursPool, plainPool) => {
+    const samples: FloorSample[] = [];
+    for (let round = -1; round < rounds; round++) {
+      const usage = new Map<FloorTarget, Usage>([[ours, { cpuMicros: 0, userMicros: 0, millis: 0 }], [plainTarget, { cpuMicros: 0, userMicros: 0, millis: 0 }]]);
+      for (let b = 0; b < 2 * FLOOR_BLOCKS; b++) {
+        const target = (b + round) % 2 === 0 ? ours : plainTarget;
+        await block(target === ours ? oursPool : plainPool, query, concurrency, perBlock, usage.get(target)!);
+      }
+      if (round < 0) continue;
+      const statements = perBlock * FLOOR_BLOCKS;
+      for (const [target, u] of usage) {
+        samples.push({ target, kind, concurrency, round, cpuMicros: u.cpuMicros / statements, userMicros: u.userMicros / statements, qps: statements / (u.millis / 1000) });
+      }
+    }
+    return samples;
+  });
+}
+
+/** Every pair under every load (statement kind and concurrency). */
 export async function measureRoutingFloor(cluster: Cluster, rounds: number): Promise<FloorSample[]> {
   const samples: FloorSample[] = [];
   for (const concurrency of CONCURRENCIES) {
     for (const kind of KINDS) {
-      for (let round = 0; round < rounds; round++) {
-        for (let k = 0; k < TARGETS.length; k++) {
-          const target = TARGETS[(round + k) % TARGETS.length]!;
-          const measured = await withTarget(cluster, target, concurrency, (pool) => load(pool, kind, concurrency, FLOOR_STATEMENTS[concurrency] ?? 10_000));
-          samples.push({ target, kind, concurrency, round, ...measured });
-        }
-      }
+      for (const pair of PAIRS) samples.push(...(await measurePair(cluster, pair, kind, concurrency, rounds)));
     }
   }
   return samples;

@@ -14,7 +14,7 @@ import { measureScaling } from './hosts-scaling.js';
 import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
 import { churnSummary, measureMemberChurn } from './member-churn.js';
 import { measureMonitorCost } from './monitor-cost.js';
-import { floorTable, FLOOR_LOADS, FLOOR_STATEMENTS, measureRoutingFloor, pgbenchQps, pinProcesses, unpinClient, type FloorSample } from './routing-floor.js';
+import { floorTable, FLOOR_BLOCKS, FLOOR_LOADS, FLOOR_STATEMENTS, measureRoutingFloor, pgbenchQps, pinProcesses, unpinClient, type FloorSample } from './routing-floor.js';
 import { table } from './stats.js';
 
 const version = (pkg: string): string => (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
@@ -85,7 +85,7 @@ Measured by \`npm run bench\` (\`bench/run.ts\`) in one run on: ${machine}. Ever
 
 ## Routing cost
 
-\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader and through a plain \`pg.Pool\` (same \`max\`) on the same node (a primary and one standby), ${placement}. ${floorRounds} alternating rounds (every target once per round, the first one rotating); each sample is a fixed number of statements (${Object.entries(FLOOR_STATEMENTS).map(([c, n]) => `${n} at concurrency ${c}`).join(', ')}) after every connection is open and a full garbage collection. CPU: the client process's own CPU time (\`process.cpuUsage\`) per statement, all of it and the user part alone (the JavaScript of pg, pg-pool and pg-split; the rest is the kernel's socket work); the servers run in other processes. The µs and queries/s columns are medians over the rounds; pg-split's differences are the medians over the rounds of its ratio to plain \`pg.Pool\` measured in the same round. Target: within 3 % of plain \`pg.Pool\`. pgbench (libpq, C, the same placement, 3 s) for scale.
+\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader and through a plain \`pg.Pool\` (same \`max\`) on the same node (a primary and one standby), ${placement}. Both pools of a pair are open side by side; each round runs them in ${FLOOR_BLOCKS} interleaved blocks each (pg-split, plain, pg-split, ...; the first one alternating from round to round) of 1/${FLOOR_BLOCKS} of the round's statements (${Object.entries(FLOOR_STATEMENTS).map(([c, n]) => `${n} at concurrency ${c}`).join(', ')}), so that a drift of the machine falls on both alike; ${floorRounds} measured rounds after one thrown away (connections open, JIT warm). No collection is forced: each pool pays for its own garbage as it goes. CPU: the client process's own CPU time (\`process.cpuUsage\`) per statement, all of it and the user part alone (the JavaScript of pg, pg-pool and pg-split; the rest is the kernel's socket work); the servers run in other processes. The µs and queries/s columns are medians over the rounds; pg-split's differences are the medians over the rounds of its ratio to plain \`pg.Pool\` in the same round. Target: within 3 % of plain \`pg.Pool\`. pgbench (libpq, C, the same placement, 3 s) for scale.
 
 ${floorTable(floor, pgbench)}
 

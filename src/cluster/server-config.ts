@@ -17,7 +17,8 @@ export const SHARED_SETTINGS: Readonly<Record<string, string>> = {
   max_wal_senders: '40',
   max_replication_slots: '40',
   wal_keep_size: "'256MB'",
-  max_connections: '100',
+  // The routing bench holds a plain pool and pg-split's (64 connections each) open side by side on one node.
+  max_connections: '200',
   shared_buffers: "'16MB'",
   fsync: 'off',
   // A frozen standby must not hold a primary's fast shutdown for the default 60 s.
