@@ -158,14 +158,15 @@ async function measurePair(cluster: Cluster, [ours, plainTarget]: readonly [Floo
   return withPair(cluster, role, concurrency, async (oursPool, plainPool) => {
     const samples: FloorSample[] = [];
     for (let round = -1; round < rounds; round++) {
-      const usage = new Map<FloorTarget, Usage>([[ours, { cpuMicros: 0, userMicros: 0, millis: 0 }], [plainTarget, { cpuMicros: 0, userMicros: 0, millis: 0 }]]);
+      const oursUsage: Usage = { cpuMicros: 0, userMicros: 0, millis: 0 };
+      const plainUsage: Usage = { cpuMicros: 0, userMicros: 0, millis: 0 };
       for (let b = 0; b < 2 * FLOOR_BLOCKS; b++) {
-        const target = (b + round) % 2 === 0 ? ours : plainTarget;
-        await block(target === ours ? oursPool : plainPool, query, concurrency, perBlock, usage.get(target)!);
+        const oursTurn = (b + round) % 2 === 0;
+        await block(oursTurn ? oursPool : plainPool, query, concurrency, perBlock, oursTurn ? oursUsage : plainUsage);
       }
       if (round < 0) continue;
       const statements = perBlock * FLOOR_BLOCKS;
-      for (const [target, u] of usage) {
+      for (const [target, u] of [[ours, oursUsage], [plainTarget, plainUsage]] as const) {
         samples.push({ target, kind, concurrency, round, cpuMicros: u.cpuMicros / statements, userMicros: u.userMicros / statements, qps: statements / (u.millis / 1000) });
       }
     }

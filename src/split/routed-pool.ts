@@ -394,7 +394,7 @@ export class RoutedPool extends pg.Pool {
         const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
           if (err === null || err === undefined) {
             // Committed on a leader whose Patroni went silent meanwhile: acknowledged once witnessed (#witness releases).
-            if (kind === 'write' && this.#router.mustWitness(host)) {
+            if (kind === 'write' && this.#witnessNeeded(host, false)) {
               this.#witness(client).then(() => {
                 this.#settings.tracker.noteWrite();
                 resolve(result as pg.QueryResult);
@@ -435,9 +435,9 @@ export class RoutedPool extends pg.Pool {
     let avoid = avoidFirst;
     for (let attempt = firstAttempt; ; attempt++) {
       const client: PooledNodeClient = await (kind === 'internal' ? this.#checkout(requirement, avoid) : this.#measuredCheckout(requirement, avoid, kind === 'write'));
-      // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
-      const witnessed = kind === 'write' && !this.#router.isWriter(client.pgSplitHost);
       const host = client.pgSplitHost;
+      // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
+      const sentToSilentLeader = kind === 'write' && !this.#router.isWriter(host);
       let result: pg.QueryResult;
       try {
         result = await (client.query as Run)(first, values);
@@ -446,16 +446,25 @@ export class RoutedPool extends pg.Pool {
         client.release(err instanceof Error ? err : true);
         if (!retry) throw err;
         this.#settings.metrics?.retried(this.#role);
-        avoid = client.pgSplitHost;
+        avoid = host;
         continue;
       }
-      // Committed on a silent leader (sent there as such, or it went silent meanwhile) that Patroni has not confirmed
-      // again since: acknowledged once witnessed (never run again: it committed).
-      if (kind === 'write' && (witnessed ? !this.#router.isWriter(host) : this.#router.mustWitness(host))) await this.#witness(client);
+      // Acknowledged once witnessed, never run again (it committed).
+      if (kind === 'write' && this.#witnessNeeded(host, sentToSilentLeader)) await this.#witness(client);
       else client.release();
       if (kind === 'write') this.#settings.tracker.noteWrite();
       return result;
     }
+  }
+
+  /**
+   * Whether a write that committed on `host` is acknowledged only once
+   * witnessed: sent to a silent leader, while Patroni has not confirmed it
+   * again; sent to the writer, when the node went silent meanwhile
+   * (Router.mustWitness).
+   */
+  #witnessNeeded(host: number, sentToSilentLeader: boolean): boolean {
+    return sentToSilentLeader ? !this.#router.isWriter(host) : this.#router.mustWitness(host);
   }
 
   /** Releases a client whose write committed on a silent leader, once every other member has received the write. */
