@@ -44,11 +44,17 @@ async function main(): Promise<void> {
   const cluster = await startCluster({ standbys: 0 });
   const outcomes: Outcome[] = [];
   try {
-    const ctx: BadInputContext = { hosts: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','), role: SECURE_ROLE, password: SECURE_PASSWORD };
+    const ctx: BadInputContext = {
+      hosts: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','),
+      role: SECURE_ROLE,
+      password: SECURE_PASSWORD,
+    };
     for (const c of BAD_INPUTS) {
       const outcome = await outcomeOf(c, c.needsServer === true ? ctx : NO_SERVER, BOUND_MILLIS);
       outcomes.push(outcome);
-      console.log(`${outcome.kept ? 'ok  ' : 'FAIL'} ${time(outcome.millis).padStart(7)}  ${c.api}: ${c.input}${outcome.kept ? '' : `\n       ${outcome.problems.join('\n       ')}`}`);
+      console.log(
+        `${outcome.kept ? 'ok  ' : 'FAIL'} ${time(outcome.millis).padStart(7)}  ${c.api}: ${c.input}${outcome.kept ? '' : `\n       ${outcome.problems.join('\n       ')}`}`,
+      );
     }
   } finally {
     await cluster.destroy();
@@ -66,7 +72,9 @@ async function main(): Promise<void> {
   writeFileSync(DOC, doc.slice(0, start) + generated + doc.slice(end + END.length));
 
   const broken = outcomes.filter((o) => !o.kept).length;
-  console.log(`\n${rows.length} rows written to docs/errors.md; ${broken === 0 ? 'every case kept the contract' : `${broken} cases broke the contract`}`);
+  console.log(
+    `\n${rows.length} rows written to docs/errors.md; ${broken === 0 ? 'every case kept the contract' : `${broken} cases broke the contract`}`,
+  );
   if (broken > 0) process.exitCode = 1;
 }
 

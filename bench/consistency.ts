@@ -25,25 +25,34 @@ async function pairs(sp: SplitCluster, firstId: number, withWrite: boolean): Pro
 }
 
 /** `loops` concurrent write-then-read loops with consistency 'session': read latency, stale reads, and the round trips fresh reads cost. */
-export async function concurrentPairs(sp: SplitCluster, firstId: number, loops: number, perLoop: number): Promise<ConcurrentReads> {
+async function concurrentPairs(sp: SplitCluster, firstId: number, loops: number, perLoop: number): Promise<ConcurrentReads> {
   const readMillis: number[] = [];
   let stale = 0;
   const before = sp.topology().freshness;
-  await Promise.all(Array.from({ length: loops }, async (_, loop) => {
-    for (let k = 0; k < perLoop; k++) {
-      const id = firstId + loop * perLoop + k;
-      await sp.writer.query('INSERT INTO rw (id) VALUES ($1)', [id]);
-      const started = performance.now();
-      const { rows } = await sp.reader.query<{ n: string }>('SELECT count(*) AS n FROM rw WHERE id = $1', [id]);
-      readMillis.push(performance.now() - started);
-      if (rows[0]?.n !== '1') stale++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: loops }, async (_, loop) => {
+      for (let k = 0; k < perLoop; k++) {
+        const id = firstId + loop * perLoop + k;
+        await sp.writer.query('INSERT INTO rw (id) VALUES ($1)', [id]);
+        const started = performance.now();
+        const { rows } = await sp.reader.query<{ n: string }>('SELECT count(*) AS n FROM rw WHERE id = $1', [id]);
+        readMillis.push(performance.now() - started);
+        if (rows[0]?.n !== '1') stale++;
+      }
+    }),
+  );
   const after = sp.topology().freshness;
   readMillis.sort((a, b) => a - b);
   const reads = after.reads - before.reads;
   const roundTrips = after.tokenFetches - before.tokenFetches + (after.replayChecks - before.replayChecks);
-  return { loops, reads, p50: percentile(readMillis, 0.5), p99: percentile(readMillis, 0.99), stale, extraRoundTripsPerRead: Math.round((roundTrips / reads) * 100) / 100 };
+  return {
+    loops,
+    reads,
+    p50: percentile(readMillis, 0.5),
+    p99: percentile(readMillis, 0.99),
+    stale,
+    extraRoundTripsPerRead: Math.round((roundTrips / reads) * 100) / 100,
+  };
 }
 
 async function scenario(cluster: Cluster, label: string, firstId: number): Promise<object[]> {

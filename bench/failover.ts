@@ -34,16 +34,31 @@ function load(insert: Insert, base: number): { acks: Array<{ id: number; at: num
     }
   };
   const loops = [loop(), loop()];
-  return { acks, stop: async () => { running = false; await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 3000))]); } };
+  return {
+    acks,
+    stop: async () => {
+      running = false;
+      await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 3000))]);
+    },
+  };
 }
 
-export async function oneFailover(): Promise<FailoverRun> {
+async function oneFailover(): Promise<FailoverRun> {
   const cluster = await startCluster({ standbys: 2 });
   try {
     await cluster.primary.query('CREATE TABLE w (id bigint PRIMARY KEY)');
     await cluster.waitForReplication();
     const split = await connectSplit(cluster.conninfo());
-    const sql = postgres({ host: cluster.nodes.map((n) => n.host), port: cluster.nodes.map(() => cluster.port), user: 'postgres', database: 'postgres', target_session_attrs: 'primary', max: 2, connect_timeout: 2, onnotice: () => undefined } as unknown as postgres.Options<Record<string, never>>);
+    const sql = postgres({
+      host: cluster.nodes.map((n) => n.host),
+      port: cluster.nodes.map(() => cluster.port),
+      user: 'postgres',
+      database: 'postgres',
+      target_session_attrs: 'primary',
+      max: 2,
+      connect_timeout: 2,
+      onnotice: () => undefined,
+    } as unknown as postgres.Options<Record<string, never>>);
     const ours = load(async (id) => void (await split.writer.query('INSERT INTO w VALUES ($1)', [id])), 1);
     const theirs = load(async (id) => void (await sql`INSERT INTO w VALUES (${id})`), 1_000_000_000);
     await new Promise((r) => setTimeout(r, 500));
@@ -54,7 +69,8 @@ export async function oneFailover(): Promise<FailoverRun> {
     const promotedAt = Date.now();
     await other!.follow(next!);
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && !(ours.acks.some((a) => a.at > promotedAt) && theirs.acks.some((a) => a.at > promotedAt))) await new Promise((r) => setTimeout(r, 5));
+    while (Date.now() < deadline && !(ours.acks.some((a) => a.at > promotedAt) && theirs.acks.some((a) => a.at > promotedAt)))
+      await new Promise((r) => setTimeout(r, 5));
     await Promise.all([ours.stop(), theirs.stop()]);
     const present = new Set((await next!.query<{ id: string }>('SELECT id::text FROM w')).map((r) => Number(r.id)));
     const resume = (acks: Array<{ at: number }>): number => (acks.find((a) => a.at > promotedAt)?.at ?? Number.NaN) - promotedAt;

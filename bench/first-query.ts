@@ -29,7 +29,6 @@ async function timed(fn: () => Promise<string>): Promise<{ millis: number; outco
   return { millis: performance.now() - started, outcome };
 }
 
-
 export async function measureFirstQuery(cluster: Cluster): Promise<FirstQueryResult[]> {
   const frozen = cluster.standbys[0]!;
   const hosts = [frozen, cluster.primary];
@@ -47,11 +46,26 @@ export async function measureFirstQuery(cluster: Cluster): Promise<FirstQueryRes
       await s.end();
       return `answered by ${rows[0]?.h}`;
     },
-    'psql (libpq 15)': () => new Promise((resolve, reject) => {
-      execFile('psql', ['-X', '-w', '-At', '-d', info, '-c', 'SELECT host(inet_server_addr())'], { env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent' } }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(`answered by ${stdout.trim()}`)));
-    }),
+    'psql (libpq 15)': () =>
+      new Promise((resolve, reject) => {
+        execFile(
+          'psql',
+          ['-X', '-w', '-At', '-d', info, '-c', 'SELECT host(inet_server_addr())'],
+          { env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent' } },
+          (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(`answered by ${stdout.trim()}`)),
+        );
+      }),
     'postgres.js 3.4 (target_session_attrs=primary)': async () => {
-      const sql = postgres({ host: hosts.map((h) => h.host), port: hosts.map(() => cluster.port), user: 'postgres', database: 'postgres', connect_timeout: 2, max: 1, target_session_attrs: 'primary', onnotice: () => undefined } as unknown as postgres.Options<Record<string, never>>);
+      const sql = postgres({
+        host: hosts.map((h) => h.host),
+        port: hosts.map(() => cluster.port),
+        user: 'postgres',
+        database: 'postgres',
+        connect_timeout: 2,
+        max: 1,
+        target_session_attrs: 'primary',
+        onnotice: () => undefined,
+      } as unknown as postgres.Options<Record<string, never>>);
       try {
         const rows = await sql`SELECT host(inet_server_addr()) AS h`;
         return `answered by ${(rows[0] as { h: string }).h}`;

@@ -22,12 +22,14 @@ function heap(): number {
 }
 
 async function burst(writer: pg.Pool, reader: pg.Pool): Promise<void> {
-  await Promise.all(Array.from({ length: 20 }, async () => {
-    for (let i = 0; i < 10; i++) {
-      await writer.query('SELECT 1');
-      await reader.query('SELECT 1');
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      for (let i = 0; i < 10; i++) {
+        await writer.query('SELECT 1');
+        await reader.query('SELECT 1');
+      }
+    }),
+  );
 }
 
 export async function measureScaling(sizes = [1, 2, 4, 8, 16]): Promise<ScalingRow[]> {
@@ -36,19 +38,37 @@ export async function measureScaling(sizes = [1, 2, 4, 8, 16]): Promise<ScalingR
   try {
     const sessions = async (): Promise<number> => {
       let n = 0;
-      for (const node of cluster.nodes) n += Number((await node.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [APP]))[0]?.n ?? 0);
+      for (const node of cluster.nodes)
+        n += Number(
+          (await node.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [APP]))[0]?.n ?? 0,
+        );
       return n;
     };
     const before = heap();
-    const plain = new pg.Pool({ host: cluster.primary.host, port: cluster.port, user: 'postgres', database: 'postgres', application_name: APP, max: 10 });
+    const plain = new pg.Pool({
+      host: cluster.primary.host,
+      port: cluster.port,
+      user: 'postgres',
+      database: 'postgres',
+      application_name: APP,
+      max: 10,
+    });
     await burst(plain, plain);
     rows.push({ hosts: 1, client: 'pg.Pool (one host)', sessions: await sessions(), heapKiB: Math.round((heap() - before) / 1024) });
     await plain.end();
     for (const size of sizes) {
       const start = heap();
-      const split = await connectSplit(cluster.conninfo(cluster.nodes.slice(0, size), { application_name: APP }), { writer: { max: 10 }, reader: { max: 10 } });
+      const split = await connectSplit(cluster.conninfo(cluster.nodes.slice(0, size), { application_name: APP }), {
+        writer: { max: 10 },
+        reader: { max: 10 },
+      });
       await burst(split.writer, split.reader);
-      rows.push({ hosts: size, client: 'pg-split (writer + reader, max 10 per node)', sessions: await sessions(), heapKiB: Math.round((heap() - start) / 1024) });
+      rows.push({
+        hosts: size,
+        client: 'pg-split (writer + reader, max 10 per node)',
+        sessions: await sessions(),
+        heapKiB: Math.round((heap() - start) / 1024),
+      });
       await split.end();
     }
     return rows;

@@ -37,12 +37,18 @@ export async function measureMemberChurn(): Promise<ChurnResult> {
     const [primary, steady, churned] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
     const member = (n: ClusterNode): string => `${n.host}:${n.port}`;
     let listed = false;
-    const splitAsking = (intervalMillis: number) => connectSplit(cluster.conninfo([primary, steady], { application_name: APP }), {
-      discovery: { source: 'function', members: () => (listed ? [primary, steady, churned] : [primary, steady]).map(member), intervalMillis },
-    });
+    const splitAsking = (intervalMillis: number) =>
+      connectSplit(cluster.conninfo([primary, steady], { application_name: APP }), {
+        discovery: {
+          source: 'function',
+          members: () => (listed ? [primary, steady, churned] : [primary, steady]).map(member),
+          intervalMillis,
+        },
+      });
     // How soon a member joins, at a realistic pace of asking.
     const joining = await splitAsking(100);
-    const sessionsOn = async (n: ClusterNode): Promise<number> => Number((await n.query<{ c: string }>('SELECT count(*) AS c FROM pg_stat_activity WHERE application_name = $1', [APP]))[0]?.c ?? -1);
+    const sessionsOn = async (n: ClusterNode): Promise<number> =>
+      Number((await n.query<{ c: string }>('SELECT count(*) AS c FROM pg_stat_activity WHERE application_name = $1', [APP]))[0]?.c ?? -1);
     const joinMillis: number[] = [];
     for (let round = 0; round < 10; round++) {
       listed = true;

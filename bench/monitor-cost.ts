@@ -17,7 +17,10 @@ export interface MonitorCost {
 }
 
 async function sample(node: ClusterNode): Promise<Array<{ pid: number; started: string }>> {
-  return node.query<{ pid: number; started: string }>('SELECT pid, query_start::text AS started FROM pg_stat_activity WHERE application_name = $1', [APP]);
+  return node.query<{ pid: number; started: string }>(
+    'SELECT pid, query_start::text AS started FROM pg_stat_activity WHERE application_name = $1',
+    [APP],
+  );
 }
 
 export async function measureMonitorCost(windowMillis = WINDOW_MILLIS): Promise<MonitorCost[]> {

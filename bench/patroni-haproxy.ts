@@ -14,7 +14,7 @@ import { ReadLoad } from '../test/support/read-load.js';
 import { missingAcks, WriteLoad, writesTable, type Ack } from '../test/support/write-load.js';
 import { percentile } from './stats.js';
 
-export type Fault = 'switchover' | 'leader host crash' | 'frozen leader (25 s)';
+type Fault = 'switchover' | 'leader host crash' | 'frozen leader (25 s)';
 const FAULTS: readonly Fault[] = ['switchover', 'leader host crash', 'frozen leader (25 s)'];
 
 interface Client {
@@ -68,7 +68,10 @@ function haproxyClient(table: string, host: string, primaryPort: number, replica
 
 /** The longest stretch in [from, to] with no acknowledged write that survived. */
 function longestGap(acks: readonly Ack[], lost: ReadonlySet<number>, from: number, to: number): number {
-  const times = acks.filter((a) => !lost.has(a.id) && a.at >= from && a.at <= to).map((a) => a.at).sort((a, b) => a - b);
+  const times = acks
+    .filter((a) => !lost.has(a.id) && a.at >= from && a.at <= to)
+    .map((a) => a.at)
+    .sort((a, b) => a - b);
   let gap = 0;
   let last = from;
   for (const t of times) {
@@ -96,15 +99,24 @@ async function allReach(clients: readonly Client[], leader: PatroniMember, since
   const deadline = Date.now() + timeoutMillis;
   for (;;) {
     const firsts = clients.map((c) => c.writes.acks.find((a) => a.sentAt > since && a.server === leader.host)?.at);
-    if (firsts.every((t) => t !== undefined)) return Math.max(...(firsts as number[]));
+    if (firsts.every((t) => t !== undefined)) return Math.max(...firsts.filter((t) => t !== undefined));
     if (Date.now() > deadline) return Date.now();
     await sleep(50);
   }
 }
 
-async function oneFault(cluster: PatroniCluster, clients: readonly Client[], fault: Fault, results: Map<string, FaultResult>): Promise<void> {
+async function oneFault(
+  cluster: PatroniCluster,
+  clients: readonly Client[],
+  fault: Fault,
+  results: Map<string, FaultResult>,
+): Promise<void> {
   const old = await cluster.waitUntilSettled({ timeoutMillis: 180_000 });
-  const counts = clients.map((c) => ({ acks: c.writes.acks.length, failedWrites: c.writes.failures.length, failedReads: c.reads.failures.length }));
+  const counts = clients.map((c) => ({
+    acks: c.writes.acks.length,
+    failedWrites: c.writes.failures.length,
+    failedReads: c.reads.failures.length,
+  }));
   await sleep(2000);
   const started = Date.now();
   await injectFault(cluster, fault, old);
@@ -120,7 +132,15 @@ async function oneFault(cluster: PatroniCluster, clients: readonly Client[], fau
     const lost = await missingAcks(acks, rows);
     const byId = new Map(acks.map((a) => [a.id, a]));
     const onOthers = lost.filter((id) => byId.get(id)?.server !== old.host).length;
-    const r = results.get(`${fault}|${c.name}`) ?? { fault, client: c.name, unavailableMillis: [], failedWrites: 0, failedReads: 0, lostToClient: 0, lostToOrchestrator: 0 };
+    const r = results.get(`${fault}|${c.name}`) ?? {
+      fault,
+      client: c.name,
+      unavailableMillis: [],
+      failedWrites: 0,
+      failedReads: 0,
+      lostToClient: 0,
+      lostToOrchestrator: 0,
+    };
     results.set(`${fault}|${c.name}`, {
       ...r,
       unavailableMillis: [...r.unavailableMillis, longestGap(acks, new Set(lost), started - 1000, reached + 1000)],
@@ -137,13 +157,15 @@ async function oneFault(cluster: PatroniCluster, clients: readonly Client[], fau
 async function selectLoad(pool: pg.Pool, seconds: number, concurrency: number): Promise<HopResult & { client: '' }> {
   const latencies: number[] = [];
   const end = Date.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (Date.now() < end) {
-      const t = performance.now();
-      await pool.query('SELECT 1');
-      latencies.push(performance.now() - t);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        const t = performance.now();
+        await pool.query('SELECT 1');
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
   latencies.sort((a, b) => a - b);
   return { client: '', qps: Math.round(latencies.length / seconds), p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
 }
@@ -155,8 +177,10 @@ async function measureHop(cluster: PatroniCluster, primaryPort: number, replicaP
   const viaPrimary = new pg.Pool({ ...base, port: primaryPort });
   const viaReplicas = new pg.Pool({ ...base, port: replicaPort });
   const targets: Array<[string, pg.Pool]> = [
-    ['pg-split writer (direct)', split.writer], ['HAProxy primary listener', viaPrimary],
-    ['pg-split reader (direct)', split.reader], ['HAProxy replica listener', viaReplicas],
+    ['pg-split writer (direct)', split.writer],
+    ['HAProxy primary listener', viaPrimary],
+    ['pg-split reader (direct)', split.reader],
+    ['HAProxy replica listener', viaReplicas],
   ];
   const runs = new Map<string, HopResult[]>();
   try {
@@ -168,7 +192,11 @@ async function measureHop(cluster: PatroniCluster, primaryPort: number, replicaP
   }
   return targets.map(([name]) => {
     const rs = runs.get(name) ?? [];
-    const median = (f: (r: HopResult) => number): number => percentile(rs.map(f).sort((a, b) => a - b), 0.5);
+    const median = (f: (r: HopResult) => number): number =>
+      percentile(
+        rs.map(f).sort((a, b) => a - b),
+        0.5,
+      );
     return { client: name, qps: median((r) => r.qps), p50: median((r) => r.p50), p99: median((r) => r.p99) };
   });
 }

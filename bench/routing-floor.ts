@@ -40,7 +40,10 @@ export interface FloorSample {
   readonly qps: number;
 }
 
-const PAIRS: ReadonlyArray<readonly [FloorTarget, FloorTarget]> = [['pg-split writer', 'pg.Pool (primary)'], ['pg-split reader', 'pg.Pool (standby)']];
+const PAIRS: ReadonlyArray<readonly [FloorTarget, FloorTarget]> = [
+  ['pg-split writer', 'pg.Pool (primary)'],
+  ['pg-split reader', 'pg.Pool (standby)'],
+];
 const CONCURRENCIES = [1, 8, 64] as const;
 const KINDS: readonly StatementKind[] = ['simple', 'prepared'];
 
@@ -62,7 +65,10 @@ function taskset(cpuList: string, pid: number): boolean {
 
 function children(pid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((s) => Number(s.trim()))
+      .filter((n) => n > 0);
   } catch {
     return [];
   }
@@ -96,7 +102,26 @@ export function unpinClient(): void {
 export function pgbenchQps(cluster: Cluster, kind: StatementKind, concurrency: number, seconds = 3): number {
   const script = join(cluster.rootDir, 'select1.sql');
   writeFileSync(script, 'SELECT 1 AS x;\n');
-  const args = ['-h', cluster.primary.host, '-p', String(cluster.primary.port), '-U', 'postgres', '-n', '-c', String(concurrency), '-j', '1', '-T', String(seconds), '-M', kind, '-f', script, 'postgres'];
+  const args = [
+    '-h',
+    cluster.primary.host,
+    '-p',
+    String(cluster.primary.port),
+    '-U',
+    'postgres',
+    '-n',
+    '-c',
+    String(concurrency),
+    '-j',
+    '1',
+    '-T',
+    String(seconds),
+    '-M',
+    kind,
+    '-f',
+    script,
+    'postgres',
+  ];
   const out = execFileSync(join(findPgBinDir(), 'pgbench'), args, { encoding: 'utf8' });
   return Math.round(Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 0));
 }
@@ -117,9 +142,11 @@ async function block(pool: pg.Pool, query: pg.QueryConfig, concurrency: number, 
   let left = statements;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (left-- > 0) await pool.query(query);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) await pool.query(query);
+    }),
+  );
   usage.millis += performance.now() - started;
   const used = process.cpuUsage(cpuBefore);
   usage.cpuMicros += used.user + used.system;
@@ -127,7 +154,12 @@ async function block(pool: pg.Pool, query: pg.QueryConfig, concurrency: number, 
 }
 
 /** A plain pg.Pool on the node and pg-split's pool of the role (same `max`), open side by side until `use` settles. */
-async function withPair<T>(cluster: Cluster, role: 'writer' | 'reader', max: number, use: (ours: pg.Pool, plain: pg.Pool) => Promise<T>): Promise<T> {
+async function withPair<T>(
+  cluster: Cluster,
+  role: 'writer' | 'reader',
+  max: number,
+  use: (ours: pg.Pool, plain: pg.Pool) => Promise<T>,
+): Promise<T> {
   const node = role === 'writer' ? cluster.primary : cluster.standbys[0]!;
   const plain = new pg.Pool({ host: node.host, port: node.port, user: 'postgres', database: 'postgres', max });
   plain.on('error', () => undefined);
@@ -151,7 +183,13 @@ export const FLOOR_LOADS: ReadonlyArray<readonly [StatementKind, number]> = CONC
  * under one load: `rounds` measured rounds of interleaved blocks, after one
  * thrown away.
  */
-async function measurePair(cluster: Cluster, [ours, plainTarget]: readonly [FloorTarget, FloorTarget], kind: StatementKind, concurrency: number, rounds: number): Promise<FloorSample[]> {
+async function measurePair(
+  cluster: Cluster,
+  [ours, plainTarget]: readonly [FloorTarget, FloorTarget],
+  kind: StatementKind,
+  concurrency: number,
+  rounds: number,
+): Promise<FloorSample[]> {
   const role = ours === 'pg-split writer' ? 'writer' : 'reader';
   const query = statement(kind);
   const perBlock = Math.ceil((FLOOR_STATEMENTS[concurrency] ?? 10_000) / FLOOR_BLOCKS);
@@ -166,8 +204,19 @@ async function measurePair(cluster: Cluster, [ours, plainTarget]: readonly [Floo
       }
       if (round < 0) continue;
       const statements = perBlock * FLOOR_BLOCKS;
-      for (const [target, u] of [[ours, oursUsage], [plainTarget, plainUsage]] as const) {
-        samples.push({ target, kind, concurrency, round, cpuMicros: u.cpuMicros / statements, userMicros: u.userMicros / statements, qps: statements / (u.millis / 1000) });
+      for (const [target, u] of [
+        [ours, oursUsage],
+        [plainTarget, plainUsage],
+      ] as const) {
+        samples.push({
+          target,
+          kind,
+          concurrency,
+          round,
+          cpuMicros: u.cpuMicros / statements,
+          userMicros: u.userMicros / statements,
+          qps: statements / (u.millis / 1000),
+        });
       }
     }
     return samples;
@@ -189,7 +238,11 @@ function ofLoad(samples: readonly FloorSample[], target: FloorTarget, kind: Stat
   return samples.filter((s) => s.target === target && s.kind === kind && s.concurrency === concurrency);
 }
 
-const middle = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 0.5);
+const middle = (values: readonly number[]): number =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 
 type Measure = 'cpuMicros' | 'userMicros' | 'qps';
 
@@ -219,14 +272,37 @@ export function floorTable(samples: readonly FloorSample[], pgbench: ReadonlyMap
         const med = (of: readonly FloorSample[], field: Measure): number => middle(of.map((s) => s[field]));
         const scale = oursTarget === 'pg-split writer' ? (pgbench.get(`${kind} ${concurrency}`) ?? '–') : '–';
         rows.push([
-          `${oursTarget} vs ${plainTarget}`, kind, concurrency,
-          med(plain, 'cpuMicros').toFixed(1), med(ours, 'cpuMicros').toFixed(1), signed(pairedRatio(ours, plain, 'cpuMicros')), signed(pairedRatio(ours, plain, 'userMicros')),
-          Math.round(med(plain, 'qps')), Math.round(med(ours, 'qps')), signed(pairedRatio(ours, plain, 'qps')), scale,
+          `${oursTarget} vs ${plainTarget}`,
+          kind,
+          concurrency,
+          med(plain, 'cpuMicros').toFixed(1),
+          med(ours, 'cpuMicros').toFixed(1),
+          signed(pairedRatio(ours, plain, 'cpuMicros')),
+          signed(pairedRatio(ours, plain, 'userMicros')),
+          Math.round(med(plain, 'qps')),
+          Math.round(med(ours, 'qps')),
+          signed(pairedRatio(ours, plain, 'qps')),
+          scale,
         ]);
       }
     }
   }
-  return table(['pg-split vs plain', 'statements', 'concurrency', 'CPU µs/stmt, plain', 'CPU µs/stmt, pg-split', 'CPU', 'user CPU', 'queries/s, plain', 'queries/s, pg-split', 'throughput', 'pgbench queries/s'], rows);
+  return table(
+    [
+      'pg-split vs plain',
+      'statements',
+      'concurrency',
+      'CPU µs/stmt, plain',
+      'CPU µs/stmt, pg-split',
+      'CPU',
+      'user CPU',
+      'queries/s, plain',
+      'queries/s, pg-split',
+      'throughput',
+      'pgbench queries/s',
+    ],
+    rows,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -14,10 +14,21 @@ import { measureScaling } from './hosts-scaling.js';
 import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
 import { churnSummary, measureMemberChurn } from './member-churn.js';
 import { measureMonitorCost } from './monitor-cost.js';
-import { floorTable, FLOOR_BLOCKS, FLOOR_LOADS, FLOOR_STATEMENTS, measureRoutingFloor, pgbenchQps, pinProcesses, unpinClient, type FloorSample } from './routing-floor.js';
+import {
+  floorTable,
+  FLOOR_BLOCKS,
+  FLOOR_LOADS,
+  FLOOR_STATEMENTS,
+  measureRoutingFloor,
+  pgbenchQps,
+  pinProcesses,
+  unpinClient,
+  type FloorSample,
+} from './routing-floor.js';
 import { table } from './stats.js';
 
-const version = (pkg: string): string => (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
+const version = (pkg: string): string =>
+  (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
 
 function stats(xs: number[]): string {
   const sorted = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -32,13 +43,32 @@ function medianWorst(xs: readonly number[]): string {
 
 function faultTable(results: readonly FaultResult[]): string {
   return table(
-    ['fault', 'client', 'write unavailability ms, median / worst', 'failed writes', 'failed reads', 'acknowledged writes lost (by the client)', 'lost on a timeline Patroni discarded'],
-    results.map((r) => [r.fault, r.client, medianWorst(r.unavailableMillis), r.failedWrites, r.failedReads, r.lostToClient, r.lostToOrchestrator]),
+    [
+      'fault',
+      'client',
+      'write unavailability ms, median / worst',
+      'failed writes',
+      'failed reads',
+      'acknowledged writes lost (by the client)',
+      'lost on a timeline Patroni discarded',
+    ],
+    results.map((r) => [
+      r.fault,
+      r.client,
+      medianWorst(r.unavailableMillis),
+      r.failedWrites,
+      r.failedReads,
+      r.lostToClient,
+      r.lostToOrchestrator,
+    ]),
   );
 }
 
 function hopTable(results: readonly HopResult[]): string {
-  return table(['path', 'queries/s', 'p50 ms', 'p99 ms'], results.map((r) => [r.client, r.qps, r.p50, r.p99]));
+  return table(
+    ['path', 'queries/s', 'p50 ms', 'p99 ms'],
+    results.map((r) => [r.client, r.qps, r.p50, r.p99]),
+  );
 }
 
 async function main(): Promise<void> {
@@ -85,7 +115,13 @@ Measured by \`npm run bench\` (\`bench/run.ts\`) in one run on: ${machine}. Ever
 
 ## Routing cost
 
-\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader and through a plain \`pg.Pool\` (same \`max\`) on the same node (a primary and one standby), ${placement}. Both pools of a pair are open side by side; each round runs them in ${FLOOR_BLOCKS} interleaved blocks each (pg-split, plain, pg-split, ...; the first one alternating from round to round) of 1/${FLOOR_BLOCKS} of the round's statements (${Object.entries(FLOOR_STATEMENTS).map(([c, n]) => `${n} at concurrency ${c}`).join(', ')}), so that a drift of the machine falls on both alike; ${floorRounds} measured rounds after one thrown away (connections open, JIT warm). No collection is forced: each pool pays for its own garbage as it goes. pg-split's monitoring sessions (about 33 statements a minute per host, see below) run throughout, so their few statements fall on either pool's blocks. CPU: the client process's own CPU time (\`process.cpuUsage\`) per statement, all of it and the user part alone (the JavaScript of pg, pg-pool and pg-split; the rest is the kernel's socket work); the servers run in other processes. The µs and queries/s columns are medians over the rounds; pg-split's differences are the medians over the rounds of its ratio to plain \`pg.Pool\` in the same round. Target: within 3 % of plain \`pg.Pool\`. pgbench (libpq, C, the same placement, 3 s) for scale.
+\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader and through a plain \`pg.Pool\` (same \`max\`) on the same node (a primary and one standby), ${placement}. Both pools of a pair are open side by side; each round runs them in ${FLOOR_BLOCKS} interleaved blocks each (pg-split, plain, pg-split, ...; the first one alternating from round to round) of 1/${FLOOR_BLOCKS} of the round's statements (${Object.entries(
+    FLOOR_STATEMENTS,
+  )
+    .map(([c, n]) => `${n} at concurrency ${c}`)
+    .join(
+      ', ',
+    )}), so that a drift of the machine falls on both alike; ${floorRounds} measured rounds after one thrown away (connections open, JIT warm). No collection is forced: each pool pays for its own garbage as it goes. pg-split's monitoring sessions (about 33 statements a minute per host, see below) run throughout, so their few statements fall on either pool's blocks. CPU: the client process's own CPU time (\`process.cpuUsage\`) per statement, all of it and the user part alone (the JavaScript of pg, pg-pool and pg-split; the rest is the kernel's socket work); the servers run in other processes. The µs and queries/s columns are medians over the rounds; pg-split's differences are the medians over the rounds of its ratio to plain \`pg.Pool\` in the same round. Target: within 3 % of plain \`pg.Pool\`. pgbench (libpq, C, the same placement, 3 s) for scale.
 
 ${floorTable(floor, pgbench)}
 
@@ -93,16 +129,22 @@ ${floorTable(floor, pgbench)}
 
 String: \`host=<frozen standby>,<primary> connect_timeout=2\`; median of 5.
 
-${table(['client', 'median ms', 'outcome'], firstQuery.map((r) => [r.client, r.medianMillis, r.outcome]))}
+${table(
+  ['client', 'median ms', 'outcome'],
+  firstQuery.map((r) => [r.client, r.medianMillis, r.outcome]),
+)}
 
 ## Failover: ${failovers.length} runs
 
 Each run: a fresh primary and 2 standbys, pg-split's writer and postgres.js (\`target_session_attrs=primary\`) writing side by side (2 loops each), primary stopped (fast), a standby promoted 500 ms later. Time from the end of the promotion to each client's first acknowledged write; acknowledged writes missing from the new primary.
 
-${table(['client', 'time to first write after promotion', 'acknowledged writes lost (all runs)'], [
+${table(
+  ['client', 'time to first write after promotion', 'acknowledged writes lost (all runs)'],
+  [
     ['pg-split writer (defaults)', stats(failovers.map((f) => f.pgSplitResumeMillis)), failovers.reduce((n, f) => n + f.pgSplitLost, 0)],
     ['postgres.js 3.4', stats(failovers.map((f) => f.postgresJsResumeMillis)), failovers.reduce((n, f) => n + f.postgresJsLost, 0)],
-  ])}
+  ],
+)}
 
 Timeline of one run (every tick a write acknowledged by the server in its lane; resumed ${timeline.resumeMillis} ms after the promotion; ${timeline.acked} acknowledged, ${timeline.failed} failed in flight):
 
@@ -122,7 +164,10 @@ ${hopTable(patroni.hop)}
 
 After 20 concurrent loops of 10 writes + 10 reads; sessions counted by the servers, heap growth measured with \`--expose-gc\`.
 
-${table(['hosts', 'client', 'sessions on the servers', 'heap KiB'], scaling.map((r) => [r.hosts, r.client, r.sessions, r.heapKiB]))}
+${table(
+  ['hosts', 'client', 'sessions on the servers', 'heap KiB'],
+  scaling.map((r) => [r.hosts, r.client, r.sessions, r.heapKiB]),
+)}
 
 pg-split holds one monitoring session per host plus the pooled connections in use (per node, up to \`max\`). Heap differences below about 1 MiB are within garbage-collection noise (a negative figure means the heap shrank).
 
@@ -134,14 +179,33 @@ ${churnSummary(churn)}
 
 ## Monitoring cost on the servers (idle application)
 
-${table(['host', 'sessions', 'statements per minute'], monitor.map((m) => [m.host, m.sessions, m.statementsPerMinute]))}
+${table(
+  ['host', 'sessions', 'statements per minute'],
+  monitor.map((m) => [m.host, m.sessions, m.statementsPerMinute]),
+)}
 
 ## Read-your-writes
 
-${table(['cluster', 'consistency', 'read p50 / p99 ms (no write before)', 'read p50 / p99 ms (after a write)', 'stale reads', 'served'], consistency.sequential.map((c) => {
-    const r = c as { cluster: string; consistency: string; readOnly: { p50: number; p99: number }; readAfterWrite: { p50: number; p99: number; stale: number }; served: Record<string, number> };
-    return [r.cluster, r.consistency, `${r.readOnly.p50} / ${r.readOnly.p99}`, `${r.readAfterWrite.p50} / ${r.readAfterWrite.p99}`, r.readAfterWrite.stale, JSON.stringify(r.served)];
-  }))}
+${table(
+  ['cluster', 'consistency', 'read p50 / p99 ms (no write before)', 'read p50 / p99 ms (after a write)', 'stale reads', 'served'],
+  consistency.sequential.map((c) => {
+    const r = c as {
+      cluster: string;
+      consistency: string;
+      readOnly: { p50: number; p99: number };
+      readAfterWrite: { p50: number; p99: number; stale: number };
+      served: Record<string, number>;
+    };
+    return [
+      r.cluster,
+      r.consistency,
+      `${r.readOnly.p50} / ${r.readOnly.p99}`,
+      `${r.readAfterWrite.p50} / ${r.readAfterWrite.p99}`,
+      r.readAfterWrite.stale,
+      JSON.stringify(r.served),
+    ];
+  }),
+)}
 
 Concurrent reads that must see a write (\`consistency: 'session'\`, all standbys current): ${consistency.concurrent.loops} loops, each writing a row and reading it back through the reader, ${consistency.concurrent.reads} reads. Concurrent reads share write-position fetches (one in flight, one queued) and standbys' replay checks (in flight and their answers), so most reads make no round trip of their own: ${consistency.concurrent.extraRoundTripsPerRead} extra round trips per read (position fetches plus replay checks, \`topology().freshness\`), read p50 ${consistency.concurrent.p50} ms, p99 ${consistency.concurrent.p99} ms, ${consistency.concurrent.stale} stale reads.
 `;

@@ -5,7 +5,12 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 /** The median of unsorted figures, rounded to a whole number. */
 export function median(values: readonly number[]): number {
-  return Math.round(percentile([...values].sort((a, b) => a - b), 0.5));
+  return Math.round(
+    percentile(
+      [...values].sort((a, b) => a - b),
+      0.5,
+    ),
+  );
 }
 
 /** A Markdown table. */

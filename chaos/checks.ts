@@ -5,9 +5,9 @@ import type { PeerWriteLoad } from './peer-load.js';
 import type { Tenure } from './tenure.js';
 
 /** No operation may take longer: failoverTimeoutMillis (30 s by default) plus a connect and a status check. */
-export const HANG_LIMIT_MILLIS = 45_000;
+const HANG_LIMIT_MILLIS = 45_000;
 export const OFF_PRIMARY = 'no write was sent to a node that was not the primary, and acknowledged by it';
-export const LATE_ACK = 'no write was acknowledged by an old primary after a standby\'s promotion began';
+const LATE_ACK = "no write was acknowledged by an old primary after a standby's promotion began";
 
 /** What postgres.js did under the same faults: figures, not invariants. */
 export interface PeerFigures {
@@ -42,7 +42,10 @@ export interface Outcome {
 }
 
 function describeAcks(acks: readonly WriteAck[]): string[] {
-  return acks.map((a) => `rows ${a.ids.join(',')} acknowledged by ${a.server} on timeline ${a.timeline}, sent ${clock(a.sentAt)}, acknowledged ${clock(a.at)}`);
+  return acks.map(
+    (a) =>
+      `rows ${a.ids.join(',')} acknowledged by ${a.server} on timeline ${a.timeline}, sent ${clock(a.sentAt)}, acknowledged ${clock(a.at)}`,
+  );
 }
 
 const total = (counts: Readonly<Record<OpKind, number>>): number => Object.values(counts).reduce((a, b) => a + b, 0);
@@ -56,9 +59,17 @@ export function acknowledgedRows(acks: readonly WriteAck[]): number {
 export type Recovery = Pick<FaultRecord, 'label' | 'node' | 'writeRecoveryMillis' | 'readRecoveryMillis'>;
 
 function recoveryCheck(faults: readonly Recovery[]): CheckResult {
-  const stuck = faults.filter((f) => f.writeRecoveryMillis === null || f.readRecoveryMillis === null)
-    .map((f) => `${f.label} on ${f.node}: ${f.writeRecoveryMillis === null ? 'no write' : 'no read'} within ${RECOVERY_LIMIT_MILLIS} ms of the heal`);
-  return checkResult(`the load recovers after each fault (a write and a read within ${RECOVERY_LIMIT_MILLIS / 1000} s of the heal)`, faults.length, stuck);
+  const stuck = faults
+    .filter((f) => f.writeRecoveryMillis === null || f.readRecoveryMillis === null)
+    .map(
+      (f) =>
+        `${f.label} on ${f.node}: ${f.writeRecoveryMillis === null ? 'no write' : 'no read'} within ${RECOVERY_LIMIT_MILLIS} ms of the heal`,
+    );
+  return checkResult(
+    `the load recovers after each fault (a write and a read within ${RECOVERY_LIMIT_MILLIS / 1000} s of the heal)`,
+    faults.length,
+    stuck,
+  );
 }
 
 /**
@@ -69,17 +80,39 @@ function recoveryCheck(faults: readonly Recovery[]): CheckResult {
 export function invariantChecks(o: Outcome): CheckResult[] {
   const { acks, longest } = o.load;
   return [
-    ...(o.synchronous ? [
-      checkResult('every acknowledged write is on the final primary', acknowledgedRows(acks), missingIds(acks, o.present).map((id) => `row ${id} missing`)),
-      checkResult(LATE_ACK, acks.length, describeAcks(lateAcks(acks, o.tenures))),
-    ] : []),
-    checkResult(o.matching?.graceMillis === undefined ? OFF_PRIMARY : `${OFF_PRIMARY} (sent more than ${o.matching.graceMillis / 1000} s after the lock moved)`, acks.length,
-      describeAcks(writesOffPrimary(acks, o.tenures, o.matching))),
+    ...(o.synchronous
+      ? [
+          checkResult(
+            'every acknowledged write is on the final primary',
+            acknowledgedRows(acks),
+            missingIds(acks, o.present).map((id) => `row ${id} missing`),
+          ),
+          checkResult(LATE_ACK, acks.length, describeAcks(lateAcks(acks, o.tenures))),
+        ]
+      : []),
+    checkResult(
+      o.matching?.graceMillis === undefined
+        ? OFF_PRIMARY
+        : `${OFF_PRIMARY} (sent more than ${o.matching.graceMillis / 1000} s after the lock moved)`,
+      acks.length,
+      describeAcks(writesOffPrimary(acks, o.tenures, o.matching)),
+    ),
     checkResult('no unhandled rejection or uncaught exception', 1, o.problems),
-    checkResult(`no operation hung (each under ${HANG_LIMIT_MILLIS / 1000} s)`, total(o.load.done) + total(o.load.failed),
-      longest.millis > HANG_LIMIT_MILLIS ? [`a ${longest.kind} took ${longest.millis} ms`] : []),
-    checkResult('no session left on any server after end()', o.nodes, o.sessionsLeft === 0 ? [] : [`${o.sessionsLeft} sessions named ${o.applicationName} remain`]),
-    checkResult('no socket or timer left in the process after end()', 1, o.handlesLeft <= o.handlesBefore ? [] : [`${o.handlesLeft} sockets and timers, ${o.handlesBefore} before connectSplit`]),
+    checkResult(
+      `no operation hung (each under ${HANG_LIMIT_MILLIS / 1000} s)`,
+      total(o.load.done) + total(o.load.failed),
+      longest.millis > HANG_LIMIT_MILLIS ? [`a ${longest.kind} took ${longest.millis} ms`] : [],
+    ),
+    checkResult(
+      'no session left on any server after end()',
+      o.nodes,
+      o.sessionsLeft === 0 ? [] : [`${o.sessionsLeft} sessions named ${o.applicationName} remain`],
+    ),
+    checkResult(
+      'no socket or timer left in the process after end()',
+      1,
+      o.handlesLeft <= o.handlesBefore ? [] : [`${o.handlesLeft} sockets and timers, ${o.handlesBefore} before connectSplit`],
+    ),
     recoveryCheck(o.faults),
   ];
 }

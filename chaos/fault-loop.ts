@@ -54,7 +54,13 @@ async function oneFault(injector: FaultInjector, load: MixedLoad, plan: FaultPla
 }
 
 /** Faults one after another, from a schedule seeded with `seed`, until `durationMillis` has passed. */
-export async function injectFor(seed: number, durationMillis: number, injector: FaultInjector, load: MixedLoad, log: (line: string) => void): Promise<FaultRecord[]> {
+export async function injectFor(
+  seed: number,
+  durationMillis: number,
+  injector: FaultInjector,
+  load: MixedLoad,
+  log: (line: string) => void,
+): Promise<FaultRecord[]> {
   const random = new Random(seed);
   const faults: FaultRecord[] = [];
   const startedAt = Date.now();
@@ -62,7 +68,9 @@ export async function injectFor(seed: number, durationMillis: number, injector: 
     const fault = await oneFault(injector, load, planFault(random, injector.standbys().length));
     faults.push(fault);
     const promoted = fault.promoted === undefined ? '' : `, ${fault.promoted} promoted`;
-    log(`#${faults.length} ${fault.label} on ${fault.node}${promoted} (${clock(fault.injectedAt)} to ${clock(fault.healedAt)}): writes back ${fault.writeRecoveryMillis ?? 'never'} ms, reads ${fault.readRecoveryMillis ?? 'never'} ms after the heal`);
+    log(
+      `#${faults.length} ${fault.label} on ${fault.node}${promoted} (${clock(fault.injectedAt)} to ${clock(fault.healedAt)}): writes back ${fault.writeRecoveryMillis ?? 'never'} ms, reads ${fault.readRecoveryMillis ?? 'never'} ms after the heal`,
+    );
   }
   return faults;
 }

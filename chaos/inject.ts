@@ -23,7 +23,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * primary still is, as nothing else can take writes).
  */
 export class FaultInjector {
-  constructor(private readonly cluster: Cluster, private readonly tenures: TenureLog) {}
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly tenures: TenureLog,
+  ) {}
 
   standbys(): ClusterNode[] {
     return this.cluster.nodes.filter((n) => n !== this.cluster.currentPrimary);

@@ -41,9 +41,9 @@ function byTenureNode(t: Tenure, ack: WriteAck): boolean {
  */
 export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Tenure[], matching: TenureMatching = {}): WriteAck[] {
   const grace = matching.graceMillis ?? 0;
-  return acks.filter((ack) => !tenures.some((t) => byTenureNode(t, ack)
-    && t.from <= ack.at
-    && (t.to === null || t.to + grace >= ack.sentAt)));
+  return acks.filter(
+    (ack) => !tenures.some((t) => byTenureNode(t, ack) && t.from <= ack.at && (t.to === null || t.to + grace >= ack.sentAt)),
+  );
 }
 
 /**
@@ -57,7 +57,8 @@ export function writesOffPrimary(acks: readonly WriteAck[], tenures: readonly Te
  */
 export function lateAcks(acks: readonly WriteAck[], tenures: readonly Tenure[]): WriteAck[] {
   const endedDuring = (t: Tenure, ack: WriteAck): boolean => t.to !== null && t.from <= ack.at && t.to >= ack.sentAt && t.to < ack.at;
-  const leadsAgainBy = (t: Tenure, ack: WriteAck): boolean => tenures.some((later) => later.from > (t.to ?? Infinity) && later.from <= ack.at && byTenureNode(later, ack));
+  const leadsAgainBy = (t: Tenure, ack: WriteAck): boolean =>
+    tenures.some((later) => later.from > (t.to ?? Infinity) && later.from <= ack.at && byTenureNode(later, ack));
   return acks.filter((ack) => tenures.some((t) => byTenureNode(t, ack) && endedDuring(t, ack) && !leadsAgainBy(t, ack)));
 }
 
@@ -67,6 +68,6 @@ export function missingIds(acks: readonly WriteAck[], present: ReadonlySet<numbe
 }
 
 /** At most `limit` items, then how many more. */
-export function sample(items: readonly string[], limit = 5): string[] {
+function sample(items: readonly string[], limit = 5): string[] {
   return items.length <= limit ? [...items] : [...items.slice(0, limit), `... and ${items.length - limit} more`];
 }

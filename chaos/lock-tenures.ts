@@ -3,7 +3,7 @@ import { clock } from './fault-loop.js';
 import { TenureLog, type Tenure } from './tenure.js';
 
 /** How often the lock is read: only a tenure shorter than this could go unseen. */
-export const LOCK_READ_MILLIS = 100;
+const LOCK_READ_MILLIS = 100;
 
 /**
  * Who held Patroni's leader lock when, read from etcd itself every
@@ -24,7 +24,10 @@ export class LockTenures {
   /** Times the lock went from one member to another. */
   changes = 0;
 
-  constructor(private readonly cluster: PatroniCluster, private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly cluster: PatroniCluster,
+    private readonly log: (line: string) => void,
+  ) {}
 
   async read(): Promise<void> {
     const sentAt = Date.now();

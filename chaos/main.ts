@@ -26,8 +26,15 @@ const { values } = parseArgs({
 });
 const minutes = Number(values.minutes);
 const seed = Number(values.seed);
-if (!(minutes > 0) || !Number.isInteger(seed) || !['sync', 'async', 'both'].includes(values.mode) || !['harness', 'patroni'].includes(values.orchestrator)) {
-  console.error('usage: npm run chaos -- [--minutes M] [--seed N] [--mode sync|async|both] [--orchestrator harness|patroni] [--out FILE] [--no-peer]');
+if (
+  !(minutes > 0) ||
+  !Number.isInteger(seed) ||
+  !['sync', 'async', 'both'].includes(values.mode) ||
+  !['harness', 'patroni'].includes(values.orchestrator)
+) {
+  console.error(
+    'usage: npm run chaos -- [--minutes M] [--seed N] [--mode sync|async|both] [--orchestrator harness|patroni] [--out FILE] [--no-peer]',
+  );
   process.exit(2);
 }
 
@@ -43,13 +50,16 @@ if (values.orchestrator === 'patroni') {
     log(`Patroni, ${synchronous ? 'synchronous_mode' : 'asynchronous replication'}, seed ${seed}, ${minutes} min of faults`);
     runs.push(await runPatroniChaos({ durationMillis: minutes * 60_000, seed, synchronous, log }));
   }
-  writeFileSync(out, `# Chaos test under Patroni
+  writeFileSync(
+    out,
+    `# Chaos test under Patroni
 
 Written by \`npm run chaos -- --orchestrator patroni\` (\`chaos/run-patroni-chaos.ts\`) on ${new Date().toISOString().slice(0, 10)}, on ${machine}; Patroni 3.0.2 on etcd 3.4 (Debian).
 
-Three Patroni members from the project's harness (\`ttl: 10\`, \`loop_wait: 2\`, \`retry_timeout: 4\`, pg_rewind, no watchdog), each on its own loopback address. \`connectSplit\` with the \`patroni\` option carries the same mixed load as [chaos.md](chaos.md). Faults come one after another from a seeded schedule (\`chaos/patroni-faults.ts\`): \`kill -9\` of a member's PostgreSQL or of the leader's Patroni, a member frozen (Patroni and postmaster, or every process; a leader for 2 to 20 s, so about half the time past the TTL), a member stopped and started, a planned switchover, paused WAL replay on a replica. **Patroni performs every failover.** After each fault the harness waits until Patroni has settled (rebuilding, as an operator would, a member whose PostgreSQL does not start or that is still on another timeline than the leader's after 30 s). Who led when is taken from Patroni's leader lock in etcd itself, read every 100 ms (\`chaos/lock-tenures.ts\`; the members' views of the cluster lag the DCS by up to a \`loop_wait\`): a member's tenure runs from the read before the one that found it holding the lock to the read that found the next holder. Every acknowledged write records which server committed it and on which timeline, as the server reports it, and must come from the lock's holder at some moment between being sent and being acknowledged. A write sent to a member less than 2 s after the lock moved away from it (one round of pg-split's Patroni poll, the least time in which a client that asks Patroni can learn it) is counted apart, not as a violation. A short run is part of \`npm test\` (\`test/integration/patroni-chaos.test.ts\`).
+Three Patroni members from the project's harness (\`ttl: 10\`, \`loop_wait: 2\`, \`retry_timeout: 4\`, pg_rewind, no watchdog), each on its own loopback address. \`connectSplit\` with the \`patroni\` option carries the same mixed load as [chaos.md](chaos.md). Faults come one after another from a seeded schedule (\`chaos/patroni-faults.ts\`): \`kill -9\` of a member's PostgreSQL or of the leader's Patroni, a member frozen (Patroni and postmaster, or every process; a leader for 2 to 20 s, so about half the time past the TTL), a member stopped and started, a planned switchover, paused WAL replay on a replica. **Patroni performs every failover.** After each fault the harness waits until Patroni has settled (rebuilding, as an operator would, a member whose PostgreSQL does not start or that is still on another timeline than the leader's after 30 s). Who led when is taken from Patroni's leader lock in etcd itself, read every 100 ms (\`chaos/lock-tenures.ts\`; the members' views of the cluster lag the DCS by up to a \`loop_wait\`): a member's tenure runs from the read before the one that found it holding the lock to the read that found the next holder. Every acknowledged write records which server committed it and on which timeline, as the server reports it, and must come from the lock's holder at some moment between being sent and being acknowledged. A write sent to a member less than 2 s after the lock moved away from it (one round of pg-split's Patroni poll, the least time in which a client that asks Patroni can learn it) is counted apart, not as a violation. A short run is part of \`npm test\` (\`test/ha/patroni-chaos-sync.test.ts\`, \`test/ha/patroni-chaos-async.test.ts\`).
 
-${runs.map(renderPatroniRun).join('\n')}`);
+${runs.map(renderPatroniRun).join('\n')}`,
+  );
   const violations = runs.reduce((n, r) => n + r.checks.reduce((m, c) => m + c.violations, 0), 0);
   log(`${runs.reduce((n, r) => n + r.faults.length, 0)} faults, ${violations} invariant violations; report in ${out}`);
   process.exit(violations === 0 ? 0 : 1);

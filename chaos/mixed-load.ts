@@ -25,12 +25,15 @@ interface Waiter {
   readonly resolve: (at: number) => void;
 }
 
-interface Who { server: string; timeline: number }
+interface Who {
+  server: string;
+  timeline: number;
+}
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** What an error is filed under: its SQLSTATE or pg-split code, else its class and message. */
-export function failureKey(err: unknown): string {
+function failureKey(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') return code;
   const message = err instanceof Error ? err.message : String(err);
@@ -55,7 +58,11 @@ export class MixedLoad {
   #loops: Array<Promise<void>> = [];
   readonly #waiters = new Set<Waiter>();
 
-  constructor(private readonly split: SplitCluster, private readonly writers = 3, private readonly readers = 3) {}
+  constructor(
+    private readonly split: SplitCluster,
+    private readonly writers = 3,
+    private readonly readers = 3,
+  ) {}
 
   start(): void {
     this.#running = true;
@@ -77,7 +84,14 @@ export class MixedLoad {
         this.#waiters.delete(waiter);
         resolve(null);
       }, timeoutMillis);
-      const waiter: Waiter = { kinds, since, resolve: (at) => { clearTimeout(timer); resolve(at); } };
+      const waiter: Waiter = {
+        kinds,
+        since,
+        resolve: (at) => {
+          clearTimeout(timer);
+          resolve(at);
+        },
+      };
       this.#waiters.add(waiter);
     });
   }
@@ -101,7 +115,8 @@ export class MixedLoad {
       this.failed[kind]++;
       const key = failureKey(err);
       const entry = this.failures.get(key);
-      if (entry === undefined) this.failures.set(key, { key, count: 1, example: err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err) });
+      if (entry === undefined)
+        this.failures.set(key, { key, count: 1, example: err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err) });
       else entry.count++;
       return null;
     }
@@ -113,7 +128,13 @@ export class MixedLoad {
 
   #record(ids: number[], result: { value: Who | undefined; sentAt: number; at: number } | null): void {
     if (result === null) return;
-    this.acks.push({ ids, sentAt: result.sentAt, at: result.at, server: result.value?.server ?? '?', timeline: Number(result.value?.timeline ?? -1) });
+    this.acks.push({
+      ids,
+      sentAt: result.sentAt,
+      at: result.at,
+      server: result.value?.server ?? '?',
+      timeline: Number(result.value?.timeline ?? -1),
+    });
   }
 
   async #writeLoop(loop: number): Promise<void> {

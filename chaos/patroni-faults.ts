@@ -2,8 +2,8 @@ import type { PatroniCluster, PatroniMember } from '../src/cluster/index.js';
 import type { Random } from './random.js';
 
 /** What is done to a member under Patroni; Patroni does every failover itself. */
-export type PatroniFaultKind = 'kill9-postgres' | 'kill9-patroni' | 'freeze' | 'stop' | 'switchover' | 'pause-replay';
-export type PatroniFaultTarget = 'leader' | 'replica';
+type PatroniFaultKind = 'kill9-postgres' | 'kill9-patroni' | 'freeze' | 'stop' | 'switchover' | 'pause-replay';
+type PatroniFaultTarget = 'leader' | 'replica';
 
 export interface PatroniFaultPlan {
   readonly kind: PatroniFaultKind;
@@ -17,7 +17,7 @@ export interface PatroniFaultPlan {
 }
 
 /** Relative frequencies: about half the faults hit the leader. */
-export const PATRONI_FAULT_WEIGHTS: ReadonlyArray<readonly [readonly [PatroniFaultTarget, PatroniFaultKind], number]> = [
+const PATRONI_FAULT_WEIGHTS: ReadonlyArray<readonly [readonly [PatroniFaultTarget, PatroniFaultKind], number]> = [
   [['leader', 'kill9-postgres'], 2],
   [['leader', 'kill9-patroni'], 1],
   [['leader', 'freeze'], 2],
@@ -70,7 +70,7 @@ export async function applyPatroniFault(cluster: PatroniCluster, plan: PatroniFa
   // Settled again (a member Patroni left on a discarded timeline is rebuilt, as an operator would).
   const leader = await cluster.heal();
   const replicas = cluster.members.filter((m) => m !== leader);
-  const member = plan.target === 'leader' ? leader : replicas[plan.replicaIndex % replicas.length] ?? leader;
+  const member = plan.target === 'leader' ? leader : (replicas[plan.replicaIndex % replicas.length] ?? leader);
   switch (plan.kind) {
     case 'switchover':
       await switchoverWhenPossible(cluster);

@@ -4,7 +4,7 @@ import type { WriteAck } from './invariants.js';
 import { INSERT } from './mixed-load.js';
 
 /** Where the peer's ids start, so its rows never collide with pg-split's. */
-export const PEER_FIRST_ID = 1_000_000_000;
+const PEER_FIRST_ID = 1_000_000_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -24,8 +24,15 @@ export class PeerWriteLoad {
 
   constructor(cluster: Cluster) {
     const options = {
-      host: cluster.nodes.map((n) => n.host), port: cluster.nodes.map(() => cluster.port), user: 'postgres', database: 'postgres',
-      target_session_attrs: 'primary', connect_timeout: 2, max: 2, onnotice: () => undefined, connection: { application_name: 'pgsplit-chaos-peer' },
+      host: cluster.nodes.map((n) => n.host),
+      port: cluster.nodes.map(() => cluster.port),
+      user: 'postgres',
+      database: 'postgres',
+      target_session_attrs: 'primary',
+      connect_timeout: 2,
+      max: 2,
+      onnotice: () => undefined,
+      connection: { application_name: 'pgsplit-chaos-peer' },
     };
     this.#sql = postgres(options as unknown as postgres.Options<Record<string, never>>);
   }

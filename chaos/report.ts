@@ -26,18 +26,25 @@ function faultTable(faults: readonly Recovery[]): string {
 
 function opsTable(report: { readonly done: Readonly<Record<OpKind, number>>; readonly failed: Readonly<Record<OpKind, number>> }): string {
   const kinds = ['write', 'transaction', 'read'] as const;
-  return table(['operation', 'succeeded', 'failed (during faults)'], kinds.map((k) => [k === 'transaction' ? 'transaction (2 inserts, checked-out client)' : k, report.done[k], report.failed[k]]));
+  return table(
+    ['operation', 'succeeded', 'failed (during faults)'],
+    kinds.map((k) => [k === 'transaction' ? 'transaction (2 inserts, checked-out client)' : k, report.done[k], report.failed[k]]),
+  );
 }
 
 export function checksTable(report: { readonly checks: readonly CheckResult[] }): string {
-  return table(['invariant, checked from the servers', 'items checked', 'violations'], report.checks.map((c) => [
-    c.name, c.checked, c.violations === 0 ? '0' : `**${c.violations}**: ${c.examples.join('; ')}`,
-  ]));
+  return table(
+    ['invariant, checked from the servers', 'items checked', 'violations'],
+    report.checks.map((c) => [c.name, c.checked, c.violations === 0 ? '0' : `**${c.violations}**: ${c.examples.join('; ')}`]),
+  );
 }
 
 function failuresTable(report: { readonly failures: readonly FailureCount[] }): string {
   if (report.failures.length === 0) return 'No operation failed.';
-  return table(['error code (SQLSTATE, pg-split or Node)', 'count', 'example'], report.failures.slice(0, 12).map((f) => [f.key.replace(/\|/g, '\\|'), f.count, f.example.replace(/\|/g, '\\|').slice(0, 100)]));
+  return table(
+    ['error code (SQLSTATE, pg-split or Node)', 'count', 'example'],
+    report.failures.slice(0, 12).map((f) => [f.key.replace(/\|/g, '\\|'), f.count, f.example.replace(/\|/g, '\\|').slice(0, 100)]),
+  );
 }
 
 function peerSection(report: ChaosReport): string[] {
@@ -49,13 +56,20 @@ function peerSection(report: ChaosReport): string[] {
     '',
     `Two loops wrote the same rows through postgres.js \`target_session_attrs=primary\` on the same host list, side by side with pg-split. These are figures, not invariants: postgres.js makes no promise about a stale primary.`,
     '',
-    table(['', 'pg-split writer', 'postgres.js'], [
-      ['rows acknowledged', report.acknowledgedRows, peer.acknowledged],
-      ['sent to a node that was not the primary, and acknowledged by it', report.checks.find((c) => c.name === OFF_PRIMARY)?.violations ?? 0, `**${peer.offPrimary}**`],
-      ['acknowledged by an old primary after a promotion began', report.lateAcks, peer.lateAcks],
-      ['acknowledged, then missing from the final primary', report.lostRows, peer.lost],
-      ['longest single write, ms', report.longestOpMillis, peer.longestOpMillis],
-    ]),
+    table(
+      ['', 'pg-split writer', 'postgres.js'],
+      [
+        ['rows acknowledged', report.acknowledgedRows, peer.acknowledged],
+        [
+          'sent to a node that was not the primary, and acknowledged by it',
+          report.checks.find((c) => c.name === OFF_PRIMARY)?.violations ?? 0,
+          `**${peer.offPrimary}**`,
+        ],
+        ['acknowledged by an old primary after a promotion began', report.lateAcks, peer.lateAcks],
+        ['acknowledged, then missing from the final primary', report.lostRows, peer.lost],
+        ['longest single write, ms', report.longestOpMillis, peer.longestOpMillis],
+      ],
+    ),
     '',
     `${examples.trim()}`,
     '',
@@ -64,7 +78,12 @@ function peerSection(report: ChaosReport): string[] {
 
 /** The Faults, Operations and failures sections both chaos reports share; `heal` says what the heal is. */
 export function faultSections(
-  report: { readonly faults: readonly Recovery[]; readonly done: Readonly<Record<OpKind, number>>; readonly failed: Readonly<Record<OpKind, number>>; readonly failures: readonly FailureCount[] },
+  report: {
+    readonly faults: readonly Recovery[];
+    readonly done: Readonly<Record<OpKind, number>>;
+    readonly failed: Readonly<Record<OpKind, number>>;
+    readonly failures: readonly FailureCount[];
+  },
   heal: string,
   afterOperations: readonly string[] = [],
 ): string[] {
@@ -94,9 +113,9 @@ export function renderRun(report: ChaosReport): string {
   const lost = sync
     ? `Acknowledged rows lost: **${report.lostRows}** of ${report.acknowledgedRows}.`
     : [
-      `PostgreSQL's figures, not pg-split's, so they are not invariants here: acknowledged rows missing from the final primary: **${report.lostRows}** of ${report.acknowledgedRows}; writes acknowledged by an old primary after a standby's promotion began: **${report.lateAcks}**.`,
-      'With asynchronous replication a primary acknowledges a commit before any standby has it, so a standby promoted after a crash never receives it; and a frozen primary, thawed after its replacement was promoted, commits the statements it had already received (it was the primary when they were sent), as nothing makes it wait for a standby. Both are invariants with synchronous replication above.',
-    ].join(' ');
+        `PostgreSQL's figures, not pg-split's, so they are not invariants here: acknowledged rows missing from the final primary: **${report.lostRows}** of ${report.acknowledgedRows}; writes acknowledged by an old primary after a standby's promotion began: **${report.lateAcks}**.`,
+        'With asynchronous replication a primary acknowledges a commit before any standby has it, so a standby promoted after a crash never receives it; and a frozen primary, thawed after its replacement was promoted, commits the statements it had already received (it was the primary when they were sent), as nothing makes it wait for a standby. Both are invariants with synchronous replication above.',
+      ].join(' ');
   return [
     `## ${sync ? "Synchronous replication (`synchronous_standby_names = 'ANY 1 (*)'`)" : 'Asynchronous replication'}`,
     '',
@@ -106,7 +125,10 @@ export function renderRun(report: ChaosReport): string {
     '',
     lost,
     '',
-    ...faultSections(report, 'the node back; for a failover, the standby promoted and the other one following it', [`The longest single operation took ${report.longestOpMillis} ms.`, '']),
+    ...faultSections(report, 'the node back; for a failover, the standby promoted and the other one following it', [
+      `The longest single operation took ${report.longestOpMillis} ms.`,
+      '',
+    ]),
     ...peerSection(report),
   ].join('\n');
 }

@@ -19,6 +19,8 @@ export interface ChaosOptions {
   /** Also write through postgres.js (target_session_attrs=primary) under the same faults, for comparison. */
   readonly peer?: boolean;
   readonly log?: (line: string) => void;
+  /** The primary's loopback address (the standbys take the next ones). @default '127.0.0.2' */
+  readonly firstAddress?: string;
 }
 
 type EventCounts = Record<'failover' | 'split-brain' | 'error', number>;
@@ -34,7 +36,7 @@ export interface ChaosReport extends ChaosRunFigures<ChaosOptions, FaultRecord> 
   readonly peer: PeerFigures | null;
 }
 
-export const APPLICATION_NAME = 'pgsplit-chaos';
+const APPLICATION_NAME = 'pgsplit-chaos';
 
 function countEvents(split: SplitCluster): EventCounts {
   const events: EventCounts = { failover: 0, 'split-brain': 0, error: 0 };
@@ -53,7 +55,7 @@ async function finalRows(cluster: Cluster): Promise<Set<number>> {
  * `durationMillis`. Every invariant is then checked from the servers.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
-  const cluster = await startCluster({ standbys: 2, synchronous: options.synchronous });
+  const cluster = await startCluster({ standbys: 2, synchronous: options.synchronous, firstAddress: options.firstAddress ?? '127.0.0.2' });
   const watch = watchProcess();
   try {
     await cluster.primary.query(CHAOS_TABLE);
@@ -70,7 +72,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     load.start();
     peer?.start();
     try {
-      faults = await injectFor(options.seed, options.durationMillis, new FaultInjector(cluster, tenures), load, options.log ?? (() => undefined));
+      faults = await injectFor(
+        options.seed,
+        options.durationMillis,
+        new FaultInjector(cluster, tenures),
+        load,
+        options.log ?? (() => undefined),
+      );
     } finally {
       await Promise.all([load.stop(), peer?.stop()]);
       await split.end();
@@ -81,11 +89,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await cluster.waitForReplication();
     const present = await finalRows(cluster);
     const checks = invariantChecks({
-      synchronous: options.synchronous, load, tenures: tenures.list(), faults, present, sessionsLeft, handlesBefore, handlesLeft,
-      problems: watch.problems, applicationName: APPLICATION_NAME, nodes: cluster.nodes.length,
+      synchronous: options.synchronous,
+      load,
+      tenures: tenures.list(),
+      faults,
+      present,
+      sessionsLeft,
+      handlesBefore,
+      handlesLeft,
+      problems: watch.problems,
+      applicationName: APPLICATION_NAME,
+      nodes: cluster.nodes.length,
     });
     return {
-      options: { durationMillis: options.durationMillis, seed: options.seed, synchronous: options.synchronous, peer: options.peer ?? false },
+      options: {
+        durationMillis: options.durationMillis,
+        seed: options.seed,
+        synchronous: options.synchronous,
+        peer: options.peer ?? false,
+      },
       faultMillis,
       faults,
       done: { ...load.done },

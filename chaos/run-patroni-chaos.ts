@@ -16,9 +16,11 @@ export interface PatroniChaosOptions {
   /** Patroni's synchronous_mode (on etcd's v2 API: Patroni 3.0.2's etcd3 client can give a thawed leader its lock back). */
   readonly synchronous: boolean;
   readonly log?: (line: string) => void;
+  /** The first member's loopback address (see startPatroniCluster). @default '127.0.0.2' */
+  readonly firstAddress?: string;
 }
 
-export interface PatroniFaultRecord extends Omit<FaultRecord, 'plan' | 'promoted'> {
+interface PatroniFaultRecord extends Omit<FaultRecord, 'plan' | 'promoted'> {
   readonly patroniPlan: PatroniFaultPlan;
   /** Patroni's leader after the fault, when it changed. */
   readonly newLeader: string | undefined;
@@ -35,7 +37,7 @@ export interface PatroniChaosReport extends ChaosRunFigures<PatroniChaosOptions,
   readonly leaderChanges: number;
 }
 
-export const PATRONI_APPLICATION_NAME = 'pgsplit-patroni-chaos';
+const PATRONI_APPLICATION_NAME = 'pgsplit-patroni-chaos';
 
 /**
  * A write sent to the member that has just lost Patroni's lock, this soon
@@ -48,7 +50,9 @@ export const LOCK_MOVE_GRACE_MILLIS = 2000;
 async function sessionsNamed(cluster: PatroniCluster, name: string): Promise<number> {
   let total = 0;
   for (const member of cluster.members) {
-    const rows = await member.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [name]).catch(() => [{ n: '0' }]);
+    const rows = await member
+      .query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [name])
+      .catch(() => [{ n: '0' }]);
     total += Number(rows[0]?.n ?? 0);
   }
   return total;
@@ -64,7 +68,7 @@ async function noSessionsLeft(cluster: PatroniCluster, name: string): Promise<nu
 }
 
 /** Acknowledged rows missing from the final leader, grouped by the server and timeline that acknowledged them. */
-export interface LostRows {
+interface LostRows {
   readonly server: string;
   readonly timeline: number;
   readonly rows: number;
@@ -72,8 +76,14 @@ export interface LostRows {
   readonly discarded: boolean;
 }
 
-function lostRows(acks: readonly WriteAck[], present: ReadonlySet<number>, discarded: readonly TimelineDiscardedEvent[], hosts: readonly string[]): LostRows[] {
-  const onDiscarded = (ack: WriteAck): boolean => discarded.some((d) => d.timeline === ack.timeline && d.nodes.some((i) => hosts[i] === ack.server));
+function lostRows(
+  acks: readonly WriteAck[],
+  present: ReadonlySet<number>,
+  discarded: readonly TimelineDiscardedEvent[],
+  hosts: readonly string[],
+): LostRows[] {
+  const onDiscarded = (ack: WriteAck): boolean =>
+    discarded.some((d) => d.timeline === ack.timeline && d.nodes.some((i) => hosts[i] === ack.server));
   const groups = new Map<string, LostRows>();
   for (const ack of acks) {
     const missing = ack.ids.filter((id) => !present.has(id)).length;
@@ -85,7 +95,13 @@ function lostRows(acks: readonly WriteAck[], present: ReadonlySet<number>, disca
   return [...groups.values()].sort((a, b) => a.timeline - b.timeline);
 }
 
-async function faultLoop(cluster: PatroniCluster, load: MixedLoad, seed: number, durationMillis: number, log: (line: string) => void): Promise<PatroniFaultRecord[]> {
+async function faultLoop(
+  cluster: PatroniCluster,
+  load: MixedLoad,
+  seed: number,
+  durationMillis: number,
+  log: (line: string) => void,
+): Promise<PatroniFaultRecord[]> {
   const random = new Random(seed);
   const faults: PatroniFaultRecord[] = [];
   const startedAt = Date.now();
@@ -101,11 +117,19 @@ async function faultLoop(cluster: PatroniCluster, load: MixedLoad, seed: number,
       load.successAfter(['read'], healedAt, RECOVERY_LIMIT_MILLIS),
     ]);
     const record: PatroniFaultRecord = {
-      label: patroniFaultLabel(plan), patroniPlan: plan, node: member.name, newLeader: after !== null && after !== before ? after.name : undefined,
-      injectedAt, healedAt, writeRecoveryMillis: wroteAt === null ? null : wroteAt - healedAt, readRecoveryMillis: readAt === null ? null : readAt - healedAt,
+      label: patroniFaultLabel(plan),
+      patroniPlan: plan,
+      node: member.name,
+      newLeader: after !== null && after !== before ? after.name : undefined,
+      injectedAt,
+      healedAt,
+      writeRecoveryMillis: wroteAt === null ? null : wroteAt - healedAt,
+      readRecoveryMillis: readAt === null ? null : readAt - healedAt,
     };
     faults.push(record);
-    log(`#${faults.length} ${record.label} on ${record.node}${record.newLeader === undefined ? '' : `, Patroni's leader now ${record.newLeader}`} (${clock(injectedAt)} to ${clock(healedAt)}): writes back ${record.writeRecoveryMillis ?? 'never'} ms, reads ${record.readRecoveryMillis ?? 'never'} ms after the heal`);
+    log(
+      `#${faults.length} ${record.label} on ${record.node}${record.newLeader === undefined ? '' : `, Patroni's leader now ${record.newLeader}`} (${clock(injectedAt)} to ${clock(healedAt)}): writes back ${record.writeRecoveryMillis ?? 'never'} ms, reads ${record.readRecoveryMillis ?? 'never'} ms after the heal`,
+    );
   }
   return faults;
 }
@@ -118,7 +142,13 @@ async function faultLoop(cluster: PatroniCluster, load: MixedLoad, seed: number,
  */
 export async function runPatroniChaos(options: PatroniChaosOptions): Promise<PatroniChaosReport> {
   const log = options.log ?? (() => undefined);
-  const cluster = await startPatroniCluster({ members: 3, synchronousMode: options.synchronous, dcs: options.synchronous ? 'etcd' : 'etcd3', log: (line) => log(`harness: ${line}`) });
+  const cluster = await startPatroniCluster({
+    members: 3,
+    synchronousMode: options.synchronous,
+    dcs: options.synchronous ? 'etcd' : 'etcd3',
+    firstAddress: options.firstAddress ?? '127.0.0.2',
+    log: (line) => log(`harness: ${line}`),
+  });
   const watch = watchProcess();
   const tenures = new LockTenures(cluster, log);
   try {
@@ -127,11 +157,15 @@ export async function runPatroniChaos(options: PatroniChaosOptions): Promise<Pat
     await tenures.read();
     tenures.start();
     const handlesBefore = handleCount();
-    const split: SplitCluster = await connectSplit(cluster.url(cluster.members, { application_name: PATRONI_APPLICATION_NAME }), { patroni: { port: cluster.apiPort } });
+    const split: SplitCluster = await connectSplit(cluster.url(cluster.members, { application_name: PATRONI_APPLICATION_NAME }), {
+      patroni: { port: cluster.apiPort },
+    });
     const discarded: TimelineDiscardedEvent[] = [];
     split.on('timeline-discarded', (e) => {
       discarded.push(e);
-      log(`pg-split: timeline ${e.timeline} discarded (back on ${e.now}, on ${e.evidence === 'servers' ? 'the servers\'' : 'the orchestrator\'s'} word), ${e.acknowledgedWrites} writes acknowledged there`);
+      log(
+        `pg-split: timeline ${e.timeline} discarded (back on ${e.now}, on ${e.evidence === 'servers' ? "the servers'" : "the orchestrator's"} word), ${e.acknowledgedWrites} writes acknowledged there`,
+      );
     });
     const load = new MixedLoad(split);
     const startedAt = Date.now();
@@ -154,14 +188,28 @@ export async function runPatroniChaos(options: PatroniChaosOptions): Promise<Pat
     const lost = lostRows(load.acks, present, discarded, hosts);
     const lostCount = (discardedOnly: boolean): number => lost.filter((l) => l.discarded === discardedOnly).reduce((n, l) => n + l.rows, 0);
     const checks = invariantChecks({
-      synchronous: options.synchronous, load, tenures: tenures.list(), faults, matching: { graceMillis: LOCK_MOVE_GRACE_MILLIS },
-      present, sessionsLeft, handlesBefore, handlesLeft, problems: watch.problems, applicationName: PATRONI_APPLICATION_NAME, nodes: cluster.members.length,
+      synchronous: options.synchronous,
+      load,
+      tenures: tenures.list(),
+      faults,
+      matching: { graceMillis: LOCK_MOVE_GRACE_MILLIS },
+      present,
+      sessionsLeft,
+      handlesBefore,
+      handlesLeft,
+      problems: watch.problems,
+      applicationName: PATRONI_APPLICATION_NAME,
+      nodes: cluster.members.length,
     });
-    const afterLockMoved = acknowledgedRows(writesOffPrimary(load.acks, tenures.list()))
-      - acknowledgedRows(writesOffPrimary(load.acks, tenures.list(), { graceMillis: LOCK_MOVE_GRACE_MILLIS }));
+    const afterLockMoved =
+      acknowledgedRows(writesOffPrimary(load.acks, tenures.list())) -
+      acknowledgedRows(writesOffPrimary(load.acks, tenures.list(), { graceMillis: LOCK_MOVE_GRACE_MILLIS }));
     return {
       options: { durationMillis: options.durationMillis, seed: options.seed, synchronous: options.synchronous },
-      faultMillis, faults, done: { ...load.done }, failed: { ...load.failed },
+      faultMillis,
+      faults,
+      done: { ...load.done },
+      failed: { ...load.failed },
       failures: [...load.failures.values()].sort((a, b) => b.count - a.count),
       acknowledgedRows: acknowledgedRows(load.acks),
       acknowledgedAfterLockMoved: afterLockMoved,

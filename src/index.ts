@@ -15,7 +15,7 @@ export type { ProbeClusterOptions, ProbeReport } from './probe/probe.js';
 export type { NodeRole, NodeStatus } from './probe/node-status.js';
 export { connectSplit } from './split/connect-split.js';
 export type { SplitCluster, SplitEvent, SplitEvents, Topology, TopologyNode } from './split/connect-split.js';
-export type { ChangeEvent, FailoverEvent, SplitBrainEvent, TimelineDiscardedEvent } from './split/watch-state.js';
+export type { ChangeEvent, FailoverEvent, HostPort, SplitBrainEvent, TimelineDiscardedEvent } from './split/split-events.js';
 export type { PatroniOptions, PatroniReport } from './split/patroni-authority.js';
 export type { RoleDecision } from './split/topology.js';
 export type { PoolSettings, SplitOptions } from './split/options.js';

@@ -46,7 +46,8 @@ export function nearestName(key: string, names: readonly string[]): string | nul
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const name of names) {
-    const d = name.toLowerCase().startsWith(key.toLowerCase()) || key.toLowerCase().startsWith(name.toLowerCase()) ? 1 : distance(key, name);
+    const d =
+      name.toLowerCase().startsWith(key.toLowerCase()) || key.toLowerCase().startsWith(name.toLowerCase()) ? 1 : distance(key, name);
     if (d < bestDistance) {
       best = name;
       bestDistance = d;
@@ -71,7 +72,8 @@ export function optionsObject(name: string, value: unknown, allowed: readonly st
   for (const key of Object.keys(value)) {
     if (allowed.includes(key)) continue;
     const near = nearestName(key, allowed);
-    throw new OptionError(`Unknown option \`${name === 'options' ? '' : `${name}.`}${key}\`${near === null ? '' : `; did you mean \`${near}\`?`}`);
+    const prefix = name === 'options' ? '' : `${name}.`;
+    throw new OptionError(`Unknown option \`${prefix}${key}\`${near === null ? '' : `; did you mean \`${prefix}${near}\`?`}`);
   }
   return value;
 }
@@ -90,7 +92,7 @@ export interface NumberRule {
 }
 
 /** The longest timer Node can set (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms, with a warning. */
-export const MAX_TIMER_MILLIS = 2_147_483_647;
+const MAX_TIMER_MILLIS = 2_147_483_647;
 
 /**
  * A finite number, positive (or zero when allowed), whole when asked, and in
@@ -98,12 +100,18 @@ export const MAX_TIMER_MILLIS = 2_147_483_647;
  */
 export function numberOption<F>(name: string, value: unknown, fallback: F, rule: NumberRule = {}): number | F {
   if (value === undefined) return fallback;
-  const ok = typeof value === 'number' && Number.isFinite(value) && (value > 0 || (rule.zero === true && value === 0)) && (rule.integer !== true || Number.isInteger(value));
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (value > 0 || (rule.zero === true && value === 0)) &&
+    (rule.integer !== true || Number.isInteger(value));
   const tooLong = rule.unit === 'milliseconds' && typeof value === 'number' && value > MAX_TIMER_MILLIS;
   if (ok && !tooLong) return value;
   const kind = `${rule.zero === true ? 'non-negative' : 'positive'} ${rule.integer === true ? 'whole number' : 'finite number'}`;
   const limit = rule.unit === 'milliseconds' ? ` up to ${MAX_TIMER_MILLIS}` : '';
-  throw new OptionError(`Expected \`${name}\` to be a ${kind}${rule.unit === undefined ? '' : ` of ${rule.unit}`}${limit}, got ${describeValue(value)}`);
+  throw new OptionError(
+    `Expected \`${name}\` to be a ${kind}${rule.unit === undefined ? '' : ` of ${rule.unit}`}${limit}, got ${describeValue(value)}`,
+  );
 }
 
 /** A TCP port option (1 to 65535), or `fallback` when absent. Throws `OptionError`. */
@@ -129,9 +137,4 @@ export function functionOption<F>(name: string, value: unknown): F | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'function') return value as F;
   throw new OptionError(`Expected \`${name}\` to be a function, got ${describeValue(value)}`);
-}
-
-export function stringOption(name: string, value: unknown): string | undefined {
-  if (value === undefined || typeof value === 'string') return value;
-  throw new OptionError(`Expected \`${name}\` to be a string, got ${describeValue(value)}`);
 }

@@ -6,20 +6,24 @@
 //
 // Spans go where OTEL_TRACES_EXPORTER says (OTLP to localhost:4318 by default;
 // `none` to keep only metrics). Metrics are served on http://0.0.0.0:9464/metrics
-// (METRICS_PORT to change it).
+// (METRICS_PORT and METRICS_HOST to change it).
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { metrics, NodeSDK } from '@opentelemetry/sdk-node';
 
 const sdk = new NodeSDK({
   serviceName: process.env.OTEL_SERVICE_NAME ?? 'app',
-  metricReaders: [new PrometheusExporter({ port: Number(process.env.METRICS_PORT ?? 9464) })],
+  metricReaders: [new PrometheusExporter({ host: process.env.METRICS_HOST, port: Number(process.env.METRICS_PORT ?? 9464) })],
   instrumentations: [new PgInstrumentation()],
   views: [
     // pg's instrumentation also counts pooled connections, under the same metric names as
     // pg-split but with one pool name for a node's reader and writer pools. Keep pg-split's:
     // two families of one name make an invalid Prometheus scrape.
-    { meterName: '@opentelemetry/instrumentation-pg', instrumentName: 'db.client.connection.*', aggregation: { type: metrics.AggregationType.DROP } },
+    {
+      meterName: '@opentelemetry/instrumentation-pg',
+      instrumentName: 'db.client.connection.*',
+      aggregation: { type: metrics.AggregationType.DROP },
+    },
   ],
 });
 sdk.start();

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { nearestName } from '../input.js';
 
 /** A command's options: `--name <value>` (string) or `--name` (boolean); `help`/`-h` is added to every command. */
 export type OptionSpecs = Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string }>>;
@@ -37,6 +38,18 @@ export function shownName(rawName: string): string {
   return SHOWABLE.test(rawName) ? rawName : '(not shown: it may hold a password)';
 }
 
+/**
+ * `; did you mean --timeout?` for a mistyped `--tiemout` (or `; did you mean
+ * probe?` for a command): only for a word-like input, which cannot hold a
+ * password; empty when no valid name is close.
+ */
+export function suggestion(typed: string, names: readonly string[], dashes = '--'): string {
+  const bare = typed.replace(/^-+/, '');
+  if (!SHOWABLE.test(typed) || bare === '') return '';
+  const near = nearestName(bare, names);
+  return near === null ? '' : `; did you mean ${dashes}${near}?`;
+}
+
 /** A value that is no option of its own: `-1` and `-.5` are values (so they are reported as out of range), `--json` is not. */
 function looksLikeValue(value: string): boolean {
   return !value.startsWith('-') || /^-[\d.]/.test(value);
@@ -61,7 +74,8 @@ export function readCommandLine(argv: readonly string[], specs: OptionSpecs, all
     }
     const spec = token.name === 'help' ? options.help : Object.hasOwn(specs, token.name) ? specs[token.name] : undefined;
     // parseArgs takes `-abc` as `-a -b -c`, and `--x=v` as name `x`: the raw name never holds a value.
-    if (spec === undefined) throw new UsageError(`unknown option ${shownName(token.rawName)}`);
+    if (spec === undefined)
+      throw new UsageError(`unknown option ${shownName(token.rawName)}${suggestion(token.rawName, Object.keys(options))}`);
     if (spec.type === 'boolean') {
       if (token.value !== undefined) throw new UsageError(`${token.rawName} takes no value`);
       if (token.name === 'help') help = true;
@@ -93,7 +107,7 @@ export function text(line: CommandLine, name: string): string | undefined {
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 
 /** The longest wait an option accepts: a day (and well below setTimeout's limit of 24.8 days). */
-export const MAX_SECONDS = 86_400;
+const MAX_SECONDS = 86_400;
 
 /**
  * A number of seconds, written as a plain decimal (`5`, `0.5`), from `min`
@@ -127,7 +141,9 @@ export function oneConnInfo(line: CommandLine): string {
   const [first, ...more] = line.positionals;
   if (first === undefined) throw new UsageError('missing the connection string (<conninfo>)');
   if (more.length > 0) {
-    throw new UsageError(`takes one connection string, got ${line.positionals.length} arguments (quote a keyword/value string as one argument: 'host=db1,db2 dbname=shop')`);
+    throw new UsageError(
+      `takes one connection string, got ${line.positionals.length} arguments (quote a keyword/value string as one argument: 'host=db1,db2 dbname=shop')`,
+    );
   }
   return first;
 }

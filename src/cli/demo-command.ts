@@ -1,11 +1,12 @@
+import { nodeAddresses } from '../cluster/addresses.js';
 import { startCluster, type Cluster } from '../cluster/index.js';
 import { renderFrame, type DemoEvent } from '../demo/screen.js';
 import { emptyCounts, startTraffic, type TrafficCounts } from '../demo/traffic.js';
 import { connectSplit, type SplitCluster } from '../split/connect-split.js';
-import { flag, readCommandLine, secondsOption } from './args.js';
+import { flag, readCommandLine, secondsOption, shown, text, UsageError } from './args.js';
 import { EXIT, type CliIo } from './io.js';
 
-export const DEMO_HELP = `Usage: pg-split demo [--seconds <n>] [--no-failover]
+export const DEMO_HELP = `Usage: pg-split demo [--seconds <n>] [--no-failover] [--first-address <ip>]
 
 Starts a local primary and two standbys (PostgreSQL server binaries from this
 machine, each on its own loopback address), connects with connectSplit, and
@@ -15,6 +16,9 @@ Everything is removed on exit and on Ctrl-C.
 
   --seconds <n>    how long to run, 8 to 86400 (default 15)
   --no-failover    only show the routing
+  --first-address <ip>
+                   the primary's loopback address; the standbys take the two
+                   after it (default 127.0.0.2, so .2, .3 and .4)
 `;
 
 const sleep = (millis: number): Promise<void> => new Promise((r) => setTimeout(r, millis));
@@ -60,7 +64,7 @@ async function failover(run: DemoRun, cluster: Cluster, counts: TrafficCounts): 
 
 async function show(run: DemoRun, cluster: Cluster, split: SplitCluster, seconds: number, withFailover: boolean): Promise<void> {
   const counts = emptyCounts();
-  split.on('failover', ({ to }: { to: number }) => note(run, `writer moved to ${cluster.nodes[to]?.host ?? to}`));
+  split.on('failover', ({ host }) => note(run, `writer moved to ${host}`));
   const stopTraffic = startTraffic(split.writer, split.reader, counts);
   const frame = (): string => renderFrame(split.topology(), counts, run.events, Date.now() - run.started);
   const timer = run.io.stdout.isTTY ? setInterval(() => run.io.stdout.write(`\x1b[H\x1b[2J${frame()}`), 200) : null;
@@ -75,16 +79,33 @@ async function show(run: DemoRun, cluster: Cluster, split: SplitCluster, seconds
   run.io.stdout.write(`${run.io.stdout.isTTY ? '\x1b[H\x1b[2J' : '\n'}${frame()}`);
 }
 
+/** The demo's three addresses from `--first-address`: loopback, with room for two more after it. */
+function demoAddresses(first: string): string[] {
+  try {
+    return nodeAddresses(first, 3);
+  } catch {
+    throw new UsageError(
+      `--first-address must be an IPv4 address in 127.0.0.0/8 with two more after it, got ${shown(first, 'another value')}`,
+    );
+  }
+}
+
 export async function demoCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const line = readCommandLine(argv, { seconds: { type: 'string' }, 'no-failover': { type: 'boolean' } }, false);
+  const line = readCommandLine(
+    argv,
+    { seconds: { type: 'string' }, 'no-failover': { type: 'boolean' }, 'first-address': { type: 'string' } },
+    false,
+  );
   if (line.help) {
     io.stdout.write(DEMO_HELP);
     return EXIT.ok;
   }
   const seconds = secondsOption(line, 'seconds', 8) ?? 15;
+  const firstAddress = text(line, 'first-address') ?? '127.0.0.2';
+  const addresses = demoAddresses(firstAddress);
   const run: DemoRun = { io, started: Date.now(), events: [] };
-  io.stdout.write('starting a primary and two standbys on 127.0.0.2, .3, .4 ...\n');
-  const cluster = await startCluster({ standbys: 2 });
+  io.stdout.write(`starting a primary and two standbys on ${addresses.join(', ')} ...\n`);
+  const cluster = await startCluster({ standbys: 2, firstAddress });
   try {
     io.stdout.write(`cluster up in ${((Date.now() - run.started) / 1000).toFixed(1)} s on port ${cluster.port}\n`);
     await cluster.primary.query('CREATE TABLE demo_writes (id bigserial PRIMARY KEY, at timestamptz NOT NULL)');

@@ -16,14 +16,14 @@ Exit status: 0 parsed, 2 libpq would reject the string (its message on stderr)
 or a usage error.
 `;
 
-export interface HostRow {
+interface HostRow {
   readonly host: string | null;
   readonly hostaddr: string | null;
   readonly port: number;
 }
 
 /** The host list with numeric ports; a port libpq cannot read as an integer is an error. */
-export function hostRows(target: ConnectionTarget): HostRow[] {
+function hostRows(target: ConnectionTarget): HostRow[] {
   return target.hosts.map((h) => {
     // Out of range is shown as written (libpq checks the range only when it connects).
     const port = portOf(h);
@@ -34,7 +34,14 @@ export function hostRows(target: ConnectionTarget): HostRow[] {
 
 function printHuman(io: CliIo, target: ConnectionTarget, hosts: readonly HostRow[]): void {
   const params = target.redactedParams();
-  io.stdout.write(params.length === 0 ? '(no keywords set)\n' : renderTable(['keyword', 'value'], params.map(([k, v]) => [k, JSON.stringify(v)])));
+  io.stdout.write(
+    params.length === 0
+      ? '(no keywords set)\n'
+      : renderTable(
+          ['keyword', 'value'],
+          params.map(([k, v]) => [k, JSON.stringify(v)]),
+        ),
+  );
   io.stdout.write('\n');
   const rows = hosts.map((h, i) => [String(i + 1), h.host ?? '(default)', h.hostaddr ?? '-', String(h.port)]);
   io.stdout.write(renderTable(['#', 'host', 'hostaddr', 'port'], rows));

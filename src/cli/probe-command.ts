@@ -29,7 +29,12 @@ Exit status: 0 a host would be chosen (--watch: the frames were shown),
 `;
 
 const PROBE_OPTIONS = {
-  json: { type: 'boolean' }, timeout: { type: 'string' }, watch: { type: 'boolean' }, interval: { type: 'string' }, frames: { type: 'string' }, patroni: { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  watch: { type: 'boolean' },
+  interval: { type: 'string' },
+  frames: { type: 'string' },
+  patroni: { type: 'string' },
 } as const;
 
 export async function probeCommand(argv: readonly string[], io: CliIo): Promise<number> {
@@ -39,7 +44,8 @@ export async function probeCommand(argv: readonly string[], io: CliIo): Promise<
     return EXIT.ok;
   }
   const watch = flag(line, 'watch');
-  if (watch && flag(line, 'json')) throw new UsageError('--json and --watch cannot be combined (--watch prints a table or a line per change)');
+  if (watch && flag(line, 'json'))
+    throw new UsageError('--json and --watch cannot be combined (--watch prints a table or a line per change)');
   for (const name of ['interval', 'frames'] as const) {
     if (!watch && text(line, name) !== undefined) throw new UsageError(`--${name} only applies with --watch`);
   }
@@ -53,10 +59,17 @@ export async function probeCommand(argv: readonly string[], io: CliIo): Promise<
   try {
     const target = resolveConnInfo(conninfo, { env: io.env, warn: (m) => io.stderr.write(`${m}\n`) });
     if (watch) {
-      await watchProbe(target, io, { intervalMillis: interval * 1000, frames, timeoutMillis: seconds === undefined ? undefined : seconds * 1000 });
+      await watchProbe(target, io, {
+        intervalMillis: interval * 1000,
+        frames,
+        timeoutMillis: seconds === undefined ? undefined : seconds * 1000,
+      });
       return EXIT.ok;
     }
-    const report = await probeCluster(target, { ...(seconds === undefined ? {} : { timeoutMillis: seconds * 1000 }), ...(patroniPort === undefined ? {} : { patroniPort }) });
+    const report = await probeCluster(target, {
+      ...(seconds === undefined ? {} : { timeoutMillis: seconds * 1000 }),
+      ...(patroniPort === undefined ? {} : { patroniPort }),
+    });
     io.stdout.write(flag(line, 'json') ? JSON.stringify(report) + '\n' : renderProbe(report));
     return report.chosen === null ? EXIT.failed : EXIT.ok;
   } catch (err) {

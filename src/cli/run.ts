@@ -1,4 +1,4 @@
-import { shown, shownName, UsageError } from './args.js';
+import { shown, shownName, suggestion, UsageError } from './args.js';
 import { DEMO_HELP, demoCommand } from './demo-command.js';
 import { EXIT, type CliIo } from './io.js';
 import { PARSE_HELP, parseCommand } from './parse-command.js';
@@ -16,7 +16,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   demo: { run: demoCommand, help: DEMO_HELP },
 };
 
-export const HELP = `Usage: pg-split <command> [options]
+const HELP = `Usage: pg-split <command> [options]
 
 Commands:
   parse [--json] <conninfo>   what a connection string sets, and its host list
@@ -50,8 +50,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) {
     const message = name.startsWith('-')
-      ? `unknown option ${shownName(name)}`
-      : `unknown command ${shown(name, '(not shown: it may hold a password)')} (commands: ${Object.keys(COMMANDS).join(', ')})`;
+      ? `unknown option ${shownName(name)}${suggestion(name, ['help', 'version'])}`
+      : `unknown command ${shown(name, '(not shown: it may hold a password)')}${suggestion(name, Object.keys(COMMANDS), '')} (commands: ${Object.keys(COMMANDS).join(', ')})`;
     io.stderr.write(`pg-split: ${message}\n\n${HELP}`);
     return EXIT.badInput;
   }

@@ -20,7 +20,12 @@ function watchTimeout(settings: WatchSettings, target: ConnectionTarget): number
 }
 
 function roleLine(target: ConnectionTarget, watch: ClusterWatch): string {
-  return watch.statuses().map((s) => `${s.host}=${s.reachable ? s.role ?? '?' : 'down'}`).join(' ') + ` (target_session_attrs=${target.targetSessionAttrs})`;
+  return (
+    watch
+      .statuses()
+      .map((s) => `${s.host}=${s.reachable ? (s.role ?? '?') : 'down'}`)
+      .join(' ') + ` (target_session_attrs=${target.targetSessionAttrs})`
+  );
 }
 
 /**
@@ -41,9 +46,16 @@ export async function watchProbe(target: ConnectionTarget, io: CliIo, settings: 
   const started = Date.now();
   const frame = (): void => {
     const nodes = watch.statuses();
-    const report = { nodes, chosen: libpqChoice(nodes, target.targetSessionAttrs), targetSessionAttrs: target.targetSessionAttrs, loadBalanceHosts: target.loadBalanceHosts };
+    const report = {
+      nodes,
+      chosen: libpqChoice(nodes, target.targetSessionAttrs),
+      targetSessionAttrs: target.targetSessionAttrs,
+      loadBalanceHosts: target.loadBalanceHosts,
+    };
     if (io.stdout.isTTY) {
-      io.stdout.write(`\x1b[H\x1b[2Jpg-split probe --watch  ${((Date.now() - started) / 1000).toFixed(0)} s  (Ctrl-C to stop)\n\n${renderProbe(report)}`);
+      io.stdout.write(
+        `\x1b[H\x1b[2Jpg-split probe --watch  ${((Date.now() - started) / 1000).toFixed(0)} s  (Ctrl-C to stop)\n\n${renderProbe(report)}`,
+      );
       return;
     }
     const line = roleLine(target, watch);

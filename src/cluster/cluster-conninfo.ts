@@ -24,7 +24,9 @@ export function buildConnInfo(nodes: readonly Endpoint[], port: number, extra: R
     dbname: 'postgres',
     ...extra,
   };
-  return Object.entries(params).map(([key, value]) => `${key}=${conninfoValue(value)}`).join(' ');
+  return Object.entries(params)
+    .map(([key, value]) => `${key}=${conninfoValue(value)}`)
+    .join(' ');
 }
 
 /**

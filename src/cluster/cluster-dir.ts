@@ -25,6 +25,6 @@ function roomyRamDisk(): string | undefined {
  */
 export async function makeClusterDir(env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const forced = env['PG_SPLIT_CLUSTER_TMPDIR'];
-  const base = forced !== undefined && forced !== '' ? forced : roomyRamDisk() ?? tmpdir();
+  const base = forced !== undefined && forced !== '' ? forced : (roomyRamDisk() ?? tmpdir());
   return mkdtemp(join(base, 'pg-split-cluster-'));
 }

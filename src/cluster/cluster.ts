@@ -56,7 +56,12 @@ export class Cluster {
     this.port = setup.port;
     this.rootDir = setup.rootDir;
     this.#log = setup.log;
-    const ctx = { ...setup, onPromoted: (node: ClusterNode) => { this.#currentPrimary = node; } };
+    const ctx = {
+      ...setup,
+      onPromoted: (node: ClusterNode) => {
+        this.#currentPrimary = node;
+      },
+    };
     this.nodes = setup.addresses.map((host, i) => new ClusterNode(i === 0 ? 'primary' : `standby${i}`, host, ctx));
     this.#currentPrimary = this.primary;
     this.#exitGuard = guardExit(() => this.#destroySync());
@@ -98,10 +103,20 @@ export class Cluster {
     const primary = this.#currentPrimary;
     const lsn = await currentLsn(primary);
     const standbys = this.nodes.filter((node) => node !== primary && node.isRunning() && !node.frozen);
-    await Promise.all(standbys.map((standby) => waitUntil(() => hasCaughtUp(standby, lsn), {
-      timeoutMillis,
-      onTimeout: (last) => clusterError(standby.name, `has not replayed ${primary.name}'s WAL up to ${lsn} within ${timeoutMillis} ms`, standby.logPath, last),
-    })));
+    await Promise.all(
+      standbys.map((standby) =>
+        waitUntil(() => hasCaughtUp(standby, lsn), {
+          timeoutMillis,
+          onTimeout: (last) =>
+            clusterError(
+              standby.name,
+              `has not replayed ${primary.name}'s WAL up to ${lsn} within ${timeoutMillis} ms`,
+              standby.logPath,
+              last,
+            ),
+        }),
+      ),
+    );
   }
 
   /** Stops every server (SIGKILL when needed, thawing frozen ones) and removes the temporary directory. Idempotent. */

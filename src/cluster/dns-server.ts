@@ -12,7 +12,9 @@ import { waitUntil } from './wait.js';
 /** Records a DNS server answers: A/AAAA (`name` → addresses) and SRV (`name` → targets and ports). */
 export interface DnsRecords {
   readonly addresses?: Readonly<Record<string, readonly string[]>>;
-  readonly srv?: Readonly<Record<string, ReadonlyArray<{ readonly target: string; readonly port: number; readonly priority?: number; readonly weight?: number }>>>;
+  readonly srv?: Readonly<
+    Record<string, ReadonlyArray<{ readonly target: string; readonly port: number; readonly priority?: number; readonly weight?: number }>>
+  >;
 }
 
 /** A real DNS server on a loopback address (Debian's dnsmasq), with records the test changes. */
@@ -25,11 +27,17 @@ export interface DnsServer {
 }
 
 function hostsFile(records: DnsRecords): string {
-  return Object.entries(records.addresses ?? {}).flatMap(([name, addresses]) => addresses.map((a) => `${a} ${name}`)).join('\n') + '\n';
+  return (
+    Object.entries(records.addresses ?? {})
+      .flatMap(([name, addresses]) => addresses.map((a) => `${a} ${name}`))
+      .join('\n') + '\n'
+  );
 }
 
 function srvArgs(records: DnsRecords): string[] {
-  return Object.entries(records.srv ?? {}).flatMap(([name, targets]) => targets.map((t) => `--srv-host=${name},${t.target},${t.port},${t.priority ?? 0},${t.weight ?? 0}`));
+  return Object.entries(records.srv ?? {}).flatMap(([name, targets]) =>
+    targets.map((t) => `--srv-host=${name},${t.target},${t.port},${t.priority ?? 0},${t.weight ?? 0}`),
+  );
 }
 
 /** What the server answers now for every name in `records`, to compare with what was set. */
@@ -41,7 +49,17 @@ async function answers(resolver: Resolver, records: DnsRecords): Promise<boolean
     }
     for (const [name, targets] of Object.entries(records.srv ?? {})) {
       const got = await resolver.resolveSrv(name).catch(() => []);
-      if (got.map((r) => `${r.name}:${r.port}`).sort().join() !== targets.map((t) => `${t.target}:${t.port}`).sort().join()) return false;
+      if (
+        got
+          .map((r) => `${r.name}:${r.port}`)
+          .sort()
+          .join() !==
+        targets
+          .map((t) => `${t.target}:${t.port}`)
+          .sort()
+          .join()
+      )
+        return false;
     }
     return true;
   } catch {
@@ -68,8 +86,20 @@ export async function startDnsServer(records: DnsRecords, address = '127.0.0.250
   const launch = async (): Promise<void> => {
     await writeFile(hostsPath, hostsFile(current));
     await chownToServer(hostsPath);
-    const args = ['--keep-in-foreground', '--log-facility=-', '--no-resolv', '--no-hosts', `--listen-address=${address}`, '--bind-interfaces', `--port=${port}`,
-      `--addn-hosts=${hostsPath}`, '--local-ttl=0', '--cache-size=0', `--pid-file=${join(dir, 'dnsmasq.pid')}`, ...srvArgs(current)];
+    const args = [
+      '--keep-in-foreground',
+      '--log-facility=-',
+      '--no-resolv',
+      '--no-hosts',
+      `--listen-address=${address}`,
+      '--bind-interfaces',
+      `--port=${port}`,
+      `--addn-hosts=${hostsPath}`,
+      '--local-ttl=0',
+      '--cache-size=0',
+      `--pid-file=${join(dir, 'dnsmasq.pid')}`,
+      ...srvArgs(current),
+    ];
     daemon = new Daemon({ name: 'dnsmasq', command: '/usr/sbin/dnsmasq', args, logPath: join(dir, 'dnsmasq.log'), home: dir });
     daemon.start();
     const started = daemon;
@@ -93,7 +123,11 @@ export async function startDnsServer(records: DnsRecords, address = '127.0.0.250
       await writeFile(hostsPath, hostsFile(current));
       const pid = daemon?.pid;
       if (pid !== undefined) process.kill(pid, 'SIGHUP');
-      await waitUntil(() => answers(resolver, current), { timeoutMillis: 10_000, intervalMillis: 20, onTimeout: () => clusterError('dnsmasq', 'did not answer with the new records within 10000 ms', join(dir, 'dnsmasq.log')) });
+      await waitUntil(() => answers(resolver, current), {
+        timeoutMillis: 10_000,
+        intervalMillis: 20,
+        onTimeout: () => clusterError('dnsmasq', 'did not answer with the new records within 10000 ms', join(dir, 'dnsmasq.log')),
+      });
     },
     async stop(): Promise<void> {
       await daemon?.stop(5000);

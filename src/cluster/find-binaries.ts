@@ -11,7 +11,12 @@ function holdsInitdb(dir: string): boolean {
 
 function fromPgConfig(env: NodeJS.ProcessEnv): string | undefined {
   try {
-    const dir = execFileSync('pg_config', ['--bindir'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+    const dir = execFileSync('pg_config', ['--bindir'], {
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5000,
+    }).trim();
     return dir !== '' && holdsInitdb(dir) ? dir : undefined;
   } catch {
     return undefined;
@@ -27,7 +32,9 @@ function fromPath(env: NodeJS.ProcessEnv): string | undefined {
 function fromDebianLayout(): string | undefined {
   let majors: number[];
   try {
-    majors = readdirSync(DEBIAN_ROOT).map(Number).filter((major) => Number.isInteger(major));
+    majors = readdirSync(DEBIAN_ROOT)
+      .map(Number)
+      .filter((major) => Number.isInteger(major));
   } catch {
     return undefined;
   }

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { SUPERUSER } from './server-config.js';
 
 /** Bounds for one harness query: a frozen or dead node must fail it, not hang it. */
-export const QUERY_LIMITS = { connectMillis: 5000, queryMillis: 15000 } as const;
+const QUERY_LIMITS = { connectMillis: 5000, queryMillis: 15000 } as const;
 
 export interface QueryTarget {
   readonly host: string;
@@ -10,7 +10,12 @@ export interface QueryTarget {
 }
 
 /** Runs one statement as the superuser on one node through a short-lived pg.Client; returns its rows. */
-export async function queryNode<T extends pg.QueryResultRow>(target: QueryTarget, sql: string, params: readonly unknown[] = [], limits: { readonly connectMillis: number; readonly queryMillis: number } = QUERY_LIMITS): Promise<T[]> {
+export async function queryNode<T extends pg.QueryResultRow>(
+  target: QueryTarget,
+  sql: string,
+  params: readonly unknown[] = [],
+  limits: { readonly connectMillis: number; readonly queryMillis: number } = QUERY_LIMITS,
+): Promise<T[]> {
   const client = new pg.Client({
     host: target.host,
     port: target.port,

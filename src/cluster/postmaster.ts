@@ -23,11 +23,6 @@ export interface PostmasterSpec {
   readonly args: readonly string[];
 }
 
-export interface Timeouts {
-  readonly startMillis: number;
-  readonly stopMillis: number;
-}
-
 /**
  * One postgres server process, started by us (so we are its parent and reap
  * it), with the signals the harness needs: stop, SIGKILL of the whole tree,

@@ -18,17 +18,29 @@ export interface ReplicaNode {
 }
 
 /** A SQL string literal (standard_conforming_strings is on). */
-export function sqlLiteral(text: string): string {
+function sqlLiteral(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
 /** Replaces `standby.dataDir` with a fresh `pg_basebackup -R -X stream` of `primary`, named after the standby. */
-export async function baseBackup(standby: ReplicaNode, primary: ReplicaNode, run: Omit<RunOptions, 'label' | 'timeoutMillis'>): Promise<void> {
+export async function baseBackup(
+  standby: ReplicaNode,
+  primary: ReplicaNode,
+  run: Omit<RunOptions, 'label' | 'timeoutMillis'>,
+): Promise<void> {
   await rm(standby.dataDir, { recursive: true, force: true });
   const args = [
-    '-D', standby.dataDir,
-    '-d', primaryConnInfo(primary, standby.name),
-    '-X', 'stream', '-R', '--checkpoint=fast', '--no-sync', '--no-manifest', '--no-password',
+    '-D',
+    standby.dataDir,
+    '-d',
+    primaryConnInfo(primary, standby.name),
+    '-X',
+    'stream',
+    '-R',
+    '--checkpoint=fast',
+    '--no-sync',
+    '--no-manifest',
+    '--no-password',
   ];
   await runServerBinary('pg_basebackup', args, { ...run, label: standby.name, timeoutMillis: LIMITS.baseBackup });
 }
@@ -40,14 +52,23 @@ export const TIMELINE_SQL = `SELECT ${NODE_TIMELINE_SQL} AS timeline`;
 export async function waitForStreaming(standby: ReplicaNode, primary: ReplicaNode, primaryTimeline: number): Promise<void> {
   const sql = 'SELECT status, sender_host, received_tli FROM pg_stat_wal_receiver';
   type Row = { status: string; sender_host: string | null; received_tli: number | null };
-  await waitUntil(async () => {
-    const [row] = await standby.query<Row>(sql);
-    return row?.status === 'streaming' && row.sender_host === primary.host && (row.received_tli ?? 0) >= primaryTimeline;
-  }, {
-    timeoutMillis: LIMITS.streaming,
-    intervalMillis: 100,
-    onTimeout: (last) => clusterError(standby.name, `not streaming from ${primary.name} (${primary.host}) within ${LIMITS.streaming} ms`, standby.logPath, last),
-  });
+  await waitUntil(
+    async () => {
+      const [row] = await standby.query<Row>(sql);
+      return row?.status === 'streaming' && row.sender_host === primary.host && (row.received_tli ?? 0) >= primaryTimeline;
+    },
+    {
+      timeoutMillis: LIMITS.streaming,
+      intervalMillis: 100,
+      onTimeout: (last) =>
+        clusterError(
+          standby.name,
+          `not streaming from ${primary.name} (${primary.host}) within ${LIMITS.streaming} ms`,
+          standby.logPath,
+          last,
+        ),
+    },
+  );
 }
 
 /** Points a running standby at another primary: primary_conninfo via ALTER SYSTEM, then a reload (PostgreSQL 13+ restarts the WAL receiver). */

@@ -29,7 +29,9 @@ export function serverUser(): ServerUser {
   try {
     cachedUser = { uid: idOf('-u'), gid: idOf('-g') };
   } catch (err) {
-    throw new PgSplitError('PGSPLIT_CLUSTER', 'running as root, and there is no "postgres" user to run the server binaries as', { cause: err });
+    throw new PgSplitError('PGSPLIT_CLUSTER', 'running as root, and there is no "postgres" user to run the server binaries as', {
+      cause: err,
+    });
   }
   return cachedUser;
 }
@@ -71,7 +73,13 @@ function lastLines(text: string, count: number): string {
 /** Runs one server binary as the server user; rejects with its stderr tail when it fails or overruns. */
 export async function runServerBinary(name: string, args: readonly string[], options: RunOptions): Promise<string> {
   const file = join(options.binDir, name);
-  const spawnOptions = { ...serverUser(), env: serverEnv(options.home), cwd: options.home, timeout: options.timeoutMillis, killSignal: 'SIGKILL' as const };
+  const spawnOptions = {
+    ...serverUser(),
+    env: serverEnv(options.home),
+    cwd: options.home,
+    timeout: options.timeoutMillis,
+    killSignal: 'SIGKILL' as const,
+  };
   return new Promise((resolve, reject) => {
     execFile(file, args, spawnOptions, (err, stdout, stderr) => {
       if (err === null) {

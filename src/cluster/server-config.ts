@@ -72,10 +72,14 @@ export interface NodeAddress {
 /** Command-line settings that differ per node: they override whatever postgresql.conf was copied from the primary. */
 export function nodeArgs(node: NodeAddress): string[] {
   return [
-    '-c', `listen_addresses=${node.host}`,
-    '-c', `port=${node.port}`,
-    '-c', `unix_socket_directories=${node.socketDir}`,
-    '-c', `cluster_name=${node.name}`,
+    '-c',
+    `listen_addresses=${node.host}`,
+    '-c',
+    `port=${node.port}`,
+    '-c',
+    `unix_socket_directories=${node.socketDir}`,
+    '-c',
+    `cluster_name=${node.name}`,
   ];
 }
 

@@ -1,7 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export { sleep };
-
 export interface WaitOptions {
   readonly timeoutMillis: number;
   /** Pause between two checks. */
@@ -37,7 +35,13 @@ export async function settlesWithin(promise: Promise<unknown>, millis: number): 
     timer = setTimeout(() => resolve(false), millis);
   });
   try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -26,11 +26,13 @@ function serverErrorText(err: pg.DatabaseError): string {
 }
 
 function isDatabaseError(err: unknown): err is pg.DatabaseError {
-  return err instanceof pg.DatabaseError || (err instanceof Error && 'severity' in err && typeof (err as { code?: unknown }).code === 'string');
+  return (
+    err instanceof pg.DatabaseError || (err instanceof Error && 'severity' in err && typeof (err as { code?: unknown }).code === 'string')
+  );
 }
 
 /** Turns whatever pg rejected with into libpq's view of the failure. */
-export function classifyConnectError(err: unknown, seen: Readonly<Observed>): { error: AttemptError; message: string; tlsRefused: boolean } {
+function classifyConnectError(err: unknown, seen: Readonly<Observed>): { error: AttemptError; message: string; tlsRefused: boolean } {
   if (seen.timedOut) return { error: { kind: 'timeout' }, message: 'timeout expired', tlsRefused: false };
   if (err instanceof NoPasswordSupplied || (err instanceof Error && err.cause instanceof NoPasswordSupplied)) {
     return { error: { kind: 'no-password' }, message: 'fe_sendauth: no password supplied', tlsRefused: false };
@@ -44,7 +46,11 @@ export function classifyConnectError(err: unknown, seen: Readonly<Observed>): { 
     return { error: { kind: 'socket', errno }, message: strerror(errno), tlsRefused: false };
   }
   if (isTlsRefusedError(err)) {
-    return { error: { kind: 'socket', errno: 'TLS_REFUSED' }, message: 'server does not support SSL, but SSL was required', tlsRefused: true };
+    return {
+      error: { kind: 'socket', errno: 'TLS_REFUSED' },
+      message: 'server does not support SSL, but SSL was required',
+      tlsRefused: true,
+    };
   }
   return { error: { kind: 'eof' }, message: SERVER_CLOSED, tlsRefused: false };
 }
@@ -70,10 +76,13 @@ export async function attemptConnection(config: ClientConfig, timeoutMillis: num
   watch(client, seen);
   const swallow = (): void => undefined;
   client.on('error', swallow);
-  const timer = timeoutMillis > 0 ? setTimeout(() => {
-    seen.timedOut = true;
-    destroySocket(client);
-  }, timeoutMillis) : null;
+  const timer =
+    timeoutMillis > 0
+      ? setTimeout(() => {
+          seen.timedOut = true;
+          destroySocket(client);
+        }, timeoutMillis)
+      : null;
   try {
     await client.connect();
     if (seen.timedOut) throw new Error('timeout expired');

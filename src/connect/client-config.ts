@@ -39,7 +39,7 @@ function startupOptions(target: ConnectionTarget): Partial<ClientConfig> {
   copy('client_encoding', 'client_encoding');
   copy('replication', 'replication');
   copy('sslnegotiation', 'sslnegotiation');
-  return config as Partial<ClientConfig>;
+  return config;
 }
 
 /**

@@ -41,7 +41,10 @@ export async function endpointsFor(entry: HostEntry, port: number, resolve: Look
   const host = entry.host ?? '';
   try {
     const addresses = isIP(host) !== 0 ? [host] : await resolve(host);
-    return { ok: true, endpoints: addresses.map((address) => ({ kind: 'tcp', displayHost: host, address, isHostaddr: false, port, displayPort })) };
+    return {
+      ok: true,
+      endpoints: addresses.map((address) => ({ kind: 'tcp', displayHost: host, address, isHostaddr: false, port, displayPort })),
+    };
   } catch (err) {
     return { ok: false, message: `could not translate host name "${host}" to address: ${gaiText(err)}` };
   }

@@ -20,7 +20,7 @@ export type AttemptError =
   | { readonly kind: 'resolve' };
 
 /** SQLSTATE 57P03 cannot_connect_now: starting up, shutting down, in recovery. */
-export const CANNOT_CONNECT_NOW = '57P03';
+const CANNOT_CONNECT_NOW = '57P03';
 
 export function failureAction(error: AttemptError): FailureAction {
   switch (error.kind) {
@@ -49,6 +49,16 @@ export function failureAction(error: AttemptError): FailureAction {
  * connections, a name that does not resolve) may pass.
  */
 const PERMANENT_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
+
+/**
+ * Failures that say no server is there: the address refuses connections (or
+ * a unix socket does not exist), or the name does not resolve. A server that
+ * is starting answers `57P03` and a frozen one times out: neither is this.
+ */
+export function isNoServer(error: AttemptError): boolean {
+  if (error.kind === 'resolve') return true;
+  return error.kind === 'socket' && (error.errno === 'ECONNREFUSED' || error.errno === 'ENOENT');
+}
 
 export function isPermanentRefusal(error: AttemptError): boolean {
   switch (error.kind) {

@@ -20,10 +20,17 @@ export function strerror(errno: string): string {
 
 /** Where an attempt went, for libpq's `connection to server ...` prefix. */
 export type Endpoint =
-  | { readonly kind: 'tcp'; readonly displayHost: string; readonly address: string; readonly isHostaddr: boolean; readonly port: number; readonly displayPort: string }
+  | {
+      readonly kind: 'tcp';
+      readonly displayHost: string;
+      readonly address: string;
+      readonly isHostaddr: boolean;
+      readonly port: number;
+      readonly displayPort: string;
+    }
   | { readonly kind: 'socket'; readonly dir: string; readonly port: number };
 
-export function socketPath(endpoint: { readonly dir: string; readonly port: number }): string {
+function socketPath(endpoint: { readonly dir: string; readonly port: number }): string {
   return `${endpoint.dir}/.s.PGSQL.${endpoint.port}`;
 }
 

@@ -52,7 +52,7 @@ export function isTlsRefusedError(err: unknown): boolean {
   return err instanceof Error && err.message === 'The server does not support SSL connections';
 }
 
-export const POOL_COUNTERS = ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'] as const;
+const POOL_COUNTERS = ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'] as const;
 export type PoolCounter = (typeof POOL_COUNTERS)[number];
 
 /** pg-pool defines its counters as prototype getters; a pool subclass replaces them with its own sums. */

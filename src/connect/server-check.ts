@@ -13,7 +13,7 @@ export class CheckQueryFailed extends Error {
 }
 
 /** `server_version_num` from the startup `server_version` ("15.18 (Debian ...)" → 150018). */
-export function serverVersionNumber(params: StartupParams): number {
+function serverVersionNumber(params: StartupParams): number {
   const match = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(params.get('server_version') ?? '');
   if (match === null) return 0;
   const major = Number(match[1]);
@@ -26,7 +26,7 @@ async function firstValue(client: pg.Client, query: string): Promise<string> {
     const result = await untraced(() => client.query({ text: query, rowMode: 'array' }));
     const value: unknown = result.rows.length === 1 ? (result.rows[0] as unknown[])[0] : undefined;
     if (value === undefined) throw new Error('not exactly one row');
-    return String(value);
+    return typeof value === 'string' ? value : JSON.stringify(value);
   } catch (err) {
     throw new CheckQueryFailed(query === 'SELECT pg_catalog.pg_is_in_recovery()' ? 'SELECT pg_is_in_recovery()' : query, { cause: err });
   }
@@ -37,7 +37,12 @@ async function firstValue(client: pg.Client, query: string): Promise<string> {
  * `default_transaction_read_only` values a PG14+ server reports at startup (no
  * round trip); for older servers, only the query the attrs need.
  */
-export async function readServerState(client: pg.Client, params: StartupParams, attrs: TargetSessionAttrs, pass: WalkPass): Promise<ServerState> {
+export async function readServerState(
+  client: pg.Client,
+  params: StartupParams,
+  attrs: TargetSessionAttrs,
+  pass: WalkPass,
+): Promise<ServerState> {
   const standbyText = params.get('in_hot_standby');
   const readOnlyText = params.get('default_transaction_read_only');
   let inHotStandby = standbyText === 'on';
@@ -47,7 +52,8 @@ export async function readServerState(client: pg.Client, params: StartupParams, 
     inHotStandby = on;
     readOnly = on;
   } else if (needsHotStandby(attrs, pass) && standbyText === undefined) {
-    inHotStandby = serverVersionNumber(params) >= 90000 && (await firstValue(client, 'SELECT pg_catalog.pg_is_in_recovery()')).startsWith('t');
+    inHotStandby =
+      serverVersionNumber(params) >= 90000 && (await firstValue(client, 'SELECT pg_catalog.pg_is_in_recovery()')).startsWith('t');
   }
   return { inHotStandby, readOnly };
 }

@@ -47,7 +47,8 @@ function reasonText(target: ConnectionTarget, hostIndex: number, endpoint: Endpo
   let text = message;
   if (error.kind === 'socket' && error.errno !== 'TLS_REFUSED') text += connectHint(endpoint);
   const fromFile = target.hosts[hostIndex]?.passwordFromFile === true;
-  if (error.kind === 'server' && error.sqlstate === '28P01' && fromFile) text += `\npassword retrieved from file "${target.passfile ?? ''}"`;
+  if (error.kind === 'server' && error.sqlstate === '28P01' && fromFile)
+    text += `\npassword retrieved from file "${target.passfile ?? ''}"`;
   return text;
 }
 
@@ -57,7 +58,12 @@ function reasonText(target: ConnectionTarget, hostIndex: number, endpoint: Endpo
  * the next method is tried when the server refused TLS or failed the login
  * before authentication completed. `timeoutMillis` 0: no bound.
  */
-export async function openOnEndpoint(target: ConnectionTarget, hostIndex: number, endpoint: Endpoint, timeoutMillis: number): Promise<EndpointOutcome> {
+export async function openOnEndpoint(
+  target: ConnectionTarget,
+  hostIndex: number,
+  endpoint: Endpoint,
+  timeoutMillis: number,
+): Promise<EndpointOutcome> {
   const deadline = timeoutMillis > 0 ? Date.now() + timeoutMillis : Infinity;
   const order = endpoint.kind === 'socket' ? [false] : encryptionOrder(target.option('sslmode') ?? 'prefer');
   const host = hostDisplayName(target.hosts[hostIndex]);
@@ -81,18 +87,29 @@ export type HostAddresses =
 export async function addressesOf(target: ConnectionTarget, hostIndex: number, lookup: Lookup): Promise<HostAddresses> {
   const entry = target.hosts[hostIndex];
   const host = hostDisplayName(entry);
-  if (entry === undefined) return { ok: false, failure: { host, endpoint: null, port: 0, reason: 'no such host entry', error: { kind: 'resolve' } } };
+  if (entry === undefined)
+    return { ok: false, failure: { host, endpoint: null, port: 0, reason: 'no such host entry', error: { kind: 'resolve' } } };
   const port = portOf(entry);
-  if (!port.ok) return { ok: false, failure: { host, endpoint: null, port: port.port, reason: port.message, error: { kind: 'port', fatal: port.fatal } } };
+  if (!port.ok)
+    return {
+      ok: false,
+      failure: { host, endpoint: null, port: port.port, reason: port.message, error: { kind: 'port', fatal: port.fatal } },
+    };
   const resolved = await endpointsFor(entry, port.port, lookup);
-  if (!resolved.ok) return { ok: false, failure: { host, endpoint: null, port: port.port, reason: resolved.message, error: { kind: 'resolve' } } };
+  if (!resolved.ok)
+    return { ok: false, failure: { host, endpoint: null, port: port.port, reason: resolved.message, error: { kind: 'resolve' } } };
   return { ok: true, host, endpoints: resolved.endpoints };
 }
 
-export type SessionResult = { readonly ok: true; readonly session: Session } | { readonly ok: false; readonly failures: readonly OpenFailure[] };
+export type SessionResult =
+  { readonly ok: true; readonly session: Session } | { readonly ok: false; readonly failures: readonly OpenFailure[] };
 
 /** Opens a session on one host entry: its addresses in turn until one answers. Never throws. */
-export async function openSession(target: ConnectionTarget, hostIndex: number, options: { readonly timeoutMillis: number; readonly lookup: Lookup }): Promise<SessionResult> {
+export async function openSession(
+  target: ConnectionTarget,
+  hostIndex: number,
+  options: { readonly timeoutMillis: number; readonly lookup: Lookup },
+): Promise<SessionResult> {
   const addresses = await addressesOf(target, hostIndex, options.lookup);
   if (!addresses.ok) return { ok: false, failures: [addresses.failure] };
   const failures: OpenFailure[] = [];

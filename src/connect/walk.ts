@@ -55,7 +55,13 @@ async function checkAndAccept(ctx: WalkContext, client: pg.Client, params: Start
 }
 
 /** One address: open a session (the one opener), then the target_session_attrs check. */
-async function tryEndpoint(ctx: WalkContext, hostIndex: number, endpoint: Endpoint, pass: WalkPass, log: ErrorLog): Promise<HostResult | FailureAction> {
+async function tryEndpoint(
+  ctx: WalkContext,
+  hostIndex: number,
+  endpoint: Endpoint,
+  pass: WalkPass,
+  log: ErrorLog,
+): Promise<HostResult | FailureAction> {
   const opened = await openOnEndpoint(ctx.target, hostIndex, endpoint, ctx.timeoutMillis);
   if (!opened.ok) {
     log.add(opened.failure);

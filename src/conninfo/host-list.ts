@@ -2,7 +2,7 @@ import { ConnInfoError } from '../errors.js';
 import { invalidIntegerMessage, parseIntParam } from './int-param.js';
 import { defaultSocketDir } from './socket-dir.js';
 
-export const DEFAULT_PORT = 5432;
+const DEFAULT_PORT = 5432;
 
 /** How libpq reaches one entry of the host list. */
 export type HostKind = 'address' | 'name' | 'socket' | 'default-socket';
@@ -19,12 +19,12 @@ export interface HostEntry {
 }
 
 /** Elements of a comma-separated list: no escaping, no trimming, empty elements kept. */
-export function splitList(value: string): string[] {
+function splitList(value: string): string[] {
   return value.split(',');
 }
 
 /** libpq's `is_unixsock_path`: an absolute path, or `@` for the abstract namespace. */
-export function isUnixSocketPath(host: string): boolean {
+function isUnixSocketPath(host: string): boolean {
   return host.startsWith('/') || host.startsWith('@');
 }
 

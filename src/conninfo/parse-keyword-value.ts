@@ -1,5 +1,5 @@
 import { ConnInfoError } from '../errors.js';
-import { MASK } from './keywords.js';
+import { isSecretKeyword, MASK } from './keywords.js';
 import { storeParam } from './params.js';
 
 /** C's isspace() in the C locale. */
@@ -29,14 +29,19 @@ export function maskUserinfo(keyword: string): string {
   return colon >= 0 && colon < at ? `${keyword.slice(0, colon + 1)}${MASK}${keyword.slice(at)}` : keyword;
 }
 
-/** A keyword runs to `=` or whitespace; then, after optional whitespace, `=` must follow. */
-function readKeyword(c: Cursor): string {
+/**
+ * A keyword runs to `=` or whitespace; then, after optional whitespace, `=`
+ * must follow. Right after a secret's value on the same line
+ * (`password=hunter 2`), a word with no `=` is most likely the rest of an
+ * unquoted password: it is masked whole (a deliberate difference from libpq).
+ */
+function readKeyword(c: Cursor, afterSecret: boolean): string {
   const start = c.pos;
   while (c.pos < c.text.length && c.text[c.pos] !== '=' && !isCSpace(c.text[c.pos])) c.pos++;
   const keyword = c.text.slice(start, c.pos);
   skipSpaces(c);
   if (c.text[c.pos] !== '=') {
-    throw new ConnInfoError(`missing "=" after "${maskUserinfo(keyword)}" in connection info string`);
+    throw new ConnInfoError(`missing "=" after "${afterSecret ? MASK : maskUserinfo(keyword)}" in connection info string`);
   }
   c.pos++;
   return keyword;
@@ -88,12 +93,16 @@ function readQuoted(c: Cursor): string {
 export function parseKeywordValue(text: string): Map<string, string> {
   const params = new Map<string, string>();
   const c: Cursor = { text, pos: 0 };
+  let secretEnd = -1;
   for (;;) {
     skipSpaces(c);
     if (c.pos >= text.length) return params;
-    const keyword = readKeyword(c);
+    // A word on the same line right after a secret's value (no newline between) may be the rest of it.
+    const afterSecret = secretEnd >= 0 && !/[\n\r]/.test(text.slice(secretEnd - 1, c.pos));
+    const keyword = readKeyword(c, afterSecret);
     skipSpaces(c);
     const value = text[c.pos] === "'" ? readQuoted(c) : readUnquoted(c);
     storeParam(params, keyword, value);
+    secretEnd = isSecretKeyword(keyword) ? c.pos : -1;
   }
 }

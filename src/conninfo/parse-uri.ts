@@ -1,5 +1,5 @@
 import { ConnInfoError } from '../errors.js';
-import { MASK } from './keywords.js';
+import { isSecretKeyword, MASK } from './keywords.js';
 import { storeParam } from './params.js';
 import { uriDecode } from './uri-decode.js';
 
@@ -21,22 +21,49 @@ function storeDecoded(params: Map<string, string>, keyword: string, raw: string)
   if (raw !== '') storeParam(params, keyword, uriDecode(raw));
 }
 
-/** The URI as libpq quotes it in errors, but with the password masked: pg-split never prints one. */
+/** A query parameter's keyword, decoded when it can be (else as written): to tell whether its value is a secret. */
+function looseKeyword(rawKey: string): string {
+  try {
+    return uriDecode(rawKey);
+  } catch {
+    return rawKey;
+  }
+}
+
+/** `?a=b&password=x`: every secret parameter's value replaced by MASK. */
+function redactQuery(query: string): string {
+  return query
+    .split('&')
+    .map((segment) => {
+      const eq = segment.indexOf('=');
+      return eq >= 0 && isSecretKeyword(looseKeyword(segment.slice(0, eq))) ? `${segment.slice(0, eq + 1)}${MASK}` : segment;
+    })
+    .join('&');
+}
+
+/** The URI as libpq quotes it in errors, but with every password masked (userinfo and query): pg-split never prints one. */
 function redactPassword(uri: string): string {
   const start = uriPrefixLength(uri);
-  const at = indexOfAny(uri, start, '@/');
-  if (uri[at] !== '@') return uri;
-  const colon = indexOfAny(uri, start, ':@');
-  return colon < at ? `${uri.slice(0, colon + 1)}${MASK}${uri.slice(at)}` : uri;
+  const question = uri.indexOf('?', start);
+  const withQuery = question < 0 ? uri : `${uri.slice(0, question + 1)}${redactQuery(uri.slice(question + 1))}`;
+  const at = indexOfAny(withQuery, start, '@/');
+  if (withQuery[at] !== '@') return withQuery;
+  const colon = indexOfAny(withQuery, start, ':@');
+  return colon < at ? `${withQuery.slice(0, colon + 1)}${MASK}${withQuery.slice(at)}` : withQuery;
+}
+
+/** uriDecode for a secret: a decoding error quotes MASK, not the value. */
+function decodeSecret(raw: string): string {
+  try {
+    return uriDecode(raw);
+  } catch (err) {
+    if (err instanceof ConnInfoError) throw new ConnInfoError(err.message.replaceAll(`"${raw}"`, `"${MASK}"`));
+    throw err;
+  }
 }
 
 function storePassword(params: Map<string, string>, raw: string): void {
-  try {
-    storeDecoded(params, 'password', raw);
-  } catch (err) {
-    if (err instanceof ConnInfoError) throw new ConnInfoError(err.message.replace(`"${raw}"`, `"${MASK}"`));
-    throw err;
-  }
+  if (raw !== '') storeParam(params, 'password', decodeSecret(raw));
 }
 
 /** `user[:password]@`: found only if an `@` comes before the first `/` (a `?` does not stop the scan). */
@@ -112,7 +139,9 @@ function parseQuery(query: string, params: Map<string, string>): void {
     if (segment.includes('=', eq + 1)) {
       throw new ConnInfoError(`extra key/value separator "=" in URI query parameter: "${rawKey}"`);
     }
-    storeQueryParam(params, uriDecode(rawKey), uriDecode(segment.slice(eq + 1)));
+    const keyword = uriDecode(rawKey);
+    const rawValue = segment.slice(eq + 1);
+    storeQueryParam(params, keyword, isSecretKeyword(keyword) ? decodeSecret(rawValue) : uriDecode(rawValue));
     pos = amp < 0 ? query.length : amp + 1;
   }
 }

@@ -29,8 +29,6 @@ export interface ResolvedHost extends HostEntry {
   readonly passwordFromFile: boolean;
 }
 
-export { MASK } from './keywords.js';
-
 /**
  * A connection string resolved as libpq resolves it before connecting:
  * parsed, defaults applied, host list built, options validated, passwords
@@ -48,7 +46,13 @@ export class ConnectionTarget {
   readonly #options: ReadonlyMap<string, string>;
   readonly #passwords: ReadonlyArray<string | null>;
 
-  constructor(params: ConnParams, options: ReadonlyMap<string, string>, hosts: readonly ResolvedHost[], passwords: ReadonlyArray<string | null>, passfile: string | null) {
+  constructor(
+    params: ConnParams,
+    options: ReadonlyMap<string, string>,
+    hosts: readonly ResolvedHost[],
+    passwords: ReadonlyArray<string | null>,
+    passfile: string | null,
+  ) {
     this.#params = params;
     this.#options = options;
     this.#passwords = passwords;
@@ -108,7 +112,12 @@ function pgpassHost(entry: HostEntry): string {
   return host;
 }
 
-function lookupPasswords(hosts: readonly HostEntry[], options: ReadonlyMap<string, string>, passfile: string | null, warn: PgpassWarning): Array<string | null> {
+function lookupPasswords(
+  hosts: readonly HostEntry[],
+  options: ReadonlyMap<string, string>,
+  passfile: string | null,
+  warn: PgpassWarning,
+): Array<string | null> {
   const explicit = options.get('password');
   if (explicit) return hosts.map(() => explicit);
   const user = options.get('user') ?? '';
@@ -127,10 +136,11 @@ function checkContext(context: Readonly<Record<string, unknown>>): ResolveContex
     throw new OptionError(`Expected \`env\` to be an object of environment variables, got ${describeValue(env)}`);
   }
   for (const [name, value] of Object.entries((env ?? {}) as Record<string, unknown>)) {
-    if (value !== undefined && typeof value !== 'string') throw new OptionError(`Expected \`env.${name}\` to be a string, got ${describeValue(value)}`);
+    if (value !== undefined && typeof value !== 'string')
+      throw new OptionError(`Expected \`env.${name}\` to be a string, got ${describeValue(value)}`);
   }
   for (const name of ['osUser', 'homeDir', 'warn'] as const) functionOption(name, context[name]);
-  return context as ResolveContext;
+  return context;
 }
 
 /** What a context callback returned: a string (or null), else an OptionError. */

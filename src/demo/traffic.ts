@@ -32,7 +32,9 @@ export function startTraffic(writer: pg.Pool, reader: pg.Pool, counts: TrafficCo
   };
   const write = async (): Promise<void> => {
     try {
-      const { rows } = await writer.query<{ host: string }>('INSERT INTO demo_writes (at) VALUES (now()) RETURNING host(inet_server_addr()) AS host');
+      const { rows } = await writer.query<{ host: string }>(
+        'INSERT INTO demo_writes (at) VALUES (now()) RETURNING host(inet_server_addr()) AS host',
+      );
       const host = rows[0]?.host ?? '?';
       bump(counts.writesByHost, host);
       counts.lastWriteAt = Date.now();

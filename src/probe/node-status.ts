@@ -38,8 +38,19 @@ export interface HostIdentity {
 
 export function unreachableStatus(id: HostIdentity, error: string): NodeStatus {
   return {
-    ...id, reachable: false, error, role: null, readOnly: null, serverVersion: null, timeline: null, lsn: null,
-    replayLagBytes: null, replayLagSeconds: null, replayPaused: null, rttMillis: null, checkedAt: new Date().toISOString(),
+    ...id,
+    reachable: false,
+    error,
+    role: null,
+    readOnly: null,
+    serverVersion: null,
+    timeline: null,
+    lsn: null,
+    replayLagBytes: null,
+    replayLagSeconds: null,
+    replayPaused: null,
+    rttMillis: null,
+    checkedAt: new Date().toISOString(),
   };
 }
 

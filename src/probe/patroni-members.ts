@@ -24,7 +24,10 @@ export interface PatroniView {
 function memberOf(m: Record<string, unknown>): PatroniMemberView | null {
   if (typeof m['host'] !== 'string' || m['host'] === '' || typeof m['port'] !== 'number') return null;
   const tags = (typeof m['tags'] === 'object' && m['tags'] !== null ? m['tags'] : {}) as Record<string, unknown>;
-  const text = (key: string): string | null => (typeof m[key] === 'string' ? (m[key] as string) : null);
+  const text = (key: string): string | null => {
+    const value = m[key];
+    return typeof value === 'string' ? value : null;
+  };
   return {
     name: text('name') ?? '',
     host: m['host'],
@@ -45,7 +48,7 @@ export function restBase(host: string, port: number): string | null {
 }
 
 /** `GET /cluster` of one member's REST API (`base`: `http://host:port`); null when it did not answer with a member list. */
-export async function askPatroniCluster(base: string, timeoutMillis: number): Promise<PatroniView | null> {
+async function askPatroniCluster(base: string, timeoutMillis: number): Promise<PatroniView | null> {
   try {
     const response = await untraced(() => fetch(`${base}/cluster`, { signal: AbortSignal.timeout(timeoutMillis) }));
     if (!response.ok) return null;

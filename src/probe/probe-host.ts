@@ -17,7 +17,12 @@ export interface ProbeOptions {
 /** Who a session is connected to, as statuses name it. */
 export function sessionIdentity(session: Session): HostIdentity {
   const { endpoint } = session;
-  return { hostIndex: session.hostIndex, host: session.host, address: endpoint.kind === 'tcp' ? endpoint.address : null, port: endpoint.port };
+  return {
+    hostIndex: session.hostIndex,
+    host: session.host,
+    address: endpoint.kind === 'tcp' ? endpoint.address : null,
+    port: endpoint.port,
+  };
 }
 
 /** The status of a host none of whose addresses answered: the last failure, worded as libpq's. */

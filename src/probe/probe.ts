@@ -37,15 +37,30 @@ export const DEFAULT_PROBE_TIMEOUT_MILLIS = 5000;
 export async function probeCluster(conninfo: string | ConnectionTarget, options: ProbeClusterOptions = {}): Promise<ProbeReport> {
   const checked = optionsObject('options', options, [...resolveContextKeys, 'timeoutMillis', 'lookup', 'patroniPort']);
   const target = targetOf(conninfo, checked);
-  const timeoutMillis = numberOption('timeoutMillis', checked['timeoutMillis'], connectTimeoutMillis(target) || DEFAULT_PROBE_TIMEOUT_MILLIS, { unit: 'milliseconds' });
+  const timeoutMillis = numberOption(
+    'timeoutMillis',
+    checked['timeoutMillis'],
+    connectTimeoutMillis(target) || DEFAULT_PROBE_TIMEOUT_MILLIS,
+    { unit: 'milliseconds' },
+  );
   const probeOptions = { timeoutMillis, lookup: functionOption<Lookup>('lookup', checked['lookup']) ?? systemLookup };
   const patroniPort = portOption('patroniPort', checked['patroniPort'], null);
   await loadOtel();
   const [statuses, patroni] = await Promise.all([
     Promise.all(target.hosts.map((_, i) => probeHost(target, i, probeOptions))),
-    patroniPort === null ? Promise.resolve(undefined) : firstPatroniView(target.hosts.map((h) => restBase(hostDisplayName(h), patroniPort)), timeoutMillis),
+    patroniPort === null
+      ? Promise.resolve(undefined)
+      : firstPatroniView(
+          target.hosts.map((h) => restBase(hostDisplayName(h), patroniPort)),
+          timeoutMillis,
+        ),
   ]);
   const nodes = withReplayLag(statuses, decideRoles({ statuses, policy: 'any', newestTimeline: 0 }).writer);
-  const report = { nodes, chosen: libpqChoice(nodes, target.targetSessionAttrs), targetSessionAttrs: target.targetSessionAttrs, loadBalanceHosts: target.loadBalanceHosts };
+  const report = {
+    nodes,
+    chosen: libpqChoice(nodes, target.targetSessionAttrs),
+    targetSessionAttrs: target.targetSessionAttrs,
+    loadBalanceHosts: target.loadBalanceHosts,
+  };
   return patroni === undefined ? report : { ...report, patroni };
 }

@@ -36,13 +36,19 @@ export interface StatusRow {
   readonly replayPaused: boolean;
 }
 
+/** A column value as text: pg returns strings, numbers and booleans for these columns; anything else as JSON. */
+function scalarText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
+}
+
 /** Reads a raw row (as pg returns it) into a StatusRow. */
 export function toStatusRow(row: Record<string, unknown>): StatusRow {
-  const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+  const text = (v: unknown): string | null => (v === null || v === undefined ? null : scalarText(v));
   return {
     inRecovery: row['in_recovery'] === true,
     defaultReadOnly: row['default_read_only'] === 'on',
-    serverVersion: String(row['server_version'] ?? ''),
+    serverVersion: scalarText(row['server_version'] ?? ''),
     timeline: row['timeline'] === null || row['timeline'] === undefined ? null : Number(row['timeline']),
     lsn: text(row['lsn']),
     receiveLsn: text(row['receive_lsn']),

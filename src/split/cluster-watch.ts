@@ -29,11 +29,9 @@ export interface WatchOptions {
   readonly noReads?: (hostIndex: number) => boolean;
 }
 
-
 export function endedError(): PgSplitError {
   return new PgSplitError('PGSPLIT_ENDED', 'pg-split: the cluster was ended (end() was called)');
 }
-
 
 /**
  * Watches every host in parallel (one HostMonitor each) and keeps the role
@@ -175,8 +173,8 @@ export class ClusterWatch extends EventEmitter {
    * (authentication, no such database, bad port): every host's reasons, as
    * `connect()` reports them. Null otherwise.
    */
-  refused(): ConnectError | null {
-    const refusals = [...this.#monitors.values()].map((m) => m.refusal);
+  refused(noServerToo = false): ConnectError | null {
+    const refusals = [...this.#monitors.values()].map((m) => m.refusal ?? (noServerToo ? m.noServer : null));
     if (refusals.length === 0 || refusals.some((r) => r === null)) return null;
     const failures = refusals.flatMap((r) => r ?? []);
     return new ConnectError(failures.map(failureLine).join('\n'), failures.map(attemptFailure));
@@ -227,7 +225,12 @@ export class ClusterWatch extends EventEmitter {
    * the deadline, with PGSPLIT_ENDED at once when the watch is closed, and
    * (with `failOnRefusal`) with `refused()` as soon as every host refused the login.
    */
-  waitFor(ready: (d: RoleDecision) => boolean, deadline: number, onTimeout: () => Error, failOnRefusal = false): Promise<void> {
+  waitFor(
+    ready: (d: RoleDecision) => boolean,
+    deadline: number,
+    onTimeout: () => Error,
+    failOnRefusal: false | 'refusals' | 'refusals-and-no-server' = false,
+  ): Promise<void> {
     if (this.#closed) return Promise.reject(endedError());
     if (ready(this.#state.decision)) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -240,7 +243,7 @@ export class ClusterWatch extends EventEmitter {
           finish(null);
           return;
         }
-        const refused = failOnRefusal ? this.refused() : null;
+        const refused = failOnRefusal === false ? null : this.refused(failOnRefusal === 'refusals-and-no-server');
         if (refused !== null) finish(refused);
       };
       const onClose = (): void => finish(endedError());
@@ -257,7 +260,7 @@ export class ClusterWatch extends EventEmitter {
       this.on('nudge', onChange);
       // A status can make a node usable without changing the decision (a suspicion cleared by its check).
       this.on('status', onStatus);
-      if (failOnRefusal) onStatus();
+      if (failOnRefusal !== false) onStatus();
       this.on('close', onClose);
     });
   }
@@ -285,7 +288,9 @@ export class ClusterWatch extends EventEmitter {
       policy: this.#options.policy,
       ...(isTooFarBehind === undefined ? {} : { isTooFarBehind }),
       ...(noReads === undefined ? {} : { noReads }),
-      ...(authority === undefined ? {} : { isConfirmedLeader: (i: number) => authority.confirms(i), isSettledLeader: (i: number) => authority.confirmsSettled(i) }),
+      ...(authority === undefined
+        ? {}
+        : { isConfirmedLeader: (i: number) => authority.confirms(i), isSettledLeader: (i: number) => authority.confirmsSettled(i) }),
       ...(acknowledgedWrites === undefined ? {} : { acknowledgedWrites: acknowledgedWrites() }),
       firstChecksPending: this.#firstChecksPending(),
     };

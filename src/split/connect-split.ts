@@ -7,7 +7,16 @@ import { describeValue } from '../input.js';
 import type { NodeStatus } from '../probe/node-status.js';
 import { Balancer } from './balancer.js';
 import { ClusterWatch, endedError } from './cluster-watch.js';
-import type { ChangeEvent, FailoverEvent, SplitBrainEvent, TimelineDiscardedEvent } from './watch-state.js';
+import {
+  failoverEvent,
+  splitBrainEvent,
+  timelineDiscardedEvent,
+  type ChangeEvent,
+  type FailoverEvent,
+  type SplitBrainEvent,
+  type TimelineDiscardedEvent,
+} from './split-events.js';
+import type * as Watch from './watch-state.js';
 import { PatroniAuthority, type PatroniReport } from './patroni-authority.js';
 import { Discovery } from './discovery.js';
 import { askMembersOf } from './discovery-sources.js';
@@ -73,7 +82,15 @@ export interface SplitEvents {
 }
 
 export type SplitEvent = keyof SplitEvents;
-const EVENTS: readonly SplitEvent[] = ['change', 'failover', 'split-brain', 'timeline-discarded', 'member-added', 'member-removed', 'error'];
+const EVENTS: readonly SplitEvent[] = [
+  'change',
+  'failover',
+  'split-brain',
+  'timeline-discarded',
+  'member-added',
+  'member-removed',
+  'error',
+];
 
 export interface SplitCluster {
   /** A real pg.Pool: every connection on the current read-write primary. */
@@ -103,37 +120,59 @@ function describePatroni(authority: PatroniAuthority | null, hostIndex: number):
 }
 
 function describeNodes(watch: ClusterWatch, authority: PatroniAuthority | null): string {
-  return watch.statuses().map((s) => {
-    const state = s.reachable ? `${s.role ?? '?'}${s.readOnly ? ' (read-only)' : ''}, timeline ${s.timeline ?? '?'}` : s.error ?? 'down';
-    return `  ${s.host}:${s.port}: ${state}${describePatroni(authority, s.hostIndex)}`;
-  }).join('\n');
+  return watch
+    .statuses()
+    .map((s) => {
+      const state = s.reachable
+        ? `${s.role ?? '?'}${s.readOnly ? ' (read-only)' : ''}, timeline ${s.timeline ?? '?'}`
+        : (s.error ?? 'down');
+      return `  ${s.host}:${s.port}: ${state}${describePatroni(authority, s.hostIndex)}`;
+    })
+    .join('\n');
 }
 
-function snapshot(watch: ClusterWatch, registry: ConnectionRegistry, tooFar: (s: NodeStatus) => boolean, freshness: FreshnessStats, authority: PatroniAuthority | null, members: Members): Topology {
+function snapshot(
+  watch: ClusterWatch,
+  registry: ConnectionRegistry,
+  tooFar: (s: NodeStatus) => boolean,
+  freshness: FreshnessStats,
+  authority: PatroniAuthority | null,
+  members: Members,
+): Topology {
   const d = watch.decision;
-  const nodes = watch.statuses().map((s) => Object.freeze({
-    ...s,
-    writer: d.writer === s.hostIndex,
-    reader: d.readers.includes(s.hostIndex),
-    stale: d.stalePrimaries.includes(s.hostIndex),
-    lagging: s.reachable && s.role === 'standby' && tooFar(s),
-    openConnections: registry.openConnections(s.hostIndex),
-    unconfirmed: d.unconfirmed.includes(s.hostIndex),
-    patroni: authority?.report(s.hostIndex) ?? null,
-    origin: members.origin(s.hostIndex),
-    noLoadBalance: members.noLoadBalance(s.hostIndex),
-    noFailover: members.noFailover(s.hostIndex),
-  }));
-  return Object.freeze({ writer: d.writer, readers: Object.freeze([...d.readers]), nodes: Object.freeze(nodes), freshness: Object.freeze({ ...freshness }) });
+  const nodes = watch.statuses().map((s) =>
+    Object.freeze({
+      ...s,
+      writer: d.writer === s.hostIndex,
+      reader: d.readers.includes(s.hostIndex),
+      stale: d.stalePrimaries.includes(s.hostIndex),
+      lagging: s.reachable && s.role === 'standby' && tooFar(s),
+      openConnections: registry.openConnections(s.hostIndex),
+      unconfirmed: d.unconfirmed.includes(s.hostIndex),
+      patroni: authority?.report(s.hostIndex) ?? null,
+      origin: members.origin(s.hostIndex),
+      noLoadBalance: members.noLoadBalance(s.hostIndex),
+      noFailover: members.noFailover(s.hostIndex),
+    }),
+  );
+  return Object.freeze({
+    writer: d.writer,
+    readers: Object.freeze([...d.readers]),
+    nodes: Object.freeze(nodes),
+    freshness: Object.freeze({ ...freshness }),
+  });
 }
 
 /** Whether a standby is further behind than the limits allow. */
 function lagLimit(limit: { bytes: number | null; millis: number | null }): (s: NodeStatus) => boolean {
-  return (s) => (limit.bytes !== null && (s.replayLagBytes ?? 0) > limit.bytes) || (limit.millis !== null && (s.replayLagSeconds ?? 0) * 1000 > limit.millis);
+  return (s) =>
+    (limit.bytes !== null && (s.replayLagBytes ?? 0) > limit.bytes) ||
+    (limit.millis !== null && (s.replayLagSeconds ?? 0) * 1000 > limit.millis);
 }
 
 function checkListener(event: unknown, listener: unknown): void {
-  if (!EVENTS.includes(event as SplitEvent)) throw new OptionError(`Unknown event ${describeValue(event)}; events are ${EVENTS.map((e) => `'${e}'`).join(', ')}`);
+  if (!EVENTS.includes(event as SplitEvent))
+    throw new OptionError(`Unknown event ${describeValue(event)}; events are ${EVENTS.map((e) => `'${e}'`).join(', ')}`);
   if (typeof listener !== 'function') throw new OptionError(`Expected a listener function, got ${describeValue(listener)}`);
 }
 
@@ -157,7 +196,13 @@ function nodeAttributesOf(members: Members): NodeAttributes {
  * hands out its no-op meter for good (a provider registered later never
  * gets it), so nothing is built and nothing is measured per statement.
  */
-function metricsOf(otel: Otel | null, members: Members, watch: ClusterWatch, pools: () => readonly RoutedPool[], freshness: FreshnessStats): ClusterMetrics | null {
+function metricsOf(
+  otel: Otel | null,
+  members: Members,
+  watch: ClusterWatch,
+  pools: () => readonly RoutedPool[],
+  freshness: FreshnessStats,
+): ClusterMetrics | null {
   if (otel === null || otel.metrics.getMeter(METER_NAME) === otel.createNoopMeter()) return null;
   const metrics = new ClusterMetrics(otel, {
     nodes: () => {
@@ -169,7 +214,7 @@ function metricsOf(otel: Otel | null, members: Members, watch: ClusterWatch, poo
     nodeAttributes: nodeAttributesOf(members),
     database: members.target.dbname,
   });
-  watch.on('failover', (e: FailoverEvent) => metrics.failover(e.to));
+  watch.on('failover', (e: Watch.FailoverEvent) => metrics.failover(e.to));
   watch.on('split-brain', () => metrics.splitBrain());
   watch.on('timeline-discarded', () => metrics.timelineDiscarded());
   return metrics;
@@ -214,13 +259,16 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   });
   const registry = new ConnectionRegistry();
   // Asks the reader's pools (standbys) how far they received; both pools exist before any write is witnessed.
-  const witness = new WriteWitness({
-    patroniMembers: (leader) => authority?.memberKeys(leader) ?? Promise.resolve(null),
-    activeMembers: () => members.activeKeys(),
-    received: (i) => reader.receivedOn(i),
-    name: (i) => members.hostOf(i).host,
-    onReady: () => watch.nudge(),
-  }, opts.failoverTimeoutMillis);
+  const witness = new WriteWitness(
+    {
+      patroniMembers: (leader) => authority?.memberKeys(leader) ?? Promise.resolve(null),
+      activeMembers: () => members.activeKeys(),
+      received: (i) => reader.receivedOn(i),
+      name: (i) => members.hostOf(i).host,
+      onReady: () => watch.nudge(),
+    },
+    opts.failoverTimeoutMillis,
+  );
   const router = new Router(members, watch, new Balancer(opts.balance), registry, witness);
   const events = new EventEmitter();
   const emitError = (err: unknown): void => {
@@ -230,8 +278,17 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const metrics = metricsOf(otel, members, watch, () => [writer, reader], freshness);
   const makePool = (role: PoolRole): RoutedPool => {
     const pool = new RoutedPool({
-      role, router, pool: opts[role], failoverTimeoutMillis: opts.failoverTimeoutMillis, describe: () => describeNodes(watch, authority),
-      tracker, scope, consistency: opts.consistency, freshness: opts.sessionReads, stats: freshness, metrics,
+      role,
+      router,
+      pool: opts[role],
+      failoverTimeoutMillis: opts.failoverTimeoutMillis,
+      describe: () => describeNodes(watch, authority),
+      tracker,
+      scope,
+      consistency: opts.consistency,
+      freshness: opts.sessionReads,
+      stats: freshness,
+      metrics,
     });
     pool.on('error', emitError);
     return pool;
@@ -242,19 +299,28 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     const { rows } = await writer.queryUntracked('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn');
     return (rows[0] as { lsn?: string } | undefined)?.lsn ?? '0/0';
   };
-  for (const name of ['change', 'failover', 'split-brain', 'timeline-discarded'] as const) watch.on(name, (event: unknown) => events.emit(name, event));
+  const hostOf = (i: number): { host: string; port: number } => members.hostOf(i);
+  watch.on('change', (event: ChangeEvent) => events.emit('change', event));
+  watch.on('failover', (event: Watch.FailoverEvent) => events.emit('failover', failoverEvent(event, hostOf)));
+  watch.on('split-brain', (event: Watch.SplitBrainEvent) => events.emit('split-brain', splitBrainEvent(event, hostOf)));
+  watch.on('timeline-discarded', (event: Watch.TimelineDiscardedEvent) =>
+    events.emit('timeline-discarded', timelineDiscardedEvent(event, hostOf)),
+  );
   // A member discovery removed: its pools end once their statements finish (nothing is cut).
   watch.on('drained', (hostIndex: number) => {
     registry.drain(hostIndex);
     router.forget(hostIndex);
   });
   const source = opts.discovery;
-  const discovery = source === null ? null : new Discovery(
-    askMembersOf(source, members),
-    source.intervalMillis,
-    (found) => applyMembership(members, watch, found, source.source, (name, event) => events.emit(name, event)),
-    emitError,
-  );
+  const discovery =
+    source === null
+      ? null
+      : new Discovery(
+          askMembersOf(source, members),
+          source.intervalMillis,
+          (found) => applyMembership(members, watch, found, source.source, (name, event) => events.emit(name, event)),
+          emitError,
+        );
   // A host that stopped answering (frozen, cut off): cut its pooled connections, so statements there fail now
   // instead of hanging, or committing later on a thawed old primary. A host that closed its sessions itself
   // (a shutdown, a crash) needs no cut: its server answers or ends every statement in flight.
@@ -308,10 +374,16 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   };
   watch.start();
   discovery?.start();
-  if (opts.waitForPrimary) {
-    const noPrimary = (): Error => new PgSplitError('PGSPLIT_NO_PRIMARY', `pg-split: no read-write primary found within ${opts.failoverTimeoutMillis} ms\n${describeNodes(watch, authority)}`);
+  if (opts.waitForPrimary !== false) {
+    const noPrimary = (): Error =>
+      new PgSplitError(
+        'PGSPLIT_NO_PRIMARY',
+        `pg-split: no read-write primary found within ${opts.failoverTimeoutMillis} ms\n${describeNodes(watch, authority)}`,
+      );
     try {
-      await watch.waitFor((d) => d.writer !== null, Date.now() + opts.failoverTimeoutMillis, noPrimary, true);
+      // A string that has never reached a server (refused, no such name) fails now, unless asked to wait for a starting cluster.
+      const failFast = opts.waitForPrimary === 'always' ? 'refusals' : 'refusals-and-no-server';
+      await watch.waitFor((d) => d.writer !== null, Date.now() + opts.failoverTimeoutMillis, noPrimary, failFast);
     } catch (err) {
       await end();
       throw err;

@@ -31,7 +31,9 @@ async function srvMembers(resolver: Resolver, name: string): Promise<DiscoveredM
 async function patroniMembers(members: Members, restPort: number, timeoutMillis: number): Promise<DiscoveredMember[] | null> {
   const bases = members.active().map((i) => restBase(members.hostOf(i).host, restPort));
   const view = await firstPatroniView(bases, timeoutMillis);
-  return view === null ? null : view.members.map((m) => ({ host: m.host, port: m.port, noLoadBalance: m.noLoadBalance, noFailover: m.noFailover }));
+  return view === null
+    ? null
+    : view.members.map((m) => ({ host: m.host, port: m.port, noLoadBalance: m.noLoadBalance, noFailover: m.noFailover }));
 }
 
 /** How to ask the configured source for the members. */

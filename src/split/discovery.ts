@@ -13,7 +13,13 @@ export type DiscoveryOptions =
   /** Patroni's REST API (`GET /cluster`) on any member; `port`: the REST API's. Patroni's leader becomes a second authority for the writer (as the `patroni` option). */
   | { readonly source: 'patroni'; readonly port?: number; readonly intervalMillis?: number; readonly timeoutMillis?: number }
   /** A DNS name re-resolved on a timer (A and AAAA records): every address a member on `port`. */
-  | { readonly source: 'dns'; readonly name: string; readonly port?: number; readonly servers?: readonly string[]; readonly intervalMillis?: number }
+  | {
+      readonly source: 'dns';
+      readonly name: string;
+      readonly port?: number;
+      readonly servers?: readonly string[];
+      readonly intervalMillis?: number;
+    }
   /** DNS SRV records (`_postgresql._tcp.<domain>`): every target and port a member. */
   | { readonly source: 'srv'; readonly name: string; readonly servers?: readonly string[]; readonly intervalMillis?: number }
   /** A function of yours returning the current members. */
@@ -38,14 +44,17 @@ const KEYS: Readonly<Record<(typeof SOURCES)[number], readonly string[]>> = {
 };
 
 function nameOption(value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new OptionError(`Expected \`discovery.name\` to be a DNS name, got ${describeValue(value)}`);
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new OptionError(`Expected \`discovery.name\` to be a DNS name, got ${describeValue(value)}`);
   return value;
 }
 
 function serversOption(value: unknown): readonly string[] | null {
   if (value === undefined) return null;
   if (!Array.isArray(value) || value.length === 0 || !value.every((s) => typeof s === 'string' && s !== '')) {
-    throw new OptionError(`Expected \`discovery.servers\` to be a list of DNS server addresses ('127.0.0.1', '[::1]:53', '10.0.0.2:5353'), got ${describeValue(value)}`);
+    throw new OptionError(
+      `Expected \`discovery.servers\` to be a list of DNS server addresses ('127.0.0.1', '[::1]:53', '10.0.0.2:5353'), got ${describeValue(value)}`,
+    );
   }
   return Object.freeze([...(value as string[])]);
 }
@@ -53,19 +62,24 @@ function serversOption(value: unknown): readonly string[] | null {
 /** Validates the `discovery` option (any type) and fills its defaults. Throws `OptionError`. */
 export function resolveDiscovery(value: unknown): ResolvedDiscovery | null {
   if (value === undefined) return null;
-  const given = optionsObject('discovery', value, ['source', 'name', 'port', 'servers', 'intervalMillis', 'timeoutMillis', 'members'])['source'];
+  const given = optionsObject('discovery', value, ['source', 'name', 'port', 'servers', 'intervalMillis', 'timeoutMillis', 'members'])[
+    'source'
+  ];
   if (given === undefined) throw new OptionError(`Expected \`discovery.source\` to be one of ${SOURCES.map((s) => `'${s}'`).join(', ')}`);
   const source = oneOfOption('discovery.source', given, SOURCES, 'patroni');
   const options = optionsObject('discovery', value, KEYS[source]);
-  const millis = (key: string, fallback: number): number => numberOption(`discovery.${key}`, options[key], fallback, { unit: 'milliseconds' });
-  const members = source === 'function' ? functionOption<() => MemberList>('discovery.members', options['members']) ?? null : null;
-  if (source === 'function' && members === null) throw new OptionError('Expected `discovery.members` to be a function returning the members');
+  const millis = (key: string, fallback: number): number =>
+    numberOption(`discovery.${key}`, options[key], fallback, { unit: 'milliseconds' });
+  const members = source === 'function' ? (functionOption<() => MemberList>('discovery.members', options['members']) ?? null) : null;
+  if (source === 'function' && members === null)
+    throw new OptionError('Expected `discovery.members` to be a function returning the members');
   return Object.freeze({
     source,
     intervalMillis: millis('intervalMillis', 5000),
     timeoutMillis: millis('timeoutMillis', 2000),
     name: source === 'dns' || source === 'srv' ? nameOption(options['name']) : null,
-    port: source === 'srv' || source === 'function' ? null : portOption(`discovery.port`, options['port'], source === 'patroni' ? 8008 : 5432),
+    port:
+      source === 'srv' || source === 'function' ? null : portOption(`discovery.port`, options['port'], source === 'patroni' ? 8008 : 5432),
     servers: source === 'dns' || source === 'srv' ? serversOption(options['servers']) : null,
     members,
   });
@@ -79,14 +93,22 @@ function listedMember(item: unknown): DiscoveredMember {
     if (host !== undefined && host !== '') return { host, port: Number(match?.[2] ?? 5432) };
   } else if (typeof item === 'object' && item !== null && typeof (item as { host?: unknown }).host === 'string') {
     const { host, port } = item as { host: string; port?: unknown };
-    if (host !== '' && (port === undefined || (Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535))) return { host, port: (port as number | undefined) ?? 5432 };
+    if (host !== '' && (port === undefined || (Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535)))
+      return { host, port: (port as number | undefined) ?? 5432 };
   }
-  throw new PgSplitError('PGSPLIT_DISCOVERY_INVALID', `pg-split: discovery.members() returned ${describeValue(item)} as a member; expected 'host:port' or { host, port }`);
+  throw new PgSplitError(
+    'PGSPLIT_DISCOVERY_INVALID',
+    `pg-split: discovery.members() returned ${describeValue(item)} as a member; expected 'host:port' or { host, port }`,
+  );
 }
 
 /** A function source's answer, checked. */
 export function listedMembers(list: unknown): DiscoveredMember[] {
-  if (!Array.isArray(list)) throw new PgSplitError('PGSPLIT_DISCOVERY_INVALID', `pg-split: discovery.members() returned ${describeValue(list)}; expected an array of members`);
+  if (!Array.isArray(list))
+    throw new PgSplitError(
+      'PGSPLIT_DISCOVERY_INVALID',
+      `pg-split: discovery.members() returned ${describeValue(list)}; expected an array of members`,
+    );
   return list.map(listedMember);
 }
 

@@ -52,7 +52,7 @@ export function caughtUp(replayed: string | null, required: string): boolean {
   return PAGE_HEADERS.has(intoPage) && have >= need - intoPage;
 }
 
-export function staleReadError(required: string, waitMillis: number): PgSplitError {
+function staleReadError(required: string, waitMillis: number): PgSplitError {
   return new PgSplitError('PGSPLIT_STALE_READ', `pg-split: no standby replayed up to ${required} within ${waitMillis} ms`);
 }
 
@@ -80,7 +80,12 @@ export interface FreshReadSteps<C> {
  * an error. Checks are shared: however many reads wait, one runs per node at
  * a time, with at most one more queued.
  */
-export async function freshRead<C>(steps: FreshReadSteps<C>, required: string, options: FreshnessOptions, stats: FreshnessStats): Promise<C> {
+export async function freshRead<C>(
+  steps: FreshReadSteps<C>,
+  required: string,
+  options: FreshnessOptions,
+  stats: FreshnessStats,
+): Promise<C> {
   stats.reads++;
   const deadline = Date.now() + options.waitMillis;
   for (;;) {

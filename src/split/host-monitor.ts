@@ -4,7 +4,7 @@ import type { ConnectionTarget } from '../conninfo/resolve.js';
 import type { Lookup } from '../connect/endpoints.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostDisplayName } from '../conninfo/host-list.js';
-import { isPermanentRefusal } from '../connect/failure.js';
+import { isNoServer, isPermanentRefusal } from '../connect/failure.js';
 import { hostIdentity } from '../connect/messages.js';
 import { destroySocket, wireOf } from '../connect/pg-wire.js';
 import { untraced } from '../telemetry/otel-api.js';
@@ -44,6 +44,9 @@ export class HostMonitor extends EventEmitter {
   #checked = false;
   #closed = false;
   #refusal: readonly OpenFailure[] | null = null;
+  /** Whether a session was ever opened on the host. */
+  #reached = false;
+  #noServer: readonly OpenFailure[] | null = null;
   #suspected = false;
   readonly #abort = new AbortController();
   readonly #target: ConnectionTarget;
@@ -54,7 +57,10 @@ export class HostMonitor extends EventEmitter {
     this.#target = target;
     this.hostIndex = hostIndex;
     this.#options = options;
-    this.#status = unreachableStatus({ hostIndex, host: hostDisplayName(target.hosts[hostIndex]), address: null, port: 0 }, 'not checked yet');
+    this.#status = unreachableStatus(
+      { hostIndex, host: hostDisplayName(target.hosts[hostIndex]), address: null, port: 0 },
+      'not checked yet',
+    );
   }
 
   get status(): NodeStatus {
@@ -73,6 +79,15 @@ export class HostMonitor extends EventEmitter {
    */
   get refusal(): readonly OpenFailure[] | null {
     return this.#refusal;
+  }
+
+  /**
+   * The host's last connection failures while no session was ever opened
+   * on it and each of them said no server is there (refused, no such name);
+   * null otherwise.
+   */
+  get noServer(): readonly OpenFailure[] | null {
+    return this.#noServer;
   }
 
   /** How the monitor reached the host: pooled connections go the same way. */
@@ -174,19 +189,24 @@ export class HostMonitor extends EventEmitter {
       if (ROLE_PARAMETERS.has(msg.parameterName) && !this.#closed) this.emit('signal', msg.parameterName);
     });
     this.#session = session;
+    this.#reached = true;
+    this.#noServer = null;
   }
 
   #startReconnecting(): void {
     if (this.#reconnecting || this.#closed) return;
     this.#reconnecting = true;
     const attempt = async (): Promise<Session> => {
-      const opened = await untraced(() => openSession(this.#target, this.hostIndex, { timeoutMillis: this.#options.checkTimeoutMillis, lookup: this.#options.lookup }));
+      const opened = await untraced(() =>
+        openSession(this.#target, this.hostIndex, { timeoutMillis: this.#options.checkTimeoutMillis, lookup: this.#options.lookup }),
+      );
       if (this.#closed) {
         if (opened.ok) opened.session.client.end().catch(() => undefined);
         throw new Error('monitor closed');
       }
       if (!opened.ok) {
         this.#refusal = opened.failures.every((f) => isPermanentRefusal(f.error)) ? opened.failures : null;
+        this.#noServer = !this.#reached && opened.failures.every((f) => isNoServer(f.error)) ? opened.failures : null;
         this.#setStatus(failedStatus(this.hostIndex, opened.failures));
         if (opened.failures.some((f) => f.error.kind === 'timeout')) this.#unresponsive();
         throw new Error('unreachable');
@@ -198,7 +218,16 @@ export class HostMonitor extends EventEmitter {
       if (this.#refusal !== null) await sleep(this.#options.refusalBackoffMillis, undefined, { signal: this.#abort.signal, ref: false });
     };
     const signal = this.#abort.signal;
-    pRetry(attempt, { retries: Infinity, minTimeout: 50, maxTimeout: this.#options.maxBackoffMillis, factor: 2, randomize: true, signal, unref: true, onFailedAttempt })
+    pRetry(attempt, {
+      retries: Infinity,
+      minTimeout: 50,
+      maxTimeout: this.#options.maxBackoffMillis,
+      factor: 2,
+      randomize: true,
+      signal,
+      unref: true,
+      onFailedAttempt,
+    })
       .then(async (session) => {
         this.#reconnecting = false;
         this.#refusal = null;

@@ -19,7 +19,13 @@ function eventOf(members: Members, hostIndex: number): MemberEvent {
  * named are removed (the watch drains them, the writer's node only once it
  * is no longer the writer), and tags are brought up to date.
  */
-export function applyMembership(members: Members, watch: ClusterWatch, found: readonly DiscoveredMember[], origin: MemberOrigin, emit: (name: 'member-added' | 'member-removed', event: MemberEvent) => void): void {
+export function applyMembership(
+  members: Members,
+  watch: ClusterWatch,
+  found: readonly DiscoveredMember[],
+  origin: MemberOrigin,
+  emit: (name: 'member-added' | 'member-removed', event: MemberEvent) => void,
+): void {
   const active = members.activeKeys();
   const plan = planMembership(active, found);
   let retagged = false;

@@ -3,14 +3,17 @@ import { resolveContextKeys, type ConnectionTarget, type ResolveContext } from '
 import { connectTimeoutMillis } from '../connect/connect.js';
 import type { Lookup } from '../connect/endpoints.js';
 import { OptionError } from '../errors.js';
-import { booleanOption, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../input.js';
+import { booleanOption, describeValue, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../input.js';
 import type { Balance } from './balancer.js';
 import { resolveDiscovery, type DiscoveryOptions, type ResolvedDiscovery } from './discovery.js';
 import type { PatroniOptions, ResolvedPatroniOptions } from './patroni-authority.js';
 import type { ReaderPolicy } from './topology.js';
 
 /** Connection settings come from the connection string; these are the pool's own. */
-export type PoolSettings = Omit<PoolConfig, 'host' | 'port' | 'user' | 'database' | 'password' | 'ssl' | 'connectionString' | 'Client' | 'stream' | 'sslnegotiation'>;
+export type PoolSettings = Omit<
+  PoolConfig,
+  'host' | 'port' | 'user' | 'database' | 'password' | 'ssl' | 'connectionString' | 'Client' | 'stream' | 'sslnegotiation'
+>;
 
 export interface SplitOptions extends ResolveContext {
   /** pg.Pool settings for the writer (`max`, `idleTimeoutMillis`, `statement_timeout`, ...). */
@@ -35,8 +38,15 @@ export interface SplitOptions extends ResolveContext {
   readonly reconnectMaxDelayMillis?: number;
   /** How long a checkout waits for an eligible node (writers: for the new primary during a failover), in milliseconds. @default 30000 */
   readonly failoverTimeoutMillis?: number;
-  /** Whether `connectSplit` waits (up to failoverTimeoutMillis) until a primary is known. @default true */
-  readonly waitForPrimary?: boolean;
+  /**
+   * Whether `connectSplit` waits (up to failoverTimeoutMillis) until a
+   * primary is known. `true` fails fast (PGSPLIT_CONNECT_FAILED, each host's
+   * reason) when no host has ever been reached and every one refuses
+   * connections or does not resolve, as for a wrong port or a misspelled
+   * name; `'always'` waits even then (a cluster that is starting); `false`
+   * does not wait. @default true
+   */
+  readonly waitForPrimary?: boolean | 'always';
   /** Host-name resolution (default: the system resolver). */
   readonly lookup?: Lookup;
   /**
@@ -87,7 +97,7 @@ export interface ResolvedSplitOptions {
   readonly checkTimeoutMillis: number;
   readonly reconnectMaxDelayMillis: number;
   readonly failoverTimeoutMillis: number;
-  readonly waitForPrimary: boolean;
+  readonly waitForPrimary: boolean | 'always';
   readonly lookup: Lookup | undefined;
   readonly maxReplicaLag: { readonly bytes: number | null; readonly millis: number | null };
   readonly consistency: 'eventual' | 'session';
@@ -100,8 +110,22 @@ const POLICIES: readonly ReaderPolicy[] = ['prefer-standby', 'standby', 'any', '
 const BALANCES: readonly Balance[] = ['round-robin', 'random', 'least-busy'];
 
 const SPLIT_KEYS = [
-  ...resolveContextKeys, 'writer', 'reader', 'readerPolicy', 'balance', 'recheckMillis', 'failoverRecheckMillis', 'checkTimeoutMillis',
-  'reconnectMaxDelayMillis', 'failoverTimeoutMillis', 'waitForPrimary', 'lookup', 'maxReplicaLag', 'consistency', 'sessionReads', 'patroni',
+  ...resolveContextKeys,
+  'writer',
+  'reader',
+  'readerPolicy',
+  'balance',
+  'recheckMillis',
+  'failoverRecheckMillis',
+  'checkTimeoutMillis',
+  'reconnectMaxDelayMillis',
+  'failoverTimeoutMillis',
+  'waitForPrimary',
+  'lookup',
+  'maxReplicaLag',
+  'consistency',
+  'sessionReads',
+  'patroni',
   'discovery',
 ] as const;
 
@@ -150,11 +174,13 @@ const POOL_SETTINGS: Readonly<Record<string, Check>> = {
 function poolSettings(name: string, value: unknown): PoolSettings {
   const settings = optionsObject(name, value, [...Object.keys(POOL_SETTINGS), ...CONNECTION_KEYS]);
   for (const [key, setting] of Object.entries(settings)) {
-    if (CONNECTION_KEYS.includes(key)) throw new OptionError(`\`${name}.${key}\` is not allowed: connection settings come from the connection string`);
+    if (CONNECTION_KEYS.includes(key))
+      throw new OptionError(`\`${name}.${key}\` is not allowed: connection settings come from the connection string`);
     POOL_SETTINGS[key]?.(`${name}.${key}`, setting);
   }
   const { max, min } = settings;
-  if (typeof max === 'number' && typeof min === 'number' && min > max) throw new OptionError(`Expected \`${name}.min\` (${min}) to be at most \`${name}.max\` (${max})`);
+  if (typeof max === 'number' && typeof min === 'number' && min > max)
+    throw new OptionError(`Expected \`${name}.min\` (${min}) to be at most \`${name}.max\` (${max})`);
   return Object.freeze({ ...settings });
 }
 
@@ -175,9 +201,15 @@ export function policyFromTarget(target: ConnectionTarget): ReaderPolicy {
   }
 }
 
+/** `waitForPrimary`: true, false or 'always'. */
+function waitForPrimaryOption(value: unknown): boolean | 'always' {
+  if (value === undefined || value === 'always' || typeof value === 'boolean') return value ?? true;
+  throw new OptionError(`Expected \`waitForPrimary\` to be true, false or 'always', got ${describeValue(value)}`);
+}
+
 /** Checks the shape of a SplitOptions value (any type) before the connection string is read. Throws `OptionError`. */
 export function checkSplitOptions(options: unknown): SplitOptions {
-  return optionsObject('options', options, SPLIT_KEYS) as SplitOptions;
+  return optionsObject('options', options, SPLIT_KEYS);
 }
 
 function maxReplicaLag(value: unknown): ResolvedSplitOptions['maxReplicaLag'] {
@@ -200,7 +232,8 @@ function patroniOptions(value: unknown): ResolvedPatroniOptions | null {
   if (value === undefined || value === false) return null;
   const options = optionsObject('patroni', value === true ? {} : value, ['port', 'intervalMillis', 'timeoutMillis', 'staleMillis']);
   const port = portOption('patroni.port', options['port'], 8008);
-  const millis = (name: string, fallback: number): number => numberOption(`patroni.${name}`, options[name], fallback, { unit: 'milliseconds' });
+  const millis = (name: string, fallback: number): number =>
+    numberOption(`patroni.${name}`, options[name], fallback, { unit: 'milliseconds' });
   const staleMillis = numberOption('patroni.staleMillis', options['staleMillis'], null, { unit: 'milliseconds' });
   return Object.freeze({ port, intervalMillis: millis('intervalMillis', 1000), timeoutMillis: millis('timeoutMillis', 1000), staleMillis });
 }
@@ -209,7 +242,8 @@ function patroniOptions(value: unknown): ResolvedPatroniOptions | null {
 export function resolveSplitOptions(input: unknown, target: ConnectionTarget): ResolvedSplitOptions {
   const options = checkSplitOptions(input) as Record<keyof SplitOptions, unknown>;
   const fromString = connectTimeoutMillis(target);
-  const millis = (name: keyof SplitOptions, fallback: number): number => numberOption(name, options[name], fallback, { unit: 'milliseconds' });
+  const millis = (name: keyof SplitOptions, fallback: number): number =>
+    numberOption(name, options[name], fallback, { unit: 'milliseconds' });
   const discovery = resolveDiscovery(options.discovery);
   // Discovery from Patroni makes Patroni's leader a second authority for the writer, as the `patroni` option does.
   const impliedPatroni = discovery?.source === 'patroni' ? patroniOptions({ port: discovery.port ?? undefined }) : null;
@@ -223,7 +257,7 @@ export function resolveSplitOptions(input: unknown, target: ConnectionTarget): R
     checkTimeoutMillis: millis('checkTimeoutMillis', fromString > 0 ? fromString : 2000),
     reconnectMaxDelayMillis: millis('reconnectMaxDelayMillis', 1000),
     failoverTimeoutMillis: millis('failoverTimeoutMillis', 30000),
-    waitForPrimary: booleanOption('waitForPrimary', options.waitForPrimary, true),
+    waitForPrimary: waitForPrimaryOption(options.waitForPrimary),
     lookup: functionOption<Lookup>('lookup', options.lookup),
     maxReplicaLag: maxReplicaLag(options.maxReplicaLag),
     consistency: oneOfOption('consistency', options.consistency, ['eventual', 'session'], 'eventual'),

@@ -90,7 +90,12 @@ function isFresh(report: PatroniReport | undefined, now: number, staleMillis: nu
  * meanwhile has not yet noticed): writes to the one that loses are lost with
  * its timeline, so neither gets writes until one steps down.
  */
-export function confirmsSoleLeader(answers: ReadonlyMap<number, PatroniReport>, hostIndex: number, now: number, staleMillis: number): boolean {
+export function confirmsSoleLeader(
+  answers: ReadonlyMap<number, PatroniReport>,
+  hostIndex: number,
+  now: number,
+  staleMillis: number,
+): boolean {
   if (!confirmsLeader(answers.get(hostIndex), now, staleMillis)) return false;
   for (const [other, answer] of answers) if (other !== hostIndex && confirmsLeader(answer, now, staleMillis)) return false;
   return true;
@@ -100,7 +105,6 @@ export function confirmsSoleLeader(answers: ReadonlyMap<number, PatroniReport>, 
 function saysLeader(report: PatroniReport): boolean {
   return report.role !== null && LEADER_ROLES.has(report.role) && report.state === 'running';
 }
-
 
 /** Patroni's `ttl` and `loop_wait` from `GET /config`, or null. */
 async function askTiming(base: string, timeoutMillis: number): Promise<{ ttl: number; loopWait: number } | null> {
@@ -204,7 +208,9 @@ export class PatroniAuthority {
 
   /** `host:port` of every member Patroni lists (`GET /cluster`), asked of the active members but `except`; null when none answered. */
   async memberKeys(except: number): Promise<string[] | null> {
-    const bases = this.#urls().filter(([i]) => i !== except).map(([, base]) => base);
+    const bases = this.#urls()
+      .filter(([i]) => i !== except)
+      .map(([, base]) => base);
     const view = await firstPatroniView(bases, this.#options.timeoutMillis);
     return view === null ? null : view.members.map((m) => memberKey(m.host, m.port));
   }
@@ -230,7 +236,10 @@ export class PatroniAuthority {
       this.#forgetLeft(urls.map(([i]) => i));
       for (const [i, base] of urls) this.#askMember(i, base, onAnswer);
       const leaderless = !urls.some(([i]) => this.confirms(i));
-      this.#timer = setTimeout(tick, leaderless ? Math.min(FAST_INTERVAL_MILLIS, this.#options.intervalMillis) : this.#options.intervalMillis);
+      this.#timer = setTimeout(
+        tick,
+        leaderless ? Math.min(FAST_INTERVAL_MILLIS, this.#options.intervalMillis) : this.#options.intervalMillis,
+      );
       this.#timer.unref();
     };
     tick();
@@ -272,10 +281,13 @@ export class PatroniAuthority {
       .filter((a) => a.askedAt !== null && saysLeader(a) && now - a.askedAt <= this.#staleMillis)
       .map((a) => (a.askedAt ?? now) + this.#staleMillis + 1 - now);
     if (ends.length === 0) return;
-    this.#staleTimer = setTimeout(() => {
-      this.#staleTimer = null;
-      if (!this.#closed) onStale();
-    }, Math.min(...ends));
+    this.#staleTimer = setTimeout(
+      () => {
+        this.#staleTimer = null;
+        if (!this.#closed) onStale();
+      },
+      Math.min(...ends),
+    );
     this.#staleTimer.unref();
   }
 

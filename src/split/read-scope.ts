@@ -34,13 +34,14 @@ export function checkToken(token: unknown): string {
 export const NO_REQUIREMENT: ReadRequirement = Object.freeze({});
 
 /** Checks a `pgSplit` field (any type) on a query config; throws OptionError. */
-export function checkQueryOptions(value: unknown): ReadRequirement {
+function checkQueryOptions(value: unknown): ReadRequirement {
   if (value === undefined) return NO_REQUIREMENT;
   const options = optionsObject('pgSplit', value, ['after', 'primary']);
   const requirement: { after?: string; primary?: boolean } = {};
   if (options['after'] !== undefined) requirement.after = checkToken(options['after']);
   if (options['primary'] !== undefined) {
-    if (typeof options['primary'] !== 'boolean') throw new OptionError(`Expected \`pgSplit.primary\` to be true or false, got ${describeValue(options['primary'])}`);
+    if (typeof options['primary'] !== 'boolean')
+      throw new OptionError(`Expected \`pgSplit.primary\` to be true or false, got ${describeValue(options['primary'])}`);
     requirement.primary = options['primary'];
   }
   return requirement;

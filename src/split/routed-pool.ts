@@ -13,7 +13,7 @@ import type { PoolRole, Router } from './router.js';
 import { certainlyNotCommitted, failoverSignal } from './sqlstate.js';
 import type { WriteTracker } from './write-tracker.js';
 
-type Callback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: any) => void) => void;
+type Callback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: Error | boolean) => void) => void;
 type PooledNodeClient = pg.PoolClient & NodeClient;
 type Run = (first: unknown, values: unknown) => Promise<pg.QueryResult>;
 
@@ -140,16 +140,38 @@ export class RoutedPool extends pg.Pool {
   override connect(callback?: Callback): Promise<pg.PoolClient> | void {
     const acquired = this.#measuredCheckout(this.#settings.scope.current(), null).then((client) => this.#trackCheckout(client));
     if (callback === undefined) return acquired;
-    acquired.then((client) => callback(undefined, client, client.release), (err: Error) => callback(err, undefined, () => undefined));
+    acquired.then(
+      (client) => callback(undefined, client, (release) => client.release(release)),
+      (err: Error) => callback(err, undefined, () => undefined),
+    );
   }
 
+  // pg.Pool's own overloads, as @types/pg declares them (its `any` defaults included).
+  /* eslint-disable @typescript-eslint/no-explicit-any */
   override query<T extends pg.Submittable>(queryStream: T): T;
-  override query<R extends any[] = any[], I = any[]>(queryConfig: pg.QueryArrayConfig<I>, values?: pg.QueryConfigValues<I>): Promise<pg.QueryArrayResult<R>>;
+  override query<R extends any[] = any[], I = any[]>(
+    queryConfig: pg.QueryArrayConfig<I>,
+    values?: pg.QueryConfigValues<I>,
+  ): Promise<pg.QueryArrayResult<R>>;
   override query<R extends pg.QueryResultRow = any, I = any[]>(queryConfig: pg.QueryConfig<I>): Promise<pg.QueryResult<R>>;
-  override query<R extends pg.QueryResultRow = any, I = any[]>(queryTextOrConfig: string | pg.QueryConfig<I>, values?: pg.QueryConfigValues<I>): Promise<pg.QueryResult<R>>;
-  override query<R extends any[] = any[], I = any[]>(queryConfig: pg.QueryArrayConfig<I>, callback: (err: Error, result: pg.QueryArrayResult<R>) => void): void;
-  override query<R extends pg.QueryResultRow = any, I = any[]>(queryTextOrConfig: string | pg.QueryConfig<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
-  override query<R extends pg.QueryResultRow = any, I = any[]>(queryText: string, values: pg.QueryConfigValues<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
+  override query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryTextOrConfig: string | pg.QueryConfig<I>,
+    values?: pg.QueryConfigValues<I>,
+  ): Promise<pg.QueryResult<R>>;
+  override query<R extends any[] = any[], I = any[]>(
+    queryConfig: pg.QueryArrayConfig<I>,
+    callback: (err: Error, result: pg.QueryArrayResult<R>) => void,
+  ): void;
+  override query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryTextOrConfig: string | pg.QueryConfig<I>,
+    callback: (err: Error, result: pg.QueryResult<R>) => void,
+  ): void;
+  override query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryText: string,
+    values: pg.QueryConfigValues<I>,
+    callback: (err: Error, result: pg.QueryResult<R>) => void,
+  ): void;
+  /* eslint-enable @typescript-eslint/no-explicit-any */
   override query(first?: unknown, second?: unknown, third?: unknown): unknown {
     if (isSubmittable(first) || typeof first === 'function') return (super.query as (...a: unknown[]) => unknown)(first, second, third);
     // pg-pool's forms: (text or config[, values][, callback]); a function in place of the values is the callback.
@@ -158,7 +180,10 @@ export class RoutedPool extends pg.Pool {
     const result = this.#queryRouted(first, values);
     if (callback === undefined) return result;
     const reply = callback as (err?: Error, res?: unknown) => void;
-    result.then((res) => reply(undefined, res), (err: Error) => reply(err));
+    result.then(
+      (res) => reply(undefined, res),
+      (err: Error) => reply(err),
+    );
     return undefined;
   }
 
@@ -174,7 +199,8 @@ export class RoutedPool extends pg.Pool {
       return Promise.reject(err);
     }
     if (requirement.primary === true) return this.#direct(first, values, requirement, 'writer', 'read');
-    if (requirement.after === undefined && this.#settings.consistency === 'eventual') return this.#direct(first, values, requirement, 'reader', 'read');
+    if (requirement.after === undefined && this.#settings.consistency === 'eventual')
+      return this.#direct(first, values, requirement, 'reader', 'read');
     return this.#run(first, values, requirement, 'read');
   }
 
@@ -185,7 +211,13 @@ export class RoutedPool extends pg.Pool {
 
   /** Each node pool's connection counters, for the metrics. */
   nodeUsage(): PoolUsage[] {
-    return [...this.#nodes].map(([hostIndex, p]) => ({ role: this.#role, hostIndex, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount }));
+    return [...this.#nodes].map(([hostIndex, p]) => ({
+      role: this.#role,
+      hostIndex,
+      total: p.totalCount,
+      idle: p.idleCount,
+      waiting: p.waitingCount,
+    }));
   }
 
   override end(): Promise<void>;
@@ -212,7 +244,7 @@ export class RoutedPool extends pg.Pool {
    */
   #trackCheckout(client: PooledNodeClient): pg.PoolClient {
     client.pgSplitCheckedOut = true;
-    const release = client.release;
+    const release = client.release.bind(client);
     client.release = (err?: Error | boolean) => {
       client.pgSplitCheckedOut = false;
       if (this.#role === 'writer') this.#settings.tracker.noteWrite();
@@ -226,7 +258,11 @@ export class RoutedPool extends pg.Pool {
     if (existing !== undefined) return existing;
     const config = this.#router.configFor(hostIndex);
     if (config === null) return null;
-    const nodeConfig: NodeClientConfig & pg.PoolConfig = { ...this.#settings.pool, ...config, pgSplitNode: { router: this.#router, hostIndex } };
+    const nodeConfig: NodeClientConfig & pg.PoolConfig = {
+      ...this.#settings.pool,
+      ...config,
+      pgSplitNode: { router: this.#router, hostIndex },
+    };
     const pool = new pg.Pool({ ...nodeConfig, Client: NodeClient as unknown as new () => pg.ClientBase });
     pool.on('error', (err, client) => this.listenerCount('error') > 0 && this.emit('error', err, client));
     for (const name of this.#forwarded) this.#forward(pool, name);
@@ -374,7 +410,8 @@ export class RoutedPool extends pg.Pool {
     const metrics = this.#settings.metrics;
     const started = metrics === null ? 0 : performance.now();
     return new Promise((resolve, reject) => {
-      const slow = (attempt: number, avoid: number | null): void => void this.#run(first, values, requirement, kind, attempt, avoid).then(resolve, reject);
+      const slow = (attempt: number, avoid: number | null): void =>
+        void this.#run(first, values, requirement, kind, attempt, avoid).then(resolve, reject);
       pool.connect((connectError, pooled) => {
         const client = pooled as PooledNodeClient | undefined;
         if (connectError !== undefined && connectError !== null) {
@@ -430,11 +467,20 @@ export class RoutedPool extends pg.Pool {
    * is tried once and neither tracked nor measured. `firstAttempt` and
    * `avoidFirst`: where `#direct` left off.
    */
-  async #run(first: unknown, values: unknown, requirement: ReadRequirement, kind: 'write' | 'read' | 'internal', firstAttempt = 1, avoidFirst: number | null = null): Promise<pg.QueryResult> {
+  async #run(
+    first: unknown,
+    values: unknown,
+    requirement: ReadRequirement,
+    kind: 'write' | 'read' | 'internal',
+    firstAttempt = 1,
+    avoidFirst: number | null = null,
+  ): Promise<pg.QueryResult> {
     const tries = kind === 'internal' ? 1 : 2;
     let avoid = avoidFirst;
     for (let attempt = firstAttempt; ; attempt++) {
-      const client: PooledNodeClient = await (kind === 'internal' ? this.#checkout(requirement, avoid) : this.#measuredCheckout(requirement, avoid, kind === 'write'));
+      const client: PooledNodeClient = await (kind === 'internal'
+        ? this.#checkout(requirement, avoid)
+        : this.#measuredCheckout(requirement, avoid, kind === 'write'));
       const host = client.pgSplitHost;
       // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
       const sentToSilentLeader = kind === 'write' && !this.#router.isWriter(host);
@@ -477,8 +523,8 @@ export class RoutedPool extends pg.Pool {
       client.release(err instanceof Error ? err : true);
       throw err;
     }
-    if (lsn === undefined) throw new PgSplitError('PGSPLIT_WRITE_UNCONFIRMED', 'pg-split: the silent leader returned no WAL position for a write');
+    if (lsn === undefined)
+      throw new PgSplitError('PGSPLIT_WRITE_UNCONFIRMED', 'pg-split: the silent leader returned no WAL position for a write');
     await this.#router.confirmWitnessed(client.pgSplitHost, lsn);
   }
-
 }

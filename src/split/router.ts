@@ -75,7 +75,7 @@ export class Router {
 
   /** Resolves once a write may be sent: to a confirmed writer, or with witnesses to a silent leader (`witnessed()`); as waitFor. */
   waitForWrite(deadline: number, onTimeout: () => Error): Promise<void> {
-    return this.#watch.waitFor(() => this.#usable('writer').length > 0 || this.witnessed() !== null, deadline, onTimeout, true);
+    return this.#watch.waitFor(() => this.#usable('writer').length > 0 || this.witnessed() !== null, deadline, onTimeout, 'refusals');
   }
 
   /** Resolves once the write is witnessed on the silent leader (see WriteWitness.confirm). */
@@ -130,6 +130,6 @@ export class Router {
 
   /** Resolves when the role has a usable node; rejects at the deadline, when ended, or when every host refuses logins. */
   waitFor(role: PoolRole, deadline: number, onTimeout: () => Error): Promise<void> {
-    return this.#watch.waitFor(() => this.#usable(role).length > 0, deadline, onTimeout, true);
+    return this.#watch.waitFor(() => this.#usable(role).length > 0, deadline, onTimeout, 'refusals');
   }
 }

@@ -4,9 +4,6 @@ import type { NodeStatus } from '../probe/node-status.js';
 /** Which nodes the reader may use: the string's target_session_attrs, mapped (docs/routing.md). */
 export type ReaderPolicy = 'prefer-standby' | 'standby' | 'any' | 'primary';
 
-/** A node is out of the reader's rotation for one of these reasons. */
-export type ExclusionReason = 'down' | 'stale-primary' | 'read-only-primary' | 'lagging';
-
 export interface RoleDecision {
   /** The node writes go to: verified read-write, on the newest timeline. */
   readonly writer: number | null;
@@ -70,7 +67,9 @@ export function decideRoles(input: DecisionInput): RoleDecision {
   const stalePrimaries = primaries.filter((s) => (s.timeline ?? 0) < newestTimeline).map((s) => s.hostIndex);
   const tooFar = input.isTooFarBehind ?? (() => false);
   const noReads = input.noReads ?? (() => false);
-  const standbys = withReplayLag(statuses, writer).filter((s) => s.reachable && s.role === 'standby' && !tooFar(s) && !noReads(s.hostIndex)).map((s) => s.hostIndex);
+  const standbys = withReplayLag(statuses, writer)
+    .filter((s) => s.reachable && s.role === 'standby' && !tooFar(s) && !noReads(s.hostIndex))
+    .map((s) => s.hostIndex);
   const withWriter = writer === null ? [] : [writer];
   let readers: number[];
   switch (policy) {
@@ -92,5 +91,10 @@ export function decideRoles(input: DecisionInput): RoleDecision {
 
 /** Whether two decisions route differently (what the `change` event reports). */
 export function decisionChanged(a: RoleDecision, b: RoleDecision): boolean {
-  return a.writer !== b.writer || a.readers.join() !== b.readers.join() || a.stalePrimaries.join() !== b.stalePrimaries.join() || a.unconfirmed.join() !== b.unconfirmed.join();
+  return (
+    a.writer !== b.writer ||
+    a.readers.join() !== b.readers.join() ||
+    a.stalePrimaries.join() !== b.stalePrimaries.join() ||
+    a.unconfirmed.join() !== b.unconfirmed.join()
+  );
 }

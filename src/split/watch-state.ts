@@ -57,7 +57,7 @@ export type WatchEvent =
   | { readonly name: 'timeline-discarded'; readonly event: TimelineDiscardedEvent };
 
 /** What the watch knows of the newest timeline: who reported it, where it has seen it, and the writes acknowledged on it. */
-export interface TimelineMemory {
+interface TimelineMemory {
   readonly timeline: number;
   readonly reporters: readonly number[];
   /** The nodes seen as a primary on it (a standby's word alone never discards a timeline). */
@@ -70,7 +70,7 @@ export interface TimelineMemory {
 }
 
 /** A node's report of a timeline. */
-export interface TimelineReport {
+interface TimelineReport {
   readonly hostIndex: number;
   readonly timeline: number;
 }
@@ -85,7 +85,15 @@ export interface WatchState {
   readonly leftBehind: readonly TimelineReport[];
 }
 
-const NO_TIMELINE: TimelineMemory = Object.freeze({ timeline: 0, reporters: [], primaryReporters: [], firstSeenLsn: null, lastSeenLsn: null, writesFrom: null, writesTo: null });
+const NO_TIMELINE: TimelineMemory = Object.freeze({
+  timeline: 0,
+  reporters: [],
+  primaryReporters: [],
+  firstSeenLsn: null,
+  lastSeenLsn: null,
+  writesFrom: null,
+  writesTo: null,
+});
 
 export const INITIAL_WATCH_STATE: WatchState = Object.freeze({
   decision: Object.freeze({ writer: null, readers: [], stalePrimaries: [], unconfirmed: [], newestTimeline: 0 }),
@@ -115,7 +123,9 @@ function stillLeftBehind(left: readonly TimelineReport[], statuses: readonly Nod
 /** The statuses with left-behind nodes counted as unreachable: no timeline, no reads. */
 function hideLeftBehind(statuses: readonly NodeStatus[], left: readonly TimelineReport[]): readonly NodeStatus[] {
   if (left.length === 0) return statuses;
-  return statuses.map((s) => (s.reachable && left.some((l) => l.hostIndex === s.hostIndex) ? { ...s, reachable: false, error: LEFT_BEHIND_ERROR } : s));
+  return statuses.map((s) =>
+    s.reachable && left.some((l) => l.hostIndex === s.hostIndex) ? { ...s, reachable: false, error: LEFT_BEHIND_ERROR } : s,
+  );
 }
 
 /**
@@ -124,18 +134,35 @@ function hideLeftBehind(statuses: readonly NodeStatus[], left: readonly Timeline
  * a primary on it or a newer one, and the authority has long named a
  * primary on an older timeline its leader. Returns that leader.
  */
-function leaderOnOlderTimeline(memory: TimelineMemory, statuses: readonly NodeStatus[], isSettledLeader: ((hostIndex: number) => boolean) | undefined): NodeStatus | null {
+function leaderOnOlderTimeline(
+  memory: TimelineMemory,
+  statuses: readonly NodeStatus[],
+  isSettledLeader: ((hostIndex: number) => boolean) | undefined,
+): NodeStatus | null {
   if (isSettledLeader === undefined || memory.primaryReporters.length === 0) return null;
   const demoted = memory.primaryReporters.every((i) => statuses.some((s) => s.hostIndex === i && s.reachable && s.role === 'standby'));
   if (!demoted || statuses.some((s) => s.reachable && s.role === 'primary' && (s.timeline ?? 0) >= memory.timeline)) return null;
-  return statuses.find((s) => s.reachable && s.role === 'primary' && s.readOnly === false && (s.timeline ?? 0) < memory.timeline && isSettledLeader(s.hostIndex)) ?? null;
+  return (
+    statuses.find(
+      (s) =>
+        s.reachable && s.role === 'primary' && s.readOnly === false && (s.timeline ?? 0) < memory.timeline && isSettledLeader(s.hostIndex),
+    ) ?? null
+  );
 }
 
 function memoryOf(statuses: readonly NodeStatus[], timeline: number): TimelineMemory {
   const on = statuses.filter((s) => s.reachable && s.timeline === timeline);
   const lsn = on.find((s) => s.role === 'primary')?.lsn ?? null;
   const primaries = on.filter((s) => s.role === 'primary').map((s) => s.hostIndex);
-  return { timeline, reporters: on.map((s) => s.hostIndex), primaryReporters: primaries, firstSeenLsn: lsn, lastSeenLsn: lsn, writesFrom: null, writesTo: null };
+  return {
+    timeline,
+    reporters: on.map((s) => s.hostIndex),
+    primaryReporters: primaries,
+    firstSeenLsn: lsn,
+    lastSeenLsn: lsn,
+    writesFrom: null,
+    writesTo: null,
+  };
 }
 
 interface Remembered {
@@ -146,7 +173,8 @@ interface Remembered {
   readonly leftBehind: readonly TimelineReport[];
 }
 
-const newestReported = (statuses: readonly NodeStatus[]): number => Math.max(0, ...statuses.filter((s) => s.reachable).map((s) => s.timeline ?? 0));
+const newestReported = (statuses: readonly NodeStatus[]): number =>
+  Math.max(0, ...statuses.filter((s) => s.reachable).map((s) => s.timeline ?? 0));
 
 /**
  * The newest timeline after these statuses: raised by any reachable node on
@@ -157,7 +185,11 @@ const newestReported = (statuses: readonly NodeStatus[]): number => Math.max(0, 
  * timeline of its last restartpoint), or the orchestrator says so
  * (`leaderOnOlderTimeline`).
  */
-function rememberTimeline(memory: TimelineMemory, statuses: readonly NodeStatus[], isSettledLeader?: (hostIndex: number) => boolean): Remembered {
+function rememberTimeline(
+  memory: TimelineMemory,
+  statuses: readonly NodeStatus[],
+  isSettledLeader?: (hostIndex: number) => boolean,
+): Remembered {
   const kept = (m: TimelineMemory): Remembered => ({ memory: m, discarded: null, evidence: 'servers', leftBehind: [] });
   const reported = newestReported(statuses);
   if (reported > memory.timeline) return kept(memoryOf(statuses, reported));
@@ -171,26 +203,38 @@ function rememberTimeline(memory: TimelineMemory, statuses: readonly NodeStatus[
   }
   const primaryLsn = statuses.find((s) => s.reachable && s.role === 'primary' && s.timeline === memory.timeline)?.lsn ?? null;
   const updated = {
-    ...memory, reporters: [...reporters], primaryReporters: [...primaryReporters],
-    firstSeenLsn: memory.firstSeenLsn ?? primaryLsn, lastSeenLsn: primaryLsn ?? memory.lastSeenLsn,
+    ...memory,
+    reporters: [...reporters],
+    primaryReporters: [...primaryReporters],
+    firstSeenLsn: memory.firstSeenLsn ?? primaryLsn,
+    lastSeenLsn: primaryLsn ?? memory.lastSeenLsn,
   };
-  const wentBack = updated.primaryReporters.length > 0 && updated.reporters.every((i) => {
-    const s = byHost.get(i);
-    return s !== undefined && s.reachable && s.timeline !== null && s.timeline < memory.timeline;
-  });
+  const wentBack =
+    updated.primaryReporters.length > 0 &&
+    updated.reporters.every((i) => {
+      const s = byHost.get(i);
+      return s !== undefined && s.reachable && s.timeline !== null && s.timeline < memory.timeline;
+    });
   if (wentBack && reported > 0) return { memory: memoryOf(statuses, reported), discarded: updated, evidence: 'servers', leftBehind: [] };
   if (leaderOnOlderTimeline(updated, statuses, isSettledLeader) === null) return kept(updated);
   // Every node that had the timeline and has not visibly left it stays behind on it, reachable now or not.
-  const leftBehind = updated.reporters.filter((i) => {
-    const s = byHost.get(i);
-    return !(s !== undefined && s.reachable && s.timeline !== null && s.timeline < memory.timeline);
-  }).map((hostIndex) => ({ hostIndex, timeline: memory.timeline }));
+  const leftBehind = updated.reporters
+    .filter((i) => {
+      const s = byHost.get(i);
+      return !(s !== undefined && s.reachable && s.timeline !== null && s.timeline < memory.timeline);
+    })
+    .map((hostIndex) => ({ hostIndex, timeline: memory.timeline }));
   const visible = hideLeftBehind(statuses, leftBehind);
   return { memory: memoryOf(visible, newestReported(visible)), discarded: updated, evidence: 'orchestrator', leftBehind };
 }
 
 /** Counts the writes acknowledged while the writer was on the remembered timeline. */
-function countWrites(memory: TimelineMemory, decision: RoleDecision, statuses: readonly NodeStatus[], writes: number | undefined): TimelineMemory {
+function countWrites(
+  memory: TimelineMemory,
+  decision: RoleDecision,
+  statuses: readonly NodeStatus[],
+  writes: number | undefined,
+): TimelineMemory {
   if (writes === undefined || decision.writer === null) return memory;
   const writerTimeline = statuses.find((s) => s.hostIndex === decision.writer)?.timeline;
   if (writerTimeline !== memory.timeline) return memory;
@@ -217,8 +261,13 @@ export function advanceWatch(state: WatchState, input: WatchInput): { readonly s
     events.push({
       name: 'timeline-discarded',
       event: {
-        timeline: d.timeline, now: remembered.memory.timeline, nodes: d.reporters, firstSeenLsn: d.firstSeenLsn, lastSeenLsn: d.lastSeenLsn,
-        acknowledgedWrites: d.writesFrom === null || d.writesTo === null ? 0 : d.writesTo - d.writesFrom, evidence: remembered.evidence,
+        timeline: d.timeline,
+        now: remembered.memory.timeline,
+        nodes: d.reporters,
+        firstSeenLsn: d.firstSeenLsn,
+        lastSeenLsn: d.lastSeenLsn,
+        acknowledgedWrites: d.writesFrom === null || d.writesTo === null ? 0 : d.writesTo - d.writesFrom,
+        evidence: remembered.evidence,
       },
     });
   }

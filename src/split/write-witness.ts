@@ -56,9 +56,11 @@ interface Waiter {
 const POLL_MILLIS = 5;
 
 function unconfirmed(leaderName: string, why: string): PgSplitError {
-  return new PgSplitError('PGSPLIT_WRITE_UNCONFIRMED',
+  return new PgSplitError(
+    'PGSPLIT_WRITE_UNCONFIRMED',
     `pg-split: a write committed on ${leaderName}, a primary whose Patroni stopped answering, was not received by every other member before ${why}; ` +
-    'the cluster may or may not keep it (treat it as a commit whose outcome is unknown)');
+      'the cluster may or may not keep it (treat it as a commit whose outcome is unknown)',
+  );
 }
 
 /**
@@ -107,7 +109,15 @@ export class WriteWitness {
   follow(silent: number | null, writer: number | null): number | null {
     if (silent === this.#leader || this.#closed) return null;
     const ended = this.#leader;
-    if (ended !== null) this.#settle(ended === writer ? null : unconfirmed(this.#steps.name(ended), writer === null ? 'it stopped being a primary' : `${this.#steps.name(writer)} became the writer`));
+    if (ended !== null)
+      this.#settle(
+        ended === writer
+          ? null
+          : unconfirmed(
+              this.#steps.name(ended),
+              writer === null ? 'it stopped being a primary' : `${this.#steps.name(writer)} became the writer`,
+            ),
+      );
     this.#leader = silent;
     this.#witnesses = null;
     this.#received.clear();

@@ -48,30 +48,73 @@ export class ClusterMetrics implements PoolMetrics {
     this.#source = source;
     const meter = otel.metrics.getMeter(METER_NAME);
     this.#waitTime = meter.createHistogram('db.client.connection.wait_time', {
-      unit: 's', description: 'Time from asking for a connection (writer or reader) to getting one, waits for a failover included',
+      unit: 's',
+      description: 'Time from asking for a connection (writer or reader) to getting one, waits for a failover included',
       advice: { explicitBucketBoundaries: WAIT_BUCKETS },
     });
-    this.#retries = meter.createCounter('pg_split.statement.retries', { unit: '{statement}', description: 'Statements run again after their connection was lost or the server refused them by SQLSTATE' });
-    this.#failovers = meter.createCounter('pg_split.failovers', { unit: '{failover}', description: 'Times the writer moved to a new primary' });
-    this.#splitBrains = meter.createCounter('pg_split.split_brains', { unit: '{event}', description: 'Times more than one read-write node was seen and the stale ones were fenced' });
-    this.#discarded = meter.createCounter('pg_split.timelines.discarded', { unit: '{timeline}', description: 'Timelines the orchestrator discarded after writes were acknowledged on them' });
+    this.#retries = meter.createCounter('pg_split.statement.retries', {
+      unit: '{statement}',
+      description: 'Statements run again after their connection was lost or the server refused them by SQLSTATE',
+    });
+    this.#failovers = meter.createCounter('pg_split.failovers', {
+      unit: '{failover}',
+      description: 'Times the writer moved to a new primary',
+    });
+    this.#splitBrains = meter.createCounter('pg_split.split_brains', {
+      unit: '{event}',
+      description: 'Times more than one read-write node was seen and the stale ones were fenced',
+    });
+    this.#discarded = meter.createCounter('pg_split.timelines.discarded', {
+      unit: '{timeline}',
+      description: 'Timelines the orchestrator discarded after writes were acknowledged on them',
+    });
     this.#unregister = this.#observeGauges(meter);
   }
 
   #observeGauges(meter: Meter): () => void {
     const gauge = (name: string, unit: string, description: string) => meter.createObservableGauge(name, { unit, description });
     const up = gauge('pg_split.node.up', '1', '1 when the node answered its last status check');
-    const role = gauge('pg_split.node.role', '1', '1 for the role the node last reported (pg_split.node.role: primary or standby), 0 for the other');
-    const serving = gauge('pg_split.node.serving', '1', '1 when pg-split sends that pool role\'s statements (writer or reader) to the node');
-    const lagBytes = gauge('pg_split.replica.replay_lag.size', 'By', 'WAL a standby has not replayed yet, compared with the primary\'s position');
-    const lagSeconds = gauge('pg_split.replica.replay_lag.time', 's', 'Seconds since the last transaction a lagging standby replayed (0 when caught up)');
-    const connections = meter.createObservableUpDownCounter('db.client.connection.count', { unit: '{connection}', description: 'Pooled connections per node and pool role, idle or used' });
-    const pending = meter.createObservableUpDownCounter('db.client.connection.pending_requests', { unit: '{request}', description: 'Checkouts waiting for a connection in a node\'s pool' });
-    const freshReads = meter.createObservableCounter('pg_split.reads.fresh', { unit: '{read}', description: 'Reads that had to see a write, by how they were served' });
+    const role = gauge(
+      'pg_split.node.role',
+      '1',
+      '1 for the role the node last reported (pg_split.node.role: primary or standby), 0 for the other',
+    );
+    const serving = gauge('pg_split.node.serving', '1', "1 when pg-split sends that pool role's statements (writer or reader) to the node");
+    const lagBytes = gauge(
+      'pg_split.replica.replay_lag.size',
+      'By',
+      "WAL a standby has not replayed yet, compared with the primary's position",
+    );
+    const lagSeconds = gauge(
+      'pg_split.replica.replay_lag.time',
+      's',
+      'Seconds since the last transaction a lagging standby replayed (0 when caught up)',
+    );
+    const connections = meter.createObservableUpDownCounter('db.client.connection.count', {
+      unit: '{connection}',
+      description: 'Pooled connections per node and pool role, idle or used',
+    });
+    const pending = meter.createObservableUpDownCounter('db.client.connection.pending_requests', {
+      unit: '{request}',
+      description: "Checkouts waiting for a connection in a node's pool",
+    });
+    const freshReads = meter.createObservableCounter('pg_split.reads.fresh', {
+      unit: '{read}',
+      description: 'Reads that had to see a write, by how they were served',
+    });
     const callback: BatchObservableCallback = (result) => {
       const s = this.#source;
       const o = observe(s.nodes(), s.pools(), s.freshness(), s.nodeAttributes, s.database);
-      const pairs = [[up, o.up], [role, o.role], [serving, o.serving], [lagBytes, o.lagBytes], [lagSeconds, o.lagSeconds], [connections, o.connections], [pending, o.pending], [freshReads, o.freshReads]] as const;
+      const pairs = [
+        [up, o.up],
+        [role, o.role],
+        [serving, o.serving],
+        [lagBytes, o.lagBytes],
+        [lagSeconds, o.lagSeconds],
+        [connections, o.connections],
+        [pending, o.pending],
+        [freshReads, o.freshReads],
+      ] as const;
       for (const [instrument, observations] of pairs) {
         for (const { value, attributes } of observations) result.observe(instrument, value, attributes);
       }

@@ -62,7 +62,13 @@ export function poolAttributes(role: PoolRole, node: Attributes, database: strin
  * as 1 or 0, so that a dashboard's series never vanish when a node changes
  * role; lag only for reachable standbys.
  */
-export function observe(nodes: readonly ObservedNode[], pools: readonly PoolUsage[], freshness: FreshnessStats, nodeAttributes: NodeAttributes, database: string): Observations {
+export function observe(
+  nodes: readonly ObservedNode[],
+  pools: readonly PoolUsage[],
+  freshness: FreshnessStats,
+  nodeAttributes: NodeAttributes,
+  database: string,
+): Observations {
   const up: Observation[] = [];
   const role: Observation[] = [];
   const serving: Observation[] = [];
@@ -72,7 +78,8 @@ export function observe(nodes: readonly ObservedNode[], pools: readonly PoolUsag
     const node = nodeAttributes(n.hostIndex);
     up.push({ value: n.reachable ? 1 : 0, attributes: node });
     for (const r of ROLES) role.push({ value: n.reachable && n.role === r ? 1 : 0, attributes: { ...node, 'pg_split.node.role': r } });
-    for (const p of POOL_ROLES) serving.push({ value: (p === 'writer' ? n.writer : n.reader) ? 1 : 0, attributes: { ...node, 'pg_split.pool.role': p } });
+    for (const p of POOL_ROLES)
+      serving.push({ value: (p === 'writer' ? n.writer : n.reader) ? 1 : 0, attributes: { ...node, 'pg_split.pool.role': p } });
     if (!n.reachable || n.role !== 'standby') continue;
     if (n.replayLagBytes !== null) lagBytes.push({ value: n.replayLagBytes, attributes: node });
     if (n.replayLagSeconds !== null) lagSeconds.push({ value: n.replayLagSeconds, attributes: node });

@@ -40,8 +40,3 @@ export function untraced<T>(fn: () => T): T {
   const { context, createContextKey } = otel;
   return context.with(context.active().setValue(createContextKey(SUPPRESS_TRACING), true), fn);
 }
-
-/** The loaded API, or null (before `loadOtel` settled, or without the package). */
-export function loadedOtel(): Otel | null {
-  return otel;
-}

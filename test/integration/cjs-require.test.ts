@@ -3,8 +3,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { startCluster } from '../../src/cluster/index.js';
+import { testNet } from '../support/net.js';
+
+const net = testNet(import.meta.url);
 
 /**
  * The CommonJS build as a `require()` user gets it: `dist/cjs/`, built by
@@ -94,35 +98,80 @@ function runChild(conninfo: string): Promise<ChildReport> {
   });
 }
 
-test('require(): the CommonJS build loads, and routes a write to the primary and a read to a standby of a real cluster', { timeout: 120_000 }, async (t) => {
-  assertFreshBuild();
-  const cluster = await startCluster({ standbys: 2 });
-  try {
-    await cluster.primary.query('CREATE TABLE cjs_writes (id serial PRIMARY KEY, via text NOT NULL)');
-    await cluster.waitForReplication();
-    const report = await runChild(cluster.conninfo(cluster.nodes, { application_name: 'pg-split-cjs' }));
-    t.diagnostic(`write answered by ${report.write.host} (in recovery: ${report.write.standby}); read answered by ${report.read.host} (in recovery: ${report.read.standby})`);
+test(
+  'require(): the CommonJS build loads, and routes a write to the primary and a read to a standby of a real cluster',
+  { timeout: 120_000 },
+  async (t) => {
+    assertFreshBuild();
+    const cluster = await startCluster({ standbys: 2, firstAddress: net.first });
+    try {
+      await cluster.primary.query('CREATE TABLE cjs_writes (id serial PRIMARY KEY, via text NOT NULL)');
+      await cluster.waitForReplication();
+      const report = await runChild(cluster.conninfo(cluster.nodes, { application_name: 'pg-split-cjs' }));
+      t.diagnostic(
+        `write answered by ${report.write.host} (in recovery: ${report.write.standby}); read answered by ${report.read.host} (in recovery: ${report.read.standby})`,
+      );
 
-    assert.deepEqual(report.resolved, { index: CJS_INDEX, cluster: CJS_CLUSTER });
-    assert.ok(report.loaded.includes(CJS_INDEX) && report.loaded.includes(CJS_CLUSTER), report.loaded.join('\n'));
-    assert.deepEqual(report.loaded.filter((path) => !path.startsWith(join(ROOT, 'dist', 'cjs', '/'))), [], 'require() loaded files of the ESM build');
-    for (const name of ['connect', 'connectDetailed', 'connectSplit', 'parseConnInfo', 'probeCluster', 'resolveConnInfo', 'PgSplitError', 'ConnInfoError']) {
-      assert.ok(report.exports.index.includes(name), `pg-split (CommonJS) does not export ${name}`);
+      assert.deepEqual(report.resolved, { index: CJS_INDEX, cluster: CJS_CLUSTER });
+      assert.ok(report.loaded.includes(CJS_INDEX) && report.loaded.includes(CJS_CLUSTER), report.loaded.join('\n'));
+      assert.deepEqual(
+        report.loaded.filter((path) => !path.startsWith(join(ROOT, 'dist', 'cjs', '/'))),
+        [],
+        'require() loaded files of the ESM build',
+      );
+      for (const name of [
+        'connect',
+        'connectDetailed',
+        'connectSplit',
+        'parseConnInfo',
+        'probeCluster',
+        'resolveConnInfo',
+        'PgSplitError',
+        'ConnInfoError',
+      ]) {
+        assert.ok(report.exports.index.includes(name), `pg-split (CommonJS) does not export ${name}`);
+      }
+      const clusterExports = [
+        'Cluster',
+        'ClusterNode',
+        'Daemon',
+        'PatroniCluster',
+        'PatroniMember',
+        'SECURE_PASSWORD',
+        'SECURE_ROLE',
+        'SUPERUSER',
+        'findPgBinDir',
+        'haproxyConfig',
+        'pgbouncerConfig',
+        'startBlackHole',
+        'startCluster',
+        'startDnsServer',
+        'startHaproxy',
+        'startPatroniCluster',
+        'startPgBouncers',
+      ];
+      assert.deepEqual(report.exports.cluster, clusterExports);
+      assert.ok(report.classes);
+      assert.ok(existsSync(join(report.binDir, 'initdb')));
+
+      assert.deepEqual(report.write, { host: cluster.primary.host, standby: false });
+      assert.equal(report.read.standby, true);
+      assert.ok(
+        cluster.standbys.some((s) => s.host === report.read.host),
+        `read answered by ${report.read.host}`,
+      );
+      const [row] = await cluster.primary.query<{ via: string }>('SELECT via FROM cjs_writes');
+      assert.equal(row?.via, 'require');
+    } finally {
+      await cluster.destroy();
     }
-    const clusterExports = [
-      'Cluster', 'ClusterNode', 'Daemon', 'PatroniCluster', 'PatroniMember', 'SECURE_PASSWORD', 'SECURE_ROLE', 'SUPERUSER', 'findPgBinDir',
-      'haproxyConfig', 'pgbouncerConfig', 'startBlackHole', 'startCluster', 'startDnsServer', 'startHaproxy', 'startPatroniCluster', 'startPgBouncers',
-    ];
-    assert.deepEqual(report.exports.cluster, clusterExports);
-    assert.ok(report.classes);
-    assert.ok(existsSync(join(report.binDir, 'initdb')));
+  },
+);
 
-    assert.deepEqual(report.write, { host: cluster.primary.host, standby: false });
-    assert.equal(report.read.standby, true);
-    assert.ok(cluster.standbys.some((s) => s.host === report.read.host), `read answered by ${report.read.host}`);
-    const [row] = await cluster.primary.query<{ via: string }>('SELECT via FROM cjs_writes');
-    assert.equal(row?.via, 'require');
-  } finally {
-    await cluster.destroy();
-  }
+test('npm run build leaves dist/bin.js executable: the CLI runs by its path, as a linked or workspace install runs it', async () => {
+  assertFreshBuild();
+  const bin = join(ROOT, 'dist', 'bin.js');
+  assert.equal(statSync(bin).mode & 0o111, 0o111, `dist/bin.js mode ${(statSync(bin).mode & 0o777).toString(8)}`);
+  const { stdout } = await promisify(execFile)(bin, ['--version']);
+  assert.match(stdout, /^\d+\.\d+\.\d+/);
 });

@@ -8,6 +8,9 @@ import { SECURE_PASSWORD, SECURE_ROLE, startBlackHole, startCluster, type Cluste
 import { readPidFile } from '../../src/cluster/pid-file.js';
 import { descendantsOf, isProcessAlive } from '../../src/cluster/process-tree.js';
 import { settlesWithin, waitUntil } from '../../src/cluster/wait.js';
+import { testNet } from '../support/net.js';
+
+const net = testNet(import.meta.url);
 
 const CLUSTER_MODULE = new URL('../../src/cluster/index.js', import.meta.url).href;
 
@@ -98,7 +101,7 @@ describe('cluster harness: primary + 2 standbys', () => {
 
   before(async () => {
     const started = Date.now();
-    cluster = await startCluster({ standbys: 2 });
+    cluster = await startCluster({ standbys: 2, firstAddress: net.first });
     startupMillis = Date.now() - started;
   });
 
@@ -107,14 +110,20 @@ describe('cluster harness: primary + 2 standbys', () => {
   });
 
   test('every node answers on its own address, in the role it was started in', async (t) => {
-    t.diagnostic(`startCluster({ standbys: 2 }) took ${startupMillis} ms`);
-    assert.deepEqual(cluster.nodes.map((node) => [node.name, node.host]), [
-      ['primary', '127.0.0.2'], ['standby1', '127.0.0.3'], ['standby2', '127.0.0.4'],
-    ]);
+    t.diagnostic(`startCluster({ standbys: 2, firstAddress: net.first }) took ${startupMillis} ms`);
+    assert.deepEqual(
+      cluster.nodes.map((node) => [node.name, node.host]),
+      [
+        ['primary', net.address(2)],
+        ['standby1', net.address(3)],
+        ['standby2', net.address(4)],
+      ],
+    );
     assert.deepEqual(cluster.standbys, cluster.nodes.slice(1));
     for (const node of cluster.nodes) {
       const row = await one<{ addr: string; port: number; standby: boolean }>(
-        node, 'SELECT host(inet_server_addr()) AS addr, inet_server_port() AS port, pg_is_in_recovery() AS standby',
+        node,
+        'SELECT host(inet_server_addr()) AS addr, inet_server_port() AS port, pg_is_in_recovery() AS standby',
       );
       assert.deepEqual(row, { addr: node.host, port: cluster.port, standby: node !== cluster.primary });
       assert.equal(await node.timeline(), 1);
@@ -126,15 +135,21 @@ describe('cluster harness: primary + 2 standbys', () => {
     const [standby1, standby2] = cluster.standbys;
     assert.ok(standby1 && standby2);
     const port = cluster.port;
-    assert.equal(cluster.conninfo(), `host=127.0.0.2,127.0.0.3,127.0.0.4 port=${port} user=postgres dbname=postgres`);
+    assert.equal(
+      cluster.conninfo(),
+      `host=${net.address(2)},${net.address(3)},${net.address(4)} port=${port} user=postgres dbname=postgres`,
+    );
     assert.equal(
       cluster.conninfo([standby2, cluster.primary], { target_session_attrs: 'read-write', application_name: 'a b' }),
-      `host=127.0.0.4,127.0.0.2 port=${port} user=postgres dbname=postgres target_session_attrs=read-write application_name='a b'`,
+      `host=${net.address(4)},${net.address(2)} port=${port} user=postgres dbname=postgres target_session_attrs=read-write application_name='a b'`,
     );
-    assert.equal(cluster.url(), `postgresql://postgres@127.0.0.2:${port},127.0.0.3:${port},127.0.0.4:${port}/postgres`);
+    assert.equal(
+      cluster.url(),
+      `postgresql://postgres@${net.address(2)}:${port},${net.address(3)}:${port},${net.address(4)}:${port}/postgres`,
+    );
     assert.equal(
       cluster.url([standby1], { target_session_attrs: 'read-only', application_name: 'a b' }),
-      `postgresql://postgres@127.0.0.3:${port}/postgres?target_session_attrs=read-only&application_name=a%20b`,
+      `postgresql://postgres@${net.address(3)}:${port}/postgres?target_session_attrs=read-only&application_name=a%20b`,
     );
     const addr = await withClient({ connectionString: cluster.url([standby2]) }, async (client) => {
       const result = await client.query<{ addr: string }>('SELECT host(inet_server_addr()) AS addr');
@@ -151,7 +166,11 @@ describe('cluster harness: primary + 2 standbys', () => {
       return (await client.query<{ user: string }>('SELECT current_user AS user')).rows[0]?.user;
     });
     assert.equal(user, SECURE_ROLE);
-    const row = await one<{ scram: boolean }>(cluster.primary, "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_authid WHERE rolname = $1", [SECURE_ROLE]);
+    const row = await one<{ scram: boolean }>(
+      cluster.primary,
+      "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_authid WHERE rolname = $1",
+      [SECURE_ROLE],
+    );
     assert.equal(row.scram, true);
   });
 
@@ -225,7 +244,7 @@ describe('cluster harness: primary + 2 standbys', () => {
   });
 
   test('a black hole accepts TCP and never sends a byte', async () => {
-    const hole = await startBlackHole({ host: '127.0.0.9' });
+    const hole = await startBlackHole({ host: net.address(9) });
     try {
       assert.deepEqual(await rawStartup(hole.host, hole.port, 300), { connected: true, received: 0 });
       const err = await connectFailure({ host: hole.host, port: hole.port, user: 'postgres', connectionTimeoutMillis: 300 });
@@ -280,20 +299,28 @@ describe('cluster harness: primary + 2 standbys', () => {
     await cluster.destroy();
     assert.deepEqual(pids.filter(isProcessAlive), []);
     assert.equal(existsSync(cluster.rootDir), false);
-    const listed = execFileSync('ipcs', ['-m'], { encoding: 'utf8' }).split('\n').map((line) => Number(line.trim().split(/\s+/)[1]));
-    assert.deepEqual(segments.filter((id) => id !== undefined && listed.includes(id)), []);
+    const listed = execFileSync('ipcs', ['-m'], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => Number(line.trim().split(/\s+/)[1]));
+    assert.deepEqual(
+      segments.filter((id) => id !== undefined && listed.includes(id)),
+      [],
+    );
     await cluster.destroy();
   });
 });
 
 describe('cluster harness: synchronous replication', () => {
   test('commits wait for the standby', async () => {
-    const cluster = await startCluster({ standbys: 1, synchronous: true, firstAddress: '127.0.0.12' });
+    const cluster = await startCluster({ standbys: 1, synchronous: true, firstAddress: net.address(12) });
     try {
       const standby = cluster.standbys[0];
       assert.ok(standby);
       for (const node of cluster.nodes) {
-        assert.equal((await one<{ synchronous_standby_names: string }>(node, 'SHOW synchronous_standby_names')).synchronous_standby_names, 'ANY 1 (*)');
+        assert.equal(
+          (await one<{ synchronous_standby_names: string }>(node, 'SHOW synchronous_standby_names')).synchronous_standby_names,
+          'ANY 1 (*)',
+        );
       }
       const states = await cluster.primary.query('SELECT application_name, sync_state FROM pg_stat_replication');
       assert.deepEqual(states, [{ application_name: 'standby1', sync_state: 'quorum' }]);
@@ -316,7 +343,7 @@ async function clusterInDyingProcess(how: 'throw' | 'SIGTERM'): Promise<{ rootDi
     const [moduleUrl, how] = process.argv.slice(1);
     const { startCluster } = await import(moduleUrl);
     const { descendantsOf } = await import(new URL('./process-tree.js', moduleUrl).href);
-    const cluster = await startCluster({ standbys: 1, firstAddress: '127.0.0.22' });
+    const cluster = await startCluster({ standbys: 1, firstAddress: '${net.address(22)}' });
     const pids = cluster.nodes.flatMap((node) => [node.pid, ...descendantsOf(node.pid)]);
     process.stdout.write(JSON.stringify({ rootDir: cluster.rootDir, pids }) + '\\n');
     if (how === 'throw') throw new Error('the test process crashed');

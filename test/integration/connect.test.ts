@@ -7,10 +7,13 @@ import { startBlackHole, startCluster, type BlackHole, type Cluster } from '../.
 import { connectDetailed } from '../../src/connect/connect.js';
 import { pgSplitChoice } from '../support/choose.js';
 import { CLEAN_ENV, psqlChoice, type Choice } from '../support/psql.js';
+import { testNet } from '../support/net.js';
+
+const net = testNet(import.meta.url);
 
 const TSA = ['any', 'read-write', 'read-only', 'primary', 'standby', 'prefer-standby'] as const;
-const REFUSED = '127.0.0.9';
-const HOLE = '127.0.0.10';
+const REFUSED = net.address(9);
+const HOLE = net.address(10);
 
 let cluster: Cluster;
 let hole: BlackHole;
@@ -19,7 +22,7 @@ let S1: string;
 let S2: string;
 
 before(async () => {
-  cluster = await startCluster({ standbys: 2 });
+  cluster = await startCluster({ standbys: 2, firstAddress: net.first });
   [P, S1, S2] = cluster.nodes.map((n) => n.host) as [string, string, string];
   hole = await startBlackHole({ host: HOLE, port: cluster.port });
   await cluster.primary.query('CREATE DATABASE rodb');
@@ -47,11 +50,23 @@ const expectHost = (choice: Choice, host: string): void => assert.deepEqual(choi
 
 describe("libpq's own target_session_attrs matrix (001_stream_rep.pl, reference §5.2)", () => {
   const rows: ReadonlyArray<[string, string, string, 'P' | 'S1' | 'fail']> = [
-    ['P', 'S1', 'read-write', 'P'], ['S1', 'P', 'read-write', 'P'], ['P', 'S1', 'any', 'P'], ['S1', 'P', 'any', 'S1'],
-    ['P', 'S1', 'primary', 'P'], ['S1', 'P', 'primary', 'P'], ['P', 'S1', 'read-only', 'S1'], ['S1', 'P', 'read-only', 'S1'],
-    ['P', 'P', 'prefer-standby', 'P'], ['P', 'S1', 'prefer-standby', 'S1'], ['S1', 'P', 'prefer-standby', 'S1'],
-    ['P', 'S1', 'standby', 'S1'], ['S1', 'P', 'standby', 'S1'], ['S1', 'S2', 'read-write', 'fail'], ['S1', 'S2', 'primary', 'fail'],
-    ['P', 'P', 'read-only', 'fail'], ['P', 'P', 'standby', 'fail'],
+    ['P', 'S1', 'read-write', 'P'],
+    ['S1', 'P', 'read-write', 'P'],
+    ['P', 'S1', 'any', 'P'],
+    ['S1', 'P', 'any', 'S1'],
+    ['P', 'S1', 'primary', 'P'],
+    ['S1', 'P', 'primary', 'P'],
+    ['P', 'S1', 'read-only', 'S1'],
+    ['S1', 'P', 'read-only', 'S1'],
+    ['P', 'P', 'prefer-standby', 'P'],
+    ['P', 'S1', 'prefer-standby', 'S1'],
+    ['S1', 'P', 'prefer-standby', 'S1'],
+    ['P', 'S1', 'standby', 'S1'],
+    ['S1', 'P', 'standby', 'S1'],
+    ['S1', 'S2', 'read-write', 'fail'],
+    ['S1', 'S2', 'primary', 'fail'],
+    ['P', 'P', 'read-only', 'fail'],
+    ['P', 'P', 'standby', 'fail'],
   ];
   for (const [a, b, tsa, expected] of rows) {
     test(`${a},${b} ${tsa} → ${expected}`, async () => {
@@ -65,8 +80,14 @@ describe("libpq's own target_session_attrs matrix (001_stream_rep.pl, reference 
 
 describe('a primary whose sessions default to read-only (dbname=rodb)', () => {
   const cases: ReadonlyArray<[string, string, 'P' | 'S1' | 'fail']> = [
-    ['P', 'read-write', 'fail'], ['P', 'read-only', 'P'], ['P', 'primary', 'P'], ['P,S1', 'prefer-standby', 'S1'],
-    ['P', 'prefer-standby', 'P'], ['P', 'standby', 'fail'], ['S1,P', 'primary', 'P'], ['P,S1', 'any', 'P'],
+    ['P', 'read-write', 'fail'],
+    ['P', 'read-only', 'P'],
+    ['P', 'primary', 'P'],
+    ['P,S1', 'prefer-standby', 'S1'],
+    ['P', 'prefer-standby', 'P'],
+    ['P', 'standby', 'fail'],
+    ['S1,P', 'primary', 'P'],
+    ['P,S1', 'any', 'P'],
   ];
   for (const [hosts, tsa, expected] of cases) {
     test(`${hosts} ${tsa} → ${expected}`, async () => {
@@ -92,7 +113,10 @@ describe('refused addresses and a listener that never answers', () => {
     const choice = await agree(conninfo([HOLE, REFUSED, S1, S2], 'read-write'));
     assert.equal(choice.ok, false);
     if (!choice.ok) {
-      assert.match(choice.message, /^connection to server at "127\.0\.0\.10", port \d+ failed: timeout expired\n/);
+      assert.match(
+        choice.message,
+        new RegExp(`^connection to server at "${HOLE.replaceAll('.', '\\.')}", port \\d+ failed: timeout expired\n`),
+      );
       assert.match(choice.message, /Connection refused\n\tIs the server running on that host and accepting TCP\/IP connections\?/);
       assert.match(choice.message, /failed: session is read-only$/);
     }
@@ -163,7 +187,10 @@ describe('passwords per host from .pgpass', () => {
   test('a wrong password from the file says where it came from', async () => {
     const file = passfile(`*:*:*:split_secure:wrong\n`);
     const info = `host=${P} port=${cluster.port} user=split_secure dbname=postgres`;
-    const [theirs, ours] = await Promise.all([psqlChoice(info, { ...CLEAN_ENV, PGPASSFILE: file }), pgSplitChoice(info, { PGPASSFILE: file })]);
+    const [theirs, ours] = await Promise.all([
+      psqlChoice(info, { ...CLEAN_ENV, PGPASSFILE: file }),
+      pgSplitChoice(info, { PGPASSFILE: file }),
+    ]);
     assert.deepEqual(ours, theirs);
     assert.ok(!ours.ok && ours.message.endsWith(`password retrieved from file "${file}"`));
   });

@@ -6,6 +6,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { testNet } from '../support/net.js';
+
+const net = testNet(import.meta.url);
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -36,10 +39,10 @@ const VERSIONS = [
   { label: 'newest installed', dir: 'pg', expect: null },
 ];
 
-describe("pg internals pg-split relies on (connect/pg-wire.ts), on the oldest and newest pg", () => {
+describe('pg internals pg-split relies on (connect/pg-wire.ts), on the oldest and newest pg', () => {
   let cluster: Cluster;
   before(async () => {
-    cluster = await startCluster({ standbys: 1 });
+    cluster = await startCluster({ standbys: 1, firstAddress: net.first });
     await cluster.waitForReplication();
   });
   after(() => cluster.destroy());
@@ -48,10 +51,16 @@ describe("pg internals pg-split relies on (connect/pg-wire.ts), on the oldest an
     test(`pg ${version.label}`, { timeout: 60_000 }, async () => {
       const app = appWith(version.dir);
       try {
-        const { stdout } = await run(process.execPath, ['probe-internals.mjs', cluster.url(), cluster.primary.host, String(cluster.primary.port)], { cwd: app, timeout: 45_000 });
+        const { stdout } = await run(
+          process.execPath,
+          ['probe-internals.mjs', cluster.url(), cluster.primary.host, String(cluster.primary.port)],
+          { cwd: app, timeout: 45_000 },
+        );
         const report = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { pgVersion: string; checks: Record<string, boolean> };
         if (version.expect !== null) assert.equal(report.pgVersion, version.expect);
-        const failed = Object.entries(report.checks).filter(([, ok]) => !ok).map(([name]) => name);
+        const failed = Object.entries(report.checks)
+          .filter(([, ok]) => !ok)
+          .map(([name]) => name);
         assert.deepEqual(failed, [], `pg ${report.pgVersion}: ${JSON.stringify(report.checks)}`);
         assert.equal(Object.keys(report.checks).length, 11);
       } finally {

@@ -5,12 +5,17 @@ import { PrismaClient } from '@prisma/client';
 import { readReplicas } from '@prisma/extension-read-replicas';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { connectSplit } from '../../src/split/connect-split.js';
+import { testNet } from '../support/net.js';
+
+const net = testNet(import.meta.url);
 
 let cluster: Cluster;
 
 before(async () => {
-  cluster = await startCluster({ standbys: 2 });
-  await cluster.primary.query('CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL, server text NOT NULL DEFAULT host(inet_server_addr()))');
+  cluster = await startCluster({ standbys: 2, firstAddress: net.first });
+  await cluster.primary.query(
+    'CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL, server text NOT NULL DEFAULT host(inet_server_addr()))',
+  );
   await cluster.waitForReplication();
 });
 

@@ -3,11 +3,16 @@ import { after, before, test } from 'node:test';
 import { run } from '../../src/cli/run.js';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import { probeCluster } from '../../src/probe/probe.js';
+import { testNet } from '../support/net.js';
+import { until } from '../support/until.js';
+
+const net = testNet(import.meta.url);
+const esc = (address: string): string => address.replaceAll('.', '\\.');
 
 let cluster: Cluster;
 
 before(async () => {
-  cluster = await startCluster({ standbys: 2 });
+  cluster = await startCluster({ standbys: 2, firstAddress: net.first });
   await cluster.primary.query('CREATE TABLE filler (x int)');
   await cluster.waitForReplication();
 });
@@ -23,12 +28,18 @@ async function cli(args: string[]): Promise<{ status: number; out: string }> {
 }
 
 test('every host: role, read-only, version, timeline, and the host libpq would choose', async () => {
-  const report = await probeCluster(cluster.conninfo([cluster.standbys[0]!, cluster.primary, cluster.standbys[1]!], { target_session_attrs: 'read-write' }), { env: {} });
-  assert.deepEqual(report.nodes.map((n) => [n.host, n.reachable, n.role, n.readOnly, n.timeline]), [
-    [cluster.standbys[0]!.host, true, 'standby', true, 1],
-    [cluster.primary.host, true, 'primary', false, 1],
-    [cluster.standbys[1]!.host, true, 'standby', true, 1],
-  ]);
+  const report = await probeCluster(
+    cluster.conninfo([cluster.standbys[0]!, cluster.primary, cluster.standbys[1]!], { target_session_attrs: 'read-write' }),
+    { env: {} },
+  );
+  assert.deepEqual(
+    report.nodes.map((n) => [n.host, n.reachable, n.role, n.readOnly, n.timeline]),
+    [
+      [cluster.standbys[0]!.host, true, 'standby', true, 1],
+      [cluster.primary.host, true, 'primary', false, 1],
+      [cluster.standbys[1]!.host, true, 'standby', true, 1],
+    ],
+  );
   assert.equal(report.chosen, 1);
   assert.ok(report.nodes.every((n) => n.serverVersion?.startsWith('15') && (n.rttMillis ?? -1) >= 0));
 });
@@ -62,7 +73,10 @@ test('hosts are probed in parallel: two frozen hosts cost one timeout, not two',
     const started = Date.now();
     const report = await probeCluster(cluster.conninfo([s1, s2, cluster.primary]), { env: {}, timeoutMillis: 1000 });
     const elapsed = Date.now() - started;
-    assert.deepEqual(report.nodes.map((n) => n.reachable), [false, false, true]);
+    assert.deepEqual(
+      report.nodes.map((n) => n.reachable),
+      [false, false, true],
+    );
     assert.match(report.nodes[0]?.error ?? '', /timeout expired/);
     assert.ok(elapsed < 2000, `${elapsed} ms: the frozen hosts were probed one after the other`);
   } finally {
@@ -74,7 +88,7 @@ test('hosts are probed in parallel: two frozen hosts cost one timeout, not two',
 test('pg-split probe: table for people, --json for scripts, exit 1 when no host would be chosen, 2 on bad input', async () => {
   const table = await cli(['probe', cluster.conninfo()]);
   assert.equal(table.status, 0);
-  assert.match(table.out, /connect\(\) would choose #1 127\.0\.0\.2 \(target_session_attrs=any\)/);
+  assert.match(table.out, new RegExp(`connect\\(\\) would choose #1 ${esc(net.address(2))} \\(target_session_attrs=any\\)`));
   const json = await cli(['probe', '--json', cluster.conninfo(cluster.standbys, { target_session_attrs: 'primary' })]);
   assert.equal(json.status, 1);
   assert.equal((JSON.parse(json.out) as { chosen: unknown }).chosen, null);
@@ -87,13 +101,16 @@ test('pg-split probe --watch follows the cluster: a line per change, from one se
   let out = '';
   const io = { stdout: { write: (s: string) => (out += s), isTTY: false }, stderr: { write: (s: string) => (out += s) }, env: {} };
   const watching = run(['probe', '--watch', '--interval', '0.2', '--frames', '25', cluster.conninfo()], io);
-  await new Promise((r) => setTimeout(r, 1000));
+  await until('probe --watch prints its first line', () => out.includes('=standby'));
   await s2.stop('fast');
-  await new Promise((r) => setTimeout(r, 1500));
+  await until('probe --watch shows the stopped standby down', () => out.includes(`${s2.host}=down`));
   await s2.start();
   assert.equal(await watching, 0);
   const lines = out.trim().split('\n');
-  assert.match(lines[0] ?? '', /127\.0\.0\.2=primary 127\.0\.0\.3=standby 127\.0\.0\.4=standby/);
-  assert.ok(lines.some((l) => /127\.0\.0\.4=down/.test(l)), out);
-  assert.match(lines[lines.length - 1] ?? '', /127\.0\.0\.4=standby/);
+  assert.match(lines[0] ?? '', new RegExp(`${esc(net.address(2))}=primary ${esc(net.address(3))}=standby ${esc(net.address(4))}=standby`));
+  assert.ok(
+    lines.some((l) => new RegExp(`${esc(net.address(4))}=down`).test(l)),
+    out,
+  );
+  assert.match(lines[lines.length - 1] ?? '', new RegExp(`${esc(net.address(4))}=standby`));
 });

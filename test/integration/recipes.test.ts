@@ -7,13 +7,20 @@ import { Kysely, PostgresDialect, sql as ksql, type Generated } from 'kysely';
 import { KyselyReplicationDialect } from 'kysely-replication';
 import { RoundRobinReplicaStrategy } from 'kysely-replication/strategy/round-robin';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
-import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
+import type { SplitCluster } from '../../src/split/connect-split.js';
+import { testNet } from '../support/net.js';
+import { splitFor } from '../support/split.js';
+import type { SplitOptions } from '../../src/split/options.js';
+
+const net = testNet(import.meta.url);
 
 let cluster: Cluster;
 
 before(async () => {
-  cluster = await startCluster({ standbys: 2 });
-  await cluster.primary.query('CREATE TABLE notes (id bigserial PRIMARY KEY, body text NOT NULL, server text NOT NULL DEFAULT host(inet_server_addr()))');
+  cluster = await startCluster({ standbys: 2, firstAddress: net.first });
+  await cluster.primary.query(
+    'CREATE TABLE notes (id bigserial PRIMARY KEY, body text NOT NULL, server text NOT NULL DEFAULT host(inet_server_addr()))',
+  );
   await cluster.waitForReplication();
 });
 
@@ -21,31 +28,44 @@ after(async () => {
   await cluster?.destroy();
 });
 
-async function split(t: TestContext, options: Parameters<typeof connectSplit>[1] = {}): Promise<SplitCluster> {
-  const s = await connectSplit(cluster.conninfo(), { consistency: 'session', ...options });
-  t.after(() => s.end());
-  return s;
+function split(t: TestContext, options: SplitOptions = {}): Promise<SplitCluster> {
+  return splitFor(t, cluster.conninfo(), { consistency: 'session', ...options });
 }
 
 const standbys = (): string[] => cluster.standbys.map((s) => s.host);
 
-test('plain pg: a transaction on writer.connect() runs on the primary; the reader then sees it on a standby', { timeout: 60_000 }, async (t) => {
-  const sp = await split(t);
-  const client = await sp.writer.connect();
-  try {
-    await client.query('BEGIN');
-    const { rows } = await client.query<{ id: string; server: string }>("INSERT INTO notes (body) VALUES ('pg') RETURNING id::text, server");
-    await client.query('COMMIT');
-    assert.equal(rows[0]?.server, cluster.primary.host);
-    const read = await sp.reader.query<{ n: string; host: string }>('SELECT count(*)::text AS n, host(inet_server_addr()) AS host FROM notes WHERE id = $1', [rows[0]?.id]);
-    assert.equal(read.rows[0]?.n, '1');
-    assert.ok(standbys().includes(read.rows[0]?.host ?? ''));
-  } finally {
-    client.release();
-  }
-});
+test(
+  'plain pg: a transaction on writer.connect() runs on the primary; the reader then sees it on a standby',
+  { timeout: 60_000 },
+  async (t) => {
+    const sp = await split(t);
+    const client = await sp.writer.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ id: string; server: string }>(
+        "INSERT INTO notes (body) VALUES ('pg') RETURNING id::text, server",
+      );
+      await client.query('COMMIT');
+      assert.equal(rows[0]?.server, cluster.primary.host);
+      const read = await sp.reader.query<{ n: string; host: string }>(
+        'SELECT count(*)::text AS n, host(inet_server_addr()) AS host FROM notes WHERE id = $1',
+        [rows[0]?.id],
+      );
+      assert.equal(read.rows[0]?.n, '1');
+      assert.ok(standbys().includes(read.rows[0]?.host ?? ''));
+    } finally {
+      client.release();
+    }
+  },
+);
 
-const notes = pgTable('notes', { id: bigserial('id', { mode: 'number' }).primaryKey(), body: text('body').notNull(), server: text('server').notNull().default(dsql`host(inet_server_addr())`) });
+const notes = pgTable('notes', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  body: text('body').notNull(),
+  server: text('server')
+    .notNull()
+    .default(dsql`host(inet_server_addr())`),
+});
 
 test('Drizzle withReplicas: inserts on the primary, selects on standbys', { timeout: 60_000 }, async (t) => {
   const sp = await split(t);
@@ -54,12 +74,18 @@ test('Drizzle withReplicas: inserts on the primary, selects on standbys', { time
   assert.equal(inserted?.server, cluster.primary.host);
   const seen = new Set<string>();
   for (let i = 0; i < 20; i++) {
-    const [row] = await db.select({ host: dsql<string>`host(inet_server_addr())`, body: notes.body }).from(notes).where(dsql`${notes.id} = ${inserted?.id}`);
+    const [row] = await db
+      .select({ host: dsql<string>`host(inet_server_addr())`, body: notes.body })
+      .from(notes)
+      .where(dsql`${notes.id} = ${inserted?.id}`);
     assert.equal(row?.body, 'drizzle');
     seen.add(row?.host ?? '');
   }
   assert.deepEqual([...seen].sort(), standbys().sort());
-  const [onPrimary] = await db.$primary.select({ host: dsql<string>`host(inet_server_addr())` }).from(notes).limit(1);
+  const [onPrimary] = await db.$primary
+    .select({ host: dsql<string>`host(inet_server_addr())` })
+    .from(notes)
+    .limit(1);
   assert.equal(onPrimary?.host, cluster.primary.host);
 });
 
@@ -73,19 +99,36 @@ test('Kysely: PostgresDialect over writer and reader, and kysely-replication ove
   const writes = new Kysely<Db>({ dialect: dialect(sp.writer) });
   const reads = new Kysely<Db>({ dialect: dialect(sp.reader) });
   const replicated = new Kysely<Db>({
-    dialect: new KyselyReplicationDialect({ primaryDialect: dialect(sp.writer), replicaDialects: [dialect(sp.reader)], replicaStrategy: new RoundRobinReplicaStrategy({ onTransaction: 'allow' }) }),
+    dialect: new KyselyReplicationDialect({
+      primaryDialect: dialect(sp.writer),
+      replicaDialects: [dialect(sp.reader)],
+      replicaStrategy: new RoundRobinReplicaStrategy({ onTransaction: 'allow' }),
+    }),
   });
   t.after(() => Promise.all([writes.destroy(), reads.destroy(), replicated.destroy()]).then(() => undefined));
   const inserted = await writes.insertInto('notes').values({ body: 'kysely' }).returning(['id', 'server']).executeTakeFirstOrThrow();
   assert.equal(inserted.server, cluster.primary.host);
-  const read = await reads.selectFrom('notes').select([ksql<string>`host(inet_server_addr())`.as('host'), 'body']).where('id', '=', inserted.id).executeTakeFirstOrThrow();
+  const read = await reads
+    .selectFrom('notes')
+    .select([ksql<string>`host(inet_server_addr())`.as('host'), 'body'])
+    .where('id', '=', inserted.id)
+    .executeTakeFirstOrThrow();
   assert.equal(read.body, 'kysely');
   assert.ok(standbys().includes(read.host));
-  const viaReplication = await replicated.insertInto('notes').values({ body: 'kysely-replication' }).returning('server').executeTakeFirstOrThrow();
+  const viaReplication = await replicated
+    .insertInto('notes')
+    .values({ body: 'kysely-replication' })
+    .returning('server')
+    .executeTakeFirstOrThrow();
   assert.equal(viaReplication.server, cluster.primary.host);
-  const replicaRead = await replicated.selectFrom('notes').select(ksql<string>`host(inet_server_addr())`.as('host')).executeTakeFirstOrThrow();
+  const replicaRead = await replicated
+    .selectFrom('notes')
+    .select(ksql<string>`host(inet_server_addr())`.as('host'))
+    .executeTakeFirstOrThrow();
   assert.ok(standbys().includes(replicaRead.host));
-  const tx = await replicated.transaction().execute(async (trx) => trx.insertInto('notes').values({ body: 'tx' }).returning('server').executeTakeFirstOrThrow());
+  const tx = await replicated
+    .transaction()
+    .execute(async (trx) => trx.insertInto('notes').values({ body: 'tx' }).returning('server').executeTakeFirstOrThrow());
   assert.equal(tx.server, cluster.primary.host);
 });
 
@@ -101,6 +144,9 @@ test('an ORM keeps writing through a failover: Drizzle inserts land on the promo
   await s2.follow(s1);
   const [during] = await pending;
   assert.equal(during?.server, s1.host);
-  const [row] = await db.select({ host: dsql<string>`host(inet_server_addr())` }).from(notes).limit(1);
+  const [row] = await db
+    .select({ host: dsql<string>`host(inet_server_addr())` })
+    .from(notes)
+    .limit(1);
   assert.equal(row?.host, s2.host, 'reads should stay on the remaining standby');
 });

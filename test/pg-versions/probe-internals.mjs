@@ -25,7 +25,10 @@ await client.query('select 1/0').catch(() => undefined);
 out.checks.errorMessageCode = errors[0] === '22012';
 
 // destroySocket cuts a statement in flight; pg's own text says the connection ended.
-const sleeping = client.query('select pg_sleep(10)').then(() => null, (e) => e);
+const sleeping = client.query('select pg_sleep(10)').then(
+  () => null,
+  (e) => e,
+);
 setTimeout(() => wire.destroySocket(client), 100);
 const started = Date.now();
 const cut = await sleeping;
@@ -42,7 +45,10 @@ await ending;
 
 // TLS refused by a server without SSL.
 const tls = new pg.Client({ ...config, ssl: { rejectUnauthorized: false } });
-const refused = await tls.connect().then(() => null, (e) => e);
+const refused = await tls.connect().then(
+  () => null,
+  (e) => e,
+);
 out.checks.tlsRefused = wire.isTlsRefusedError(refused);
 
 // pg-pool's counters are prototype getters that a subclass can replace.

@@ -46,7 +46,11 @@ export interface BadInputCase {
 
 /** Where a CLI case ended: `run(argv, io)`'s exit status and what it printed. */
 export class CliRun {
-  constructor(readonly status: number, readonly stdout: string, readonly stderr: string) {}
+  constructor(
+    readonly status: number,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {}
 }
 
 /** A host that is down: nothing listens on 127.0.0.1 port 1, so every attempt is refused at once. */
@@ -62,7 +66,10 @@ function needServer(ctx: BadInputContext): string {
 
 /** `127.0.0.2,127.0.0.3`: the hosts of `ctx.hosts` without their ports. */
 function hostNames(ctx: BadInputContext): string {
-  return needServer(ctx).split(',').map((h) => h.replace(/:\d+$/, '')).join(',');
+  return needServer(ctx)
+    .split(',')
+    .map((h) => h.replace(/:\d+$/, ''))
+    .join(',');
 }
 
 /** Runs `fn` on a cluster made with waitForPrimary: false against the down host, and ends it. */
@@ -87,7 +94,11 @@ function cli(argv: readonly string[], mentions: string): BadInputCase {
     run: async () => {
       let stdout = '';
       let stderr = '';
-      const io = { stdout: { write: (s: string) => (stdout += s), isTTY: false }, stderr: { write: (s: string) => (stderr += s) }, env: {} };
+      const io = {
+        stdout: { write: (s: string) => (stdout += s), isTTY: false },
+        stderr: { write: (s: string) => (stderr += s) },
+        env: {},
+      };
       const status = await runCli(argv, io);
       return new CliRun(status, stdout, stderr);
     },
@@ -143,6 +154,7 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   splitOption('{ writer: { max: 0 } }', { writer: { max: 0 } }, '`writer.max`'),
   splitOption('{ writer: { max: 1.5 } }', { writer: { max: 1.5 } }, '`writer.max`'),
   splitOption("{ writer: { host: 'x' } }", { writer: { host: 'x' } }, '`writer.host`'),
+  splitOption('{ reader: { idleTimeout: 1000 } }', { reader: { idleTimeout: 1000 } }, 'did you mean `reader.idleTimeoutMillis`?'),
   splitOption('{ recheckMillis: NaN }', { recheckMillis: NaN }, '`recheckMillis`'),
   splitOption('{ recheckMillis: Infinity }', { recheckMillis: Infinity }, '`recheckMillis`'),
   splitOption('{ failoverTimeoutMillis: 2 ** 53 }', { failoverTimeoutMillis: 2 ** 53 }, '`failoverTimeoutMillis`'),
@@ -153,7 +165,11 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   splitOption("{ env: 'PGHOST=x' }", { env: 'PGHOST=x' }, '`env`'),
   splitOption("{ discovery: { source: 'consul' } }", { discovery: { source: 'consul' } }, '`discovery.source`'),
   splitOption("{ discovery: { source: 'dns' } }", { discovery: { source: 'dns' } }, '`discovery.name`'),
-  splitOption("{ discovery: { source: 'function', members: ['db1'] } }", { discovery: { source: 'function', members: ['db1'] } }, '`discovery.members`'),
+  splitOption(
+    "{ discovery: { source: 'function', members: ['db1'] } }",
+    { discovery: { source: 'function', members: ['db1'] } },
+    '`discovery.members`',
+  ),
 
   // connectSplit: strings libpq rejects, quoting the input (password included) in its message
   splitString('http://user:secret@db1,db2/x'),
@@ -166,7 +182,13 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
 
   // connect
   { api: 'connect', input: 'connect(undefined)', code: 'PGSPLIT_CONNINFO_INVALID', run: () => connect(undefined as never) },
-  { api: 'connect', input: "connect('host=a', { random: 1 })", code: 'PGSPLIT_OPTION_INVALID', mentions: '`random`', run: () => connect('host=a', { random: 1 } as never) },
+  {
+    api: 'connect',
+    input: "connect('host=a', { random: 1 })",
+    code: 'PGSPLIT_OPTION_INVALID',
+    mentions: '`random`',
+    run: () => connect('host=a', { random: 1 } as never),
+  },
   // Values inside `env` of the wrong type: whether they are refused or read as strings, the down host
   // makes the call fail with a PgSplitError either way.
   {
@@ -174,14 +196,35 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
     input: "connect('host=127.0.0.1 connect_timeout=1', { env: { PGPORT: 1 } })",
     run: () => connect('host=127.0.0.1 connect_timeout=1', { env: { PGPORT: 1 } as never }),
   },
-  { api: 'connect', input: `connect('${DOWN}', { env: { PGREQUIRESSL: 1 } })`, run: () => connect(DOWN, { env: { PGREQUIRESSL: 1 } as never }) },
+  {
+    api: 'connect',
+    input: `connect('${DOWN}', { env: { PGREQUIRESSL: 1 } })`,
+    run: () => connect(DOWN, { env: { PGREQUIRESSL: 1 } as never }),
+  },
   { api: 'connect', input: `connect('${DOWN}', { env: { HOME: 5 } })`, run: () => connect(DOWN, { env: { HOME: 5 } as never }) },
   { api: 'connect', input: `connect('${DOWN}', { homeDir: () => 42 })`, run: () => connect(DOWN, { homeDir: () => 42 as never }) },
 
   // probeCluster
-  { api: 'probeCluster', input: "probeCluster('x', { timeoutMillis: -1 })", code: 'PGSPLIT_CONNINFO_INVALID', run: () => probeCluster('x', { timeoutMillis: -1 }) },
-  { api: 'probeCluster', input: `probeCluster('${DOWN}', { timeoutMillis: -1 })`, code: 'PGSPLIT_OPTION_INVALID', mentions: '`timeoutMillis`', run: () => probeCluster(DOWN, { timeoutMillis: -1 }) },
-  { api: 'probeCluster', input: `probeCluster('${DOWN}', { timeoutMillis: 2 ** 53 })`, code: 'PGSPLIT_OPTION_INVALID', mentions: '`timeoutMillis`', run: () => probeCluster(DOWN, { timeoutMillis: 2 ** 53 }) },
+  {
+    api: 'probeCluster',
+    input: "probeCluster('x', { timeoutMillis: -1 })",
+    code: 'PGSPLIT_CONNINFO_INVALID',
+    run: () => probeCluster('x', { timeoutMillis: -1 }),
+  },
+  {
+    api: 'probeCluster',
+    input: `probeCluster('${DOWN}', { timeoutMillis: -1 })`,
+    code: 'PGSPLIT_OPTION_INVALID',
+    mentions: '`timeoutMillis`',
+    run: () => probeCluster(DOWN, { timeoutMillis: -1 }),
+  },
+  {
+    api: 'probeCluster',
+    input: `probeCluster('${DOWN}', { timeoutMillis: 2 ** 53 })`,
+    code: 'PGSPLIT_OPTION_INVALID',
+    mentions: '`timeoutMillis`',
+    run: () => probeCluster(DOWN, { timeoutMillis: 2 ** 53 }),
+  },
   {
     api: 'probeCluster',
     input: `probeCluster('${DOWN}', { timeout: 1000 })`,
@@ -191,7 +234,13 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   },
 
   // resolveConnInfo (synchronous: a throw becomes the rejection)
-  { api: 'resolveConnInfo', input: "resolveConnInfo('host=a', { bogus: 1 })", code: 'PGSPLIT_OPTION_INVALID', mentions: '`context.bogus`', run: async () => resolveConnInfo('host=a', { bogus: 1 } as never) },
+  {
+    api: 'resolveConnInfo',
+    input: "resolveConnInfo('host=a', { bogus: 1 })",
+    code: 'PGSPLIT_OPTION_INVALID',
+    mentions: '`context.bogus`',
+    run: async () => resolveConnInfo('host=a', { bogus: 1 } as never),
+  },
   { api: 'resolveConnInfo', input: 'resolveConnInfo(42)', code: 'PGSPLIT_CONNINFO_INVALID', run: async () => resolveConnInfo(42 as never) },
 
   // SplitCluster methods, on `cluster = await connectSplit('host=127.0.0.1 port=1', { waitForPrimary: false })`
@@ -199,8 +248,12 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   method(`cluster.after('${TOKEN}', 'notafunction')`, (c) => c.after(TOKEN, 'notafunction' as never)),
   method("cluster.on('bogus', fn)", (c) => c.on('bogus' as never, fn)),
   method("cluster.on('change', 'x')", (c) => c.on('change', 'x' as never)),
-  method("cluster.reader.query({ text: 'select 1', pgSplit: { after: 42 } })", (c) => c.reader.query({ text: 'select 1', pgSplit: { after: 42 as never } })),
-  method("cluster.reader.query({ text: 'select 1', pgSplit: { bogus: true } })", (c) => c.reader.query({ text: 'select 1', pgSplit: { bogus: true } as never })),
+  method("cluster.reader.query({ text: 'select 1', pgSplit: { after: 42 } })", (c) =>
+    c.reader.query({ text: 'select 1', pgSplit: { after: 42 as never } }),
+  ),
+  method("cluster.reader.query({ text: 'select 1', pgSplit: { bogus: true } })", (c) =>
+    c.reader.query({ text: 'select 1', pgSplit: { bogus: true } as never }),
+  ),
   {
     api: 'SplitCluster method',
     input: "await cluster.end(); cluster.reader.query('select 1')",
@@ -326,7 +379,9 @@ export async function within<T>(promise: Promise<T>, millis: number, what: strin
 
 /** Words an outcome must never hold: the placeholder password, and the real one. */
 function leaks(text: string, ctx: BadInputContext): string[] {
-  return [...new Set(['secret', ...(ctx.password === '' ? [] : [ctx.password])])].filter((w) => text.includes(w)).map((w) => `the message contains the password text "${w === 'secret' ? w : '(the real password)'}"`);
+  return [...new Set(['secret', ...(ctx.password === '' ? [] : [ctx.password])])]
+    .filter((w) => text.includes(w))
+    .map((w) => `the message contains the password text "${w === 'secret' ? w : '(the real password)'}"`);
 }
 
 /** Runs one case (bounded by `boundMillis`) and judges it against docs/errors.md. */

@@ -57,35 +57,49 @@ export function publishedPort(service: ComposeService): number {
 
 /** The host files mounted into the container under `containerPath` (a file, or a directory's entries). */
 function mounted(service: ComposeService, containerPath: string, projectDir: string): string[] {
-  return (service.volumes ?? []).map((v) => v.split(':')).filter(([, target]) => target === containerPath || (containerPath.endsWith('/') && target?.startsWith(containerPath)))
+  return (service.volumes ?? [])
+    .map((v) => v.split(':'))
+    .filter(([, target]) => target === containerPath || (containerPath.endsWith('/') && target?.startsWith(containerPath)))
     .map(([source]) => resolve(projectDir, source ?? ''));
 }
 
 function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Promise<string> {
   return new Promise((done, fail) => {
-    execFile(file, args, { ...serverUser(), env, cwd, timeout: 60_000 }, (err, stdout, stderr) => (err === null ? done(stdout) : fail(new Error(`${file} ${args.join(' ')}: ${stderr}${stdout}`, { cause: err }))));
+    execFile(file, args, { ...serverUser(), env, cwd, timeout: 60_000 }, (err, stdout, stderr) =>
+      err === null ? done(stdout) : fail(new Error(`${file} ${args.join(' ')}: ${stderr}${stdout}`, { cause: err })),
+    );
   });
 }
 
 /** Resolves once a client can log in on localhost:<port> and run a statement (60 s at most). */
 async function waitReady(port: number, password: string, user: string, database: string): Promise<void> {
-  await waitUntil(async () => {
-    const client = new pg.Client({ host: 'localhost', port, user, password, database, connectionTimeoutMillis: 1000 });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return true;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }, { timeoutMillis: 60_000, intervalMillis: 200, onTimeout: (last) => new Error(`nothing answered on localhost:${port}`, { cause: last }) });
+  await waitUntil(
+    async () => {
+      const client = new pg.Client({ host: 'localhost', port, user, password, database, connectionTimeoutMillis: 1000 });
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return true;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+    {
+      timeoutMillis: 60_000,
+      intervalMillis: 200,
+      onTimeout: (last) => new Error(`nothing answered on localhost:${port}`, { cause: last }),
+    },
+  );
 }
 
 export class ComposeEmulation {
   readonly nodes: ComposeNode[] = [];
   readonly #binDir = findPgBinDir();
 
-  private constructor(readonly rootDir: string, readonly projectDir: string) {}
+  private constructor(
+    readonly rootDir: string,
+    readonly projectDir: string,
+  ) {}
 
   /** `docker compose up -d`, stood in for: every service up, in depends_on order, each answering on its published port. */
   static async up(projectDir: string): Promise<ComposeEmulation> {
@@ -94,7 +108,9 @@ export class ComposeEmulation {
     const emulation = new ComposeEmulation(rootDir, projectDir);
     try {
       const services = await readCompose(join(projectDir, 'docker-compose.yml'));
-      const order = Object.keys(services).sort((a, b) => Object.keys(services[a]?.depends_on ?? {}).length - Object.keys(services[b]?.depends_on ?? {}).length);
+      const order = Object.keys(services).sort(
+        (a, b) => Object.keys(services[a]?.depends_on ?? {}).length - Object.keys(services[b]?.depends_on ?? {}).length,
+      );
       for (const name of order) await emulation.#start(name, services);
     } catch (err) {
       await emulation.down();
@@ -128,14 +144,25 @@ export class ComposeEmulation {
     if (service.entrypoint === undefined) {
       await this.#imageInit(service, dataDir, socketDir);
       const [, ...args] = service.command ?? ['postgres'];
-      child = await this.#spawn(join(this.#binDir, 'postgres'), [...args, '-c', 'listen_addresses=localhost', '-c', `unix_socket_directories=${socketDir}`], this.#env(service, { PGDATA: dataDir, PGPORT: String(port) }), logPath);
+      child = await this.#spawn(
+        join(this.#binDir, 'postgres'),
+        [...args, '-c', 'listen_addresses=localhost', '-c', `unix_socket_directories=${socketDir}`],
+        this.#env(service, { PGDATA: dataDir, PGPORT: String(port) }),
+        logPath,
+      );
     } else {
       const [shell, script, ...rest] = service.entrypoint;
       const source = mounted(service, script ?? '', this.projectDir)[0];
-      if (shell !== 'bash' || source === undefined) throw new Error(`${name}: entrypoint ${JSON.stringify(service.entrypoint)} is not a mounted bash script`);
+      if (shell !== 'bash' || source === undefined)
+        throw new Error(`${name}: entrypoint ${JSON.stringify(service.entrypoint)} is not a mounted bash script`);
       const primaryPort = publishedPort(services[primary ?? ''] ?? {});
       await this.#ensureDefaultSocketDir();
-      child = await this.#spawn('bash', [source, ...rest], this.#env(service, { PGDATA: dataDir, PGPORT: String(port), PRIMARY_HOST: 'localhost', PRIMARY_PORT: String(primaryPort) }), logPath);
+      child = await this.#spawn(
+        'bash',
+        [source, ...rest],
+        this.#env(service, { PGDATA: dataDir, PGPORT: String(port), PRIMARY_HOST: 'localhost', PRIMARY_PORT: String(primaryPort) }),
+        logPath,
+      );
     }
     this.nodes.push({ service: name, port, logPath, process: child });
     const env = service.environment ?? {};
@@ -158,13 +185,38 @@ export class ComposeEmulation {
     const shellEnv = this.#env(service, { PGDATA: dataDir, PGHOST: socketDir, PGPORT: '5432', PGUSER: user });
     await run(join(this.#binDir, 'initdb'), ['-D', dataDir, `--username=${user}`, `--pwfile=${pwfile}`], shellEnv, this.rootDir);
     await rm(pwfile);
-    const hba = (await readFile(join(dataDir, 'pg_hba.conf'), 'utf8')).split('\n').filter((line) => !line.startsWith('host')).join('\n');
+    const hba = (await readFile(join(dataDir, 'pg_hba.conf'), 'utf8'))
+      .split('\n')
+      .filter((line) => !line.startsWith('host'))
+      .join('\n');
     await writeFile(join(dataDir, 'pg_hba.conf'), `${hba}\nhost all all all scram-sha-256\n`);
     const pgCtl = join(this.#binDir, 'pg_ctl');
-    await run(pgCtl, ['-D', dataDir, '-o', `-c listen_addresses='' -c unix_socket_directories=${socketDir} -p 5432`, '-l', join(dataDir, '..', 'init.log'), '-w', 'start'], shellEnv, this.rootDir);
+    await run(
+      pgCtl,
+      [
+        '-D',
+        dataDir,
+        '-o',
+        `-c listen_addresses='' -c unix_socket_directories=${socketDir} -p 5432`,
+        '-l',
+        join(dataDir, '..', 'init.log'),
+        '-w',
+        'start',
+      ],
+      shellEnv,
+      this.rootDir,
+    );
     try {
-      if (db !== 'postgres') await run(join(this.#binDir, 'psql'), ['-v', 'ON_ERROR_STOP=1', '--dbname', 'postgres', '-c', `CREATE DATABASE "${db}"`], shellEnv, this.rootDir);
-      for (const script of mounted(service, INITDB_DIR, this.projectDir).filter((s) => s.endsWith('.sh')).sort()) {
+      if (db !== 'postgres')
+        await run(
+          join(this.#binDir, 'psql'),
+          ['-v', 'ON_ERROR_STOP=1', '--dbname', 'postgres', '-c', `CREATE DATABASE "${db}"`],
+          shellEnv,
+          this.rootDir,
+        );
+      for (const script of mounted(service, INITDB_DIR, this.projectDir)
+        .filter((s) => s.endsWith('.sh'))
+        .sort()) {
         await run('bash', [script], shellEnv, this.rootDir);
       }
     } finally {
@@ -189,14 +241,16 @@ export class ComposeEmulation {
 
   /** `docker compose down -v`: fast stop of every server, data removed. */
   async down(): Promise<void> {
-    await Promise.all(this.nodes.map(async ({ process: child }) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }));
+    await Promise.all(
+      this.nodes.map(async ({ process: child }) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
     await rm(this.rootDir, { recursive: true, force: true });
   }
 }

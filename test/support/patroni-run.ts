@@ -2,8 +2,9 @@ import type { TestContext } from 'node:test';
 import type { PatroniCluster, PatroniMember } from '../../src/cluster/index.js';
 import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
 import type { SplitOptions } from '../../src/split/options.js';
-import type { TimelineDiscardedEvent } from '../../src/split/watch-state.js';
+import type { TimelineDiscardedEvent } from '../../src/split/split-events.js';
 import { ReadLoad } from './read-load.js';
+import { until } from './until.js';
 import { missingAcks, WRITES_TABLE, WriteLoad } from './write-load.js';
 
 /** connectSplit on a Patroni cluster under two writer and two reader loops, with what it saw. */
@@ -12,14 +13,22 @@ export class PatroniRun {
   readonly reads: ReadLoad;
   readonly discarded: TimelineDiscardedEvent[] = [];
 
-  private constructor(readonly cluster: PatroniCluster, readonly split: SplitCluster) {
+  private constructor(
+    readonly cluster: PatroniCluster,
+    readonly split: SplitCluster,
+  ) {
     this.writes = new WriteLoad(split.writer, 2, 5);
     this.reads = new ReadLoad(split.reader, 2, 5);
     split.on('timeline-discarded', (e) => this.discarded.push(e));
   }
 
   /** Starts the loads on connectSplit(`url`, default: every member directly). */
-  static async start(t: TestContext, cluster: PatroniCluster, options: SplitOptions = {}, url: string = cluster.url()): Promise<PatroniRun> {
+  static async start(
+    t: TestContext,
+    cluster: PatroniCluster,
+    options: SplitOptions = {},
+    url: string = cluster.url(),
+  ): Promise<PatroniRun> {
     const leader = await cluster.waitUntilSettled();
     await leader.query(WRITES_TABLE);
     await leader.query('TRUNCATE writes');
@@ -31,20 +40,57 @@ export class PatroniRun {
     return run;
   }
 
+  /** Waits until both loads have run `count` more statements each: a fault then comes under load. */
+  async underLoad(count = 20): Promise<void> {
+    const [writes, reads] = [this.writes.acks.length, this.reads.reads.length];
+    await until(
+      `both loads ran ${count} statements`,
+      () => this.writes.acks.length >= writes + count && this.reads.reads.length >= reads + count,
+      30_000,
+    );
+  }
+
+  /**
+   * Waits until Patroni's leader lock (read from etcd) is held by another
+   * member than `old`, and a write sent after that is acknowledged there:
+   * how long a frozen leader stays frozen "past the TTL".
+   */
+  async leaderReplaced(old: PatroniMember, timeoutMillis = 90_000): Promise<PatroniMember> {
+    let holder: PatroniMember | null = null;
+    await until(
+      `Patroni's leader lock moves off ${old.name}`,
+      async () => {
+        holder = await this.cluster.lockHolder().catch(() => null);
+        return holder !== null && holder !== old;
+      },
+      timeoutMillis,
+    );
+    const next = holder as PatroniMember | null;
+    if (next === null) throw new Error('no leader lock holder');
+    await this.writerReaches(next, Date.now(), timeoutMillis);
+    return next;
+  }
+
   /** Waits until a write sent after `since` is acknowledged by `leader`, as the server says; returns when. */
   async writerReaches(leader: PatroniMember, since: number, timeoutMillis = 60_000): Promise<number> {
     const deadline = Date.now() + timeoutMillis;
     for (;;) {
       const ack = this.writes.acks.find((a) => a.sentAt > since && a.server === leader.host);
       if (ack !== undefined) return ack.at;
-      if (Date.now() > deadline) throw new Error(`no write acknowledged by ${leader.name} (${leader.host}) within ${timeoutMillis} ms; ${this.describe()}`);
+      if (Date.now() > deadline)
+        throw new Error(`no write acknowledged by ${leader.name} (${leader.host}) within ${timeoutMillis} ms; ${this.describe()}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
 
   /** What pg-split and the loads saw, for a failure message. */
   describe(): string {
-    const nodes = this.split.topology().nodes.map((n) => `${n.host} ${n.reachable ? `${n.role ?? '?'} tl ${n.timeline ?? '?'}` : `down (${n.error ?? ''})`}${n.writer ? ' WRITER' : ''}${n.stale ? ' stale' : ''}${n.unconfirmed ? ' unconfirmed' : ''}`);
+    const nodes = this.split
+      .topology()
+      .nodes.map(
+        (n) =>
+          `${n.host} ${n.reachable ? `${n.role ?? '?'} tl ${n.timeline ?? '?'}` : `down (${n.error ?? ''})`}${n.writer ? ' WRITER' : ''}${n.stale ? ' stale' : ''}${n.unconfirmed ? ' unconfirmed' : ''}`,
+      );
     const lastAcks = [...new Set(this.writes.acks.slice(-5).map((a) => a.server))].join(', ');
     return `pg-split sees: ${nodes.join('; ')}; last acks by ${lastAcks}; ${this.writes.failures.length} failed writes (last: ${this.writes.failures.at(-1)?.message ?? '-'}); discarded: ${JSON.stringify(this.discarded)}`;
   }

@@ -13,9 +13,14 @@ export const CLEAN_ENV: Readonly<Record<string, string>> = {
 /** Which server psql (the machine's libpq) connects to for this string, or libpq's error. */
 export function psqlChoice(conninfo: string, env: Readonly<Record<string, string>> = CLEAN_ENV): Promise<Choice> {
   return new Promise((resolve) => {
-    execFile('psql', ['-X', '-w', '-A', '-t', '-d', conninfo, '-c', 'SELECT host(inet_server_addr())'], { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err === null) resolve({ ok: true, address: stdout.trim() });
-      else resolve({ ok: false, message: stderr.replace(/^psql: error: /, '').trimEnd() });
-    });
+    execFile(
+      'psql',
+      ['-X', '-w', '-A', '-t', '-d', conninfo, '-c', 'SELECT host(inet_server_addr())'],
+      { env, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        if (err === null) resolve({ ok: true, address: stdout.trim() });
+        else resolve({ ok: false, message: stderr.replace(/^psql: error: /, '').trimEnd() });
+      },
+    );
   });
 }

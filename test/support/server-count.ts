@@ -10,8 +10,11 @@ import type { Cluster } from '../../src/cluster/index.js';
 export async function sessionsNamed(cluster: Cluster, applicationName: string): Promise<number> {
   let total = 0;
   for (const node of cluster.nodes) {
-    if (!(await node.isRunning()) || node.frozen) continue;
-    const rows = await node.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event IS DISTINCT FROM 'SyncRep'", [applicationName]);
+    if (!node.isRunning() || node.frozen) continue;
+    const rows = await node.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event IS DISTINCT FROM 'SyncRep'",
+      [applicationName],
+    );
     total += Number(rows[0]?.n ?? 0);
   }
   return total;

@@ -33,19 +33,24 @@ const offline = BAD_INPUTS.filter((c) => c.needsServer !== true);
 describe('bad inputs are refused with a PgSplitError, at once, without the password', () => {
   test('every public entry point has cases', () => {
     const apis = new Set(offline.map((c) => c.api));
-    for (const api of ['connectSplit', 'connect', 'probeCluster', 'resolveConnInfo', 'CLI', 'SplitCluster method'] as const) assert.ok(apis.has(api), api);
+    for (const api of ['connectSplit', 'connect', 'probeCluster', 'resolveConnInfo', 'CLI', 'SplitCluster method'] as const)
+      assert.ok(apis.has(api), api);
   });
 
   for (const c of offline) {
     test(`${c.api}: ${c.input}`, async () => {
       const settled = await settle(c);
       if (c.api === 'CLI') {
-        assert.ok(settled.ok && settled.value instanceof CliRun, `the CLI threw instead of exiting: ${settled.ok ? String(settled.value) : String(settled.error)}`);
+        assert.ok(
+          settled.ok && settled.value instanceof CliRun,
+          `the CLI threw instead of exiting: ${settled.ok ? String(settled.value) : String(settled.error)}`,
+        );
         const { status, stdout, stderr } = settled.value;
         const firstLine = stderr.split('\n', 1)[0] ?? '';
         assert.equal(status, 2, `exit status for ${c.input}; stderr: ${stderr}`);
         assert.ok(!`${stdout}${stderr}`.includes('secret'), `the password is printed: ${stdout}${stderr}`);
-        if (c.mentions !== undefined) assert.ok(firstLine.includes(c.mentions), `stderr's first line should name ${c.mentions}: ${firstLine}`);
+        if (c.mentions !== undefined)
+          assert.ok(firstLine.includes(c.mentions), `stderr's first line should name ${c.mentions}: ${firstLine}`);
         return;
       }
       if (settled.ok) {
@@ -53,11 +58,15 @@ describe('bad inputs are refused with a PgSplitError, at once, without the passw
         assert.fail(`${c.input} was accepted`);
       }
       const { error } = settled;
-      assert.ok(error instanceof PgSplitError, `not a PgSplitError: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+      assert.ok(
+        error instanceof PgSplitError,
+        `not a PgSplitError: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+      );
       assert.ok(error.code.startsWith('PGSPLIT_'), error.code);
       if (c.code !== undefined) assert.equal(error.code, c.code, error.message);
       assert.ok(!error.message.includes('secret'), `the password is in the message: ${error.message}`);
-      if (c.mentions !== undefined) assert.ok(error.message.includes(c.mentions), `the message should contain ${c.mentions}: ${error.message}`);
+      if (c.mentions !== undefined)
+        assert.ok(error.message.includes(c.mentions), `the message should contain ${c.mentions}: ${error.message}`);
     });
   }
 

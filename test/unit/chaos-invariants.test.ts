@@ -30,11 +30,20 @@ test('off-primary writes: sent after the node was replaced, on a stale timeline,
   const wrongTimeline = ack('127.0.0.3', 1, 1100, 1105);
   const neverPrimary = ack('127.0.0.4', 2, 1100, 1105);
   const beforePromotion = ack('127.0.0.3', 2, 900, 950);
-  assert.deepEqual(writesOffPrimary([...ok, stale, wrongTimeline, neverPrimary, beforePromotion], log), [stale, wrongTimeline, neverPrimary, beforePromotion]);
+  assert.deepEqual(writesOffPrimary([...ok, stale, wrongTimeline, neverPrimary, beforePromotion], log), [
+    stale,
+    wrongTimeline,
+    neverPrimary,
+    beforePromotion,
+  ]);
   // With a grace (under an orchestrator): only the old primary's writes sent within it after its tenure are let off.
   const withinGrace = ack('127.0.0.2', 1, 1150, 1160);
   const afterGrace = ack('127.0.0.2', 1, 1250, 1260);
-  assert.deepEqual(writesOffPrimary([withinGrace, afterGrace, wrongTimeline, neverPrimary], log, { graceMillis: 200 }), [afterGrace, wrongTimeline, neverPrimary]);
+  assert.deepEqual(writesOffPrimary([withinGrace, afterGrace, wrongTimeline, neverPrimary], log, { graceMillis: 200 }), [
+    afterGrace,
+    wrongTimeline,
+    neverPrimary,
+  ]);
   // A tenure taken from who held Patroni's lock has no timeline: the holder's writes count on whichever it was on.
   const locks = new TenureLog();
   locks.begin('127.0.0.2', null, 0);
@@ -47,7 +56,9 @@ test('off-primary writes: sent after the node was replaced, on a stale timeline,
 test('late acknowledgements: sent to the primary, acknowledged after the next promotion began', () => {
   const log = tenures().list();
   const late = ack('127.0.0.2', 1, 990, 1010);
-  assert.deepEqual(lateAcks([ack('127.0.0.2', 1, 10, 20), late, ack('127.0.0.3', 2, 1001, 5000), ack('127.0.0.2', 1, 1100, 1105)], log), [late]);
+  assert.deepEqual(lateAcks([ack('127.0.0.2', 1, 10, 20), late, ack('127.0.0.3', 2, 1001, 5000), ack('127.0.0.2', 1, 1100, 1105)], log), [
+    late,
+  ]);
   // Sent before the leader crashed, acknowledged after Patroni promoted the same node again (timeline 3): not late.
   const sameLeaderLater = new TenureLog();
   sameLeaderLater.begin('127.0.0.2', 1, 0);
@@ -65,13 +76,20 @@ test('late acknowledgements: sent to the primary, acknowledged after the next pr
 
 test('missing ids: every row of a transaction counts', () => {
   assert.deepEqual(missingIds([ack('a', 1, 0, 1, [1]), ack('a', 1, 0, 1, [2, 3])], new Set([1, 2])), [3]);
-  const result = checkResult('x', 9, Array.from({ length: 8 }, (_, i) => `v${i}`));
+  const result = checkResult(
+    'x',
+    9,
+    Array.from({ length: 8 }, (_, i) => `v${i}`),
+  );
   assert.equal(result.violations, 8);
   assert.deepEqual(result.examples, ['v0', 'v1', 'v2', 'v3', 'v4', '... and 3 more']);
 });
 
 test('fault schedule: the same seed gives the same faults; every kind comes up', () => {
-  const draw = (seed: number) => { const r = new Random(seed); return Array.from({ length: 500 }, () => planFault(r, 2)); };
+  const draw = (seed: number) => {
+    const r = new Random(seed);
+    return Array.from({ length: 500 }, () => planFault(r, 2));
+  };
   assert.deepEqual(draw(42), draw(42));
   assert.notDeepEqual(draw(42), draw(43));
   const labels = new Set(draw(42).map((p) => `${p.target} ${p.kind}`));

@@ -7,10 +7,19 @@ import type { Endpoint } from '../../src/connect/messages.js';
 import { encryptionOrder, tlsOptionsFor } from '../../src/connect/tls-options.js';
 
 const target = (s: string) => resolveConnInfo(s, { env: {}, osUser: () => 'u', homeDir: () => '/nonexistent', warn: () => undefined });
-const tcp = (address: string, port = 5432): Endpoint => ({ kind: 'tcp', displayHost: address, address, isHostaddr: false, port, displayPort: String(port) });
+const tcp = (address: string, port = 5432): Endpoint => ({
+  kind: 'tcp',
+  displayHost: address,
+  address,
+  isHostaddr: false,
+  port,
+  displayPort: String(port),
+});
 
 test('one pg config per host: shared user/database/options, the host address, its own .pgpass password', () => {
-  const t = target("host=db1,db2 port=5433 user=app dbname=shop application_name=svc options='-c search_path=x' client_encoding=LATIN1 keepalives_idle=30 sslmode=disable");
+  const t = target(
+    "host=db1,db2 port=5433 user=app dbname=shop application_name=svc options='-c search_path=x' client_encoding=LATIN1 keepalives_idle=30 sslmode=disable",
+  );
   const config = clientConfigFor(t, 1, tcp('10.0.0.2', 5433), false);
   assert.equal(config.host, '10.0.0.2');
   assert.equal(config.port, 5433);
@@ -41,7 +50,7 @@ test('TLS per host: verify-full checks the name written in the string, never the
   assert.equal(tlsOptionsFor(target('host=db ssl_min_protocol_version=tlsv1.3'), 'db').minVersion, 'TLSv1.3');
 });
 
-test("encryption order per sslmode, as libpq tries it", () => {
+test('encryption order per sslmode, as libpq tries it', () => {
   assert.deepEqual(encryptionOrder('disable'), [false]);
   assert.deepEqual(encryptionOrder('allow'), [false, true]);
   assert.deepEqual(encryptionOrder('prefer'), [true, false]);
@@ -52,7 +61,16 @@ test("encryption order per sslmode, as libpq tries it", () => {
 test("why pg-split does not use pg-connection-string's parser: it reads libpq's multi-host strings differently (peers.md §4)", () => {
   assert.throws(() => pgConnectionStringParse('postgres://u@127.0.0.1:5433,127.0.0.1:5432/db'), /Invalid URL/);
   assert.equal(pgConnectionStringParse('postgres://u@a,b/db').host, 'a,b');
-  assert.deepEqual([pgConnectionStringParse('host=a,b port=1').host, pgConnectionStringParse('host=a,b port=1').database], ['base', 'host=a,b port=1']);
+  assert.deepEqual(
+    [pgConnectionStringParse('host=a,b port=1').host, pgConnectionStringParse('host=a,b port=1').database],
+    ['base', 'host=a,b port=1'],
+  );
   const ours = target('postgres://u@127.0.0.1:5433,127.0.0.1:5432/db');
-  assert.deepEqual(ours.hosts.map((h) => [h.host, h.portText]), [['127.0.0.1', '5433'], ['127.0.0.1', '5432']]);
+  assert.deepEqual(
+    ours.hosts.map((h) => [h.host, h.portText]),
+    [
+      ['127.0.0.1', '5433'],
+      ['127.0.0.1', '5432'],
+    ],
+  );
 });

@@ -6,10 +6,50 @@ import { run } from '../../src/cli/run.js';
 import { ConnInfoError } from '../../src/errors.js';
 
 const PIECES = [
-  'postgresql://', 'postgres://', 'host=', 'port=', 'hostaddr=', 'user=', 'password=', 'dbname=', 'sslmode=',
-  'target_session_attrs=', 'load_balance_hosts=', 'require_auth=', 'connect_timeout=', 'requiressl=', 'passfile=',
-  '@', ':', '/', '?', '&', '=', ',', '[', ']', '%', '%2C', '%00', '%zz', '%20', "'", '\\', ' ', '\t', '\n', '\0',
-  'h1', 'h2', '::1', '5432', 'read-write', 'prefer-standby', 'random', 'é', 'x'.repeat(50),
+  'postgresql://',
+  'postgres://',
+  'host=',
+  'port=',
+  'hostaddr=',
+  'user=',
+  'password=',
+  'dbname=',
+  'sslmode=',
+  'target_session_attrs=',
+  'load_balance_hosts=',
+  'require_auth=',
+  'connect_timeout=',
+  'requiressl=',
+  'passfile=',
+  '@',
+  ':',
+  '/',
+  '?',
+  '&',
+  '=',
+  ',',
+  '[',
+  ']',
+  '%',
+  '%2C',
+  '%00',
+  '%zz',
+  '%20',
+  "'",
+  '\\',
+  ' ',
+  '\t',
+  '\n',
+  '\0',
+  'h1',
+  'h2',
+  '::1',
+  '5432',
+  'read-write',
+  'prefer-standby',
+  'random',
+  'é',
+  'x'.repeat(50),
 ];
 
 /** Inputs built from the pieces libpq's grammar cares about, plus arbitrary unicode. */
@@ -32,12 +72,17 @@ function accepts(input: string): void {
 }
 
 test(`any input parses or fails with ConnInfoError (${RUNS} generated strings)`, { timeout: 60_000 }, () => {
-  fc.assert(fc.property(conninfo, (input) => accepts(input)), { numRuns: RUNS, seed: 20261124 });
+  fc.assert(
+    fc.property(conninfo, (input) => accepts(input)),
+    { numRuns: RUNS, seed: 20261124 },
+  );
 });
 
 test('errors never echo a password given in keyword/value or URI form', { timeout: 60_000 }, () => {
   const secret = 'Zq9-SECRET-pw';
-  const withSecret = fc.tuple(conninfo, fc.boolean()).map(([tail, uri]) => (uri ? `postgresql://u:${secret}@h/${tail}` : `password=${secret} ${tail}`));
+  const withSecret = fc
+    .tuple(conninfo, fc.boolean())
+    .map(([tail, uri]) => (uri ? `postgresql://u:${secret}@h/${tail}` : `password=${secret} ${tail}`));
   fc.assert(
     fc.property(withSecret, (input) => {
       try {
@@ -64,18 +109,45 @@ test('the CLI answers every input with status 0 or 2, never a crash, and never p
   );
 });
 
-const ARGV_PIECES = ['parse', 'probe', 'help', '-h', '--help', 'bogus', '', '--json', '--watch', '--interval', '0', '-1', 'abc', '1e9', '-x', '--', '=', '--json=1', 'sslmode=bogus host=h1'];
+const ARGV_PIECES = [
+  'parse',
+  'probe',
+  'help',
+  '-h',
+  '--help',
+  'bogus',
+  '',
+  '--json',
+  '--watch',
+  '--interval',
+  '0',
+  '-1',
+  'abc',
+  '1e9',
+  '-x',
+  '--',
+  '=',
+  '--json=1',
+  'sslmode=bogus host=h1',
+];
 
-test('the CLI answers any argument list (commands, flags, values, shuffled) with a documented status, never a crash or a hang', { timeout: 60_000 }, async () => {
-  await fc.assert(
-    fc.asyncProperty(fc.array(fc.constantFrom(...ARGV_PIECES), { maxLength: 8 }), async (argv) => {
-      let out = '';
-      const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (out += s) }, env: {} };
-      // A valid host list would make probe connect: every string here is rejected before that (sslmode=bogus).
-      const status = await run(argv.includes('probe') && !argv.includes('sslmode=bogus host=h1') ? [...argv, 'sslmode=bogus host=h1'] : argv, io);
-      assert.ok([0, 2].includes(status), `status ${status} for ${JSON.stringify(argv)}: ${out}`);
-      assert.ok(out.length > 0, `no output for ${JSON.stringify(argv)}`);
-    }),
-    { numRuns: 1000, seed: 23 },
-  );
-});
+test(
+  'the CLI answers any argument list (commands, flags, values, shuffled) with a documented status, never a crash or a hang',
+  { timeout: 60_000 },
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom(...ARGV_PIECES), { maxLength: 8 }), async (argv) => {
+        let out = '';
+        const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (out += s) }, env: {} };
+        // A valid host list would make probe connect: every string here is rejected before that (sslmode=bogus).
+        const status = await run(
+          argv.includes('probe') && !argv.includes('sslmode=bogus host=h1') ? [...argv, 'sslmode=bogus host=h1'] : argv,
+          io,
+        );
+        assert.ok([0, 2].includes(status), `status ${status} for ${JSON.stringify(argv)}: ${out}`);
+        assert.ok(out.length > 0, `no output for ${JSON.stringify(argv)}`);
+      }),
+      { numRuns: 1000, seed: 23 },
+    );
+  },
+);

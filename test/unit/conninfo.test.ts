@@ -17,7 +17,7 @@ function rejects(fn: () => unknown, message: string): void {
 
 test('keyword/value: quoting, escapes, whitespace and the empty-value quirk', () => {
   assert.deepEqual(parse(" host = 'a b' port=\t5432 "), { host: 'a b', port: '5432' });
-  assert.deepEqual(parse("host=a\\ b,c"), { host: 'a b,c' });
+  assert.deepEqual(parse('host=a\\ b,c'), { host: 'a b,c' });
   assert.deepEqual(parse("dbname='it\\'s' user='x\\\\y'"), { user: 'x\\y', dbname: "it's" });
   assert.deepEqual(parse('hostaddr= port=1'), { hostaddr: 'port=1' });
   assert.deepEqual(parse("host=''"), { host: '' });
@@ -58,9 +58,24 @@ test('URI multi-host netlocs, as libpq 18 reads them (reference §5.4)', () => {
 
 test('host list: counts, hostaddr matching, one port for all, empty elements', () => {
   const hosts = (s: string) => buildHostList(new Map(orderedParams(parseConnInfo(s))));
-  assert.deepEqual(hosts('host=a,b port=1').map((h) => [h.host, h.portText]), [['a', '1'], ['b', '1']]);
-  assert.deepEqual(hosts('host=a,,/tmp').map((h) => h.kind), ['name', 'default-socket', 'socket']);
-  assert.deepEqual(hosts('host=foo,bar hostaddr=127.0.0.1,').map((h) => [h.host, h.hostaddr, h.kind]), [['foo', '127.0.0.1', 'address'], ['bar', null, 'name']]);
+  assert.deepEqual(
+    hosts('host=a,b port=1').map((h) => [h.host, h.portText]),
+    [
+      ['a', '1'],
+      ['b', '1'],
+    ],
+  );
+  assert.deepEqual(
+    hosts('host=a,,/tmp').map((h) => h.kind),
+    ['name', 'default-socket', 'socket'],
+  );
+  assert.deepEqual(
+    hosts('host=foo,bar hostaddr=127.0.0.1,').map((h) => [h.host, h.hostaddr, h.kind]),
+    [
+      ['foo', '127.0.0.1', 'address'],
+      ['bar', null, 'name'],
+    ],
+  );
   assert.equal(hosts('host=a,b,').length, 3);
   rejects(() => hosts('host=a,b,c port=1,2'), 'could not match 2 port numbers to 3 hosts');
   rejects(() => hosts('host=a,b port=1,2,3'), 'could not match 3 port numbers to 2 hosts');
@@ -69,9 +84,21 @@ test('host list: counts, hostaddr matching, one port for all, empty elements', (
 });
 
 test('environment defaults: explicit > env > compiled; PGPORT only when port is absent', () => {
-  assert.deepEqual(resolve('', { PGHOST: 'h1,h2', PGPORT: '1,2' }).hosts.map((h) => [h.host, h.portText]), [['h1', '1'], ['h2', '2']]);
-  assert.deepEqual(resolve('postgresql://a,b', { PGPORT: '15432' }).hosts.map((h) => h.portText), [null, null]);
-  assert.deepEqual(resolve('postgresql://a', { PGPORT: '15432' }).hosts.map((h) => h.portText), ['15432']);
+  assert.deepEqual(
+    resolve('', { PGHOST: 'h1,h2', PGPORT: '1,2' }).hosts.map((h) => [h.host, h.portText]),
+    [
+      ['h1', '1'],
+      ['h2', '2'],
+    ],
+  );
+  assert.deepEqual(
+    resolve('postgresql://a,b', { PGPORT: '15432' }).hosts.map((h) => h.portText),
+    [null, null],
+  );
+  assert.deepEqual(
+    resolve('postgresql://a', { PGPORT: '15432' }).hosts.map((h) => h.portText),
+    ['15432'],
+  );
   assert.equal(resolve("host=''", { PGHOST: 'envhost' }).hosts[0]?.kind, 'default-socket');
   assert.equal(resolve('', { PGTARGETSESSIONATTRS: 'read-write' }).targetSessionAttrs, 'read-write');
   assert.equal(resolve('').user, 'osuser');
@@ -87,14 +114,26 @@ test('option checks in libpq order, with libpq text', () => {
   rejects(() => resolve('sslmode=on gssencmode=x'), 'invalid sslmode value: "on"');
   rejects(() => resolve('gssencmode=x target_session_attrs=x'), 'invalid gssencmode value: "x"');
   rejects(() => resolve('channel_binding=maybe'), 'invalid channel_binding value: "maybe"');
-  rejects(() => resolve('sslrootcert=system sslmode=require'), 'weak sslmode "require" may not be used with sslrootcert=system (use "verify-full")');
-  rejects(() => resolve('sslnegotiation=direct'), 'weak sslmode "prefer" may not be used with sslnegotiation=direct (use "require", "verify-ca", or "verify-full")');
+  rejects(
+    () => resolve('sslrootcert=system sslmode=require'),
+    'weak sslmode "require" may not be used with sslrootcert=system (use "verify-full")',
+  );
+  rejects(
+    () => resolve('sslnegotiation=direct'),
+    'weak sslmode "prefer" may not be used with sslnegotiation=direct (use "require", "verify-ca", or "verify-full")',
+  );
   rejects(() => resolve('ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.2'), 'invalid SSL protocol version range');
   rejects(() => resolve('ssl_min_protocol_version=SSLv3'), 'invalid ssl_min_protocol_version value: "SSLv3"');
-  rejects(() => resolve('require_auth=md5,!password'), 'negative require_auth method "!password" cannot be mixed with non-negative methods');
+  rejects(
+    () => resolve('require_auth=md5,!password'),
+    'negative require_auth method "!password" cannot be mixed with non-negative methods',
+  );
   rejects(() => resolve('require_auth=md5,md5'), 'require_auth method "md5" is specified more than once');
   rejects(() => resolve('require_auth=kerberos'), 'invalid require_auth value: "kerberos"');
-  rejects(() => resolve('min_protocol_version=3.2 max_protocol_version=3.0'), '"min_protocol_version" is greater than "max_protocol_version"');
+  rejects(
+    () => resolve('min_protocol_version=3.2 max_protocol_version=3.0'),
+    '"min_protocol_version" is greater than "max_protocol_version"',
+  );
   rejects(() => resolve('host=a,b port=1,2,3 target_session_attrs=x'), 'could not match 3 port numbers to 2 hosts');
 });
 

@@ -46,11 +46,13 @@ function onlyDownHost(conninfo: unknown, options: unknown): boolean {
   }
   let hosts;
   try {
-    hosts = resolveConnInfo(conninfo, context as never).hosts;
+    hosts = resolveConnInfo(conninfo, context).hosts;
   } catch {
     return true;
   }
-  return hosts.every((h) => h.portText === '1' && (h.kind === 'address' ? h.hostaddr === '127.0.0.1' : h.kind === 'name' && h.host === '127.0.0.1'));
+  return hosts.every(
+    (h) => h.portText === '1' && (h.kind === 'address' ? h.hostaddr === '127.0.0.1' : h.kind === 'name' && h.host === '127.0.0.1'),
+  );
 }
 
 function call(api: Api, conninfo: unknown, options: unknown): Promise<unknown> {
@@ -72,7 +74,10 @@ async function check(api: Api, conninfo: unknown, options: unknown, password?: s
     value = await within(call(api, conninfo, options), BOUND_MILLIS, api);
   } catch (err) {
     if (err instanceof NoAnswer) assert.fail(`${api} did not settle within ${BOUND_MILLIS} ms for ${fc.stringify([conninfo, options])}`);
-    assert.ok(err instanceof PgSplitError, `${api}(${fc.stringify(conninfo)}, ${fc.stringify(options)}) threw ${err instanceof Error ? `${err.name}: ${err.message}` : fc.stringify(err)}`);
+    assert.ok(
+      err instanceof PgSplitError,
+      `${api}(${fc.stringify(conninfo)}, ${fc.stringify(options)}) threw ${err instanceof Error ? `${err.name}: ${err.message}` : fc.stringify(err)}`,
+    );
     assert.ok(err.code.startsWith('PGSPLIT_'), err.code);
     if (password !== undefined && password.length >= 6) {
       assert.ok(!err.message.includes(password), `${api}: the password is in the message: ${err.message}`);
@@ -89,72 +94,211 @@ async function check(api: Api, conninfo: unknown, options: unknown, password?: s
 const anyValue = fc.oneof(
   fc.anything(),
   fc.func(fc.anything()),
-  fc.constantFrom<unknown>(NaN, Infinity, -Infinity, -1, 0, 0.5, 1.5, 1, 1000, 2 ** 53, '', '5', 'x', true, false, null, undefined, [], {}, Symbol('s'), 10n),
+  fc.constantFrom<unknown>(
+    NaN,
+    Infinity,
+    -Infinity,
+    -1,
+    0,
+    0.5,
+    1.5,
+    1,
+    1000,
+    2 ** 53,
+    '',
+    '5',
+    'x',
+    true,
+    false,
+    null,
+    undefined,
+    [],
+    {},
+    Symbol('s'),
+    10n,
+  ),
 );
 
 /** Environment variables the resolution reads, with values of any type. */
 const anyEnv = fc.oneof(
   anyValue,
   fc.dictionary(
-    fc.constantFrom('PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGPASSWORD', 'PGPASSFILE', 'PGSSLMODE', 'PGREQUIRESSL', 'PGCONNECT_TIMEOUT', 'PGTARGETSESSIONATTRS', 'HOME'),
+    fc.constantFrom(
+      'PGHOST',
+      'PGHOSTADDR',
+      'PGPORT',
+      'PGUSER',
+      'PGDATABASE',
+      'PGPASSWORD',
+      'PGPASSFILE',
+      'PGSSLMODE',
+      'PGREQUIRESSL',
+      'PGCONNECT_TIMEOUT',
+      'PGTARGETSESSIONATTRS',
+      'HOME',
+    ),
     fc.oneof(anyValue, fc.string({ maxLength: 12 })),
     { maxKeys: 3 },
   ),
 );
 
 const POOL_KEYS = [
-  'max', 'min', 'idleTimeoutMillis', 'connectionTimeoutMillis', 'maxUses', 'maxLifetimeSeconds', 'allowExitOnIdle', 'statement_timeout',
-  'query_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'keepAlive', 'keepAliveInitialDelayMillis', 'application_name',
-  'fallback_application_name', 'options', 'client_encoding', 'binary', 'parseInputDatesAsUTC', 'enableChannelBinding', 'types', 'log',
-  'Promise', 'onConnect', 'verify', 'host', 'port', 'user', 'database', 'password', 'ssl', 'connectionString', 'Client', 'stream', 'sslnegotiation',
+  'max',
+  'min',
+  'idleTimeoutMillis',
+  'connectionTimeoutMillis',
+  'maxUses',
+  'maxLifetimeSeconds',
+  'allowExitOnIdle',
+  'statement_timeout',
+  'query_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'keepAlive',
+  'keepAliveInitialDelayMillis',
+  'application_name',
+  'fallback_application_name',
+  'options',
+  'client_encoding',
+  'binary',
+  'parseInputDatesAsUTC',
+  'enableChannelBinding',
+  'types',
+  'log',
+  'Promise',
+  'onConnect',
+  'verify',
+  'host',
+  'port',
+  'user',
+  'database',
+  'password',
+  'ssl',
+  'connectionString',
+  'Client',
+  'stream',
+  'sslnegotiation',
 ];
 
 /** A pool-settings value: anything, or an object of pool keys (and random ones) with values of any type. */
-const poolSettings = fc.oneof(anyValue, fc.dictionary(fc.oneof(fc.constantFrom(...POOL_KEYS), fc.string({ maxLength: 8 })), anyValue, { maxKeys: 4 }));
+const poolSettings = fc.oneof(
+  anyValue,
+  fc.dictionary(fc.oneof(fc.constantFrom(...POOL_KEYS), fc.string({ maxLength: 8 })), anyValue, { maxKeys: 4 }),
+);
 
 /** An options object: keys every API knows, keys of other APIs, near misses and random keys, each with a value of any type. */
 function optionsObject(keys: readonly string[]): fc.Arbitrary<Record<string, unknown>> {
   const key = fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...keys) },
-    { weight: 1, arbitrary: fc.constantFrom('failoverTimeout', 'timeout', 'recheck', 'Writer', 'host', 'port', 'password', 'constructor', 'toString', '__proto__') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        'failoverTimeout',
+        'timeout',
+        'recheck',
+        'Writer',
+        'host',
+        'port',
+        'password',
+        'constructor',
+        'toString',
+        '__proto__',
+      ),
+    },
     { weight: 1, arbitrary: fc.string({ maxLength: 10 }) },
   );
   const value = (k: string): fc.Arbitrary<unknown> => {
     if (k === 'env') return anyEnv;
     if (k === 'writer' || k === 'reader') return poolSettings;
-    if (k === 'maxReplicaLag' || k === 'sessionReads') return fc.oneof(anyValue, fc.dictionary(fc.constantFrom('bytes', 'millis', 'waitMillis', 'fallback', 'bogus'), anyValue, { maxKeys: 2 }));
+    if (k === 'maxReplicaLag' || k === 'sessionReads')
+      return fc.oneof(
+        anyValue,
+        fc.dictionary(fc.constantFrom('bytes', 'millis', 'waitMillis', 'fallback', 'bogus'), anyValue, { maxKeys: 2 }),
+      );
     return anyValue;
   };
-  return fc.uniqueArray(key, { maxLength: 5 }).chain((ks) => fc.tuple(...ks.map(value)).map((vs) => Object.fromEntries(ks.map((k, i) => [k, vs[i]]))));
+  return fc
+    .uniqueArray(key, { maxLength: 5 })
+    .chain((ks) => fc.tuple(...ks.map(value)).map((vs) => Object.fromEntries(ks.map((k, i) => [k, vs[i]]))));
 }
 
 const CONTEXT_KEYS = ['env', 'osUser', 'homeDir', 'warn'];
 const KEYS: Readonly<Record<Api, readonly string[]>> = {
-  connectSplit: [...CONTEXT_KEYS, 'writer', 'reader', 'readerPolicy', 'balance', 'recheckMillis', 'failoverRecheckMillis', 'checkTimeoutMillis', 'reconnectMaxDelayMillis', 'failoverTimeoutMillis', 'lookup', 'maxReplicaLag', 'consistency', 'sessionReads'],
+  connectSplit: [
+    ...CONTEXT_KEYS,
+    'writer',
+    'reader',
+    'readerPolicy',
+    'balance',
+    'recheckMillis',
+    'failoverRecheckMillis',
+    'checkTimeoutMillis',
+    'reconnectMaxDelayMillis',
+    'failoverTimeoutMillis',
+    'lookup',
+    'maxReplicaLag',
+    'consistency',
+    'sessionReads',
+    'idleAfterMillis',
+  ],
   connect: [...CONTEXT_KEYS, 'lookup', 'random'],
   probeCluster: [...CONTEXT_KEYS, 'timeoutMillis', 'lookup'],
 };
 
 /**
  * connectSplit waits for a primary unless told not to: every options object
- * it gets has waitForPrimary false, or a value that is not a boolean (refused).
+ * it gets has waitForPrimary false, or a value that is neither a boolean nor 'always' (refused).
  */
 function noWait(api: Api, options: unknown): unknown {
   if (api !== 'connectSplit') return options;
   if (options === undefined) return { waitForPrimary: false };
   if (!isPlainObject(options)) return options;
   const wait = options['waitForPrimary'];
-  return wait === true || wait === undefined ? { ...options, waitForPrimary: false } : options;
+  return wait === true || wait === 'always' || wait === undefined ? { ...options, waitForPrimary: false } : options;
 }
 
 /** `pw` and letters: a password no message has any other reason to contain. */
-const password = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'), minLength: 1, maxLength: 16 }).map((s) => `pw${s}`);
+const password = fc
+  .string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'), minLength: 1, maxLength: 16 })
+  .map((s) => `pw${s}`);
 
 /** Pieces of libpq's grammar, without host names: whatever they build connects to the down host or nowhere. */
 const PIECES = [
-  'postgresql://', 'postgres://', 'host=', 'port=', 'hostaddr=', 'user=', 'password=', 'dbname=', 'sslmode=', 'target_session_attrs=',
-  'load_balance_hosts=', 'connect_timeout=', 'require_auth=', '@', ':', '/', '?', '&', '=', ',', '[', ']', '%', '%2C', '%zz', "'", '\\', ' ',
-  '127.0.0.1', '1', 'read-write', 'prefer-standby', 'random', 'require', 'bogus',
+  'postgresql://',
+  'postgres://',
+  'host=',
+  'port=',
+  'hostaddr=',
+  'user=',
+  'password=',
+  'dbname=',
+  'sslmode=',
+  'target_session_attrs=',
+  'load_balance_hosts=',
+  'connect_timeout=',
+  'require_auth=',
+  '@',
+  ':',
+  '/',
+  '?',
+  '&',
+  '=',
+  ',',
+  '[',
+  ']',
+  '%',
+  '%2C',
+  '%zz',
+  "'",
+  '\\',
+  ' ',
+  '127.0.0.1',
+  '1',
+  'read-write',
+  'prefer-standby',
+  'random',
+  'require',
+  'bogus',
 ];
 const tail = fc.array(fc.constantFrom(...PIECES), { maxLength: 8 }).map((parts) => parts.join(''));
 
@@ -180,30 +324,50 @@ const withPassword = fc.tuple(password, tail, fc.nat({ max: 11 })).map(([pw, res
 describe('any value as an option or a connection string: resolved, or a PgSplitError', () => {
   for (const api of APIS) {
     test(`${api}: fc.anything() as the options`, TIMEOUT, async () => {
-      await fc.assert(fc.asyncProperty(fc.anything(), async (options) => check(api, DOWN, noWait(api, options))), { numRuns: RUNS, seed: 20261201, includeErrorInReport: true });
+      await fc.assert(
+        fc.asyncProperty(fc.anything(), async (options) => check(api, DOWN, noWait(api, options))),
+        { numRuns: RUNS, seed: 20261201, includeErrorInReport: true },
+      );
     });
 
     test(`${api}: generated options objects (known keys, near misses, random keys; values of any type)`, TIMEOUT, async () => {
       const waitForPrimary = fc.oneof(fc.constant(false), anyValue);
-      const options = fc.tuple(optionsObject(KEYS[api]), waitForPrimary).map(([o, wait]) => (api === 'connectSplit' ? { ...o, waitForPrimary: wait } : o));
-      await fc.assert(fc.asyncProperty(options, async (o) => check(api, DOWN, noWait(api, o))), { numRuns: RUNS * 2, seed: 20261202, includeErrorInReport: true });
+      const options = fc
+        .tuple(optionsObject(KEYS[api]), waitForPrimary)
+        .map(([o, wait]) => (api === 'connectSplit' ? { ...o, waitForPrimary: wait } : o));
+      await fc.assert(
+        fc.asyncProperty(options, async (o) => check(api, DOWN, noWait(api, o))),
+        { numRuns: RUNS * 2, seed: 20261202, includeErrorInReport: true },
+      );
     });
 
     test(`${api}: fc.anything() and grammar pieces as the connection string`, TIMEOUT, async () => {
-      const conninfo = fc.oneof(fc.anything(), tail, tail.map((t) => `${DOWN} ${t}`));
+      const conninfo = fc.oneof(
+        fc.anything(),
+        tail,
+        tail.map((t) => `${DOWN} ${t}`),
+      );
       const options = noWait(api, { env: DOWN_ENV, homeDir: () => null });
-      await fc.assert(fc.asyncProperty(conninfo, async (c) => check(api, c, options)), { numRuns: RUNS, seed: 20261203, includeErrorInReport: true });
+      await fc.assert(
+        fc.asyncProperty(conninfo, async (c) => check(api, c, options)),
+        { numRuns: RUNS, seed: 20261203, includeErrorInReport: true },
+      );
     });
 
     test(`${api}: a password in a valid or malformed string never shows in the message`, TIMEOUT, async () => {
       const options = noWait(api, { env: DOWN_ENV, homeDir: () => null });
-      await fc.assert(fc.asyncProperty(withPassword, async ([c, pw]) => check(api, c, options, pw)), { numRuns: RUNS, seed: 20261204, includeErrorInReport: true });
+      await fc.assert(
+        fc.asyncProperty(withPassword, async ([c, pw]) => check(api, c, options, pw)),
+        { numRuns: RUNS, seed: 20261204, includeErrorInReport: true },
+      );
     });
   }
 
   test('connectSplit: writer and reader pool settings of any type', TIMEOUT, async () => {
     await fc.assert(
-      fc.asyncProperty(poolSettings, poolSettings, async (writer, reader) => check('connectSplit', DOWN, { waitForPrimary: false, writer, reader })),
+      fc.asyncProperty(poolSettings, poolSettings, async (writer, reader) =>
+        check('connectSplit', DOWN, { waitForPrimary: false, writer, reader }),
+      ),
       { numRuns: RUNS * 2, seed: 20261205, includeErrorInReport: true },
     );
   });

@@ -16,7 +16,10 @@ const nodes: ObservedNode[] = [
 
 test('every node reports every role and pool role as 1 or 0; a down node reports 0 for all and up 0', () => {
   const o = observe(nodes, [], emptyFreshnessStats(), attributesOf, 'shop');
-  assert.deepEqual(o.up.map((p) => p.value), [1, 1, 0]);
+  assert.deepEqual(
+    o.up.map((p) => p.value),
+    [1, 1, 0],
+  );
   assert.deepEqual(at(o.role, { 'server.address': 'db1' }), [1, 0]);
   assert.deepEqual(at(o.role, { 'server.address': 'db2', 'pg_split.node.role': 'standby' }), [1]);
   assert.deepEqual(at(o.role, { 'server.address': 'db3' }), [0, 0]);
@@ -31,17 +34,43 @@ test('lag is reported for reachable standbys only, in bytes and seconds', () => 
 });
 
 test('connections per pool role and node, idle and used, under a pool name unique per role and node', () => {
-  const o = observe(nodes, [{ role: 'writer', hostIndex: 0, total: 5, idle: 2, waiting: 1 }, { role: 'reader', hostIndex: 0, total: 1, idle: 1, waiting: 0 }], emptyFreshnessStats(), attributesOf, 'shop');
+  const o = observe(
+    nodes,
+    [
+      { role: 'writer', hostIndex: 0, total: 5, idle: 2, waiting: 1 },
+      { role: 'reader', hostIndex: 0, total: 1, idle: 1, waiting: 0 },
+    ],
+    emptyFreshnessStats(),
+    attributesOf,
+    'shop',
+  );
   assert.equal(poolName('writer', attributesOf(0), 'shop'), 'writer@db1:5432/shop');
-  assert.deepEqual(at(o.connections, { 'db.client.connection.pool.name': 'writer@db1:5432/shop', 'db.client.connection.state': 'idle' }), [2]);
-  assert.deepEqual(at(o.connections, { 'db.client.connection.pool.name': 'writer@db1:5432/shop', 'db.client.connection.state': 'used' }), [3]);
-  assert.deepEqual(at(o.connections, { 'db.client.connection.pool.name': 'reader@db1:5432/shop', 'db.client.connection.state': 'used' }), [0]);
+  assert.deepEqual(
+    at(o.connections, { 'db.client.connection.pool.name': 'writer@db1:5432/shop', 'db.client.connection.state': 'idle' }),
+    [2],
+  );
+  assert.deepEqual(
+    at(o.connections, { 'db.client.connection.pool.name': 'writer@db1:5432/shop', 'db.client.connection.state': 'used' }),
+    [3],
+  );
+  assert.deepEqual(
+    at(o.connections, { 'db.client.connection.pool.name': 'reader@db1:5432/shop', 'db.client.connection.state': 'used' }),
+    [0],
+  );
   assert.deepEqual(at(o.pending, { 'pg_split.pool.role': 'writer' }), [1]);
 });
 
 test('fresh reads by path add up to the reads that had to see a write; a fallback is not also counted as a plain primary read', () => {
   const stats = { reads: 10, knownCaughtUp: 5, verified: 2, onPrimary: 3, fellBack: 1, tokenFetches: 4, replayChecks: 3 };
   const o = observe([], [], stats, attributesOf, 'shop');
-  assert.deepEqual(Object.fromEntries(o.freshReads.map((p) => [p.attributes['pg_split.freshness.path'], p.value])), { known_caught_up: 5, verified: 2, primary: 2, primary_fallback: 1 });
-  assert.equal(o.freshReads.reduce((s, p) => s + p.value, 0), stats.reads);
+  assert.deepEqual(Object.fromEntries(o.freshReads.map((p) => [p.attributes['pg_split.freshness.path'], p.value])), {
+    known_caught_up: 5,
+    verified: 2,
+    primary: 2,
+    primary_fallback: 1,
+  });
+  assert.equal(
+    o.freshReads.reduce((s, p) => s + p.value, 0),
+    stats.reads,
+  );
 });

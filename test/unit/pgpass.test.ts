@@ -34,8 +34,14 @@ function passfile(name: string, text: string, mode: number): string {
 test('looked up per host with its own port; empty host and the socket dir match localhost', () => {
   const path = passfile('ok', 'a:5432:db:u:pa\nb:6000:db:u:pb\nlocalhost:5432:db:u:pl\n', 0o600);
   const warnings: string[] = [];
-  const target = resolveConnInfo(`host=a,b,, port=5432,6000,, dbname=db user=u passfile=${path}`, { env: {}, warn: (m) => warnings.push(m) });
-  assert.deepEqual([0, 1, 2, 3].map((i) => target.passwordFor(i)), ['pa', 'pb', 'pl', 'pl']);
+  const target = resolveConnInfo(`host=a,b,, port=5432,6000,, dbname=db user=u passfile=${path}`, {
+    env: {},
+    warn: (m) => warnings.push(m),
+  });
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => target.passwordFor(i)),
+    ['pa', 'pb', 'pl', 'pl'],
+  );
   assert.ok(target.hosts.every((h) => h.passwordFromFile));
   assert.deepEqual(warnings, []);
 });

@@ -10,13 +10,28 @@ import { OptionError } from '../../src/errors.js';
 
 function node(hostIndex: number, role: 'primary' | 'standby' | null, extra: Partial<NodeStatus> = {}): NodeStatus {
   return {
-    hostIndex, host: `h${hostIndex}`, address: null, port: 5432, reachable: role !== null, error: role === null ? 'down' : null, role,
-    readOnly: role === 'standby', serverVersion: '15', timeline: 1, lsn: '0/100', replayLagBytes: null, replayLagSeconds: null,
-    replayPaused: null, rttMillis: 1, checkedAt: '', ...extra,
+    hostIndex,
+    host: `h${hostIndex}`,
+    address: null,
+    port: 5432,
+    reachable: role !== null,
+    error: role === null ? 'down' : null,
+    role,
+    readOnly: role === 'standby',
+    serverVersion: '15',
+    timeline: 1,
+    lsn: '0/100',
+    replayLagBytes: null,
+    replayLagSeconds: null,
+    replayPaused: null,
+    rttMillis: 1,
+    checkedAt: '',
+    ...extra,
   };
 }
 
-const decide = (statuses: NodeStatus[], policy: ReaderPolicy = 'prefer-standby', newestTimeline = 0) => decideRoles({ statuses, policy, newestTimeline });
+const decide = (statuses: NodeStatus[], policy: ReaderPolicy = 'prefer-standby', newestTimeline = 0) =>
+  decideRoles({ statuses, policy, newestTimeline });
 
 test('writer is the read-write primary; readers are the standbys', () => {
   const d = decide([node(0, 'standby'), node(1, 'primary'), node(2, 'standby')]);
@@ -45,7 +60,10 @@ test('prefer-standby falls back to the primary only once every host named at sta
   assert.deepEqual(decideRoles({ ...early, firstChecksPending: true }).readers, []);
   assert.deepEqual(decideRoles({ ...early, firstChecksPending: false }).readers, [0]);
   const oneStandbyKnown = [node(0, 'primary'), node(1, 'standby'), node(2, null)];
-  assert.deepEqual(decideRoles({ statuses: oneStandbyKnown, policy: 'prefer-standby', newestTimeline: 0, firstChecksPending: true }).readers, [1]);
+  assert.deepEqual(
+    decideRoles({ statuses: oneStandbyKnown, policy: 'prefer-standby', newestTimeline: 0, firstChecksPending: true }).readers,
+    [1],
+  );
   assert.deepEqual(decideRoles({ ...early, policy: 'any', firstChecksPending: true }).readers, [0]);
 });
 
@@ -69,7 +87,11 @@ test('split brain: a standby streaming a newer timeline makes an older primary s
 });
 
 test('lagging standbys can be left out, and prefer-standby then falls back to the primary', () => {
-  const statuses = [node(0, 'primary', { lsn: '0/3000000' }), node(1, 'standby', { lsn: '0/2FFFFF6' }), node(2, 'standby', { lsn: '0/2FFD8F0' })];
+  const statuses = [
+    node(0, 'primary', { lsn: '0/3000000' }),
+    node(1, 'standby', { lsn: '0/2FFFFF6' }),
+    node(2, 'standby', { lsn: '0/2FFD8F0' }),
+  ];
   const d = decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, isTooFarBehind: (s) => (s.replayLagBytes ?? 0) > 100 });
   assert.deepEqual(d.readers, [1]);
   const all = decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, isTooFarBehind: () => true });
@@ -77,7 +99,11 @@ test('lagging standbys can be left out, and prefer-standby then falls back to th
 });
 
 test('replay lag in bytes is measured against the writer the decision chose', () => {
-  const statuses = [node(0, 'primary', { lsn: '0/3000000', timeline: 2 }), node(1, 'standby', { lsn: '0/2FFFF00', timeline: 2 }), node(2, 'primary', { lsn: '1/0', timeline: 1 })];
+  const statuses = [
+    node(0, 'primary', { lsn: '0/3000000', timeline: 2 }),
+    node(1, 'standby', { lsn: '0/2FFFF00', timeline: 2 }),
+    node(2, 'primary', { lsn: '1/0', timeline: 1 }),
+  ];
   const d = decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, isTooFarBehind: (s) => (s.replayLagBytes ?? 0) > 0x1000 });
   assert.equal(d.writer, 0);
   assert.deepEqual(d.stalePrimaries, [2]);
@@ -87,7 +113,12 @@ test('replay lag in bytes is measured against the writer the decision chose', ()
 
 test('with every primary ruled out (a remembered newer timeline, or read-only), lag is not measured against any of them', () => {
   const stale = [node(0, 'primary', { lsn: '1/0', timeline: 2 }), node(1, 'standby', { lsn: '0/100', timeline: 2 })];
-  const d = decideRoles({ statuses: stale, policy: 'prefer-standby', newestTimeline: 3, isTooFarBehind: (s) => (s.replayLagBytes ?? 0) > 0 });
+  const d = decideRoles({
+    statuses: stale,
+    policy: 'prefer-standby',
+    newestTimeline: 3,
+    isTooFarBehind: (s) => (s.replayLagBytes ?? 0) > 0,
+  });
   assert.equal(d.writer, null);
   assert.deepEqual(d.readers, [1], 'a standby is not judged against a primary already ruled out');
   assert.equal(withReplayLag(stale, d.writer)[1]?.replayLagBytes, null);
@@ -114,8 +145,15 @@ test('failover signals come from SQLSTATE and socket codes only', () => {
   assert.equal(signalOfSqlstate('42P01'), null);
   assert.equal(signalOfSqlstate('23505'), null);
   assert.equal(failoverSignal(Object.assign(new Error('x'), { code: 'ECONNRESET' })), 'connection-lost');
-  assert.equal(failoverSignal(Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' })), 'read-only');
-  assert.equal(failoverSignal(new Error('cannot execute INSERT in a read-only transaction')), null, 'the message text alone decides nothing');
+  assert.equal(
+    failoverSignal(Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' })),
+    'read-only',
+  );
+  assert.equal(
+    failoverSignal(new Error('cannot execute INSERT in a read-only transaction')),
+    null,
+    'the message text alone decides nothing',
+  );
 });
 
 const target = (s: string) => resolveConnInfo(s, { env: {}, osUser: () => 'u', homeDir: () => null });
@@ -134,11 +172,18 @@ test('options are validated once with clear errors', () => {
   assert.equal(opts.checkTimeoutMillis, 3000);
   assert.equal(opts.recheckMillis, 2000);
   assert.ok(Object.isFrozen(opts));
-  const bad = (o: object, message: RegExp) => assert.throws(() => resolveSplitOptions(o, t), (e: unknown) => e instanceof OptionError && e.code === 'PGSPLIT_OPTION_INVALID' && message.test(e.message));
+  const bad = (o: object, message: RegExp) =>
+    assert.throws(
+      () => resolveSplitOptions(o, t),
+      (e: unknown) => e instanceof OptionError && e.code === 'PGSPLIT_OPTION_INVALID' && message.test(e.message),
+    );
   bad({ recheckMillis: -1 }, /`recheckMillis` to be a positive finite number/);
   bad({ failoverTimeoutMillis: Number.NaN }, /`failoverTimeoutMillis`/);
   // Longer than a timer can be: Node would fire it after 1 ms.
-  bad({ failoverTimeoutMillis: 2 ** 53 }, /`failoverTimeoutMillis` to be a positive finite number of milliseconds up to 2147483647, got 9007199254740992/);
+  bad(
+    { failoverTimeoutMillis: 2 ** 53 },
+    /`failoverTimeoutMillis` to be a positive finite number of milliseconds up to 2147483647, got 9007199254740992/,
+  );
   bad({ writer: { idleTimeoutMillis: 2 ** 31 } }, /`writer.idleTimeoutMillis`/);
   assert.equal(resolveSplitOptions({ failoverTimeoutMillis: 2 ** 31 - 1 }, t).failoverTimeoutMillis, 2 ** 31 - 1);
   bad({ balance: 'fastest' }, /`balance` to be one of 'round-robin', 'random', 'least-busy'/);

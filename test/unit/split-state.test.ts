@@ -16,9 +16,22 @@ import { WriteTracker } from '../../src/split/write-tracker.js';
 
 function node(hostIndex: number, role: 'primary' | 'standby' | null, timeline = 1, lsn = '0/100'): NodeStatus {
   return {
-    hostIndex, host: `h${hostIndex}`, address: null, port: 5432, reachable: role !== null, error: role === null ? 'down' : null, role,
-    readOnly: role === 'standby', serverVersion: '15', timeline: role === null ? null : timeline, lsn, replayLagBytes: null, replayLagSeconds: null,
-    replayPaused: null, rttMillis: 1, checkedAt: '',
+    hostIndex,
+    host: `h${hostIndex}`,
+    address: null,
+    port: 5432,
+    reachable: role !== null,
+    error: role === null ? 'down' : null,
+    role,
+    readOnly: role === 'standby',
+    serverVersion: '15',
+    timeline: role === null ? null : timeline,
+    lsn,
+    replayLagBytes: null,
+    replayLagSeconds: null,
+    replayPaused: null,
+    rttMillis: 1,
+    checkedAt: '',
   };
 }
 
@@ -83,12 +96,14 @@ test('watch: a newer timeline rewound away by the orchestrator is forgotten, wit
     [[node(0, 'primary', 1, '0/9000'), node(1, 'standby', 1), node(2, 'standby', 1)], 150],
   ]);
   const discarded = events.filter((e) => e.name === 'timeline-discarded').map((e) => e.event);
-  assert.deepEqual(discarded, [{ timeline: 2, now: 1, nodes: [1, 2], firstSeenLsn: '0/6000', lastSeenLsn: '0/7100', acknowledgedWrites: 50, evidence: 'servers' }]);
-  assert.equal(state.decision.writer, 0, 'writes go to the orchestrator\'s primary again');
+  assert.deepEqual(discarded, [
+    { timeline: 2, now: 1, nodes: [1, 2], firstSeenLsn: '0/6000', lastSeenLsn: '0/7100', acknowledgedWrites: 50, evidence: 'servers' },
+  ]);
+  assert.equal(state.decision.writer, 0, "writes go to the orchestrator's primary again");
   assert.equal(state.decision.newestTimeline, 1);
 });
 
-test('watch: a newer timeline is never forgotten because its node is merely unreachable, nor on a standby\'s word alone', () => {
+test("watch: a newer timeline is never forgotten because its node is merely unreachable, nor on a standby's word alone", () => {
   const unreachable = replayWithWrites([
     [[node(0, 'primary', 1), node(1, 'standby', 1)], 0],
     [[node(0, null), node(1, 'primary', 2)], 0],
@@ -109,14 +124,21 @@ test('watch: a newer timeline is never forgotten because its node is merely unre
 });
 
 /** Feeds snapshots with what the second authority says: which node it confirms, and which it has confirmed long enough. */
-function replayWithAuthority(steps: Array<[NodeStatus[], { leader: number | null; settled: boolean }]>): { state: WatchState; events: Array<{ name: string; event: unknown }>; writers: Array<number | null> } {
+function replayWithAuthority(steps: Array<[NodeStatus[], { leader: number | null; settled: boolean }]>): {
+  state: WatchState;
+  events: Array<{ name: string; event: unknown }>;
+  writers: Array<number | null>;
+} {
   let state = INITIAL_WATCH_STATE;
   const events: Array<{ name: string; event: unknown }> = [];
   const writers: Array<number | null> = [];
   for (const [statuses, says] of steps) {
     const next = advanceWatch(state, {
-      statuses, policy: 'prefer-standby', acknowledgedWrites: 0,
-      isConfirmedLeader: (i) => i === says.leader, isSettledLeader: (i) => i === says.leader && says.settled,
+      statuses,
+      policy: 'prefer-standby',
+      acknowledgedWrites: 0,
+      isConfirmedLeader: (i) => i === says.leader,
+      isSettledLeader: (i) => i === says.leader && says.settled,
     });
     state = next.state;
     events.push(...next.events);
@@ -125,7 +147,7 @@ function replayWithAuthority(steps: Array<[NodeStatus[], { leader: number | null
   return { state, events, writers };
 }
 
-test('watch: the orchestrator\'s word discards a timeline whose primary was demoted and left unrewound, once it has named an older primary long enough', () => {
+test("watch: the orchestrator's word discards a timeline whose primary was demoted and left unrewound, once it has named an older primary long enough", () => {
   const { state, events, writers } = replayWithAuthority([
     [[node(0, 'primary', 1), node(1, 'standby', 1), node(2, 'standby', 1)], { leader: 0, settled: true }],
     // Node 0 frozen; Patroni promotes node 1 (timeline 2), node 2 follows it.
@@ -142,12 +164,14 @@ test('watch: the orchestrator\'s word discards a timeline whose primary was demo
   ]);
   assert.deepEqual(writers, [0, 1, null, null, 0, 0, 0]);
   const discarded = events.filter((e) => e.name === 'timeline-discarded').map((e) => e.event);
-  assert.deepEqual(discarded, [{ timeline: 2, now: 1, nodes: [1, 2], firstSeenLsn: '0/100', lastSeenLsn: '0/100', acknowledgedWrites: 0, evidence: 'orchestrator' }]);
+  assert.deepEqual(discarded, [
+    { timeline: 2, now: 1, nodes: [1, 2], firstSeenLsn: '0/100', lastSeenLsn: '0/100', acknowledgedWrites: 0, evidence: 'orchestrator' },
+  ]);
   assert.deepEqual(state.decision.readers, [2]);
   assert.deepEqual(state.leftBehind, [{ hostIndex: 1, timeline: 2 }]);
 });
 
-test('watch: the orchestrator\'s word never discards a timeline that still has a primary, or whose promoted node is unreachable', () => {
+test("watch: the orchestrator's word never discards a timeline that still has a primary, or whose promoted node is unreachable", () => {
   const stillPrimary = replayWithAuthority([
     [[node(0, 'primary', 1), node(1, 'standby', 1)], { leader: 0, settled: true }],
     [[node(0, null), node(1, 'primary', 2)], { leader: 1, settled: true }],
@@ -169,7 +193,7 @@ test('watch: the orchestrator\'s word never discards a timeline that still has a
     [[node(0, null), node(1, 'primary', 2)], 0],
     [[node(0, 'primary', 1), node(1, 'standby', 2)], 0],
   ]);
-  assert.equal(noAuthority.state.decision.writer, null, 'without an orchestrator, only the servers\' word discards a timeline');
+  assert.equal(noAuthority.state.decision.writer, null, "without an orchestrator, only the servers' word discards a timeline");
 });
 
 test('watch: with a second authority, a primary it does not confirm gets no writes and is reported as unconfirmed', () => {
@@ -179,7 +203,10 @@ test('watch: with a second authority, a primary it does not confirm gets no writ
   const frozen = advanceWatch(confirmed.state, { statuses, policy: 'prefer-standby', isConfirmedLeader: () => false });
   assert.equal(frozen.state.decision.writer, null);
   assert.deepEqual(frozen.state.decision.unconfirmed, [0]);
-  assert.deepEqual(frozen.events.map((e) => e.name), ['change']);
+  assert.deepEqual(
+    frozen.events.map((e) => e.name),
+    ['change'],
+  );
 });
 
 test('watch: a switchover back and forth raises a failover each way', () => {
@@ -194,12 +221,25 @@ test('watch: a switchover back and forth raises a failover each way', () => {
 test('balancer: round-robin takes turns, skips the node to avoid, least-busy and random pick as said', () => {
   const rr = new Balancer('round-robin');
   const none = (): number => 0;
-  assert.deepEqual([0, 1, 2, 3].map(() => rr.pick([1, 2], none)), [1, 2, 1, 2]);
-  assert.deepEqual([0, 1, 2].map(() => rr.pick([1, 2], none, 1)), [2, 2, 2]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map(() => rr.pick([1, 2], none)),
+    [1, 2, 1, 2],
+  );
+  assert.deepEqual(
+    [0, 1, 2].map(() => rr.pick([1, 2], none, 1)),
+    [2, 2, 2],
+  );
   assert.equal(rr.pick([3], none, 3), 3, 'the only node is used even when it is the one to avoid');
   assert.equal(rr.pick([], none), null);
-  const busy = new Map([[1, 5], [2, 1], [3, 3]]);
-  assert.equal(new Balancer('least-busy').pick([1, 2, 3], (i) => busy.get(i) ?? 0), 2);
+  const busy = new Map([
+    [1, 5],
+    [2, 1],
+    [3, 3],
+  ]);
+  assert.equal(
+    new Balancer('least-busy').pick([1, 2, 3], (i) => busy.get(i) ?? 0),
+    2,
+  );
   const random = new Balancer('random', (max) => max - 1);
   assert.equal(random.pick([4, 5, 6], none), 6);
   const turns = new Balancer('round-robin');
@@ -226,7 +266,7 @@ test('connection registry: counts per node, fencing cuts every connection of tha
   assert.equal(registry.openConnections(1), 1);
 });
 
-test('connection registry: a silent leader\'s fence cuts only the connections the application holds, and keeps its pools', () => {
+test("connection registry: a silent leader's fence cuts only the connections the application holds, and keeps its pools", () => {
   const registry = new ConnectionRegistry();
   const cut: string[] = [];
   const client = (name: string, checkedOut: boolean) => ({ fence: () => cut.push(name), pgSplitCheckedOut: checkedOut });
@@ -240,7 +280,12 @@ test('connection registry: a silent leader\'s fence cuts only the connections th
 });
 
 /** Fresh-read steps over scripted replay positions (a decision table: what a node reports is given, not decided here). */
-function steps(nodes: { primary: number | null; known: Record<number, string>; asked: Record<number, string[]>; running?: Record<number, string> }): FreshReadSteps<number> & { log: string[] } {
+function steps(nodes: {
+  primary: number | null;
+  known: Record<number, string>;
+  asked: Record<number, string[]>;
+  running?: Record<number, string>;
+}): FreshReadSteps<number> & { log: string[] } {
   const log: string[] = [];
   return {
     log,
@@ -287,7 +332,7 @@ test('fresh reads: a replay check already running that reaches the position serv
   const stats = emptyFreshnessStats();
   const shared = steps({ primary: null, known: { 1: '0/100', 2: '0/100' }, asked: {}, running: { 1: '0/100', 2: '0/250' } });
   assert.equal(await freshRead(shared, '0/200', { waitMillis: 1000, fallback: 'primary' }, stats), 2);
-  assert.deepEqual(shared.log, ['checkout 2'], 'node 2\'s running check sufficed: no check of its own');
+  assert.deepEqual(shared.log, ['checkout 2'], "node 2's running check sufficed: no check of its own");
   assert.deepEqual({ knownCaughtUp: stats.knownCaughtUp, verified: stats.verified }, { knownCaughtUp: 1, verified: 0 });
 });
 
@@ -323,7 +368,11 @@ test('replay knowledge: one check per node at a time, later askers share the nex
   const check = knowledge.check(1, () => session, ask);
   assert.equal(knowledge.running(1), check, 'a check in flight is shared');
   const next = knowledge.check(1, () => session, ask);
-  assert.equal(knowledge.check(1, () => session, ask), next, 'askers behind the running check share the next one');
+  assert.equal(
+    knowledge.check(1, () => session, ask),
+    next,
+    'askers behind the running check share the next one',
+  );
   assert.equal(answers.length, 1, 'the next check starts only when the running one ends');
   answers[0]?.('0/300');
   await check;
@@ -339,8 +388,10 @@ test('replay knowledge: one check per node at a time, later askers share the nex
 });
 
 test('permanent refusals: authentication, missing database or role, no password, bad port; not down or busy', () => {
-  for (const sqlstate of ['28P01', '28000', '3D000', '42501']) assert.equal(isPermanentRefusal({ kind: 'server', sqlstate, afterAuth: false }), true, sqlstate);
-  for (const sqlstate of ['57P03', '53300', '08006']) assert.equal(isPermanentRefusal({ kind: 'server', sqlstate, afterAuth: false }), false, sqlstate);
+  for (const sqlstate of ['28P01', '28000', '3D000', '42501'])
+    assert.equal(isPermanentRefusal({ kind: 'server', sqlstate, afterAuth: false }), true, sqlstate);
+  for (const sqlstate of ['57P03', '53300', '08006'])
+    assert.equal(isPermanentRefusal({ kind: 'server', sqlstate, afterAuth: false }), false, sqlstate);
   assert.equal(isPermanentRefusal({ kind: 'no-password' }), true);
   assert.equal(isPermanentRefusal({ kind: 'port', fatal: false }), true);
   for (const kind of ['timeout', 'eof', 'resolve'] as const) assert.equal(isPermanentRefusal({ kind }), false, kind);
@@ -351,7 +402,12 @@ test('one port parser, with libpq texts: not an integer gives up on the string, 
   const entry = (portText: string | null): HostEntry => ({ host: 'h', hostaddr: null, portText, kind: 'name' });
   assert.deepEqual(portOf(entry(null)), { ok: true, port: 5432 });
   assert.deepEqual(portOf(entry(' 5433 ')), { ok: true, port: 5433 });
-  assert.deepEqual(portOf(entry('abc')), { ok: false, fatal: true, port: 0, message: 'invalid integer value "abc" for connection option "port"' });
+  assert.deepEqual(portOf(entry('abc')), {
+    ok: false,
+    fatal: true,
+    port: 0,
+    message: 'invalid integer value "abc" for connection option "port"',
+  });
   assert.deepEqual(portOf(entry('70000')), { ok: false, fatal: false, port: 70000, message: 'invalid port number: "70000"' });
 });
 
@@ -383,15 +439,23 @@ test('patroni: a leader is confirmed by a fresh answer saying it leads and runs;
   assert.equal(confirmsLeader(undefined, 2000, 2500), false);
 });
 
-test('patroni: two members whose Patroni both claim the lead (Patroni\'s own split brain) confirm neither, until one steps down or goes silent', () => {
+test("patroni: two members whose Patroni both claim the lead (Patroni's own split brain) confirm neither, until one steps down or goes silent", () => {
   const answer = (role: string, askedAt: number) => ({ askedAt, role, state: 'running', timeline: 1, error: null });
-  const both = new Map([[0, answer('master', 1000)], [1, answer('master', 1500)], [2, answer('replica', 1500)]]);
+  const both = new Map([
+    [0, answer('master', 1000)],
+    [1, answer('master', 1500)],
+    [2, answer('replica', 1500)],
+  ]);
   assert.equal(confirmsSoleLeader(both, 0, 2000, 2500), false);
   assert.equal(confirmsSoleLeader(both, 1, 2000, 2500), false);
-  const steppedDown = new Map([[0, answer('replica', 2100)], [1, answer('master', 1500)], [2, answer('replica', 1500)]]);
+  const steppedDown = new Map([
+    [0, answer('replica', 2100)],
+    [1, answer('master', 1500)],
+    [2, answer('replica', 1500)],
+  ]);
   assert.equal(confirmsSoleLeader(steppedDown, 1, 2200, 2500), true);
   // A frozen old leader's last claim counts only while it is fresh.
-  assert.equal(confirmsSoleLeader(both, 1, 3600, 2500), true, 'node 0\'s claim is stale by then');
+  assert.equal(confirmsSoleLeader(both, 1, 3600, 2500), true, "node 0's claim is stale by then");
 });
 
 test('patroni: a silent leader keeps writes until a second before another member can have been promoted', () => {
@@ -409,6 +473,10 @@ test('read scopes belong to the cluster that made them: a scope on one never rea
     return { a: a.current(), b: b.current() };
   });
   assert.deepEqual(seen, { a: { primary: true }, b: {} });
-  assert.deepEqual(a.run({ after: '0/10' }, () => a.run({ primary: true }, () => a.current())), { after: '0/10', primary: true }, 'scopes nest');
+  assert.deepEqual(
+    a.run({ after: '0/10' }, () => a.run({ primary: true }, () => a.current())),
+    { after: '0/10', primary: true },
+    'scopes nest',
+  );
   assert.deepEqual(a.current(), {});
 });

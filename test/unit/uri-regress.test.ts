@@ -14,7 +14,9 @@ interface UriCase {
   error?: string;
 }
 
-const vectors = JSON.parse(readFileSync(new URL('../../../test/vectors/pg18-uri-regress.json', import.meta.url), 'utf8')) as { cases: UriCase[] };
+const vectors = JSON.parse(readFileSync(new URL('../../../test/vectors/pg18-uri-regress.json', import.meta.url), 'utf8')) as {
+  cases: UriCase[];
+};
 
 /** What PostgreSQL's libpq_uri_regress driver prints: options that differ from PQconndefaults(), then (inet) or (local). */
 function describe(input: string, env: Record<string, string>): string {
@@ -30,12 +32,15 @@ for (const c of vectors.cases) {
   test(`libpq 001_uri.pl #${c.n}: ${c.input}`, () => {
     const env = c.env ?? {};
     if (c.error !== undefined) {
-      assert.throws(() => describe(c.input, env), (err: unknown) => {
-        assert.ok(err instanceof ConnInfoError);
-        assert.equal(err.code, 'PGSPLIT_CONNINFO_INVALID');
-        assert.equal(err.message, c.error);
-        return true;
-      });
+      assert.throws(
+        () => describe(c.input, env),
+        (err: unknown) => {
+          assert.ok(err instanceof ConnInfoError);
+          assert.equal(err.code, 'PGSPLIT_CONNINFO_INVALID');
+          assert.equal(err.message, c.error);
+          return true;
+        },
+      );
     } else {
       assert.equal(describe(c.input, env), c.expected);
     }

@@ -4,26 +4,43 @@ import { PgSplitError } from '../../src/errors.js';
 import type { RoleDecision } from '../../src/split/topology.js';
 import { requiredWitnesses, silentLeader, witnessedBy, WriteWitness, type WitnessSteps } from '../../src/split/write-witness.js';
 
-const decision = (writer: number | null, unconfirmed: number[]): RoleDecision => ({ writer, readers: [], stalePrimaries: [], unconfirmed, newestTimeline: 1 });
+const decision = (writer: number | null, unconfirmed: number[]): RoleDecision => ({
+  writer,
+  readers: [],
+  stalePrimaries: [],
+  unconfirmed,
+  newestTimeline: 1,
+});
 
 test('silentLeader: the one unconfirmed primary, when no writer is confirmed and its Patroni is silent', () => {
   const silent = (i: number): boolean => i === 0;
   assert.equal(silentLeader(decision(null, [0]), silent), 0);
   assert.equal(silentLeader(decision(null, [1]), silent), null, 'unconfirmed but answering: Patroni is demoting it (switchover)');
   assert.equal(silentLeader(decision(2, [0]), silent), null, 'a confirmed writer takes every write');
-  assert.equal(silentLeader(decision(null, [0, 1]), () => true), null, 'two unconfirmed primaries: no one gets writes');
+  assert.equal(
+    silentLeader(decision(null, [0, 1]), () => true),
+    null,
+    'two unconfirmed primaries: no one gets writes',
+  );
   assert.equal(silentLeader(decision(null, []), silent), null);
 });
 
 test('requiredWitnesses: every active member but the leader; none when Patroni lists a member pg-split does not know', () => {
-  const active = new Map([['10.0.0.1:5432', 0], ['10.0.0.2:5432', 1], ['10.0.0.3:5432', 2]]);
+  const active = new Map([
+    ['10.0.0.1:5432', 0],
+    ['10.0.0.2:5432', 1],
+    ['10.0.0.3:5432', 2],
+  ]);
   assert.deepEqual(requiredWitnesses(['10.0.0.1:5432', '10.0.0.2:5432', '10.0.0.3:5432'], active, 0), [1, 2]);
   assert.deepEqual(requiredWitnesses(['10.0.0.2:5432'], active, 0), [1, 2], 'a member Patroni no longer lists is still asked');
   assert.equal(requiredWitnesses(['10.0.0.1:5432', '10.0.0.4:5432'], active, 0), null, 'Patroni could promote 10.0.0.4 without the write');
 });
 
 test('witnessedBy: every witness at or past the target, and at least one witness', () => {
-  const received = new Map([[1, 100n], [2, 150n]]);
+  const received = new Map([
+    [1, 100n],
+    [2, 150n],
+  ]);
   assert.equal(witnessedBy(100n, received, [1, 2]), true);
   assert.equal(witnessedBy(101n, received, [1, 2]), false);
   assert.equal(witnessedBy(100n, received, [1, 2, 3]), false, 'a witness that never answered');
@@ -35,7 +52,12 @@ function steps(received: Map<number, string | null>, members = ['a:1', 'b:1', 'c
   const s = {
     readies: 0,
     patroniMembers: async () => members,
-    activeMembers: () => new Map([['a:1', 0], ['b:1', 1], ['c:1', 2]]),
+    activeMembers: () =>
+      new Map([
+        ['a:1', 0],
+        ['b:1', 1],
+        ['c:1', 2],
+      ]),
     received: async (i: number) => received.get(i) ?? null,
     name: (i: number) => `m${i}`,
     onReady: () => {
@@ -45,11 +67,18 @@ function steps(received: Map<number, string | null>, members = ['a:1', 'b:1', 'c
   return s;
 }
 
-const settle = (p: Promise<void>): Promise<string> => p.then(() => 'acknowledged', (e: PgSplitError) => e.code);
+const settle = (p: Promise<void>): Promise<string> =>
+  p.then(
+    () => 'acknowledged',
+    (e: PgSplitError) => e.code,
+  );
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 
 test('WriteWitness: a write is acknowledged once every other member has received it', async () => {
-  const positions = new Map<number, string | null>([[1, '0/100'], [2, '0/50']]);
+  const positions = new Map<number, string | null>([
+    [1, '0/100'],
+    [2, '0/50'],
+  ]);
   const s = steps(positions);
   const witness = new WriteWitness(s, 5000);
   witness.follow(0, null);
@@ -67,7 +96,15 @@ test('WriteWitness: a write is acknowledged once every other member has received
 });
 
 test('WriteWitness: the episode ends: waiting writes fail when another member leads, are acknowledged when the leader is confirmed again', async () => {
-  const witness = new WriteWitness(steps(new Map([[1, '0/10'], [2, '0/10']])), 5000);
+  const witness = new WriteWitness(
+    steps(
+      new Map([
+        [1, '0/10'],
+        [2, '0/10'],
+      ]),
+    ),
+    5000,
+  );
   witness.follow(0, null);
   await tick();
   const lost = settle(witness.confirm(0, '0/80'));
@@ -89,7 +126,15 @@ test('WriteWitness: never ready when Patroni lists an unknown member; a waiting 
   await tick();
   assert.equal(unknown.ready, null);
   unknown.close(new PgSplitError('PGSPLIT_ENDED', 'ended'));
-  const slow = new WriteWitness(steps(new Map([[1, '0/10'], [2, '0/10']])), 50);
+  const slow = new WriteWitness(
+    steps(
+      new Map([
+        [1, '0/10'],
+        [2, '0/10'],
+      ]),
+    ),
+    50,
+  );
   slow.follow(0, null);
   await tick();
   assert.equal(await settle(slow.confirm(0, '0/80')), 'PGSPLIT_WRITE_UNCONFIRMED');
@@ -98,7 +143,12 @@ test('WriteWitness: never ready when Patroni lists an unknown member; a waiting 
 
 test('WriteWitness: a write that committed before the witnesses are known waits for them (a statement in flight at the cut-off)', async () => {
   let listMembers: (keys: string[]) => void = () => undefined;
-  const s = steps(new Map([[1, '0/90'], [2, '0/90']]));
+  const s = steps(
+    new Map([
+      [1, '0/90'],
+      [2, '0/90'],
+    ]),
+  );
   const witness = new WriteWitness({ ...s, patroniMembers: () => new Promise<string[]>((r) => (listMembers = r)) }, 5000);
   witness.follow(0, null);
   assert.equal(witness.leader, 0);

@@ -92,7 +92,8 @@ export class Daemon {
     } catch {
       // Already gone.
     }
-    if (!(await settlesWithin(this.#exited, timeoutMillis))) throw clusterError(this.#spec.name, `still alive ${timeoutMillis} ms after SIGKILL`, this.#spec.logPath);
+    if (!(await settlesWithin(this.#exited, timeoutMillis)))
+      throw clusterError(this.#spec.name, `still alive ${timeoutMillis} ms after SIGKILL`, this.#spec.logPath);
   }
 
   /** SIGSTOPs the process alone; resolves once the kernel shows it stopped. */

@@ -25,16 +25,21 @@ export interface Haproxy {
  * on-marked-down shutdown-sessions`, `timeout check 5s`.
  */
 export function haproxyConfig(cluster: PatroniCluster, primaryPort: number, replicaPort: number): string {
-  const servers = cluster.members.map((m) => `    server ${m.name} ${m.host}:${cluster.port} maxconn 100 check port ${cluster.apiPort}`).join('\n');
-  const listener = (name: string, port: number, check: string, balance: string): string => [
-    `listen ${name}`,
-    `    bind 127.0.0.1:${port}`,
-    balance,
-    `    option httpchk HEAD ${check}`,
-    '    http-check expect status 200',
-    '    default-server inter 3s fall 3 rise 2 on-marked-down shutdown-sessions',
-    servers,
-  ].filter((l) => l !== '').join('\n');
+  const servers = cluster.members
+    .map((m) => `    server ${m.name} ${m.host}:${cluster.port} maxconn 100 check port ${cluster.apiPort}`)
+    .join('\n');
+  const listener = (name: string, port: number, check: string, balance: string): string =>
+    [
+      `listen ${name}`,
+      `    bind 127.0.0.1:${port}`,
+      balance,
+      `    option httpchk HEAD ${check}`,
+      '    http-check expect status 200',
+      '    default-server inter 3s fall 3 rise 2 on-marked-down shutdown-sessions',
+      servers,
+    ]
+      .filter((l) => l !== '')
+      .join('\n');
   return [
     'global',
     '    maxconn 1000',
@@ -61,7 +66,13 @@ export async function startHaproxy(cluster: PatroniCluster): Promise<Haproxy> {
   const configPath = join(cluster.rootDir, 'haproxy.cfg');
   await writeFile(configPath, haproxyConfig(cluster, primaryPort, replicaPort));
   await chownToServer(configPath);
-  const daemon = new Daemon({ name: 'haproxy', command: 'haproxy', args: ['-db', '-f', configPath], logPath: join(cluster.rootDir, 'haproxy.log'), home: cluster.rootDir });
+  const daemon = new Daemon({
+    name: 'haproxy',
+    command: 'haproxy',
+    args: ['-db', '-f', configPath],
+    logPath: join(cluster.rootDir, 'haproxy.log'),
+    home: cluster.rootDir,
+  });
   daemon.start();
   cluster.adopt(daemon);
   await waitUntil(async () => (await acceptsConnections(host, primaryPort)) && (await acceptsConnections(host, replicaPort)), {

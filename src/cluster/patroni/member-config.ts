@@ -38,7 +38,7 @@ export interface MemberConfigInput {
 }
 
 /** Where the harness's Patroni keeps its keys in etcd. */
-export const DCS_NAMESPACE = '/pg-split/';
+const DCS_NAMESPACE = '/pg-split/';
 
 /** The key of a scope's leader lock (its value: the holder's member name). */
 export function leaderKey(scope: string): string {

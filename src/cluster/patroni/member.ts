@@ -15,7 +15,10 @@ import { callRest } from './rest.js';
 /** What to freeze: Patroni and the postmaster only (backends keep serving their sessions), or Patroni and every PostgreSQL process. */
 export type FreezeScope = 'patroni-and-postmaster' | 'tree';
 
-export type MemberSetup = Omit<MemberConfigInput, 'dataDir' | 'socketDir' | 'pgpass'> & { readonly rootDir: string; readonly log: (line: string) => void };
+export type MemberSetup = Omit<MemberConfigInput, 'dataDir' | 'socketDir' | 'pgpass'> & {
+  readonly rootDir: string;
+  readonly log: (line: string) => void;
+};
 
 /**
  * One Patroni member: Patroni (run as the server user) and the PostgreSQL it
@@ -46,7 +49,13 @@ export class PatroniMember {
     this.socketDir = join(dir, 'socket');
     this.logPath = join(dir, 'patroni.log');
     this.#configPath = join(dir, 'patroni.yml');
-    this.#patroni = new Daemon({ name: setup.name, command: 'patroni', args: [this.#configPath], logPath: this.logPath, home: setup.rootDir });
+    this.#patroni = new Daemon({
+      name: setup.name,
+      command: 'patroni',
+      args: [this.#configPath],
+      logPath: this.logPath,
+      home: setup.rootDir,
+    });
   }
 
   /** `http://host:apiPort`, the member's REST API. */
@@ -106,7 +115,10 @@ export class PatroniMember {
     const postmaster = this.postmasterPid;
     await this.#patroni.stop(LIMITS.stop);
     if (postmaster !== undefined) {
-      await waitUntil(() => !isProcessAlive(postmaster), { timeoutMillis: LIMITS.stop, onTimeout: () => clusterError(this.name, 'PostgreSQL still running after Patroni stopped', this.logPath) });
+      await waitUntil(() => !isProcessAlive(postmaster), {
+        timeoutMillis: LIMITS.stop,
+        onTimeout: () => clusterError(this.name, 'PostgreSQL still running after Patroni stopped', this.logPath),
+      });
     }
     this.#setup.log(`${this.name}: stopped`);
   }
@@ -116,7 +128,10 @@ export class PatroniMember {
     const pid = this.postmasterPid;
     if (pid === undefined) throw clusterError(this.name, 'no postmaster to kill', this.logPath);
     const pids = signalTree(pid, 'SIGKILL');
-    await waitUntil(() => !pids.some(isProcessAlive), { timeoutMillis: LIMITS.kill, onTimeout: () => clusterError(this.name, 'PostgreSQL survived SIGKILL', this.logPath) });
+    await waitUntil(() => !pids.some(isProcessAlive), {
+      timeoutMillis: LIMITS.kill,
+      onTimeout: () => clusterError(this.name, 'PostgreSQL survived SIGKILL', this.logPath),
+    });
     this.#setup.log(`${this.name}: PostgreSQL killed (SIGKILL)`);
   }
 

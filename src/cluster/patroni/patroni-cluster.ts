@@ -25,7 +25,7 @@ export interface PatroniClusterOptions {
   readonly dcs?: DcsApi;
   /** Leader TTL, HA loop and retry timeout in seconds. @default { ttl: 10, loopWait: 2, retryTimeout: 4 } */
   readonly timing?: Partial<PatroniTiming>;
-  /** The first member's address; the others take the next ones. @default '127.0.0.2' */
+  /** The first member's address; the others take the next ones (four spare for added members), and etcd the one after. @default '127.0.0.2' */
   readonly firstAddress?: string;
   /** Receives one line per harness step. @default NODE_DEBUG=pg-split-cluster output */
   readonly log?: (line: string) => void;
@@ -106,7 +106,19 @@ export class PatroniCluster {
     if (host === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', 'no address left for a member');
     const { rootDir, binDir, port, apiPort, etcd, timing, synchronousMode, dcs, log } = this.#shared;
     const member = new PatroniMember({
-      scope: SCOPE, name: `m${index + 1}`, host, port, apiPort, etcd: etcd.endpoint, dcs, binDir, timing, synchronousMode, tags, rootDir, log,
+      scope: SCOPE,
+      name: `m${index + 1}`,
+      host,
+      port,
+      apiPort,
+      etcd: etcd.endpoint,
+      dcs,
+      binDir,
+      timing,
+      synchronousMode,
+      tags,
+      rootDir,
+      log,
     });
     await member.prepare();
     this.#members.push(member);
@@ -145,7 +157,7 @@ export class PatroniCluster {
   async leader(): Promise<PatroniMember | null> {
     const view = await this.view().catch(() => null);
     const name = view?.members.find((m) => m.role === 'leader')?.name;
-    return name === undefined ? null : this.#members.find((m) => m.name === name) ?? null;
+    return name === undefined ? null : (this.#members.find((m) => m.name === name) ?? null);
   }
 
   /**
@@ -154,7 +166,7 @@ export class PatroniCluster {
    */
   async lockHolder(): Promise<PatroniMember | null> {
     const name = await this.etcd.read(leaderKey(SCOPE), this.#shared.dcs);
-    return name === null ? null : this.#members.find((m) => m.name === name) ?? null;
+    return name === null ? null : (this.#members.find((m) => m.name === name) ?? null);
   }
 
   /**
@@ -166,22 +178,35 @@ export class PatroniCluster {
     let settled: PatroniMember | null = null;
     let lastView = '';
     const timeoutMillis = options.timeoutMillis ?? READY_MILLIS;
-    await waitUntil(async () => {
-      const view = await this.view();
-      lastView = view.members.map((m) => `${m.name} ${m.role} ${m.state} timeline ${m.timeline ?? '?'}`).join('; ');
-      const leader = view.members.find((m) => m.role === 'leader' && m.state === 'running');
-      if (leader === undefined || leader.name === options.not?.name) return false;
-      const others = this.#members.filter((m) => m.isRunning() && !m.frozen && m.name !== leader.name);
-      const ok = others.every((m) => view.members.some((v) => v.name === m.name && (v.state === 'running' || v.state === 'streaming') && v.timeline === leader.timeline))
-        // In synchronous_mode, settled also means Patroni has chosen a synchronous standby (a switchover needs one).
-        && (!this.#shared.synchronousMode || others.length === 0 || view.members.some((v) => v.role === 'sync_standby'));
-      settled = ok ? this.member(leader.name) : null;
-      return ok;
-    }, {
-      timeoutMillis,
-      intervalMillis: 200,
-      onTimeout: (last) => new PgSplitError('PGSPLIT_CLUSTER', `Patroni cluster not settled within ${timeoutMillis} ms; Patroni says: ${lastView || 'nothing'}`, { cause: last }),
-    });
+    await waitUntil(
+      async () => {
+        const view = await this.view();
+        lastView = view.members.map((m) => `${m.name} ${m.role} ${m.state} timeline ${m.timeline ?? '?'}`).join('; ');
+        const leader = view.members.find((m) => m.role === 'leader' && m.state === 'running');
+        if (leader === undefined || leader.name === options.not?.name) return false;
+        const others = this.#members.filter((m) => m.isRunning() && !m.frozen && m.name !== leader.name);
+        const ok =
+          others.every((m) =>
+            view.members.some(
+              (v) => v.name === m.name && (v.state === 'running' || v.state === 'streaming') && v.timeline === leader.timeline,
+            ),
+          ) &&
+          // In synchronous_mode, settled also means Patroni has chosen a synchronous standby (a switchover needs one).
+          (!this.#shared.synchronousMode || others.length === 0 || view.members.some((v) => v.role === 'sync_standby'));
+        settled = ok ? this.member(leader.name) : null;
+        return ok;
+      },
+      {
+        timeoutMillis,
+        intervalMillis: 200,
+        onTimeout: (last) =>
+          new PgSplitError(
+            'PGSPLIT_CLUSTER',
+            `Patroni cluster not settled within ${timeoutMillis} ms; Patroni says: ${lastView || 'nothing'}`,
+            { cause: last },
+          ),
+      },
+    );
     if (settled === null) throw new PgSplitError('PGSPLIT_CLUSTER', 'no leader');
     return settled;
   }
@@ -226,8 +251,13 @@ export class PatroniCluster {
         const leader = view?.members.find((m) => m.role === 'leader' && m.state === 'running');
         // Failed to start, or still on another timeline than the leader's after a whole wait: a member left on a
         // timeline Patroni gave up (Patroni 3.0.2 does not always rewind one that is ahead of the leader).
-        const broken = view?.members.filter((m) => m.role !== 'leader'
-          && (/failed|crashed|stopped/.test(m.state) || (leader !== undefined && m.timeline !== undefined && m.timeline !== leader.timeline))) ?? [];
+        const broken =
+          view?.members.filter(
+            (m) =>
+              m.role !== 'leader' &&
+              (/failed|crashed|stopped/.test(m.state) ||
+                (leader !== undefined && m.timeline !== undefined && m.timeline !== leader.timeline)),
+          ) ?? [];
         for (const m of broken) {
           this.#shared.log(`${m.name}: ${m.state}; reinitializing it from the leader`);
           await this.reinitialize(this.member(m.name)).catch(() => undefined);
@@ -282,7 +312,8 @@ export class PatroniCluster {
 
 function memberCount(options: PatroniClusterOptions): number {
   const count = options.members ?? 3;
-  if (!Number.isInteger(count) || count < 1 || count > 20) throw new PgSplitError('PGSPLIT_CLUSTER', `members must be an integer from 1 to 20, not ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > 20)
+    throw new PgSplitError('PGSPLIT_CLUSTER', `members must be an integer from 1 to 20, not ${count}`);
   return count;
 }
 
@@ -305,15 +336,28 @@ export async function startPatroniCluster(options: PatroniClusterOptions = {}): 
   const log = options.log ?? debuglog('pg-split-cluster');
   const count = memberCount(options);
   const firstAddress = options.firstAddress ?? '127.0.0.2';
-  const addresses = nodeAddresses(firstAddress, count + 4);
+  // Members take the first count + 4 addresses (room for added members); etcd the one after them.
+  const addresses = nodeAddresses(firstAddress, count + 5);
+  const etcdHost = addresses[count + 4] ?? firstAddress;
   const port = await findFreePort(addresses);
   const apiPort = await findFreePort(addresses);
-  const [etcdClient, etcdPeer] = [await findFreePort(['127.0.0.1']), await findFreePort(['127.0.0.1'])];
+  const [etcdClient, etcdPeer] = [await findFreePort([etcdHost]), await findFreePort([etcdHost])];
   const rootDir = await makeClusterDir();
   await chownToServer(rootDir);
-  const etcd = new Etcd(rootDir, '127.0.0.1', etcdClient, etcdPeer);
+  const etcd = new Etcd(rootDir, etcdHost, etcdClient, etcdPeer);
   const timing = { ...DEFAULT_TIMING, ...options.timing };
-  const cluster = new PatroniCluster({ rootDir, binDir: findPgBinDir(), port, apiPort, etcd, timing, synchronousMode: options.synchronousMode ?? false, dcs: options.dcs ?? 'etcd3', firstAddress, log });
+  const cluster = new PatroniCluster({
+    rootDir,
+    binDir: findPgBinDir(),
+    port,
+    apiPort,
+    etcd,
+    timing,
+    synchronousMode: options.synchronousMode ?? false,
+    dcs: options.dcs ?? 'etcd3',
+    firstAddress,
+    log,
+  });
   try {
     await etcd.start(20_000);
     const members = [];

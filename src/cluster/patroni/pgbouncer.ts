@@ -62,7 +62,13 @@ export async function startPgBouncers(cluster: PatroniCluster, poolMode: PoolMod
     const configPath = join(dir, `${member.name}.ini`);
     await writeFile(configPath, pgbouncerConfig(member, cluster.port, port, poolMode, authFile));
     await chownToServer(configPath);
-    const daemon = new Daemon({ name: `pgbouncer-${member.name}`, command: '/usr/sbin/pgbouncer', args: [configPath], logPath: join(dir, `${member.name}.log`), home: cluster.rootDir });
+    const daemon = new Daemon({
+      name: `pgbouncer-${member.name}`,
+      command: '/usr/sbin/pgbouncer',
+      args: [configPath],
+      logPath: join(dir, `${member.name}.log`),
+      home: cluster.rootDir,
+    });
     daemon.start();
     cluster.adopt(daemon);
     daemons.push(daemon);
@@ -72,6 +78,10 @@ export async function startPgBouncers(cluster: PatroniCluster, poolMode: PoolMod
       onTimeout: () => clusterError(daemon.name, 'not listening within 10000 ms', daemon.logPath),
     });
   }
-  const url = (list: readonly PatroniMember[] = members, query: Readonly<Record<string, string>> = {}): string => buildUrl(list.map((m) => ({ host: m.host, port })), query);
+  const url = (list: readonly PatroniMember[] = members, query: Readonly<Record<string, string>> = {}): string =>
+    buildUrl(
+      list.map((m) => ({ host: m.host, port })),
+      query,
+    );
   return { port, poolMode, url, daemons };
 }

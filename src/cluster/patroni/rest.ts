@@ -22,7 +22,11 @@ export interface PatroniClusterView {
 const TIMEOUT_MILLIS = 3000;
 
 /** Calls one member's REST API (bounded); resolves to the HTTP status and the body as text. */
-export async function callRest(apiUrl: string, path: string, init: { method?: string; body?: unknown; timeoutMillis?: number } = {}): Promise<{ status: number; text: string }> {
+export async function callRest(
+  apiUrl: string,
+  path: string,
+  init: { method?: string; body?: unknown; timeoutMillis?: number } = {},
+): Promise<{ status: number; text: string }> {
   const response = await fetch(`${apiUrl}${path}`, {
     method: init.method ?? 'GET',
     headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
