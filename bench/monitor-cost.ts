@@ -26,7 +26,8 @@ async function sample(node: ClusterNode): Promise<Array<{ pid: number; started: 
 export async function measureMonitorCost(windowMillis = WINDOW_MILLIS): Promise<MonitorCost[]> {
   const cluster = await startCluster({ standbys: 2 });
   try {
-    const split = await connectSplit(cluster.conninfo(cluster.nodes, { application_name: APP }));
+    // Never idle: this measures what monitoring costs while the application is active (idle, it costs nothing: bench/fleet.ts).
+    const split = await connectSplit(cluster.conninfo(cluster.nodes, { application_name: APP }), { idleAfterMillis: 0 });
     await new Promise((r) => setTimeout(r, 500));
     const seen = cluster.nodes.map(() => new Set<string>());
     const sessions = cluster.nodes.map(() => new Set<number>());

@@ -57,8 +57,14 @@ export class ClusterWatch extends EventEmitter {
   #closed = false;
   readonly #options: WatchOptions;
   /** The hosts named at start; reads wait for their first checks before falling back to the primary. */
-  readonly #startHosts: readonly number[];
+  #startHosts: readonly number[];
   #firstChecksDone = false;
+  /** Idle (sleep()): no monitoring session, no timer; nothing is usable until wake(). */
+  #asleep = false;
+  /** Since wake(): the hosts whose first check is still to come; nothing is decided nor usable until each has answered or failed. */
+  #waking: Set<number> | null = null;
+  /** waitFor() calls still waiting (checkouts waiting for a node). */
+  #waiters = 0;
 
   constructor(members: Members, options: WatchOptions) {
     super();
@@ -79,6 +85,7 @@ export class ClusterWatch extends EventEmitter {
   #monitor(hostIndex: number): HostMonitor {
     const monitor = new HostMonitor(this.#members.target, hostIndex, this.#monitorOptions);
     monitor.on('status', (status: NodeStatus) => {
+      this.#woken(hostIndex);
       this.#redecide();
       this.emit('status', status);
     });
@@ -122,6 +129,7 @@ export class ClusterWatch extends EventEmitter {
     this.#leaving.delete(hostIndex);
     this.#monitors.delete(hostIndex);
     monitor.close();
+    this.#woken(hostIndex);
     this.#redecide();
     this.emit('drained', hostIndex);
   }
@@ -156,10 +164,66 @@ export class ClusterWatch extends EventEmitter {
     return this.#monitors.get(hostIndex)?.session ?? null;
   }
 
-  /** Whether new checkouts may go to the host: it has a way in, and no failover signal came since its last status. */
+  /**
+   * Whether new checkouts may go to the host: it has a way in, no failover
+   * signal came since its last status, and the watch is awake with every
+   * host checked since it woke.
+   */
   usable(hostIndex: number): boolean {
     const monitor = this.#monitors.get(hostIndex);
-    return monitor !== undefined && monitor.session !== null && !monitor.suspected;
+    return monitor !== undefined && monitor.session !== null && !monitor.suspected && this.#waking === null;
+  }
+
+  /** Whether sleep() holds it idle. */
+  get asleep(): boolean {
+    return this.#asleep;
+  }
+
+  /** How many checkouts wait for a node (waitFor). */
+  get waiting(): number {
+    return this.#waiters;
+  }
+
+  /**
+   * Idle: closes every monitoring session and stops every timer (the
+   * monitors stay, closed, so topology() shows each host's last status).
+   * Nothing is usable until wake().
+   */
+  sleep(): void {
+    if (this.#closed || this.#asleep) return;
+    this.#asleep = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#options.authority?.pause();
+    for (const monitor of this.#monitors.values()) monitor.close();
+  }
+
+  /**
+   * Back from sleep(): a new monitor per host, every host checked at once.
+   * Until each has answered or failed (a frozen one: checkTimeoutMillis),
+   * nothing is decided and no node is usable, so a failover made while idle
+   * is seen whole (the newest timeline among every host wins) before any
+   * statement is routed. The decision and what the watch knows of timelines
+   * are kept from before.
+   */
+  wake(): void {
+    if (this.#closed || !this.#asleep) return;
+    this.#asleep = false;
+    const hosts = [...this.#monitors.keys()];
+    this.#waking = new Set(hosts);
+    this.#startHosts = hosts;
+    this.#firstChecksDone = false;
+    for (const i of hosts) this.#monitor(i);
+    this.#options.authority?.start(() => this.#redecide());
+    void this.checkAll();
+    if (hosts.length === 0) this.#woken(-1);
+  }
+
+  /** The host answered or failed its first check since wake(): once every host has, the watch decides again. */
+  #woken(hostIndex: number): void {
+    if (this.#waking === null) return;
+    this.#waking.delete(hostIndex);
+    if (this.#waking.size === 0) this.#waking = null;
   }
 
   /** A standby's replay position at its last check (null for a primary or an unknown node). */
@@ -192,7 +256,7 @@ export class ClusterWatch extends EventEmitter {
   }
 
   #scheduleNext(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#asleep) return;
     if (this.#timer !== null) clearTimeout(this.#timer);
     const delay = this.#state.decision.writer === null ? this.#options.failoverRecheckMillis : this.#options.recheckMillis;
     this.#timer = setTimeout(() => void this.checkAll(), delay);
@@ -206,7 +270,7 @@ export class ClusterWatch extends EventEmitter {
    * is left running.
    */
   checkAll(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+    if (this.#closed || this.#asleep) return Promise.resolve();
     this.#rounds++;
     return Promise.all([...this.#monitors.values()].map((m) => m.recheck())).then(() => {
       if (--this.#rounds === 0) this.#scheduleNext();
@@ -233,6 +297,7 @@ export class ClusterWatch extends EventEmitter {
   ): Promise<void> {
     if (this.#closed) return Promise.reject(endedError());
     if (ready(this.#state.decision)) return Promise.resolve();
+    this.#waiters++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => finish(onTimeout()), Math.max(0, deadline - Date.now()));
       const onChange = (): void => {
@@ -248,6 +313,7 @@ export class ClusterWatch extends EventEmitter {
       };
       const onClose = (): void => finish(endedError());
       const finish = (err: Error | null): void => {
+        this.#waiters--;
         clearTimeout(timer);
         this.off('change', onChange);
         this.off('nudge', onChange);
@@ -281,6 +347,8 @@ export class ClusterWatch extends EventEmitter {
   }
 
   #redecide(): void {
+    // Asleep, or woken with hosts still unchecked: the statuses are not current, so nothing is decided from them.
+    if (this.#asleep || this.#waking !== null) return;
     const previous = this.#state.decision;
     const { isTooFarBehind, authority, acknowledgedWrites, noReads } = this.#options;
     const input: WatchInput = {

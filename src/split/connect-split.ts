@@ -5,6 +5,7 @@ import { systemLookup } from '../connect/endpoints.js';
 import { OptionError, PgSplitError } from '../errors.js';
 import { describeValue } from '../input.js';
 import type { NodeStatus } from '../probe/node-status.js';
+import { IdleKeeper } from './idle-keeper.js';
 import { Balancer } from './balancer.js';
 import { ClusterWatch, endedError } from './cluster-watch.js';
 import {
@@ -64,6 +65,8 @@ export interface Topology {
   readonly nodes: readonly TopologyNode[];
   /** How reads that had to see a write were served (consistency 'session' and write tokens). */
   readonly freshness: Readonly<FreshnessStats>;
+  /** Whether the cluster sleeps (`idleAfterMillis`): no session, no timer; `nodes` shows each host's last status before. */
+  readonly idle: boolean;
 }
 
 /** Each event's listener arguments. */
@@ -138,6 +141,7 @@ function snapshot(
   freshness: FreshnessStats,
   authority: PatroniAuthority | null,
   members: Members,
+  idle: boolean,
 ): Topology {
   const d = watch.decision;
   const nodes = watch.statuses().map((s) =>
@@ -160,6 +164,7 @@ function snapshot(
     readers: Object.freeze([...d.readers]),
     nodes: Object.freeze(nodes),
     freshness: Object.freeze({ ...freshness }),
+    idle,
   });
 }
 
@@ -276,6 +281,20 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   };
   // Read at collections only, by then both pools exist.
   const metrics = metricsOf(otel, members, watch, () => [writer, reader], freshness);
+  // Both pools exist before the first statement, the first thing that can wake the cluster or find it idle.
+  const idle = new IdleKeeper(opts.idleAfterMillis, {
+    busy: () => writer.busy() || reader.busy() || watch.waiting > 0,
+    sleep: () => {
+      discovery?.pause();
+      watch.sleep();
+      writer.releaseIdle();
+      reader.releaseIdle();
+    },
+    wake: () => {
+      watch.wake();
+      discovery?.start();
+    },
+  });
   const makePool = (role: PoolRole): RoutedPool => {
     const pool = new RoutedPool({
       role,
@@ -283,6 +302,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
       pool: opts[role],
       failoverTimeoutMillis: opts.failoverTimeoutMillis,
       describe: () => describeNodes(watch, authority),
+      activity: idle,
       tracker,
       scope,
       consistency: opts.consistency,
@@ -345,6 +365,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   let ended: Promise<void> | null = null;
   const end = (): Promise<void> => {
     ended ??= (async () => {
+      idle.close();
       discovery?.close();
       witness.close(endedError());
       watch.close();
@@ -356,7 +377,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   const cluster: SplitCluster = {
     writer,
     reader,
-    topology: () => snapshot(watch, registry, tooFar, freshness, authority, members),
+    topology: () => snapshot(watch, registry, tooFar, freshness, authority, members, idle.asleep),
     writeToken,
     after: (token, fn) => scope.run({ after: checkToken(token) }, fn),
     onPrimary: (fn) => scope.run({ primary: true }, fn),
@@ -374,6 +395,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   };
   watch.start();
   discovery?.start();
+  idle.start();
   if (opts.waitForPrimary !== false) {
     const noPrimary = (): Error =>
       new PgSplitError(

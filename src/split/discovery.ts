@@ -123,6 +123,8 @@ export type AskMembers = () => Promise<readonly DiscoveredMember[] | null>;
 export class Discovery {
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Bumped by pause() and start(): a round of an earlier run hands nothing on and schedules nothing. */
+  #run = 0;
 
   constructor(
     private readonly ask: AskMembers,
@@ -132,6 +134,7 @@ export class Discovery {
   ) {}
 
   start(): void {
+    const run = ++this.#run;
     const round = async (): Promise<void> => {
       let found: readonly DiscoveredMember[] | null = null;
       try {
@@ -139,7 +142,7 @@ export class Discovery {
       } catch (err) {
         this.onError(err);
       }
-      if (this.#closed) return;
+      if (this.#closed || run !== this.#run) return;
       if (found !== null && found.length > 0) this.apply(found);
       this.#timer = setTimeout(() => void round(), this.intervalMillis);
       this.#timer.unref();
@@ -147,8 +150,15 @@ export class Discovery {
     void round();
   }
 
+  /** Stops asking (the cluster is idle) until start() again. */
+  pause(): void {
+    this.#run++;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
   close(): void {
     this.#closed = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.pause();
   }
 }

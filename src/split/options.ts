@@ -47,6 +47,13 @@ export interface SplitOptions extends ResolveContext {
    * does not wait. @default true
    */
   readonly waitForPrimary?: boolean | 'always';
+  /**
+   * After this long with no statement and nothing checked out, the cluster
+   * sleeps: every monitoring session and pooled connection closes, every
+   * timer stops, and the next statement wakes it (it waits until every host
+   * has been checked again). 0: never sleeps. In milliseconds. @default 30000
+   */
+  readonly idleAfterMillis?: number;
   /** Host-name resolution (default: the system resolver). */
   readonly lookup?: Lookup;
   /**
@@ -98,6 +105,7 @@ export interface ResolvedSplitOptions {
   readonly reconnectMaxDelayMillis: number;
   readonly failoverTimeoutMillis: number;
   readonly waitForPrimary: boolean | 'always';
+  readonly idleAfterMillis: number;
   readonly lookup: Lookup | undefined;
   readonly maxReplicaLag: { readonly bytes: number | null; readonly millis: number | null };
   readonly consistency: 'eventual' | 'session';
@@ -121,6 +129,7 @@ const SPLIT_KEYS = [
   'reconnectMaxDelayMillis',
   'failoverTimeoutMillis',
   'waitForPrimary',
+  'idleAfterMillis',
   'lookup',
   'maxReplicaLag',
   'consistency',
@@ -258,6 +267,7 @@ export function resolveSplitOptions(input: unknown, target: ConnectionTarget): R
     reconnectMaxDelayMillis: millis('reconnectMaxDelayMillis', 1000),
     failoverTimeoutMillis: millis('failoverTimeoutMillis', 30000),
     waitForPrimary: waitForPrimaryOption(options.waitForPrimary),
+    idleAfterMillis: numberOption('idleAfterMillis', options.idleAfterMillis, 30_000, { zero: true, unit: 'milliseconds' }),
     lookup: functionOption<Lookup>('lookup', options.lookup),
     maxReplicaLag: maxReplicaLag(options.maxReplicaLag),
     consistency: oneOfOption('consistency', options.consistency, ['eventual', 'session'], 'eventual'),

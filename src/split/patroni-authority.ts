@@ -28,7 +28,7 @@ export interface ResolvedPatroniOptions {
 }
 
 /** The staleness used before Patroni's configuration is known, and the least ever used. */
-export const MIN_STALE_MILLIS = 2500;
+const MIN_STALE_MILLIS = 2500;
 
 /** Room left between pg-split's last write to a silent leader and the earliest promotion (Patroni's loop runs a little longer than `loop_wait`). */
 const STALE_MARGIN_MILLIS = 1000;
@@ -162,6 +162,7 @@ export class PatroniAuthority {
   /** Fires when a leader's last answer turns stale, so that writes stop then, not at the next answer. */
   #staleTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  #paused = false;
 
   constructor(members: Members, options: ResolvedPatroniOptions, now: () => number = Date.now) {
     this.#options = options;
@@ -230,8 +231,10 @@ export class PatroniAuthority {
    * (a member promoted meanwhile is confirmed within one fast interval).
    */
   start(onAnswer: () => void): void {
+    this.#paused = false;
+    if (this.#timer !== null) clearTimeout(this.#timer);
     const tick = (): void => {
-      if (this.#closed) return;
+      if (this.#closed || this.#paused) return;
       const urls = this.#urls();
       this.#forgetLeft(urls.map(([i]) => i));
       for (const [i, base] of urls) this.#askMember(i, base, onAnswer);
@@ -260,7 +263,7 @@ export class PatroniAuthority {
       if (result.askedAt !== null) this.#remember(hostIndex, result, result.askedAt);
       this.#errors.set(hostIndex, result.error);
       if (!this.#staleKnown) await this.#learnStaleness();
-      if (this.#closed) return;
+      if (this.#closed || this.#paused) return;
       onAnswer();
       this.#onStale(onAnswer);
     });
@@ -321,9 +324,21 @@ export class PatroniAuthority {
     }
   }
 
-  close(): void {
-    this.#closed = true;
+  /**
+   * Stops asking (the cluster is idle) until start() again: no timer, no
+   * request. The answers kept only age, so a leader is confirmed again only
+   * by a fresh answer after start().
+   */
+  pause(): void {
+    this.#paused = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     if (this.#staleTimer !== null) clearTimeout(this.#staleTimer);
+    this.#timer = null;
+    this.#staleTimer = null;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.pause();
   }
 }

@@ -34,6 +34,8 @@ export interface RoutedPoolSettings {
   readonly stats: FreshnessStats;
   /** Checkout waits and retries, when the application has OpenTelemetry's API; else null (nothing measured). */
   readonly metrics: PoolMetrics | null;
+  /** Told of every statement and checkout (it wakes an idle cluster). */
+  readonly activity: { touch(): void };
 }
 
 /** How far a standby has replayed (a replay check before reads that must see a write). */
@@ -138,6 +140,7 @@ export class RoutedPool extends pg.Pool {
   override connect(): Promise<pg.PoolClient>;
   override connect(callback: Callback): void;
   override connect(callback?: Callback): Promise<pg.PoolClient> | void {
+    this.#settings.activity.touch();
     const acquired = this.#measuredCheckout(this.#settings.scope.current(), null).then((client) => this.#trackCheckout(client));
     if (callback === undefined) return acquired;
     acquired.then(
@@ -173,6 +176,7 @@ export class RoutedPool extends pg.Pool {
   ): void;
   /* eslint-enable @typescript-eslint/no-explicit-any */
   override query(first?: unknown, second?: unknown, third?: unknown): unknown {
+    this.#settings.activity.touch();
     if (isSubmittable(first) || typeof first === 'function') return (super.query as (...a: unknown[]) => unknown)(first, second, third);
     // pg-pool's forms: (text or config[, values][, callback]); a function in place of the values is the callback.
     const callback = typeof second === 'function' ? second : typeof third === 'function' ? third : undefined;
@@ -206,6 +210,7 @@ export class RoutedPool extends pg.Pool {
 
   /** Runs a statement on the writer without counting it as a write or tracing it (the write-token fetch itself). */
   queryUntracked(text: string): Promise<pg.QueryResult> {
+    this.#settings.activity.touch();
     return untraced(() => this.#run(text, undefined, NO_REQUIREMENT, 'internal'));
   }
 
@@ -218,6 +223,17 @@ export class RoutedPool extends pg.Pool {
       idle: p.idleCount,
       waiting: p.waitingCount,
     }));
+  }
+
+  /** Whether a client is checked out or connecting, or a checkout waits for one, on any node. */
+  busy(): boolean {
+    for (const p of this.#nodes.values()) if (p.totalCount > p.idleCount || p.waitingCount > 0) return true;
+    return false;
+  }
+
+  /** The cluster goes idle: every node pool ends (its idle connections close) and a later checkout opens a new one. */
+  releaseIdle(): void {
+    for (const hostIndex of [...this.#nodes.keys()]) this.#dropNode(hostIndex);
   }
 
   override end(): Promise<void>;

@@ -35,6 +35,7 @@ const FILES = [
   'split',
   'patroni-sync',
   'patroni-chaos-async',
+  'idle',
 ] as const;
 
 /** A test file's own loopback addresses. */

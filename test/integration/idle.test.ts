@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import type pg from 'pg';
+import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
+import { testNet } from '../support/net.js';
+import { sessionsNamed } from '../support/server-count.js';
+import { until } from '../support/until.js';
+
+/**
+ * An idle connectSplit holds nothing: no session on any server, no timer or
+ * socket that keeps its process alive; and its next statement routes as if
+ * it had never slept, a failover made meanwhile included (the issue: a
+ * thousand idle pods must cost the servers nothing).
+ */
+const net = testNet(import.meta.url);
+const APP = 'pgsplit-idle';
+const INSTANCES = 20;
+const IDLE_MILLIS = 3000;
+const WHO = 'SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
+
+let cluster: Cluster;
+
+before(async () => {
+  cluster = await startCluster({ standbys: 2, firstAddress: net.first });
+  await cluster.primary.query('CREATE TABLE idle_writes (id serial PRIMARY KEY, host text NOT NULL)');
+  await cluster.waitForReplication();
+});
+
+after(() => cluster?.destroy());
+
+async function who(pool: pg.Pool): Promise<{ host: string; standby: boolean }> {
+  const { rows } = await pool.query<{ host: string; standby: boolean }>(WHO);
+  return rows[0] as { host: string; standby: boolean };
+}
+
+async function write(split: SplitCluster): Promise<string> {
+  const { rows } = await split.writer.query<{ host: string }>(
+    'INSERT INTO idle_writes (host) VALUES (host(inet_server_addr())) RETURNING host',
+  );
+  return rows[0]?.host ?? '';
+}
+
+describe('an idle cluster', { timeout: 180_000 }, () => {
+  const splits: SplitCluster[] = [];
+  after(() => Promise.all(splits.map((s) => s.end())));
+
+  test(`${INSTANCES} instances: 0 sessions on every node once idle; after a failover made while they slept, every write on the new primary and no read on the old one`, async (t) => {
+    for (let i = 0; i < INSTANCES; i++) {
+      const split = await connectSplit(cluster.conninfo(cluster.nodes, { application_name: APP }), { idleAfterMillis: IDLE_MILLIS });
+      splits.push(split);
+      assert.equal(await write(split), cluster.primary.host);
+      assert.equal((await who(split.reader)).standby, true);
+      if (i === 0) assert.ok((await sessionsNamed(cluster, APP)) >= 3, 'an active instance holds a monitoring session per node');
+    }
+    await until('no session of pg-split on any node', async () => (await sessionsNamed(cluster, APP)) === 0, 30_000);
+
+    // A failover while every instance sleeps, and the old primary back on its old timeline (a split brain).
+    const [s1, s2] = cluster.standbys as [ClusterNode, ClusterNode];
+    await cluster.primary.stop('fast');
+    await s1.promote();
+    await s2.follow(s1);
+    await cluster.primary.start();
+    assert.equal(await cluster.primary.inRecovery(), false, 'the old primary is back read-write: a stale primary');
+
+    const wakes: number[] = [];
+    for (const split of splits) {
+      const started = Date.now();
+      assert.equal(await write(split), s1.host, 'a write after the idle failover went elsewhere than the new primary');
+      wakes.push(Date.now() - started);
+      const read = await who(split.reader);
+      assert.notEqual(read.host, cluster.primary.host, 'a read went to the stale old primary');
+      assert.equal(read.standby, true);
+      assert.ok(split.topology().nodes[0]?.stale, 'the old primary is known stale');
+    }
+    wakes.sort((a, b) => a - b);
+    t.diagnostic(`first write after waking: median ${wakes[wakes.length >> 1]} ms, worst ${wakes.at(-1)} ms (timings: npm run bench)`);
+  });
+
+  test('an instance that slept wakes for writeToken(), connect() and a callback query alike', async () => {
+    const split = await connectSplit(cluster.conninfo(cluster.nodes, { application_name: APP }), { idleAfterMillis: 300 });
+    splits.push(split);
+    await who(split.writer);
+    await until('it sleeps', () => split.topology().nodes.every((n) => n.openConnections === 0) && asleep(split), 10_000);
+    assert.match(await split.writeToken(), /^[0-9A-F]+\/[0-9A-F]+$/);
+    await until('it sleeps again', () => asleep(split), 10_000);
+    const client = await split.writer.connect();
+    assert.equal((await client.query<{ standby: boolean }>(WHO)).rows[0]?.standby, false);
+    client.release();
+    await until('it sleeps again', () => asleep(split), 10_000);
+    const viaCallback = await new Promise<boolean>((resolve, reject) =>
+      split.reader.query(WHO, (err: Error | undefined, res: pg.QueryResult<{ standby: boolean }>) =>
+        err ? reject(err) : resolve(res.rows[0]?.standby === true),
+      ),
+    );
+    assert.equal(viaCallback, true);
+  });
+});
+
+/** Whether the cluster sleeps, as topology() says. */
+function asleep(split: SplitCluster): boolean {
+  return split.topology().idle;
+}
+
+test('a process whose cluster went idle exits by itself: no timer or socket keeps it alive', { timeout: 60_000 }, async () => {
+  const moduleUrl = new URL('../../src/split/connect-split.js', import.meta.url).href;
+  const script = `
+    const { connectSplit } = await import(${JSON.stringify(moduleUrl)});
+    const split = await connectSplit(process.env.DATABASE_URL, { idleAfterMillis: 500 });
+    const { rows } = await split.reader.query('SELECT pg_is_in_recovery() AS standby');
+    await split.writer.query('SELECT 1');
+    console.log(JSON.stringify({ standby: rows[0].standby, at: Date.now() }));
+    // No end(): once idle, nothing may keep the process alive.
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, DATABASE_URL: cluster.url(cluster.nodes, { application_name: `${APP}-exit` }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const [code, signal] = await exited;
+  clearTimeout(timer);
+  assert.equal(signal, null, `the process did not exit by itself within 30 s: ${output}`);
+  assert.equal(code, 0, output);
+  assert.deepEqual((JSON.parse(output.trim().split('\n')[0] ?? '{}') as { standby?: boolean }).standby, true, output);
+  assert.equal(await sessionsNamed(cluster, `${APP}-exit`), 0);
+});
