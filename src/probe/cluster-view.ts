@@ -6,13 +6,17 @@ import type { NodeStatus } from './node-status.js';
 /**
  * Fills each standby's replay lag in bytes from the primary's WAL position.
  * The primary is the one `decideRoles` chose (one rule for routing and lag);
- * with none, lag stays unknown.
+ * with none, lag stays unknown. A standby that has replayed everything the
+ * primary has written is not behind, whatever its own delay query says (after
+ * a restart its WAL receiver can start below what it replayed, which reads as
+ * "behind since the start" on an idle cluster): its lag in seconds is 0.
  */
 export function withReplayLag(statuses: readonly NodeStatus[], primaryIndex: number | null): NodeStatus[] {
   const primary = primaryIndex === null ? undefined : statuses.find((s) => s.hostIndex === primaryIndex);
   return statuses.map((s) => {
     if (s.role !== 'standby' || primary?.lsn == null || s.lsn === null) return s;
-    return { ...s, replayLagBytes: lsnDistance(primary.lsn, s.lsn) };
+    const replayLagBytes = lsnDistance(primary.lsn, s.lsn);
+    return replayLagBytes > 0 ? { ...s, replayLagBytes } : { ...s, replayLagBytes, replayLagSeconds: 0 };
   });
 }
 

@@ -111,6 +111,20 @@ test('replay lag in bytes is measured against the writer the decision chose', ()
   assert.equal(withReplayLag(statuses, d.writer)[1]?.replayLagBytes, 0x100);
 });
 
+test('a standby that has replayed everything its primary has is not behind in seconds either (a restarted standby on an idle cluster)', () => {
+  // What the issue saw: lag bytes 0, but the standby's own delay query counting from its start (its receiver restarted below its replay position).
+  const statuses = [
+    node(0, 'primary', { lsn: '0/4000060' }),
+    node(1, 'standby', { lsn: '0/4000060', replayLagSeconds: 12.861 }),
+    node(2, 'standby', { lsn: '0/4000000', replayLagSeconds: 3.5 }),
+  ];
+  const d = decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, isTooFarBehind: (s) => (s.replayLagSeconds ?? 0) > 5 });
+  const lagged = withReplayLag(statuses, d.writer);
+  assert.deepEqual([lagged[1]?.replayLagBytes, lagged[1]?.replayLagSeconds], [0, 0]);
+  assert.deepEqual([lagged[2]?.replayLagBytes, lagged[2]?.replayLagSeconds], [0x60, 3.5], 'a standby really behind keeps its delay');
+  assert.deepEqual(d.readers, [1, 2], 'a current standby is never left out as lagging');
+});
+
 test('with every primary ruled out (a remembered newer timeline, or read-only), lag is not measured against any of them', () => {
   const stale = [node(0, 'primary', { lsn: '1/0', timeline: 2 }), node(1, 'standby', { lsn: '0/100', timeline: 2 })];
   const d = decideRoles({
