@@ -283,6 +283,8 @@ describe('failover under a continuous write load', () => {
         const { next, promotedAt } = await promoteMostAdvanced(cluster.standbys);
         await load.firstAckAfter(promotedAt, 10_000);
         await cluster.primary.thaw();
+        // The thawed old primary answers its next check read-write on the old timeline: ruled out as stale.
+        await until('the thawed old primary is known stale', () => sp.topology().nodes[0]?.stale === true, 30_000);
         await load.progressed();
         await load.stop();
         const missing = await missingAcks(load.acks, await rowsOn(next));
