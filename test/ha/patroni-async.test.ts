@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { startPatroniCluster, type PatroniCluster, type PatroniMember } from '../../src/cluster/index.js';
 import { testNet } from '../support/net.js';
 import { PatroniRun } from '../support/patroni-run.js';
-import { others, PATRONI_TIMEOUT as TIMEOUT, SETTLE_BOUND_MILLIS, waitFor, withPatroni } from '../support/patroni-tests.js';
+import { others, PATRONI_TIMEOUT as TIMEOUT, SETTLE_BOUND_MILLIS, withPatroni } from '../support/patroni-tests.js';
 import { until } from '../support/until.js';
 import { describeMissing } from '../support/write-load.js';
 
@@ -87,7 +87,7 @@ describe('connectSplit under Patroni, asynchronous replication', () => {
       await old.start();
       await cluster.waitUntilSettled({ timeoutMillis: 120_000 });
       const rejoined = Date.now();
-      await waitFor(() => run.reads.serversSince(rejoined).has(old.host), 30_000, `${old.name} serving reads again`);
+      await until(`${old.name} serving reads again`, () => run.reads.serversSince(rejoined).has(old.host), 30_000);
       const { lost } = await run.finish();
       assert.deepEqual(lost, [], describeMissing(run.writes.acks, lost, { killed: killedAt }));
       assert.equal((await old.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby'))[0]?.standby, true);
@@ -212,7 +212,7 @@ describe('connectSplit under Patroni, asynchronous replication', () => {
       // An operator rebuilds it (the harness's heal), and it serves reads again.
       await cluster.heal();
       const healed = Date.now();
-      await waitFor(() => run.reads.serversSince(healed).has(rogue.host), 30_000, `${rogue.name} serving reads again`);
+      await until(`${rogue.name} serving reads again`, () => run.reads.serversSince(healed).has(rogue.host), 30_000);
       const { lost } = await run.finish();
       assert.deepEqual(lost, []);
     },
@@ -232,7 +232,7 @@ describe('connectSplit under Patroni, asynchronous replication', () => {
     await replica.start();
     await cluster.waitUntilSettled();
     const started = Date.now();
-    await waitFor(() => run.reads.serversSince(started).has(replica.host), 30_000, `${replica.name} serving reads again`);
+    await until(`${replica.name} serving reads again`, () => run.reads.serversSince(started).has(replica.host), 30_000);
     const { lost } = await run.finish();
     assert.deepEqual(run.reads.failures, [], 'a read cut by the stop is retried on another node');
     assert.deepEqual(run.writes.failures, []);

@@ -1,6 +1,5 @@
 import type { PatroniCluster, PatroniMember } from '../../src/cluster/index.js';
 import type { SplitOptions } from '../../src/split/options.js';
-import { until } from './until.js';
 
 /**
  * What the Patroni test files share. pg-split on a Patroni cluster (Debian's
@@ -20,9 +19,4 @@ export function others(cluster: PatroniCluster, member: PatroniMember): PatroniM
 
 export function withPatroni(cluster: PatroniCluster): SplitOptions {
   return { patroni: { port: cluster.apiPort } };
-}
-
-/** Waits until `check` holds, failing with "not seen within N ms: <what>". */
-export function waitFor(check: () => boolean, timeoutMillis: number, what: string): Promise<void> {
-  return until(what, check, timeoutMillis);
 }
