@@ -53,10 +53,21 @@ async function oneFault(injector: FaultInjector, load: MixedLoad, plan: FaultPla
   };
 }
 
-/** Faults one after another, from a schedule seeded with `seed`, until `durationMillis` has passed. */
+/** How long faults go on: at least `durationMillis`, and at least `minFaults` of them (a slow machine injects fewer per second). */
+export interface FaultBudget {
+  readonly durationMillis: number;
+  readonly minFaults?: number;
+}
+
+/** Whether a fault loop started at `startedAt` that injected `injected` faults should inject another. */
+export function wantsAnotherFault(budget: FaultBudget, startedAt: number, injected: number, now = Date.now()): boolean {
+  return now - startedAt < budget.durationMillis || injected < (budget.minFaults ?? 0);
+}
+
+/** Faults one after another, from a schedule seeded with `seed`, until the budget is spent. */
 export async function injectFor(
   seed: number,
-  durationMillis: number,
+  budget: FaultBudget,
   injector: FaultInjector,
   load: MixedLoad,
   log: (line: string) => void,
@@ -64,7 +75,7 @@ export async function injectFor(
   const random = new Random(seed);
   const faults: FaultRecord[] = [];
   const startedAt = Date.now();
-  while (Date.now() - startedAt < durationMillis) {
+  while (wantsAnotherFault(budget, startedAt, faults.length)) {
     const fault = await oneFault(injector, load, planFault(random, injector.standbys().length));
     faults.push(fault);
     const promoted = fault.promoted === undefined ? '' : `, ${fault.promoted} promoted`;

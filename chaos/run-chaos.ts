@@ -2,7 +2,7 @@ import { startCluster, type Cluster } from '../src/cluster/index.js';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import { waitForNoSessions } from '../test/support/server-count.js';
 import { acknowledgedRows, invariantChecks, peerFigures, type PeerFigures } from './checks.js';
-import { injectFor, type ChaosRunFigures, type FaultRecord } from './fault-loop.js';
+import { injectFor, type ChaosRunFigures, type FaultBudget, type FaultRecord } from './fault-loop.js';
 import { FaultInjector } from './inject.js';
 import { lateAcks, missingIds } from './invariants.js';
 import { CHAOS_TABLE, MixedLoad } from './mixed-load.js';
@@ -10,9 +10,7 @@ import { PeerWriteLoad } from './peer-load.js';
 import { handleCount, settledHandles, watchProcess } from './process-watch.js';
 import { TenureLog, type Tenure } from './tenure.js';
 
-export interface ChaosOptions {
-  /** How long faults are injected. */
-  readonly durationMillis: number;
+export interface ChaosOptions extends FaultBudget {
   readonly seed: number;
   /** Synchronous replication (`ANY 1 (*)`): no acknowledged commit may be lost. */
   readonly synchronous: boolean;
@@ -74,7 +72,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     try {
       faults = await injectFor(
         options.seed,
-        options.durationMillis,
+        options,
         new FaultInjector(cluster, tenures),
         load,
         options.log ?? (() => undefined),

@@ -2,7 +2,7 @@ import { startPatroniCluster, type PatroniCluster } from '../src/cluster/index.j
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import type { TimelineDiscardedEvent } from '../src/split/watch-state.js';
 import { acknowledgedRows, invariantChecks } from './checks.js';
-import { clock, RECOVERY_LIMIT_MILLIS, type ChaosRunFigures, type FaultRecord } from './fault-loop.js';
+import { clock, RECOVERY_LIMIT_MILLIS, wantsAnotherFault, type ChaosRunFigures, type FaultBudget, type FaultRecord } from './fault-loop.js';
 import { writesOffPrimary, type WriteAck } from './invariants.js';
 import { CHAOS_TABLE, MixedLoad } from './mixed-load.js';
 import { applyPatroniFault, patroniFaultLabel, planPatroniFault, type PatroniFaultPlan } from './patroni-faults.js';
@@ -10,8 +10,7 @@ import { handleCount, settledHandles, watchProcess } from './process-watch.js';
 import { Random } from './random.js';
 import { LockTenures } from './lock-tenures.js';
 
-export interface PatroniChaosOptions {
-  readonly durationMillis: number;
+export interface PatroniChaosOptions extends FaultBudget {
   readonly seed: number;
   /** Patroni's synchronous_mode (on etcd's v2 API: Patroni 3.0.2's etcd3 client can give a thawed leader its lock back). */
   readonly synchronous: boolean;
@@ -99,13 +98,13 @@ async function faultLoop(
   cluster: PatroniCluster,
   load: MixedLoad,
   seed: number,
-  durationMillis: number,
+  budget: FaultBudget,
   log: (line: string) => void,
 ): Promise<PatroniFaultRecord[]> {
   const random = new Random(seed);
   const faults: PatroniFaultRecord[] = [];
   const startedAt = Date.now();
-  while (Date.now() - startedAt < durationMillis) {
+  while (wantsAnotherFault(budget, startedAt, faults.length)) {
     const plan = planPatroniFault(random);
     const before = await cluster.leader();
     const injectedAt = Date.now();
@@ -136,7 +135,7 @@ async function faultLoop(
 
 /**
  * The chaos run under Patroni: 3 members, connectSplit with the `patroni`
- * option under the mixed load, and random faults for `durationMillis`, every
+ * option under the mixed load, and random faults for the options' budget, every
  * failover performed by Patroni. Invariants are checked from the servers,
  * who led when from Patroni's leader lock in etcd.
  */
@@ -172,7 +171,7 @@ export async function runPatroniChaos(options: PatroniChaosOptions): Promise<Pat
     let faults: PatroniFaultRecord[];
     load.start();
     try {
-      faults = await faultLoop(cluster, load, options.seed, options.durationMillis, log);
+      faults = await faultLoop(cluster, load, options.seed, options, log);
     } finally {
       await load.stop();
       await split.end();

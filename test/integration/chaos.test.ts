@@ -34,7 +34,7 @@ test(
   'chaos, synchronous replication: random stop, kill -9, freeze, restart, replay pause and failovers under load break no invariant',
   { timeout: 240_000 },
   async (t) => {
-    const report = await runChaos({ durationMillis: 40_000, seed: 20261124, synchronous: true, firstAddress: net.first });
+    const report = await runChaos({ durationMillis: 40_000, minFaults: 15, seed: 20261124, synchronous: true, firstAddress: net.first });
     t.diagnostic(summary(report));
     assertSound(report, 15);
     assert.equal(report.lostRows, 0);
@@ -46,7 +46,7 @@ test(
   'chaos, asynchronous replication: no write is sent to a replaced primary; postgres.js runs beside it for the record',
   { timeout: 240_000 },
   async (t) => {
-    const report = await runChaos({ durationMillis: 20_000, seed: 7, synchronous: false, firstAddress: net.first, peer: true });
+    const report = await runChaos({ durationMillis: 20_000, minFaults: 8, seed: 7, synchronous: false, firstAddress: net.first, peer: true });
     t.diagnostic(`${summary(report)}; postgres.js: ${report.peer?.offPrimary} writes acknowledged by a replaced primary`);
     assertSound(report, 8);
   },
