@@ -89,16 +89,38 @@ function isFresh(report: PatroniReport | undefined, now: number, staleMillis: nu
  * old leader whose etcd3 client took the lock back while the member promoted
  * meanwhile has not yet noticed): writes to the one that loses are lost with
  * its timeline, so neither gets writes until one steps down.
+ *
+ * A claim does not compete when its member's Patroni now refuses connections
+ * (`refused`: stopped or killed, so it can no longer renew the leader lock)
+ * and the host leads on a newer timeline: Patroni has promoted the host since
+ * (a maintenance stop of the leader's Patroni). A frozen Patroni does not
+ * refuse, it times out: its claim competes until it is stale, as before.
  */
 export function confirmsSoleLeader(
   answers: ReadonlyMap<number, PatroniReport>,
   hostIndex: number,
   now: number,
   staleMillis: number,
+  refused: ReadonlySet<number> = new Set(),
 ): boolean {
-  if (!confirmsLeader(answers.get(hostIndex), now, staleMillis)) return false;
-  for (const [other, answer] of answers) if (other !== hostIndex && confirmsLeader(answer, now, staleMillis)) return false;
+  const own = answers.get(hostIndex);
+  if (own === undefined || !confirmsLeader(own, now, staleMillis)) return false;
+  for (const [other, answer] of answers) {
+    if (other === hostIndex || !confirmsLeader(answer, now, staleMillis)) continue;
+    if (!(refused.has(other) && isNewerTimeline(own, answer))) return false;
+  }
   return true;
+}
+
+/** Pure: whether `own` claims a newer timeline than `other` (both known). */
+function isNewerTimeline(own: PatroniReport, other: PatroniReport): boolean {
+  return own.timeline !== null && other.timeline !== null && own.timeline > other.timeline;
+}
+
+/** Whether a failed request found nothing listening (the member's Patroni is not running), by the socket's errno. */
+function isRefused(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return typeof cause === 'object' && cause !== null && 'code' in cause && cause.code === 'ECONNREFUSED';
 }
 
 /** Whether an answer says "the leader, running". */
@@ -118,21 +140,29 @@ async function askTiming(base: string, timeoutMillis: number): Promise<{ ttl: nu
   }
 }
 
-async function ask(url: string, timeoutMillis: number, now: () => number): Promise<PatroniReport> {
+/** One member's answer, or why there was none (`refused`: nothing listens on its REST port). */
+interface Asked {
+  readonly report: PatroniReport;
+  readonly refused: boolean;
+}
+
+async function ask(url: string, timeoutMillis: number, now: () => number): Promise<Asked> {
   const askedAt = now();
   try {
     const response = await untraced(() => fetch(url, { signal: AbortSignal.timeout(timeoutMillis) }));
     // 503 is how a member that is not the leader (or not running) answers; its body still says why.
     const body = (await response.json()) as { role?: unknown; state?: unknown; timeline?: unknown };
-    return {
+    const report = {
       askedAt,
       role: typeof body.role === 'string' ? body.role : null,
       state: typeof body.state === 'string' ? body.state : null,
       timeline: typeof body.timeline === 'number' ? body.timeline : null,
       error: null,
     };
+    return { report, refused: false };
   } catch (err) {
-    return { askedAt: null, role: null, state: null, timeline: null, error: err instanceof Error ? err.message : String(err) };
+    const error = err instanceof Error ? err.message : String(err);
+    return { report: { askedAt: null, role: null, state: null, timeline: null, error }, refused: isRefused(err) };
   }
 }
 
@@ -151,6 +181,8 @@ export class PatroniAuthority {
   readonly #answers = new Map<number, PatroniReport>();
   /** Each host's last request failure, cleared by an answer. */
   readonly #errors = new Map<number, string | null>();
+  /** Hosts whose last request was refused (their Patroni is not running), cleared by an answer. */
+  readonly #refused = new Set<number>();
   /** Since when each host's Patroni has answered "leader, running" in every answer. */
   readonly #leaderSince = new Map<number, number>();
   readonly #now: () => number;
@@ -178,7 +210,7 @@ export class PatroniAuthority {
   }
 
   confirms(hostIndex: number): boolean {
-    return confirmsSoleLeader(this.#answers, hostIndex, this.#now(), this.#staleMillis);
+    return confirmsSoleLeader(this.#answers, hostIndex, this.#now(), this.#staleMillis, this.#refused);
   }
 
   /**
@@ -256,12 +288,14 @@ export class PatroniAuthority {
     }
     if (this.#inFlight.has(hostIndex)) return;
     this.#inFlight.add(hostIndex);
-    void ask(`${base}/patroni`, this.#options.timeoutMillis, this.#now).then(async (result) => {
+    void ask(`${base}/patroni`, this.#options.timeoutMillis, this.#now).then(async ({ report: result, refused }) => {
       this.#inFlight.delete(hostIndex);
       // Closed, or a member discovery removed while it was asked: nothing to keep.
       if (this.#closed || !this.#members.active().includes(hostIndex)) return;
       if (result.askedAt !== null) this.#remember(hostIndex, result, result.askedAt);
       this.#errors.set(hostIndex, result.error);
+      if (refused) this.#refused.add(hostIndex);
+      else this.#refused.delete(hostIndex);
       if (!this.#staleKnown) await this.#learnStaleness();
       if (this.#closed || this.#paused) return;
       onAnswer();
@@ -319,6 +353,7 @@ export class PatroniAuthority {
       if (!active.includes(i)) {
         this.#answers.delete(i);
         this.#errors.delete(i);
+        this.#refused.delete(i);
         this.#leaderSince.delete(i);
       }
     }

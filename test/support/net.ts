@@ -36,6 +36,7 @@ const FILES = [
   'patroni-sync',
   'patroni-chaos-async',
   'idle',
+  'patroni-stop',
 ] as const;
 
 /** A test file's own loopback addresses. */

@@ -72,6 +72,21 @@ export class Etcd {
     return value === undefined ? null : Buffer.from(value, 'base64').toString();
   }
 
+  /** The lease bound to `key` (etcd's v3 API): the TTL it was granted and the seconds it has left; null when the key or its lease is absent. */
+  async lease(key: string, timeoutMillis = 1000): Promise<{ granted: number; left: number } | null> {
+    const signal = AbortSignal.timeout(timeoutMillis);
+    const range = await fetch(`http://${this.endpoint}/v3/kv/range`, {
+      method: 'POST',
+      body: JSON.stringify({ key: Buffer.from(key).toString('base64') }),
+      signal,
+    });
+    const lease = ((await range.json()) as { kvs?: Array<{ lease?: string }> }).kvs?.[0]?.lease;
+    if (lease === undefined) return null;
+    const res = await fetch(`http://${this.endpoint}/v3/lease/timetolive`, { method: 'POST', body: JSON.stringify({ ID: lease }), signal });
+    const { grantedTTL, TTL } = (await res.json()) as { grantedTTL?: string; TTL?: string };
+    return grantedTTL === undefined || TTL === undefined ? null : { granted: Number(grantedTTL), left: Number(TTL) };
+  }
+
   get daemon(): Daemon {
     return this.#daemon;
   }

@@ -268,11 +268,44 @@ export class PatroniCluster {
 
   /** Turns Patroni's `synchronous_mode` on or off (`PATCH /config`). */
   async setSynchronousMode(on: boolean): Promise<void> {
+    await this.#patchConfig({ synchronous_mode: on });
+    this.#shared.log(`synchronous_mode ${on ? 'on' : 'off'}`);
+  }
+
+  /**
+   * Changes Patroni's `ttl`, `loop_wait` and `retry_timeout` (`PATCH /config`)
+   * and waits until the leader holds its lock on a lease of the new `ttl`
+   * (etcd's v3 API) and has renewed it once since: a whole HA loop has run on
+   * the new timing, so Patroni's view of its own lock is current again (a
+   * leader stopped before then fails to release a lock it re-took in the same
+   * loop, and the lock lives out its ttl).
+   */
+  async setTiming(timing: PatroniTiming, timeoutMillis = 60_000): Promise<void> {
+    if (this.#shared.dcs !== 'etcd3') throw new PgSplitError('PGSPLIT_CLUSTER', 'setTiming needs Patroni on etcd3');
+    await this.#patchConfig({ ttl: timing.ttl, loop_wait: timing.loopWait, retry_timeout: timing.retryTimeout });
+    let lowest = Infinity;
+    await waitUntil(
+      async () => {
+        const lease = await this.etcd.lease(leaderKey(SCOPE));
+        if (lease === null || lease.granted !== timing.ttl) return false;
+        if (lease.left > lowest) return true;
+        lowest = Math.min(lowest, lease.left);
+        return false;
+      },
+      {
+        timeoutMillis,
+        intervalMillis: 200,
+        onTimeout: () => new PgSplitError('PGSPLIT_CLUSTER', `the leader lock not renewed on a ${timing.ttl} s lease within ${timeoutMillis} ms`),
+      },
+    );
+    this.#shared.log(`ttl ${timing.ttl}, loop_wait ${timing.loopWait}, retry_timeout ${timing.retryTimeout}`);
+  }
+
+  async #patchConfig(body: Record<string, unknown>): Promise<void> {
     const member = this.#members.find((m) => m.isRunning() && !m.frozen);
     if (member === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', 'no member to configure');
-    const { status, text } = await callRest(member.apiUrl, '/config', { method: 'PATCH', body: { synchronous_mode: on } });
+    const { status, text } = await callRest(member.apiUrl, '/config', { method: 'PATCH', body });
     if (status !== 200) throw new PgSplitError('PGSPLIT_CLUSTER', `PATCH /config: HTTP ${status} ${text}`);
-    this.#shared.log(`synchronous_mode ${on ? 'on' : 'off'}`);
   }
 
   async #post(member: PatroniMember, path: string, body: unknown): Promise<void> {
