@@ -70,13 +70,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     load.start();
     peer?.start();
     try {
-      faults = await injectFor(
-        options.seed,
-        options,
-        new FaultInjector(cluster, tenures),
-        load,
-        options.log ?? (() => undefined),
-      );
+      faults = await injectFor(options.seed, options, new FaultInjector(cluster, tenures), load, options.log ?? (() => undefined));
     } finally {
       await Promise.all([load.stop(), peer?.stop()]);
       await split.end();
