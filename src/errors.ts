@@ -18,6 +18,9 @@ export type PgSplitErrorCode =
   | 'PGSPLIT_WRITE_UNCONFIRMED'
   | 'PGSPLIT_ENDED'
   | 'PGSPLIT_DISCOVERY_INVALID'
+  | 'PGSPLIT_ETCD_UNAVAILABLE'
+  | 'PGSPLIT_ETCD_AUTH'
+  | 'PGSPLIT_PATRONI_SCOPE'
   | 'PGSPLIT_CLUSTER';
 
 export class PgSplitError extends Error {

@@ -4,6 +4,8 @@ export { ClusterNode } from './node.js';
 export type { StopMode } from './node.js';
 export { startBlackHole } from './black-hole.js';
 export type { BlackHole, BlackHoleOptions } from './black-hole.js';
+export { startTcpProxy } from './tcp-proxy.js';
+export type { TcpProxy, TcpProxyOptions } from './tcp-proxy.js';
 export { findPgBinDir } from './find-binaries.js';
 export { SECURE_PASSWORD, SECURE_ROLE, SUPERUSER } from './server-config.js';
 export { PatroniCluster, startPatroniCluster } from './patroni/patroni-cluster.js';

@@ -7,7 +7,7 @@ import type { NodeStatus } from '../probe/node-status.js';
 import { HostMonitor, type HostMonitorOptions } from './host-monitor.js';
 import type { Members } from './members.js';
 import type { ReaderPolicy, RoleDecision } from './topology.js';
-import type { PatroniAuthority } from './patroni-authority.js';
+import type { LeaderAuthority } from './leader-authority.js';
 import { advanceWatch, INITIAL_WATCH_STATE, type WatchInput, type WatchState } from './watch-state.js';
 
 export interface WatchOptions {
@@ -21,8 +21,8 @@ export interface WatchOptions {
   readonly refusalBackoffMillis?: number;
   readonly policy: ReaderPolicy;
   readonly isTooFarBehind?: (status: NodeStatus) => boolean;
-  /** A second authority for the writer (Patroni's REST API), when the user names one. */
-  readonly authority?: PatroniAuthority;
+  /** A second authority for the writer (Patroni, from its REST API or etcd), when the user names one. */
+  readonly authority?: LeaderAuthority;
   /** The writer's acknowledged statements so far (for `timeline-discarded`). */
   readonly acknowledgedWrites?: () => number;
   /** Standbys the reader leaves out (Patroni's `noloadbalance` tag). */

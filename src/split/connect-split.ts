@@ -18,7 +18,9 @@ import {
   type TimelineDiscardedEvent,
 } from './split-events.js';
 import type * as Watch from './watch-state.js';
-import { PatroniAuthority, type PatroniReport } from './patroni-authority.js';
+import type { PatroniReport } from './patroni-authority.js';
+import type { LeaderAuthority } from './leader-authority.js';
+import { authorityOf } from './authority-of.js';
 import { Discovery } from './discovery.js';
 import { askMembersOf } from './discovery-sources.js';
 import { applyMembership, type MemberEvent } from './member-changes.js';
@@ -114,7 +116,7 @@ export interface SplitCluster {
   end(): Promise<void>;
 }
 
-function describePatroni(authority: PatroniAuthority | null, hostIndex: number): string {
+function describePatroni(authority: LeaderAuthority | null, hostIndex: number): string {
   if (authority === null) return '';
   const report = authority.report(hostIndex);
   if (report === null) return '; Patroni: not asked yet';
@@ -122,7 +124,7 @@ function describePatroni(authority: PatroniAuthority | null, hostIndex: number):
   return `; Patroni: ${said}${report.error === null ? '' : ` (last request: ${report.error})`}`;
 }
 
-function describeNodes(watch: ClusterWatch, authority: PatroniAuthority | null): string {
+function describeNodes(watch: ClusterWatch, authority: LeaderAuthority | null): string {
   return watch
     .statuses()
     .map((s) => {
@@ -139,7 +141,7 @@ function snapshot(
   registry: ConnectionRegistry,
   tooFar: (s: NodeStatus) => boolean,
   freshness: FreshnessStats,
-  authority: PatroniAuthority | null,
+  authority: LeaderAuthority | null,
   members: Members,
   idle: boolean,
 ): Topology {
@@ -249,7 +251,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     return writeToken();
   });
   const members = new Members(target);
-  const authority = opts.patroni === null ? null : new PatroniAuthority(members, opts.patroni);
+  const { authority, dcs } = authorityOf(opts.patroni, members);
   const watch = new ClusterWatch(members, {
     ...(authority === null ? {} : { authority }),
     acknowledgedWrites: () => tracker.acknowledged,
@@ -336,7 +338,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     source === null
       ? null
       : new Discovery(
-          askMembersOf(source, members),
+          askMembersOf(source, members, dcs),
           source.intervalMillis,
           (found) => applyMembership(members, watch, found, source.source, (name, event) => events.emit(name, event)),
           emitError,
@@ -395,7 +397,14 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   };
   watch.start();
   discovery?.start();
+  if (discovery !== null) dcs?.on(() => discovery.refresh());
   idle.start();
+  // Patroni's keys in etcd: wrong credentials or no such scope fail now, each with its code (etcd unreachable: the writer waits).
+  const dcsProblem = dcs === null ? null : await dcs.firstRead();
+  if (dcsProblem !== null && dcsProblem.code !== 'PGSPLIT_ETCD_UNAVAILABLE') {
+    await end();
+    throw dcsProblem;
+  }
   if (opts.waitForPrimary !== false) {
     const noPrimary = (): Error =>
       new PgSplitError(

@@ -1,5 +1,6 @@
 import { Resolver } from 'node:dns/promises';
 import { firstPatroniView, restBase } from '../probe/patroni-members.js';
+import type { PatroniDcs } from '../etcd/patroni-dcs.js';
 import { listedMembers, type AskMembers, type ResolvedDiscovery } from './discovery.js';
 import type { DiscoveredMember, Members } from './members.js';
 
@@ -36,8 +37,16 @@ async function patroniMembers(members: Members, restPort: number, timeoutMillis:
     : view.members.map((m) => ({ host: m.host, port: m.port, noLoadBalance: m.noLoadBalance, noFailover: m.noFailover }));
 }
 
-/** How to ask the configured source for the members. */
-export function askMembersOf(discovery: ResolvedDiscovery, members: Members): AskMembers {
+/** Patroni's members as its keys in etcd list them now (kept current by the watch); null before they were read. */
+function dcsMembers(dcs: PatroniDcs): DiscoveredMember[] | null {
+  const { found, members } = dcs.state;
+  return found
+    ? [...members.values()].map((m) => ({ host: m.host, port: m.port, noLoadBalance: m.noLoadBalance, noFailover: m.noFailover }))
+    : null;
+}
+
+/** How to ask the configured source for the members (`dcs`: Patroni's keys in etcd, when the source reads them). */
+export function askMembersOf(discovery: ResolvedDiscovery, members: Members, dcs: PatroniDcs | null): AskMembers {
   const { name, port, servers, timeoutMillis } = discovery;
   switch (discovery.source) {
     case 'dns': {
@@ -49,7 +58,7 @@ export function askMembersOf(discovery: ResolvedDiscovery, members: Members): As
       return () => srvMembers(resolver, name ?? '');
     }
     case 'patroni':
-      return () => patroniMembers(members, port ?? 8008, timeoutMillis);
+      return dcs === null ? () => patroniMembers(members, port ?? 8008, timeoutMillis) : async () => dcsMembers(dcs);
     default: {
       const list = discovery.members;
       return async () => (list === null ? null : listedMembers(await list()));

@@ -1,5 +1,7 @@
 import { OptionError, PgSplitError } from '../errors.js';
 import { describeValue, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../input.js';
+import { etcdOption, type EtcdOptions } from '../etcd/etcd-options.js';
+import type { PatroniDcsOptions } from '../etcd/patroni-dcs.js';
 import type { DiscoveredMember, MemberOrigin } from './members.js';
 
 /** What a function source returns: `'host:port'` (or `'host'`, port 5432) or `{ host, port }` per member. */
@@ -10,8 +12,18 @@ export type MemberList = ReadonlyArray<string | { readonly host: string; readonl
  * connection string's hosts are the members until the source first answers.
  */
 export type DiscoveryOptions =
-  /** Patroni's REST API (`GET /cluster`) on any member; `port`: the REST API's. Patroni's leader becomes a second authority for the writer (as the `patroni` option). */
-  | { readonly source: 'patroni'; readonly port?: number; readonly intervalMillis?: number; readonly timeoutMillis?: number }
+  /**
+   * Patroni's members: from etcd's v3 API by watch (`etcd`), else from the
+   * REST API (`GET /cluster`) on any member (`port`: the REST API's). Patroni's
+   * leader becomes a second authority for the writer (as the `patroni` option).
+   */
+  | {
+      readonly source: 'patroni';
+      readonly port?: number;
+      readonly etcd?: EtcdOptions;
+      readonly intervalMillis?: number;
+      readonly timeoutMillis?: number;
+    }
   /** A DNS name re-resolved on a timer (A and AAAA records): every address a member on `port`. */
   | {
       readonly source: 'dns';
@@ -33,11 +45,13 @@ export interface ResolvedDiscovery {
   readonly port: number | null;
   readonly servers: readonly string[] | null;
   readonly members: (() => MemberList | Promise<MemberList>) | null;
+  /** Patroni's keys in etcd (source `patroni`), else null. */
+  readonly etcd: PatroniDcsOptions | null;
 }
 
 const SOURCES = ['patroni', 'dns', 'srv', 'function'] as const;
 const KEYS: Readonly<Record<(typeof SOURCES)[number], readonly string[]>> = {
-  patroni: ['source', 'port', 'intervalMillis', 'timeoutMillis'],
+  patroni: ['source', 'port', 'etcd', 'intervalMillis', 'timeoutMillis'],
   dns: ['source', 'name', 'port', 'servers', 'intervalMillis'],
   srv: ['source', 'name', 'servers', 'intervalMillis'],
   function: ['source', 'members', 'intervalMillis'],
@@ -62,9 +76,16 @@ function serversOption(value: unknown): readonly string[] | null {
 /** Validates the `discovery` option (any type) and fills its defaults. Throws `OptionError`. */
 export function resolveDiscovery(value: unknown): ResolvedDiscovery | null {
   if (value === undefined) return null;
-  const given = optionsObject('discovery', value, ['source', 'name', 'port', 'servers', 'intervalMillis', 'timeoutMillis', 'members'])[
-    'source'
-  ];
+  const given = optionsObject('discovery', value, [
+    'source',
+    'name',
+    'port',
+    'servers',
+    'intervalMillis',
+    'timeoutMillis',
+    'members',
+    'etcd',
+  ])['source'];
   if (given === undefined) throw new OptionError(`Expected \`discovery.source\` to be one of ${SOURCES.map((s) => `'${s}'`).join(', ')}`);
   const source = oneOfOption('discovery.source', given, SOURCES, 'patroni');
   const options = optionsObject('discovery', value, KEYS[source]);
@@ -82,6 +103,7 @@ export function resolveDiscovery(value: unknown): ResolvedDiscovery | null {
       source === 'srv' || source === 'function' ? null : portOption(`discovery.port`, options['port'], source === 'patroni' ? 8008 : 5432),
     servers: source === 'dns' || source === 'srv' ? serversOption(options['servers']) : null,
     members,
+    etcd: source === 'patroni' && options['etcd'] !== undefined ? etcdOption('discovery.etcd', options['etcd']) : null,
   });
 }
 
@@ -125,6 +147,7 @@ export class Discovery {
   #closed = false;
   /** Bumped by pause() and start(): a round of an earlier run hands nothing on and schedules nothing. */
   #run = 0;
+  #running = false;
 
   constructor(
     private readonly ask: AskMembers,
@@ -134,6 +157,9 @@ export class Discovery {
   ) {}
 
   start(): void {
+    if (this.#closed) return;
+    this.#running = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
     const run = ++this.#run;
     const round = async (): Promise<void> => {
       let found: readonly DiscoveredMember[] | null = null;
@@ -150,8 +176,14 @@ export class Discovery {
     void round();
   }
 
+  /** Asks now (a source that pushes said something changed), unless paused or closed. */
+  refresh(): void {
+    if (this.#running) this.start();
+  }
+
   /** Stops asking (the cluster is idle) until start() again. */
   pause(): void {
+    this.#running = false;
     this.#run++;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;

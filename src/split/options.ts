@@ -3,6 +3,7 @@ import { resolveContextKeys, type ConnectionTarget, type ResolveContext } from '
 import { connectTimeoutMillis } from '../connect/connect.js';
 import type { Lookup } from '../connect/endpoints.js';
 import { OptionError } from '../errors.js';
+import { etcdOption } from '../etcd/etcd-options.js';
 import { booleanOption, describeValue, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../input.js';
 import type { Balance } from './balancer.js';
 import { resolveDiscovery, type DiscoveryOptions, type ResolvedDiscovery } from './discovery.js';
@@ -239,12 +240,19 @@ function sessionReads(value: unknown): ResolvedSplitOptions['sessionReads'] {
 
 function patroniOptions(value: unknown): ResolvedPatroniOptions | null {
   if (value === undefined || value === false) return null;
-  const options = optionsObject('patroni', value === true ? {} : value, ['port', 'intervalMillis', 'timeoutMillis', 'staleMillis']);
+  const options = optionsObject('patroni', value === true ? {} : value, ['port', 'intervalMillis', 'timeoutMillis', 'staleMillis', 'etcd']);
   const port = portOption('patroni.port', options['port'], 8008);
   const millis = (name: string, fallback: number): number =>
     numberOption(`patroni.${name}`, options[name], fallback, { unit: 'milliseconds' });
   const staleMillis = numberOption('patroni.staleMillis', options['staleMillis'], null, { unit: 'milliseconds' });
-  return Object.freeze({ port, intervalMillis: millis('intervalMillis', 1000), timeoutMillis: millis('timeoutMillis', 1000), staleMillis });
+  const etcd = options['etcd'] === undefined ? null : etcdOption('patroni.etcd', options['etcd']);
+  return Object.freeze({
+    port,
+    intervalMillis: millis('intervalMillis', 1000),
+    timeoutMillis: millis('timeoutMillis', 1000),
+    staleMillis,
+    etcd,
+  });
 }
 
 /** Validates every option once, fills defaults, freezes. Throws `OptionError`. */
@@ -255,7 +263,8 @@ export function resolveSplitOptions(input: unknown, target: ConnectionTarget): R
     numberOption(name, options[name], fallback, { unit: 'milliseconds' });
   const discovery = resolveDiscovery(options.discovery);
   // Discovery from Patroni makes Patroni's leader a second authority for the writer, as the `patroni` option does.
-  const impliedPatroni = discovery?.source === 'patroni' ? patroniOptions({ port: discovery.port ?? undefined }) : null;
+  const restPatroni = discovery?.source === 'patroni' ? patroniOptions({ port: discovery.port ?? undefined }) : null;
+  const impliedPatroni = restPatroni === null ? null : Object.freeze({ ...restPatroni, etcd: discovery?.etcd ?? null });
   return Object.freeze({
     writer: poolSettings('writer', options.writer),
     reader: poolSettings('reader', options.reader),

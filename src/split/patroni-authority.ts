@@ -1,4 +1,7 @@
 import { firstPatroniView, restBase } from '../probe/patroni-members.js';
+import type { EtcdOptions } from '../etcd/etcd-options.js';
+import type { PatroniDcsOptions } from '../etcd/patroni-dcs.js';
+import type { LeaderAuthority } from './leader-authority.js';
 import { memberKey, type Members } from './members.js';
 import { untraced } from '../telemetry/otel-api.js';
 
@@ -17,6 +20,12 @@ export interface PatroniOptions {
    * promoted yet, at least 2500
    */
   readonly staleMillis?: number;
+  /**
+   * Read Patroni's state from etcd's v3 API (its `etcd3:` DCS) by watch,
+   * instead of asking every member's REST API: no load on Patroni, and the
+   * leader key's lease gives the cut-off. docs/patroni.md.
+   */
+  readonly etcd?: EtcdOptions;
 }
 
 export interface ResolvedPatroniOptions {
@@ -25,6 +34,8 @@ export interface ResolvedPatroniOptions {
   readonly timeoutMillis: number;
   /** null: derived from Patroni's configuration. */
   readonly staleMillis: number | null;
+  /** null: Patroni's REST API. */
+  readonly etcd: PatroniDcsOptions | null;
 }
 
 /** The staleness used before Patroni's configuration is known, and the least ever used. */
@@ -172,7 +183,7 @@ async function ask(url: string, timeoutMillis: number, now: () => number): Promi
  * leader now. pg-split then writes only to a node that both it (read-write,
  * newest timeline) and Patroni (leader, answering) agree on.
  */
-export class PatroniAuthority {
+export class PatroniAuthority implements LeaderAuthority {
   readonly #members: Members;
   #staleMillis: number;
   #staleKnown: boolean;

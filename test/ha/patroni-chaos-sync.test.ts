@@ -11,7 +11,13 @@ test(
   'chaos under Patroni, synchronous_mode: Patroni fails over, no invariant breaks, no acknowledged write is lost',
   { timeout: 300_000 },
   async (t) => {
-    const report = await runPatroniChaos({ durationMillis: 45_000, minFaults: 3, seed: 20261127, synchronous: true, firstAddress: net.first });
+    const report = await runPatroniChaos({
+      durationMillis: 45_000,
+      minFaults: 3,
+      seed: 20261127,
+      synchronous: true,
+      firstAddress: net.first,
+    });
     t.diagnostic(summary(report));
     assertSound(report);
     assert.equal(report.lostOtherwise + report.lostOnDiscardedTimeline, 0);

@@ -59,7 +59,11 @@ describe("the leader's Patroni stopped for maintenance (SIGTERM: it stops its Po
         const promoted = promotion(others(cluster, old));
         await old.stop();
         const { leader, at: promotedAt } = await promoted;
-        await until(`a write acknowledged by ${leader.name}`, () => run.writes.acks.some((a) => a.server === leader.host && a.at >= promotedAt), 60_000);
+        await until(
+          `a write acknowledged by ${leader.name}`,
+          () => run.writes.acks.some((a) => a.server === leader.host && a.at >= promotedAt),
+          60_000,
+        );
         const resumedAt = run.writes.acks.find((a) => a.server === leader.host && a.at >= promotedAt)?.at ?? Infinity;
         await run.underLoad();
         const gap = longestGap(run.writes.acks, stoppedAt);
@@ -69,7 +73,10 @@ describe("the leader's Patroni stopped for maintenance (SIGTERM: it stops its Po
         t.diagnostic(
           `ttl ${timing.ttl}: promoted ${promotedAt - stoppedAt} ms after the stop; writes resumed ${resumedAt - promotedAt} ms after the promotion; longest write gap ${gap} ms`,
         );
-        assert.ok(resumedAt - promotedAt < staleMillis / 2, `writes resumed ${resumedAt - promotedAt} ms after the promotion; ${run.describe()}`);
+        assert.ok(
+          resumedAt - promotedAt < staleMillis / 2,
+          `writes resumed ${resumedAt - promotedAt} ms after the promotion; ${run.describe()}`,
+        );
         await old.start();
         await cluster.waitUntilSettled();
         const { lost } = await run.finish();

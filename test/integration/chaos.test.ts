@@ -46,7 +46,14 @@ test(
   'chaos, asynchronous replication: no write is sent to a replaced primary; postgres.js runs beside it for the record',
   { timeout: 240_000 },
   async (t) => {
-    const report = await runChaos({ durationMillis: 20_000, minFaults: 8, seed: 7, synchronous: false, firstAddress: net.first, peer: true });
+    const report = await runChaos({
+      durationMillis: 20_000,
+      minFaults: 8,
+      seed: 7,
+      synchronous: false,
+      firstAddress: net.first,
+      peer: true,
+    });
     t.diagnostic(`${summary(report)}; postgres.js: ${report.peer?.offPrimary} writes acknowledged by a replaced primary`);
     assertSound(report, 8);
   },

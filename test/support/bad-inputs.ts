@@ -166,6 +166,21 @@ export const BAD_INPUTS: readonly BadInputCase[] = [
   splitOption("{ discovery: { source: 'consul' } }", { discovery: { source: 'consul' } }, '`discovery.source`'),
   splitOption("{ discovery: { source: 'dns' } }", { discovery: { source: 'dns' } }, '`discovery.name`'),
   splitOption(
+    "{ patroni: { etcd: { endpoints: ['http://root:secret@etcd1:2379'], scope: 'shop' } } }",
+    { patroni: { etcd: { endpoints: ['http://root:secret@etcd1:2379'], scope: 'shop' } } },
+    '`patroni.etcd.endpoints` must not hold credentials',
+  ),
+  splitOption(
+    "{ patroni: { etcd: { endpoints: 'etcd1:2379' } } }",
+    { patroni: { etcd: { endpoints: 'etcd1:2379' } } },
+    '`patroni.etcd.scope`',
+  ),
+  splitOption(
+    "{ discovery: { source: 'patroni', etcd: { scope: 'shop' } } }",
+    { discovery: { source: 'patroni', etcd: { scope: 'shop' } } },
+    '`discovery.etcd.endpoints`',
+  ),
+  splitOption(
     "{ discovery: { source: 'function', members: ['db1'] } }",
     { discovery: { source: 'function', members: ['db1'] } },
     '`discovery.members`',

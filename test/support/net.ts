@@ -37,6 +37,7 @@ const FILES = [
   'patroni-chaos-async',
   'idle',
   'patroni-stop',
+  'patroni-etcd',
 ] as const;
 
 /** A test file's own loopback addresses. */

@@ -458,7 +458,7 @@ test("patroni: two members whose Patroni both claim the lead (Patroni's own spli
   assert.equal(confirmsSoleLeader(both, 1, 3600, 2500), true, "node 0's claim is stale by then");
 });
 
-test("patroni: a claim from a member whose Patroni refuses connections stops competing once another member leads on a newer timeline", () => {
+test('patroni: a claim from a member whose Patroni refuses connections stops competing once another member leads on a newer timeline', () => {
   const answer = (role: string, askedAt: number, timeline: number) => ({ askedAt, role, state: 'running', timeline, error: null });
   // Member 0's Patroni was stopped: its last answer (leader, timeline 3) is still fresh; member 1 was promoted to timeline 4.
   const answers = new Map([
@@ -467,13 +467,21 @@ test("patroni: a claim from a member whose Patroni refuses connections stops com
     [2, answer('replica', 1500, 4)],
   ]);
   assert.equal(confirmsSoleLeader(answers, 1, 2000, 19_000, new Set([0])), true, 'refused and older: no longer a claim');
-  assert.equal(confirmsSoleLeader(answers, 0, 2000, 19_000, new Set([0])), false, 'the refused member itself is never confirmed over the newer one');
+  assert.equal(
+    confirmsSoleLeader(answers, 0, 2000, 19_000, new Set([0])),
+    false,
+    'the refused member itself is never confirmed over the newer one',
+  );
   assert.equal(confirmsSoleLeader(answers, 1, 2000, 19_000, new Set()), false, 'answering or timing out (frozen): it competes until stale');
   const sameTimeline = new Map([
     [0, answer('master', 1000, 4)],
     [1, answer('master', 1500, 4)],
   ]);
-  assert.equal(confirmsSoleLeader(sameTimeline, 1, 2000, 19_000, new Set([0])), false, 'refused on the same timeline: no promotion seen, it competes');
+  assert.equal(
+    confirmsSoleLeader(sameTimeline, 1, 2000, 19_000, new Set([0])),
+    false,
+    'refused on the same timeline: no promotion seen, it competes',
+  );
 });
 
 test('patroni: a silent leader keeps writes until a second before another member can have been promoted', () => {

@@ -38,7 +38,7 @@ export interface MemberConfigInput {
 }
 
 /** Where the harness's Patroni keeps its keys in etcd. */
-const DCS_NAMESPACE = '/pg-split/';
+export const DCS_NAMESPACE = '/pg-split/';
 
 /** The key of a scope's leader lock (its value: the holder's member name). */
 export function leaderKey(scope: string): string {
@@ -68,7 +68,7 @@ export function memberConfig(input: MemberConfigInput): string {
     name: input.name,
     log: { level: 'INFO', format: '%(asctime)s %(levelname)s: %(message)s' },
     restapi: { listen: `${input.host}:${input.apiPort}`, connect_address: `${input.host}:${input.apiPort}` },
-    ...(input.dcs === 'etcd3' ? { etcd3: { hosts: input.etcd } } : { etcd: { host: input.etcd } }),
+    ...(input.dcs === 'etcd3' ? { etcd3: { hosts: input.etcd } } : { etcd: { hosts: input.etcd } }),
     bootstrap: {
       dcs: {
         ttl: timing.ttl,

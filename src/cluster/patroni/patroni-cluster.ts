@@ -13,7 +13,7 @@ import { waitUntil } from '../wait.js';
 import type { Daemon } from './daemon.js';
 import { Etcd } from './etcd.js';
 import { PatroniMember } from './member.js';
-import { leaderKey, type DcsApi, type PatroniTiming } from './member-config.js';
+import { DCS_NAMESPACE, leaderKey, type DcsApi, type PatroniTiming } from './member-config.js';
 import { callRest, clusterView, type PatroniClusterView } from './rest.js';
 
 export interface PatroniClusterOptions {
@@ -25,7 +25,9 @@ export interface PatroniClusterOptions {
   readonly dcs?: DcsApi;
   /** Leader TTL, HA loop and retry timeout in seconds. @default { ttl: 10, loopWait: 2, retryTimeout: 4 } */
   readonly timing?: Partial<PatroniTiming>;
-  /** The first member's address; the others take the next ones (four spare for added members), and etcd the one after. @default '127.0.0.2' */
+  /** etcd's members: 3 where quorum matters. @default 1 */
+  readonly etcdMembers?: 1 | 3;
+  /** The first member's address; the others take the next ones (four spare for added members), and etcd's members the ones after. @default '127.0.0.2' */
   readonly firstAddress?: string;
   /** Receives one line per harness step. @default NODE_DEBUG=pg-split-cluster output */
   readonly log?: (line: string) => void;
@@ -62,6 +64,8 @@ export class PatroniCluster {
   readonly apiPort: number;
   readonly rootDir: string;
   readonly etcd: Etcd;
+  /** Patroni's `scope` (its keys in etcd are under `/service/<scope>/`). */
+  readonly scope = SCOPE;
   readonly #shared: Shared;
   readonly #members: PatroniMember[] = [];
   /** Programs started beside the cluster (HAProxy, PgBouncers): stopped with it. */
@@ -111,7 +115,7 @@ export class PatroniCluster {
       host,
       port,
       apiPort,
-      etcd: etcd.endpoint,
+      etcd: etcd.hosts,
       dcs,
       binDir,
       timing,
@@ -266,6 +270,11 @@ export class PatroniCluster {
     }
   }
 
+  /** pg-split's `patroni.etcd` option for this cluster: every etcd member, Patroni's scope and namespace. */
+  etcdOptions(): { endpoints: string[]; scope: string; namespace: string } {
+    return { endpoints: this.etcd.endpoints, scope: SCOPE, namespace: DCS_NAMESPACE };
+  }
+
   /** Turns Patroni's `synchronous_mode` on or off (`PATCH /config`). */
   async setSynchronousMode(on: boolean): Promise<void> {
     await this.#patchConfig({ synchronous_mode: on });
@@ -295,7 +304,8 @@ export class PatroniCluster {
       {
         timeoutMillis,
         intervalMillis: 200,
-        onTimeout: () => new PgSplitError('PGSPLIT_CLUSTER', `the leader lock not renewed on a ${timing.ttl} s lease within ${timeoutMillis} ms`),
+        onTimeout: () =>
+          new PgSplitError('PGSPLIT_CLUSTER', `the leader lock not renewed on a ${timing.ttl} s lease within ${timeoutMillis} ms`),
       },
     );
     this.#shared.log(`ttl ${timing.ttl}, loop_wait ${timing.loopWait}, retry_timeout ${timing.retryTimeout}`);
@@ -329,7 +339,7 @@ export class PatroniCluster {
   async #teardown(): Promise<void> {
     await Promise.all(this.#adopted.map((d) => d.stop(10_000).catch(() => d.killSync())));
     await Promise.all(this.#members.map((m) => m.dispose().catch(() => m.disposeSync())));
-    await this.etcd.daemon.stop(10_000).catch(() => this.etcd.daemon.killSync());
+    await this.etcd.stop();
     await rm(this.rootDir, { recursive: true, force: true });
     this.#exitGuard.release();
     this.#shared.log('Patroni cluster destroyed');
@@ -338,7 +348,7 @@ export class PatroniCluster {
   #destroySync(): void {
     for (const daemon of this.#adopted) daemon.killSync();
     for (const member of this.#members) member.disposeSync();
-    this.etcd.daemon.killSync();
+    this.etcd.killSync();
     rmSync(this.rootDir, { recursive: true, force: true });
   }
 }
@@ -369,15 +379,20 @@ export async function startPatroniCluster(options: PatroniClusterOptions = {}): 
   const log = options.log ?? debuglog('pg-split-cluster');
   const count = memberCount(options);
   const firstAddress = options.firstAddress ?? '127.0.0.2';
-  // Members take the first count + 4 addresses (room for added members); etcd the one after them.
-  const addresses = nodeAddresses(firstAddress, count + 5);
-  const etcdHost = addresses[count + 4] ?? firstAddress;
-  const port = await findFreePort(addresses);
-  const apiPort = await findFreePort(addresses);
-  const [etcdClient, etcdPeer] = [await findFreePort([etcdHost]), await findFreePort([etcdHost])];
+  const etcdCount = options.etcdMembers ?? 1;
+  // Members take the first count + 4 addresses (room for added members); etcd's members the ones after them.
+  const addresses = nodeAddresses(firstAddress, count + 4 + etcdCount);
+  const memberAddresses = addresses.slice(0, count + 4);
+  const port = await findFreePort(memberAddresses);
+  const apiPort = await findFreePort(memberAddresses);
   const rootDir = await makeClusterDir();
   await chownToServer(rootDir);
-  const etcd = new Etcd(rootDir, etcdHost, etcdClient, etcdPeer);
+  const etcdSpecs = [];
+  for (const [i, host] of addresses.slice(count + 4).entries()) {
+    const name = etcdCount === 1 ? 'etcd' : `etcd${i + 1}`;
+    etcdSpecs.push({ name, host, clientPort: await findFreePort([host]), peerPort: await findFreePort([host]) });
+  }
+  const etcd = new Etcd(rootDir, etcdSpecs);
   const timing = { ...DEFAULT_TIMING, ...options.timing };
   const cluster = new PatroniCluster({
     rootDir,

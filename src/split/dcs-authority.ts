@@ -1,0 +1,98 @@
+import type { PatroniDcs } from '../etcd/patroni-dcs.js';
+import type { DcsMember } from '../etcd/patroni-keys.js';
+import type { LeaderAuthority } from './leader-authority.js';
+import { memberKey, type Members } from './members.js';
+import { staleAfter, type PatroniReport } from './patroni-authority.js';
+
+/** Until Patroni's `config` key is read: the least staleness ever used. */
+const DEFAULT_STALE_MILLIS = 2500;
+
+/**
+ * Patroni as a second authority, read from etcd (PatroniDcs): a host is
+ * confirmed while the leader key names the member whose `conn_url` is the
+ * host's `host:port` and the key's lease is known to live for more than a
+ * second yet. When the lease runs out unrenewed (a frozen or cut-off Patroni),
+ * the leader is silent from that moment, a second before etcd deletes the key
+ * and another member can be promoted: writes there are witnessed from then on.
+ */
+export class DcsAuthority implements LeaderAuthority {
+  readonly #members: Members;
+  readonly #dcs: PatroniDcs;
+  readonly #staleMillis: number | null;
+  readonly #now: () => number;
+  #onChange: (() => void) | null = null;
+
+  constructor(members: Members, dcs: PatroniDcs, staleMillis: number | null, now: () => number = Date.now) {
+    this.#members = members;
+    this.#dcs = dcs;
+    this.#staleMillis = staleMillis;
+    this.#now = now;
+  }
+
+  /** How long a leader must have been confirmed without a break to outweigh a newer timeline. */
+  get staleMillis(): number {
+    const timing = this.#dcs.state.timing;
+    return this.#staleMillis ?? (timing === null ? DEFAULT_STALE_MILLIS : staleAfter(timing));
+  }
+
+  /** The member Patroni keeps for a host (same `host:port` as its conn_url), if any. */
+  #memberOf(hostIndex: number): DcsMember | null {
+    const { host, port } = this.#members.hostOf(hostIndex);
+    const key = memberKey(host, port);
+    for (const member of this.#dcs.state.members.values()) if (memberKey(member.host, member.port) === key) return member;
+    return null;
+  }
+
+  #isLeader(hostIndex: number): boolean {
+    const leader = this.#dcs.state.leader;
+    return leader !== null && this.#memberOf(hostIndex)?.name === leader.name;
+  }
+
+  confirms(hostIndex: number): boolean {
+    return this.#isLeader(hostIndex) && this.#dcs.leaderAlive();
+  }
+
+  confirmsSettled(hostIndex: number): boolean {
+    const since = this.#dcs.leaderSince;
+    return since !== null && this.confirms(hostIndex) && this.#now() - since >= this.staleMillis;
+  }
+
+  /** The leader past its lease's cut-off, or a host whose member key is gone (its lease expired): silent. A member that says "replica" is not. */
+  isSilent(hostIndex: number): boolean {
+    if (this.#isLeader(hostIndex)) return !this.#dcs.leaderAlive();
+    return this.#memberOf(hostIndex) === null;
+  }
+
+  async memberKeys(): Promise<string[] | null> {
+    const { members, found } = this.#dcs.state;
+    return found ? [...members.values()].map((m) => memberKey(m.host, m.port)) : null;
+  }
+
+  report(hostIndex: number): PatroniReport | null {
+    const member = this.#memberOf(hostIndex);
+    const error = this.#dcs.error?.message ?? null;
+    if (member === null && error === null && this.#dcs.heardAt === null) return null;
+    return {
+      askedAt: this.#dcs.heardAt,
+      role: this.#isLeader(hostIndex) ? 'leader' : (member?.role ?? null),
+      state: member?.state ?? null,
+      timeline: member?.timeline ?? null,
+      error,
+    };
+  }
+
+  start(onChange: () => void): void {
+    if (this.#onChange !== null) this.#dcs.off(this.#onChange);
+    this.#onChange = onChange;
+    this.#dcs.on(onChange);
+    this.#dcs.start();
+  }
+
+  pause(): void {
+    this.#dcs.pause();
+  }
+
+  close(): void {
+    this.#dcs.close();
+  }
+}
