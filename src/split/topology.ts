@@ -28,7 +28,7 @@ export interface DecisionInput {
   readonly isConfirmedLeader?: (hostIndex: number) => boolean;
   /** Standbys the reader leaves out (Patroni's `noloadbalance` tag). */
   readonly noReads?: (hostIndex: number) => boolean;
-  /** Some of the hosts named at start are not checked yet: any of them may be a standby. */
+  /** Some of the hosts named at start are not checked yet: any of them may be a standby, or a primary on a newer timeline. */
   readonly firstChecksPending?: boolean;
 }
 
@@ -51,6 +51,10 @@ function isWritable(s: NodeStatus): boolean {
  *   also be the node it confirms as leader; a read-write node it does not
  *   confirm is `unconfirmed`: no writes go there (a frozen leader whose
  *   Patroni stopped answering, a rogue primary Patroni no longer manages).
+ * - at start, no writer until every host named in the string has answered or
+ *   failed its first check: a stale primary (an old primary restarted
+ *   read-write) that answers first must not get writes before its successor,
+ *   on a newer timeline, has been heard.
  * - readers: healthy standbys (`prefer-standby`, `standby`), every healthy node
  *   (`any`), or the writer (`primary`); `prefer-standby` falls back to the
  *   writer when no standby is left, never while hosts named at start are still
@@ -62,7 +66,8 @@ export function decideRoles(input: DecisionInput): RoleDecision {
   const primaries = statuses.filter(isWritable);
   const current = primaries.filter((s) => (s.timeline ?? 0) >= newestTimeline);
   const confirmed = input.isConfirmedLeader ?? (() => true);
-  const writer = current.find((s) => confirmed(s.hostIndex))?.hostIndex ?? null;
+  // While a host named at start is unchecked, the primary seen may be a stale one whose successor has not answered yet.
+  const writer = input.firstChecksPending === true ? null : (current.find((s) => confirmed(s.hostIndex))?.hostIndex ?? null);
   const unconfirmed = current.filter((s) => !confirmed(s.hostIndex)).map((s) => s.hostIndex);
   const stalePrimaries = primaries.filter((s) => (s.timeline ?? 0) < newestTimeline).map((s) => s.hostIndex);
   const tooFar = input.isTooFarBehind ?? (() => false);

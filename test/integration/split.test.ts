@@ -223,7 +223,33 @@ describe('failover under a continuous write load', () => {
   );
 
   test(
-    "frozen standbys at start: the first reads wait for the standbys' first checks, go to the one that answers, and to the primary only when none does",
+    'a stale primary that answers first at start: no write goes to it before its successor, on a newer timeline, has answered',
+    TIMEOUT,
+    async (t) => {
+      await withCluster({}, async (cluster) => {
+        const old = cluster.primary;
+        const [next] = cluster.standbys as [ClusterNode, ClusterNode];
+        await old.stop('fast');
+        await next.promote();
+        // The old primary comes back read-write on its old timeline; its successor answers late (frozen, thawed within checkTimeoutMillis).
+        await old.start();
+        await next.freeze();
+        const sp = await split(t, cluster.conninfo([old, next], { application_name: APP }), { checkTimeoutMillis: 5000, waitForPrimary: false });
+        const firstWrite = whoAnswers(sp.writer);
+        await new Promise((r) => setTimeout(r, 1000)); // the fault: the successor frozen for a second
+        await next.thaw();
+        assert.deepEqual(await firstWrite, { host: next.host, standby: false }, 'the first write went to the stale primary');
+        assert.deepEqual(
+          sp.topology().nodes.filter((n) => n.stale).map((n) => n.host),
+          [old.host],
+        );
+        await sp.end();
+      });
+    },
+  );
+
+  test(
+    "frozen standbys at start: the first reads wait for the standbys' first checks, go to the one that answers, and to the primary only when none does; the writer waits for every host's first check",
     TIMEOUT,
     async (t) => {
       await withCluster({}, async (cluster) => {
@@ -232,9 +258,10 @@ describe('failover under a continuous write load', () => {
         await frozen.freeze();
         try {
           // The other standby answers its first check late: frozen while pg-split starts, thawed while a read waits.
+          // (waitForPrimary: false, so that connectSplit returns before the first checks: the writer waits for all of them.)
           await healthy.freeze();
-          const sp = await split(t, info, { checkTimeoutMillis: 2000 });
-          assert.deepEqual(await whoAnswers(sp.writer), { host: cluster.primary.host, standby: false });
+          const sp = await split(t, info, { checkTimeoutMillis: 2000, waitForPrimary: false });
+          const firstWrite = whoAnswers(sp.writer);
           const warnings: string[] = [];
           const onWarning = (w: Error): void => void warnings.push(w.name);
           process.on('warning', onWarning);
@@ -246,6 +273,7 @@ describe('failover under a continuous write load', () => {
             assert.deepEqual(read, { host: healthy.host, standby: true }, 'a first read did not wait for the standby that answered');
           for (let i = 0; i < 20; i++) assert.deepEqual(await whoAnswers(sp.reader), { host: healthy.host, standby: true });
           assert.deepEqual(warnings, [], 'a process warning (MaxListenersExceededWarning) while reads waited');
+          assert.deepEqual(await firstWrite, { host: cluster.primary.host, standby: false }, 'the writer, once the frozen standby timed out');
           await sp.end();
           await healthy.freeze();
           try {

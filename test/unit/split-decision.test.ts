@@ -64,7 +64,17 @@ test('prefer-standby falls back to the primary only once every host named at sta
     decideRoles({ statuses: oneStandbyKnown, policy: 'prefer-standby', newestTimeline: 0, firstChecksPending: true }).readers,
     [1],
   );
-  assert.deepEqual(decideRoles({ ...early, policy: 'any', firstChecksPending: true }).readers, [0]);
+  assert.deepEqual(decideRoles({ ...early, policy: 'any', firstChecksPending: true }).readers, []);
+});
+
+test('at start, no writer until every host named in the string has been checked: a stale primary may answer before its successor', () => {
+  const staleFirst = [node(0, 'primary', { timeline: 1 }), node(1, null)];
+  const pending = decideRoles({ statuses: staleFirst, policy: 'prefer-standby', newestTimeline: 0, firstChecksPending: true });
+  assert.equal(pending.writer, null);
+  const heard = [node(0, 'primary', { timeline: 1 }), node(1, 'primary', { timeline: 2 })];
+  const decided = decideRoles({ statuses: heard, policy: 'prefer-standby', newestTimeline: 0, firstChecksPending: false });
+  assert.equal(decided.writer, 1);
+  assert.deepEqual(decided.stalePrimaries, [0]);
 });
 
 test('split brain: the newest timeline wins, and an older primary is never used again', () => {
