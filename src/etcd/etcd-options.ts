@@ -15,7 +15,7 @@ export interface EtcdOptions {
   readonly password?: string;
   /** PEM texts (read the files yourself) for https endpoints: the CA etcd's certificate is signed by, and a client certificate and key. */
   readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
-  /** Bound on one request to etcd, in milliseconds. @default 1000 */
+  /** Bound on one request to etcd, in milliseconds (a linearizable read is a raft round among etcd's members). @default 2000 */
   readonly timeoutMillis?: number;
 }
 
@@ -83,7 +83,7 @@ export function etcdOption(name: string, value: unknown): PatroniDcsOptions {
       username,
       password,
       tls,
-      timeoutMillis: numberOption(`${name}.timeoutMillis`, options['timeoutMillis'], 1000, { unit: 'milliseconds' }),
+      timeoutMillis: numberOption(`${name}.timeoutMillis`, options['timeoutMillis'], 2000, { unit: 'milliseconds' }),
     }),
   });
 }

@@ -49,6 +49,8 @@ export class PatroniDcs {
   #cutoff: number | null = null;
   /** Since when the leader key has named its current leader, as seen here. */
   #leaderSince: number | null = null;
+  /** The lease check found the leader key other than the watch said: read everything again. */
+  #behind = false;
   /** The newest revision whose changes are applied: a broken watch resumes after it. */
   #seen = 0;
   /** When etcd last answered (a range, a lease, a watch message). */
@@ -178,7 +180,7 @@ export class PatroniDcs {
         this.#failed(err, abort.signal);
       }
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : null;
-      const fullRead: boolean = resumeFrom === null || reason === 'compacted' || reason === 'behind' || reason === 'cancelled';
+      const fullRead: boolean = resumeFrom === null || this.#behind || reason === 'compacted' || reason === 'cancelled';
       debug(
         'watch ended (%s); next: %s',
         typeof reason === 'string' ? reason : (this.#error?.message ?? 'stream closed'),
@@ -186,6 +188,7 @@ export class PatroniDcs {
       );
       resumeFrom = fullRead ? null : this.#seen + 1;
       if (this.#failures > 0) await sleep(Math.min(MAX_BACKOFF_MILLIS, 100 * 2 ** (this.#failures - 1)));
+      if (this.#behind) resumeFrom = null;
     }
   }
 
@@ -229,6 +232,7 @@ export class PatroniDcs {
       );
     this.#heard();
     this.#seen = Number(answer.header?.revision ?? 0);
+    this.#behind = false;
     debug('read %s at revision %d from %s: leader %s', this.#prefix, this.#seen, this.#client.endpoint, state.leader?.name ?? 'none');
     this.#setState(state);
     this.#settleFirst(null);
@@ -297,7 +301,9 @@ export class PatroniDcs {
       const kv = answer.kvs?.[0];
       const known = this.#state.leader;
       if ((kv?.mod_revision ?? null) !== (known?.modRevision ?? null)) {
+        this.#behind = true;
         this.#watchAbort?.abort('behind');
+        this.#scheduleCheck(run);
         return;
       }
       const left =
@@ -306,6 +312,7 @@ export class PatroniDcs {
           : Number((await this.#client.call<{ TTL?: string }>('/v3/lease/timetolive', { ID: kv.lease })).TTL ?? -1);
       if (!this.#current(run)) return;
       this.#heard();
+      this.#error = null;
       this.#cutoff = left > 0 ? sentAt + left * 1000 - LEASE_MARGIN_MILLIS : null;
       debug('leader %s: lease %s s left', kv?.value === undefined ? 'none' : fromB64(kv.value), left);
       this.#changed();
@@ -315,8 +322,8 @@ export class PatroniDcs {
       // The watch on this endpoint may hang as this request did: start over on the next.
       this.#client.rotate();
       this.#watchAbort?.abort('endpoint-failed');
-      return;
     }
+    // Always again: a check that failed is retried (on the next endpoint) within a second, whatever the watch does.
     this.#scheduleCheck(run);
   }
 

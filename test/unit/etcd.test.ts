@@ -102,7 +102,7 @@ test('etcdOption: endpoints in both forms, https with TLS, defaults; bad input i
   const resolved = etcdOption('patroni.etcd', { endpoints: ['10.0.0.5:2379', 'http://etcd2:2379/'], scope: 'shop' });
   assert.deepEqual(resolved.connection.endpoints, ['http://10.0.0.5:2379', 'http://etcd2:2379']);
   assert.equal(resolved.namespace, '/service');
-  assert.equal(resolved.connection.timeoutMillis, 1000);
+  assert.equal(resolved.connection.timeoutMillis, 2000);
   assert.deepEqual(etcdOption('patroni.etcd', { endpoints: 'etcd1:2379', scope: 's', tls: { ca: 'PEM' } }).connection.endpoints, [
     'https://etcd1:2379',
   ]);
