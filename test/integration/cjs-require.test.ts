@@ -149,6 +149,7 @@ test(
         'startHaproxy',
         'startPatroniCluster',
         'startPgBouncers',
+        'startTcpProxy',
       ];
       assert.deepEqual(report.exports.cluster, clusterExports);
       assert.ok(report.classes);

@@ -15,6 +15,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -92,6 +93,30 @@ async function waitReady(port: number, password: string, user: string, database:
   );
 }
 
+/** Whether a listener can bind 127.0.0.1:<port> now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Waits until the published port can be bound (60 s at most). Every test
+ * connection to a loopback address leaves from 127.0.0.1 on an ephemeral
+ * port, which can be a published port for as long as it lasts (seen once
+ * with the suite's files running side by side): docker would fail to publish
+ * it then too.
+ */
+async function waitPortFree(port: number): Promise<void> {
+  await waitUntil(() => bindable(port), {
+    timeoutMillis: 60_000,
+    intervalMillis: 200,
+    onTimeout: () => new Error(`127.0.0.1:${port} stayed in use`),
+  });
+}
+
 export class ComposeEmulation {
   readonly nodes: ComposeNode[] = [];
   readonly #binDir = findPgBinDir();
@@ -138,6 +163,7 @@ export class ComposeEmulation {
     const service = services[name];
     if (service === undefined) return;
     const port = publishedPort(service);
+    await waitPortFree(port);
     const { dataDir, socketDir, logPath } = await this.#dirs(name);
     const primary = Object.keys(service.depends_on ?? {})[0];
     let child: ChildProcess;
