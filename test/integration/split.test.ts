@@ -234,13 +234,19 @@ describe('failover under a continuous write load', () => {
         // The old primary comes back read-write on its old timeline; its successor answers late (frozen, thawed within checkTimeoutMillis).
         await old.start();
         await next.freeze();
-        const sp = await split(t, cluster.conninfo([old, next], { application_name: APP }), { checkTimeoutMillis: 5000, waitForPrimary: false });
+        const sp = await split(t, cluster.conninfo([old, next], { application_name: APP }), {
+          checkTimeoutMillis: 5000,
+          waitForPrimary: false,
+        });
         const firstWrite = whoAnswers(sp.writer);
         await new Promise((r) => setTimeout(r, 1000)); // the fault: the successor frozen for a second
         await next.thaw();
         assert.deepEqual(await firstWrite, { host: next.host, standby: false }, 'the first write went to the stale primary');
         assert.deepEqual(
-          sp.topology().nodes.filter((n) => n.stale).map((n) => n.host),
+          sp
+            .topology()
+            .nodes.filter((n) => n.stale)
+            .map((n) => n.host),
           [old.host],
         );
         await sp.end();
@@ -273,7 +279,11 @@ describe('failover under a continuous write load', () => {
             assert.deepEqual(read, { host: healthy.host, standby: true }, 'a first read did not wait for the standby that answered');
           for (let i = 0; i < 20; i++) assert.deepEqual(await whoAnswers(sp.reader), { host: healthy.host, standby: true });
           assert.deepEqual(warnings, [], 'a process warning (MaxListenersExceededWarning) while reads waited');
-          assert.deepEqual(await firstWrite, { host: cluster.primary.host, standby: false }, 'the writer, once the frozen standby timed out');
+          assert.deepEqual(
+            await firstWrite,
+            { host: cluster.primary.host, standby: false },
+            'the writer, once the frozen standby timed out',
+          );
           await sp.end();
           await healthy.freeze();
           try {
