@@ -14,6 +14,8 @@ interface Job {
   readonly count: number;
   readonly startEveryMillis: number;
   readonly idleAfterMillis: number;
+  /** More connectSplit options (JSON): `patroni`, say. */
+  readonly options?: object;
 }
 
 const WHO = 'SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
   const splits: SplitCluster[] = [];
   for (let i = 0; i < job.count; i++) {
     const started = Date.now();
-    const split = await connectSplit(job.url, { idleAfterMillis: job.idleAfterMillis });
+    const split = await connectSplit(job.url, { ...job.options, idleAfterMillis: job.idleAfterMillis });
     splits.push(split);
     send({ kind: 'started', result: await round(split) });
     await new Promise((r) => setTimeout(r, Math.max(0, job.startEveryMillis - (Date.now() - started))));

@@ -55,7 +55,8 @@ interface Line {
   readonly heapPerInstance?: number;
 }
 
-class Worker {
+/** One Node process of the fleet (bench/fleet-worker.ts), driven by lines on its stdin. */
+export class FleetWorker {
   readonly lines: Line[] = [];
   readonly #child: ChildProcess;
   #waiters: Array<() => void> = [];
@@ -129,7 +130,7 @@ async function failoverWhileIdle(cluster: Cluster): Promise<ClusterNode> {
 
 export async function measureFleet(instances: number, processes = 4, idleAfterMillis = 1000, startEveryMillis = 400): Promise<FleetResult> {
   const cluster = await startCluster({ standbys: 2 });
-  const workers: Worker[] = [];
+  const workers: FleetWorker[] = [];
   try {
     await limitConnections(cluster, MAX_CONNECTIONS);
     await cluster.primary.query('CREATE TABLE fleet_writes (id serial PRIMARY KEY, host text NOT NULL)');
@@ -138,7 +139,7 @@ export async function measureFleet(instances: number, processes = 4, idleAfterMi
     const started = Date.now();
     for (let p = 0; p < processes; p++) {
       const count = Math.floor(instances / processes) + (p < instances % processes ? 1 : 0);
-      workers.push(new Worker({ url, count, startEveryMillis, idleAfterMillis }));
+      workers.push(new FleetWorker({ url, count, startEveryMillis, idleAfterMillis }));
     }
     const peakSessions = await peakWhile(cluster, Promise.all(workers.map((w) => w.until('ready'))));
     const startSeconds = Math.round((Date.now() - started) / 100) / 10;
