@@ -1,3 +1,4 @@
+import type { PatroniMemberView } from '../probe/patroni-members.js';
 import { fromB64 } from './etcd-client.js';
 
 /** One key-value as etcd's JSON gateway sends it (int64s as strings, zero fields left out). */
@@ -8,18 +9,8 @@ export interface GatewayKv {
   readonly mod_revision?: string;
 }
 
-/** A member as Patroni keeps it under `members/<name>`. */
-export interface DcsMember {
-  readonly name: string;
-  /** From `conn_url`: where its PostgreSQL listens. */
-  readonly host: string;
-  readonly port: number;
-  readonly role: string | null;
-  readonly state: string | null;
-  readonly timeline: number | null;
-  readonly noLoadBalance: boolean;
-  readonly noFailover: boolean;
-}
+/** A member as Patroni keeps it under `members/<name>` (its address from `conn_url`): what `GET /cluster` shows of it, but the lag. */
+export type DcsMember = Omit<PatroniMemberView, 'lag'>;
 
 /** The leader key: the leader's name and the lease that keeps it (etcd deletes the key when the lease expires). */
 interface DcsLeader {

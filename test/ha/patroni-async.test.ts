@@ -23,13 +23,7 @@ describe('connectSplit under Patroni, asynchronous replication', () => {
       TIMEOUT,
       async (t) => {
         const run = await PatroniRun.start(t, cluster, authority ? withPatroni(cluster) : {});
-        const old = await cluster.waitUntilSettled();
-        await run.underLoad();
-        await cluster.switchover();
-        const leader = await cluster.waitUntilSettled({ not: old });
-        const settled = Date.now();
-        const reached = await run.writerReaches(leader, settled);
-        await run.underLoad();
+        const { old, leader, settled, reached } = await run.switchover();
         const { lost } = await run.finish();
         assert.deepEqual(run.writes.failures, [], 'writes wait for the new primary, they do not fail');
         assert.deepEqual(run.reads.failures, [], 'reads do not fail');
@@ -67,19 +61,13 @@ describe('connectSplit under Patroni, asynchronous replication', () => {
     TIMEOUT,
     async (t) => {
       const run = await PatroniRun.start(t, cluster, withPatroni(cluster));
-      const old = await cluster.waitUntilSettled();
-      await run.underLoad();
-      const killedAt = Date.now();
-      await old.kill9Patroni();
-      const leader = await cluster.waitUntilSettled({ not: old, timeoutMillis: 120_000 });
-      await run.writerReaches(leader, Date.now());
+      const { old, killedAt, firstOnNew } = await run.leaderPatroniKilled();
       // The old primary still runs, read-write and unmanaged. Past the cut-off (ttl - loop_wait - 1 = 7 s after its
       // Patroni went silent) pg-split acknowledges a write there only once both other members have received it
       // (WriteWitness), so the member Patroni promotes has it: the writes acknowledged after another member could
       // be promoted (8 s) are kept, as `lost` shows below.
       const lateOnOld = run.writes.acks.filter((a) => a.server === old.host && a.at > killedAt + 8000);
       t.diagnostic(`${lateOnOld.length} writes acknowledged by the unmanaged primary after another member could be promoted`);
-      const firstOnNew = run.writes.acks.find((a) => a.server === leader.host && a.at > killedAt)?.at ?? Infinity;
       assert.ok(
         run.writes.acks.every((a) => a.server !== old.host || a.at < firstOnNew),
         'the unmanaged primary acknowledged a write after the new leader did',

@@ -35,13 +35,7 @@ describe("Patroni read from etcd's v3 watch (3 Patroni members, 3 etcd members)"
 
   test("a planned switchover: 0 failed statements, writes follow Patroni's leader", TIMEOUT, async (t) => {
     const run = await PatroniRun.start(t, cluster, withEtcd());
-    const old = await cluster.waitUntilSettled();
-    await run.underLoad();
-    await cluster.switchover();
-    const leader = await cluster.waitUntilSettled({ not: old });
-    const settled = Date.now();
-    const reached = await run.writerReaches(leader, settled);
-    await run.underLoad();
+    const { settled, reached } = await run.switchover();
     const { lost } = await run.finish();
     assert.deepEqual(run.writes.failures, [], 'writes wait for the new primary, they do not fail');
     assert.deepEqual(run.reads.failures, []);
@@ -58,13 +52,7 @@ describe("Patroni read from etcd's v3 watch (3 Patroni members, 3 etcd members)"
     TIMEOUT,
     async (t) => {
       const run = await PatroniRun.start(t, cluster, withEtcd());
-      const old = await cluster.waitUntilSettled();
-      await run.underLoad();
-      const killedAt = Date.now();
-      await old.kill9Patroni();
-      const leader = await cluster.waitUntilSettled({ not: old, timeoutMillis: 120_000 });
-      await run.writerReaches(leader, Date.now());
-      const firstOnNew = run.writes.acks.find((a) => a.server === leader.host && a.at > killedAt)?.at ?? Infinity;
+      const { old, killedAt, firstOnNew } = await run.leaderPatroniKilled();
       const lastOnOld = run.writes.acks.filter((a) => a.server === old.host).at(-1)?.at ?? killedAt;
       t.diagnostic(`last write acknowledged by the unmanaged primary ${lastOnOld - killedAt} ms after its Patroni was killed (ttl 10)`);
       assert.ok(

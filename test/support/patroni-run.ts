@@ -71,6 +71,34 @@ export class PatroniRun {
     return next;
   }
 
+  /** A planned switchover under the loads: the old leader, the new one, when Patroni settled on it and when the writer first wrote there. */
+  async switchover(): Promise<{ old: PatroniMember; leader: PatroniMember; settled: number; reached: number }> {
+    const old = await this.cluster.waitUntilSettled();
+    await this.underLoad();
+    await this.cluster.switchover();
+    const leader = await this.cluster.waitUntilSettled({ not: old });
+    const settled = Date.now();
+    const reached = await this.writerReaches(leader, settled);
+    await this.underLoad();
+    return { old, leader, settled, reached };
+  }
+
+  /**
+   * The leader's Patroni killed (kill -9) under the loads, its PostgreSQL left
+   * running unmanaged: the old leader, the member Patroni promotes once the
+   * lock expires, when the kill was and when the writer first wrote there.
+   */
+  async leaderPatroniKilled(): Promise<{ old: PatroniMember; leader: PatroniMember; killedAt: number; firstOnNew: number }> {
+    const old = await this.cluster.waitUntilSettled();
+    await this.underLoad();
+    const killedAt = Date.now();
+    await old.kill9Patroni();
+    const leader = await this.cluster.waitUntilSettled({ not: old, timeoutMillis: 120_000 });
+    await this.writerReaches(leader, Date.now());
+    const firstOnNew = this.writes.acks.find((a) => a.server === leader.host && a.at > killedAt)?.at ?? Infinity;
+    return { old, leader, killedAt, firstOnNew };
+  }
+
   /** Waits until a write sent after `since` is acknowledged by `leader`, as the server says; returns when. */
   async writerReaches(leader: PatroniMember, since: number, timeoutMillis = 60_000): Promise<number> {
     const deadline = Date.now() + timeoutMillis;
