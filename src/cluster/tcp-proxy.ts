@@ -41,7 +41,6 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
         client.destroy();
         upstream.destroy();
       });
-      if (held) socket.pause();
     }
     client.pipe(upstream);
     upstream.pipe(client);

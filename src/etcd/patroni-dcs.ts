@@ -330,13 +330,9 @@ export class PatroniDcs {
   #scheduleCheck(run: number): void {
     if (this.#checkTimer !== null) clearTimeout(this.#checkTimer);
     const now = this.#now();
-    const lead = 2 * this.#clientTimeout() + 500;
+    const lead = 2 * this.#client.timeoutMillis + 500;
     const at = this.#cutoff === null ? now + LEADERLESS_CHECK_MILLIS : Math.max(this.#cutoff - lead, now + LEADERLESS_CHECK_MILLIS);
     this.#checkTimer = setTimeout(() => void this.#checkLease(run), at - now);
     this.#checkTimer.unref();
-  }
-
-  #clientTimeout(): number {
-    return this.#client.timeoutMillis;
   }
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { clusterError } from '../cluster-error.js';
 import { chownToServer } from '../run-as.js';
 import { waitUntil } from '../wait.js';
+import { b64, fromB64 } from '../../etcd/etcd-client.js';
 import { Daemon } from './daemon.js';
 import type { DcsApi } from './member-config.js';
 
@@ -137,11 +138,11 @@ export class Etcd {
       return ((await res.json()) as { node?: { value?: string } }).node?.value ?? null;
     }
     const value = (await this.#range(key, signal))?.value;
-    return value === undefined ? null : Buffer.from(value, 'base64').toString();
+    return value === undefined ? null : fromB64(value);
   }
 
   async #range(key: string, signal: AbortSignal): Promise<{ value?: string; lease?: string } | undefined> {
-    const body = JSON.stringify({ key: Buffer.from(key).toString('base64') });
+    const body = JSON.stringify({ key: b64(key) });
     const res = await fetch(`http://${this.#live()}/v3/kv/range`, { method: 'POST', body, signal });
     if (!res.ok) throw clusterError('etcd', `range ${key}: HTTP ${res.status}`, '', await res.text());
     return ((await res.json()) as { kvs?: Array<{ value?: string; lease?: string }> }).kvs?.[0];
