@@ -83,6 +83,8 @@ export interface WatchState {
   readonly newest: TimelineMemory;
   /** Nodes left on a timeline the orchestrator discarded: neither their timeline nor their reads count while they stay standbys on it. */
   readonly leftBehind: readonly TimelineReport[];
+  /** The nodes seen as a primary on each recent timeline, kept across timelines so one fallen back to can be discarded in turn. */
+  readonly primariesSeen: readonly TimelineReport[];
 }
 
 const NO_TIMELINE: TimelineMemory = Object.freeze({
@@ -100,6 +102,7 @@ export const INITIAL_WATCH_STATE: WatchState = Object.freeze({
   lastWriter: null,
   newest: NO_TIMELINE,
   leftBehind: [],
+  primariesSeen: [],
 });
 
 export interface WatchInput extends Omit<DecisionInput, 'newestTimeline'> {
@@ -150,13 +153,32 @@ function leaderOnOlderTimeline(
   );
 }
 
-function memoryOf(statuses: readonly NodeStatus[], timeline: number): TimelineMemory {
+/** How many (node, timeline) pairs seen as a primary the watch keeps: the newest timelines' (a few failovers back). */
+const PRIMARIES_SEEN_KEPT = 32;
+
+/** The pairs seen before plus the reachable primaries in these statuses, newest timelines first, bounded. */
+function recordPrimaries(seen: readonly TimelineReport[], statuses: readonly NodeStatus[]): readonly TimelineReport[] {
+  const fresh = statuses
+    .filter((s) => s.reachable && s.role === 'primary' && s.timeline !== null)
+    .map((s) => ({ hostIndex: s.hostIndex, timeline: s.timeline ?? 0 }))
+    .filter((r) => !seen.some((x) => x.hostIndex === r.hostIndex && x.timeline === r.timeline));
+  if (fresh.length === 0) return seen;
+  return [...seen, ...fresh].sort((a, b) => b.timeline - a.timeline).slice(0, PRIMARIES_SEEN_KEPT);
+}
+
+/**
+ * What the watch knows of `timeline` from these statuses and from the nodes
+ * seen as a primary on it before (a timeline fallen back to after a discard
+ * was often seen on a primary that has since left it).
+ */
+function memoryOf(statuses: readonly NodeStatus[], timeline: number, seen: readonly TimelineReport[]): TimelineMemory {
   const on = statuses.filter((s) => s.reachable && s.timeline === timeline);
   const lsn = on.find((s) => s.role === 'primary')?.lsn ?? null;
-  const primaries = on.filter((s) => s.role === 'primary').map((s) => s.hostIndex);
+  const seenOn = seen.filter((r) => r.timeline === timeline).map((r) => r.hostIndex);
+  const primaries = [...new Set([...on.filter((s) => s.role === 'primary').map((s) => s.hostIndex), ...seenOn])];
   return {
     timeline,
-    reporters: on.map((s) => s.hostIndex),
+    reporters: [...new Set([...on.map((s) => s.hostIndex), ...seenOn])],
     primaryReporters: primaries,
     firstSeenLsn: lsn,
     lastSeenLsn: lsn,
@@ -188,11 +210,12 @@ const newestReported = (statuses: readonly NodeStatus[]): number =>
 function rememberTimeline(
   memory: TimelineMemory,
   statuses: readonly NodeStatus[],
+  seen: readonly TimelineReport[],
   isSettledLeader?: (hostIndex: number) => boolean,
 ): Remembered {
   const kept = (m: TimelineMemory): Remembered => ({ memory: m, discarded: null, evidence: 'servers', leftBehind: [] });
   const reported = newestReported(statuses);
-  if (reported > memory.timeline) return kept(memoryOf(statuses, reported));
+  if (reported > memory.timeline) return kept(memoryOf(statuses, reported, seen));
   const byHost = new Map(statuses.map((s) => [s.hostIndex, s]));
   const reporters = new Set(memory.reporters);
   const primaryReporters = new Set(memory.primaryReporters);
@@ -215,7 +238,8 @@ function rememberTimeline(
       const s = byHost.get(i);
       return s !== undefined && s.reachable && s.timeline !== null && s.timeline < memory.timeline;
     });
-  if (wentBack && reported > 0) return { memory: memoryOf(statuses, reported), discarded: updated, evidence: 'servers', leftBehind: [] };
+  if (wentBack && reported > 0)
+    return { memory: memoryOf(statuses, reported, seen), discarded: updated, evidence: 'servers', leftBehind: [] };
   if (leaderOnOlderTimeline(updated, statuses, isSettledLeader) === null) return kept(updated);
   // Every node that had the timeline and has not visibly left it stays behind on it, reachable now or not.
   const leftBehind = updated.reporters
@@ -225,7 +249,7 @@ function rememberTimeline(
     })
     .map((hostIndex) => ({ hostIndex, timeline: memory.timeline }));
   const visible = hideLeftBehind(statuses, leftBehind);
-  return { memory: memoryOf(visible, newestReported(visible)), discarded: updated, evidence: 'orchestrator', leftBehind };
+  return { memory: memoryOf(visible, newestReported(visible), seen), discarded: updated, evidence: 'orchestrator', leftBehind };
 }
 
 /** Counts the writes acknowledged while the writer was on the remembered timeline. */
@@ -253,7 +277,9 @@ export function advanceWatch(state: WatchState, input: WatchInput): { readonly s
   const { acknowledgedWrites, isSettledLeader, ...decisionInput } = input;
   const events: WatchEvent[] = [];
   const stillBehind = stillLeftBehind(state.leftBehind, input.statuses);
-  const remembered = rememberTimeline(state.newest, hideLeftBehind(input.statuses, stillBehind), isSettledLeader);
+  const visible = hideLeftBehind(input.statuses, stillBehind);
+  const primariesSeen = recordPrimaries(state.primariesSeen, visible);
+  const remembered = rememberTimeline(state.newest, visible, primariesSeen, isSettledLeader);
   const leftBehind = [...stillBehind, ...remembered.leftBehind];
   const statuses = hideLeftBehind(input.statuses, leftBehind);
   if (remembered.discarded !== null) {
@@ -274,7 +300,7 @@ export function advanceWatch(state: WatchState, input: WatchInput): { readonly s
   const previous = state.decision;
   const current = decideRoles({ ...decisionInput, statuses, newestTimeline: remembered.memory.timeline });
   const newest = countWrites(remembered.memory, current, statuses, acknowledgedWrites);
-  const next: WatchState = { decision: current, lastWriter: current.writer ?? state.lastWriter, newest, leftBehind };
+  const next: WatchState = { decision: current, lastWriter: current.writer ?? state.lastWriter, newest, leftBehind, primariesSeen };
   if (!decisionChanged(previous, current)) return { state: next, events };
   events.push({ name: 'change', event: { previous, current } });
   if (current.writer !== null && state.lastWriter !== null && current.writer !== state.lastWriter) {

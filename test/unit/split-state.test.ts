@@ -123,6 +123,32 @@ test("watch: a newer timeline is never forgotten because its node is merely unre
   assert.equal(standbyOnly.state.decision.writer, null, 'the old primary stays ruled out');
 });
 
+test('watch: after a discarded timeline, the one it falls back to keeps the primaries once seen on it, so it can be discarded in turn', () => {
+  const { state, events } = replayWithWrites([
+    [[node(0, 'primary', 5, '0/5000'), node(1, 'standby', 5), node(2, 'standby', 5)], 0],
+    // Node 0 frozen: node 1 promoted onto timeline 6, node 2 follows it.
+    [[node(0, null), node(1, 'primary', 6, '0/6000'), node(2, 'standby', 6)], 10],
+    // Node 2 promoted in turn onto timeline 7; node 1, not yet rewound, still reports 6 as a standby.
+    [[node(0, null), node(1, 'standby', 6), node(2, 'primary', 7, '0/7000')], 20],
+    // The orchestrator went back to node 0 on timeline 5: node 2 rewound onto it; node 1 left on timeline 6.
+    [[node(0, 'primary', 5, '0/8000'), node(1, 'standby', 6), node(2, 'standby', 5)], 20],
+    // Node 1 rebuilt from the leader.
+    [[node(0, 'primary', 5, '0/9000'), node(1, 'standby', 5), node(2, 'standby', 5)], 20],
+  ]);
+  const discarded = events
+    .filter((e) => e.name === 'timeline-discarded')
+    .map((e) => e.event as { timeline: number; now: number; nodes: number[] });
+  assert.deepEqual(
+    discarded.map((d) => [d.timeline, d.now, d.nodes]),
+    [
+      [7, 6, [2]],
+      [6, 5, [1]],
+    ],
+  );
+  assert.equal(state.decision.writer, 0, "writes go to the orchestrator's primary once no node is left on a newer timeline");
+  assert.equal(state.decision.newestTimeline, 5);
+});
+
 /** Feeds snapshots with what the second authority says: which node it confirms, and which it has confirmed long enough. */
 function replayWithAuthority(steps: Array<[NodeStatus[], { leader: number | null; settled: boolean }]>): {
   state: WatchState;
