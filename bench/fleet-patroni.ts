@@ -20,12 +20,12 @@ import { SECURE_PASSWORD, SECURE_ROLE, startHaproxy, startPatroniCluster, type P
 import { connectSplit } from '../src/split/connect-split.js';
 import type { SplitOptions } from '../src/split/options.js';
 import { FleetWorker } from './fleet.js';
+import { cpuDuring } from './proc-cpu.js';
 import { table } from './stats.js';
 
 const APP = 'pgsplit-fleet-patroni';
 const WINDOW_MILLIS = 30_000;
 const PROCESSES = 4;
-const TICKS_PER_SECOND = 100;
 
 type Mode = 'no client' | 'REST API' | 'etcd watch' | 'HAProxy';
 
@@ -42,21 +42,8 @@ interface CostRow {
   readonly switchover: { readonly longestGapMillis: number; readonly failed: number } | null;
 }
 
-/** utime + stime of a process, in clock ticks (/proc/<pid>/stat). */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
 /** Each process's CPU over `millis`, in % of one core. */
-async function cpuOver(pids: readonly number[], millis: number): Promise<number[]> {
-  const before = pids.map(cpuTicks);
-  const started = Date.now();
-  await new Promise((r) => setTimeout(r, millis));
-  const seconds = (Date.now() - started) / 1000;
-  return pids.map((pid, i) => Math.round(((cpuTicks(pid) - (before[i] ?? 0)) / TICKS_PER_SECOND / seconds) * 1000) / 10);
-}
+const cpuOver = (pids: readonly number[], millis: number): Promise<number[]> => cpuDuring(pids, new Promise((r) => setTimeout(r, millis)));
 
 async function sessionsPerMember(cluster: PatroniCluster): Promise<number[]> {
   return Promise.all(
@@ -207,7 +194,6 @@ if (import.meta.url === `file://${process.argv[1]}` && process.env['PGSPLIT_FLEE
     .split('\n')
     .filter((l) => l.startsWith('{"mode"'))
     .map((l) => JSON.parse(l) as CostRow);
-  writeFileSync('docs/fleet-patroni.svg', costChart(rows));
   writeFileSync('docs/fleet-patroni.svg', costChart(rows));
   console.log(costTable(rows));
 } else if (import.meta.url === `file://${process.argv[1]}`) {

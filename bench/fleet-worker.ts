@@ -2,12 +2,15 @@
  * One process of a fleet (bench/fleet.ts): `count` connectSplit instances,
  * started one every `startEveryMillis` as a rolling deploy starts pods, each
  * making one write and one read and then left alone. On "round" (a line on
- * stdin) every instance in turn makes one write and one read again. Each
- * answer says which server ran it, as the server reports it. Lines out are
- * JSON; nothing here decides what is right (the parent checks).
+ * stdin) every instance in turn makes one write and one read again. On
+ * "soak <millis>" every instance makes a write and a read at random times, a
+ * mean of `millis` apart (a light load on a fleet), until "stop". Each
+ * answer says which server ran it, as the server reports it, and when. Lines
+ * out are JSON; nothing here decides what is right (the parent checks).
  */
 import { createInterface } from 'node:readline';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
+import type { Round } from './fleet.js';
 
 interface Job {
   readonly url: string;
@@ -20,12 +23,15 @@ interface Job {
 
 const WHO = 'SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
 
-async function round(split: SplitCluster): Promise<{ write: string; read: string; readStandby: boolean; millis: number }> {
+async function round(split: SplitCluster): Promise<Round> {
   const started = Date.now();
   const w = await split.writer.query<{ host: string }>('INSERT INTO fleet_writes (host) VALUES (host(inet_server_addr())) RETURNING host');
+  const writeAt = Date.now();
   const r = await split.reader.query<{ host: string; standby: boolean }>(WHO);
   return {
     write: w.rows[0]?.host ?? '',
+    writeSentAt: started,
+    writeAt,
     read: r.rows[0]?.host ?? '',
     readStandby: r.rows[0]?.standby === true,
     millis: Date.now() - started,
@@ -34,6 +40,26 @@ async function round(split: SplitCluster): Promise<{ write: string; read: string
 
 function send(message: unknown): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+const errorText = (err: unknown): string => `${(err as { code?: string }).code ?? ''} ${err instanceof Error ? err.message : String(err)}`;
+
+const sleep = (millis: number): Promise<void> => new Promise((r) => setTimeout(r, millis));
+
+/** One instance's light load: a round at random times, `meanMillis` apart on average (the first within one mean), until `running()` is false. */
+async function soak(split: SplitCluster, instance: number, meanMillis: number, running: () => boolean): Promise<void> {
+  let wait = Math.random() * meanMillis;
+  while (running()) {
+    await sleep(Math.min(wait, 1000));
+    wait -= 1000;
+    if (wait > 0) continue;
+    try {
+      send({ kind: 'soak', instance, result: await round(split) });
+    } catch (err) {
+      send({ kind: 'soak', instance, error: errorText(err), at: Date.now() });
+    }
+    wait = -Math.log(1 - Math.random()) * meanMillis;
+  }
 }
 
 async function main(): Promise<void> {
@@ -50,15 +76,24 @@ async function main(): Promise<void> {
   }
   global.gc?.();
   send({ kind: 'ready', heapPerInstance: Math.round((process.memoryUsage().heapUsed - heapBefore) / Math.max(1, job.count)) });
+  let soaking: Promise<void[]> | null = null;
+  let running = false;
   for await (const line of createInterface({ input: process.stdin })) {
-    if (line === 'round') {
+    if (line.startsWith('soak ')) {
+      running = true;
+      soaking = Promise.all(splits.map((split, i) => soak(split, i, Number(line.slice(5)), () => running)));
+    } else if (line === 'stop') {
+      running = false;
+      await soaking;
+      send({ kind: 'stopped' });
+    } else if (line === 'round') {
       // Paced as the start was: the instances woken in the last idleAfterMillis hold sessions, the others none.
       for (const split of splits) {
         const started = Date.now();
         try {
           send({ kind: 'round', result: await round(split) });
         } catch (err) {
-          send({ kind: 'round', error: `${(err as { code?: string }).code ?? ''} ${err instanceof Error ? err.message : String(err)}` });
+          send({ kind: 'round', error: errorText(err) });
         }
         await new Promise((r) => setTimeout(r, Math.max(0, job.startEveryMillis - (Date.now() - started))));
       }

@@ -41,17 +41,24 @@ export interface FleetResult {
   };
 }
 
-interface Round {
+export interface Round {
   readonly write: string;
+  /** When the write was sent and acknowledged (epoch milliseconds). */
+  readonly writeSentAt: number;
+  readonly writeAt: number;
   readonly read: string;
   readonly readStandby: boolean;
   readonly millis: number;
 }
 
-interface Line {
-  readonly kind: 'started' | 'ready' | 'round' | 'round-done' | 'ended';
+export interface Line {
+  readonly kind: 'started' | 'ready' | 'round' | 'round-done' | 'soak' | 'stopped' | 'ended';
   readonly result?: Round;
   readonly error?: string;
+  /** Which of the process's instances made a soak round. */
+  readonly instance?: number;
+  /** When a soak round failed (epoch milliseconds). */
+  readonly at?: number;
   readonly heapPerInstance?: number;
 }
 

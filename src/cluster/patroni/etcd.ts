@@ -141,11 +141,26 @@ export class Etcd {
     return value === undefined ? null : fromB64(value);
   }
 
-  async #range(key: string, signal: AbortSignal): Promise<{ value?: string; lease?: string } | undefined> {
+  async #range(
+    key: string,
+    signal: AbortSignal,
+  ): Promise<{ value?: string; lease?: string; create_revision?: string; mod_revision?: string } | undefined> {
     const body = JSON.stringify({ key: b64(key) });
     const res = await fetch(`http://${this.#live()}/v3/kv/range`, { method: 'POST', body, signal });
     if (!res.ok) throw clusterError('etcd', `range ${key}: HTTP ${res.status}`, '', await res.text());
-    return ((await res.json()) as { kvs?: Array<{ value?: string; lease?: string }> }).kvs?.[0];
+    return ((await res.json()) as { kvs?: Array<{ value?: string; lease?: string; create_revision?: string; mod_revision?: string }> })
+      .kvs?.[0];
+  }
+
+  /**
+   * A key's value and revisions (etcd's v3 API): `createRevision` changes only
+   * when the key is created again (a leader lock taken anew), `modRevision` on
+   * every write; null when absent.
+   */
+  async revisions(key: string, timeoutMillis = 1000): Promise<{ value: string; createRevision: number; modRevision: number } | null> {
+    const kv = await this.#range(key, AbortSignal.timeout(timeoutMillis));
+    if (kv?.value === undefined) return null;
+    return { value: fromB64(kv.value), createRevision: Number(kv.create_revision), modRevision: Number(kv.mod_revision) };
   }
 
   /** The lease bound to `key` (etcd's v3 API): the TTL it was granted and the seconds it has left; null when the key or its lease is absent. */

@@ -34,6 +34,8 @@ export interface MemberConfigInput {
   readonly pgpass: string;
   readonly timing: PatroniTiming;
   readonly synchronousMode: boolean;
+  /** PostgreSQL's `max_connections` (a bootstrap setting Patroni keeps in the DCS). */
+  readonly maxConnections: number;
   readonly tags: { readonly nofailover?: boolean; readonly noloadbalance?: boolean };
 }
 
@@ -46,10 +48,11 @@ export function leaderKey(scope: string): string {
 }
 
 /** PostgreSQL settings as Patroni wants them (strings, without the extra quotes of postgresql.conf). */
-function parameters(): Record<string, string> {
+function parameters(maxConnections: number): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(SHARED_SETTINGS)) out[name] = value.replace(/^'(.*)'$/, '$1');
   out['wal_log_hints'] = 'on';
+  out['max_connections'] = String(maxConnections);
   return out;
 }
 
@@ -76,7 +79,7 @@ export function memberConfig(input: MemberConfigInput): string {
         retry_timeout: timing.retryTimeout,
         maximum_lag_on_failover: 1048576,
         synchronous_mode: input.synchronousMode,
-        postgresql: { use_pg_rewind: true, use_slots: true, parameters: parameters() },
+        postgresql: { use_pg_rewind: true, use_slots: true, parameters: parameters(input.maxConnections) },
       },
       initdb: [{ encoding: 'UTF8' }, { locale: 'C' }, 'no-sync', { auth: 'trust' }],
       pg_hba: HBA_RULES.map(hbaLine),

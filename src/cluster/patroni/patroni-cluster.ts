@@ -8,7 +8,7 @@ import { makeClusterDir } from '../cluster-dir.js';
 import { guardExit } from '../exit-guard.js';
 import { findPgBinDir } from '../find-binaries.js';
 import { chownToServer } from '../run-as.js';
-import { createSecureRoleSql } from '../server-config.js';
+import { createSecureRoleSql, SHARED_SETTINGS } from '../server-config.js';
 import { waitUntil } from '../wait.js';
 import type { Daemon } from './daemon.js';
 import { Etcd } from './etcd.js';
@@ -25,6 +25,8 @@ export interface PatroniClusterOptions {
   readonly dcs?: DcsApi;
   /** Leader TTL, HA loop and retry timeout in seconds. @default { ttl: 10, loopWait: 2, retryTimeout: 4 } */
   readonly timing?: Partial<PatroniTiming>;
+  /** PostgreSQL's `max_connections` on every member. @default 200 */
+  readonly maxConnections?: number;
   /** etcd's members: 3 where quorum matters. @default 1 */
   readonly etcdMembers?: 1 | 3;
   /** The first member's address; the others take the next ones (four spare for added members), and etcd's members the ones after. @default '127.0.0.2' */
@@ -45,6 +47,7 @@ interface Shared {
   readonly etcd: Etcd;
   readonly timing: PatroniTiming;
   readonly synchronousMode: boolean;
+  readonly maxConnections: number;
   readonly dcs: DcsApi;
   readonly firstAddress: string;
   readonly log: (line: string) => void;
@@ -108,7 +111,7 @@ export class PatroniCluster {
     const index = this.#nextIndex++;
     const [host] = nodeAddresses(this.#shared.firstAddress, index + 1).slice(index);
     if (host === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', 'no address left for a member');
-    const { rootDir, binDir, port, apiPort, etcd, timing, synchronousMode, dcs, log } = this.#shared;
+    const { rootDir, binDir, port, apiPort, etcd, timing, synchronousMode, maxConnections, dcs, log } = this.#shared;
     const member = new PatroniMember({
       scope: SCOPE,
       name: `m${index + 1}`,
@@ -120,6 +123,7 @@ export class PatroniCluster {
       binDir,
       timing,
       synchronousMode,
+      maxConnections,
       tags,
       rootDir,
       log,
@@ -270,6 +274,17 @@ export class PatroniCluster {
     }
   }
 
+  /**
+   * Patroni's leader lock as etcd holds it (v3 API): the holder's name and the
+   * key's revisions (`createRevision` changes only when the lock is taken
+   * anew); null while no member holds it.
+   */
+  async leaderLock(): Promise<{ holder: string; createRevision: number; modRevision: number } | null> {
+    if (this.#shared.dcs !== 'etcd3') throw new PgSplitError('PGSPLIT_CLUSTER', 'leaderLock needs Patroni on etcd3');
+    const kv = await this.etcd.revisions(leaderKey(SCOPE));
+    return kv === null ? null : { holder: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision };
+  }
+
   /** pg-split's `patroni.etcd` option for this cluster: every etcd member, Patroni's scope and namespace. */
   etcdOptions(): { endpoints: string[]; scope: string; namespace: string } {
     return { endpoints: this.etcd.endpoints, scope: SCOPE, namespace: DCS_NAMESPACE };
@@ -402,6 +417,7 @@ export async function startPatroniCluster(options: PatroniClusterOptions = {}): 
     etcd,
     timing,
     synchronousMode: options.synchronousMode ?? false,
+    maxConnections: options.maxConnections ?? Number(SHARED_SETTINGS['max_connections']),
     dcs: options.dcs ?? 'etcd3',
     firstAddress,
     log,
