@@ -4,7 +4,8 @@ import type pg from 'pg';
 /**
  * The one place pg-split reaches below the public API of pg and pg-pool:
  * pg.Client's protocol connection (which emits every message and owns the
- * socket), its `_ending` flag, pg's own English texts for connection
+ * socket), its `unref()` (what pg-pool's allowExitOnIdle calls; @types/pg
+ * does not declare it), its `_ending` flag, pg's own English texts for connection
  * failures that carry no SQLSTATE, and pg-pool's counters (prototype
  * getters). `test/integration/pg-versions.test.ts` runs each of these against
  * the oldest and the newest pg the peer range allows.
@@ -21,6 +22,11 @@ export function wireOf(client: pg.Client): WireConnection {
 /** Cuts the client's socket at once: a statement in flight fails, the client ends. */
 export function destroySocket(client: pg.Client): void {
   wireOf(client).stream?.destroy();
+}
+
+/** The client's socket no longer keeps the process alive (pg.Client's `unref()`). */
+export function unrefClient(client: pg.Client): void {
+  (client as unknown as { unref(): void }).unref();
 }
 
 /** Whether `end()` was called on the client (its connection ending is then expected, not a loss). */

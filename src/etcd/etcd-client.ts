@@ -57,10 +57,13 @@ export class EtcdClient {
   #endpoint = 0;
   #token: Promise<string | null> | null = null;
   #agent: http.Agent;
+  /** A watch's stream, open for as long as the cluster is active, does not keep the process alive. */
+  readonly #unrefWatch: boolean;
 
-  constructor(connection: EtcdConnection) {
+  constructor(connection: EtcdConnection, unrefWatch = false) {
     this.#connection = connection;
     this.#agent = this.#newAgent();
+    this.#unrefWatch = unrefWatch;
   }
 
   /** Connections are kept open between requests (a lease check every few seconds), and closed by release(). */
@@ -108,6 +111,7 @@ export class EtcdClient {
   async openWatch(create: object, signal: AbortSignal): Promise<http.IncomingMessage> {
     const token = await this.#authToken();
     const req = this.#request('/v3/watch', token, signal);
+    if (this.#unrefWatch) req.once('socket', (socket) => socket.unref());
     const response = new Promise<http.IncomingMessage>((resolve, reject) => {
       const timer = setTimeout(
         () => req.destroy(new Error(`no answer within ${this.#connection.timeoutMillis} ms`)),

@@ -11,6 +11,8 @@ export interface PatroniDcsOptions {
   readonly scope: string;
   /** Patroni's `namespace`. @default '/service' */
   readonly namespace: string;
+  /** The watch never keeps the process alive (the pools' `allowExitOnIdle`). */
+  readonly exitOnIdle?: boolean;
 }
 
 /** Room left between pg-split's last write to a leader whose lease is running out and the lease's expiry. */
@@ -68,7 +70,7 @@ export class PatroniDcs {
   #failures = 0;
 
   constructor(options: PatroniDcsOptions, now: () => number = Date.now) {
-    this.#client = new EtcdClient(options.connection);
+    this.#client = new EtcdClient(options.connection, options.exitOnIdle ?? false);
     this.#prefix = scopePrefix(options.namespace, options.scope);
     this.#now = now;
     this.#first = new Promise<PgSplitError | null>((resolve) => {

@@ -8,9 +8,10 @@ import { PatroniAuthority, type ResolvedPatroniOptions } from './patroni-authori
 export function authorityOf(
   options: ResolvedPatroniOptions | null,
   members: Members,
+  exitOnIdle: boolean,
 ): { readonly authority: LeaderAuthority | null; readonly dcs: PatroniDcs | null } {
   if (options === null) return { authority: null, dcs: null };
   if (options.etcd === null) return { authority: new PatroniAuthority(members, options), dcs: null };
-  const dcs = new PatroniDcs(options.etcd);
+  const dcs = new PatroniDcs({ ...options.etcd, exitOnIdle });
   return { authority: new DcsAuthority(members, dcs, options.staleMillis), dcs };
 }

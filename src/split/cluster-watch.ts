@@ -27,6 +27,8 @@ export interface WatchOptions {
   readonly acknowledgedWrites?: () => number;
   /** Standbys the reader leaves out (Patroni's `noloadbalance` tag). */
   readonly noReads?: (hostIndex: number) => boolean;
+  /** Monitoring sessions never keep the process alive (the pools' `allowExitOnIdle`). */
+  readonly exitOnIdle?: boolean;
 }
 
 export function endedError(): PgSplitError {
@@ -77,6 +79,7 @@ export class ClusterWatch extends EventEmitter {
       maxBackoffMillis: options.maxBackoffMillis,
       lookup: options.lookup,
       refusalBackoffMillis: options.refusalBackoffMillis ?? Math.max(10_000, 10 * options.maxBackoffMillis),
+      exitOnIdle: options.exitOnIdle ?? false,
     };
     this.#startHosts = members.active();
     for (const i of this.#startHosts) this.#monitor(i);

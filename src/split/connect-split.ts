@@ -251,7 +251,9 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     return writeToken();
   });
   const members = new Members(target);
-  const { authority, dcs } = authorityOf(opts.patroni, members);
+  // pg-pool's allowExitOnIdle on either pool: pg-split's own sessions, requests and watches never keep the process alive.
+  const exitOnIdle = opts.writer.allowExitOnIdle === true || opts.reader.allowExitOnIdle === true;
+  const { authority, dcs } = authorityOf(opts.patroni, members, exitOnIdle);
   const watch = new ClusterWatch(members, {
     ...(authority === null ? {} : { authority }),
     acknowledgedWrites: () => tracker.acknowledged,
@@ -263,6 +265,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
     policy: opts.readerPolicy,
     isTooFarBehind: tooFar,
     noReads: (i) => members.noLoadBalance(i),
+    exitOnIdle,
   });
   const registry = new ConnectionRegistry();
   // Asks the reader's pools (standbys) how far they received; both pools exist before any write is witnessed.
@@ -372,7 +375,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
       witness.close(endedError());
       watch.close();
       metrics?.close();
-      await Promise.allSettled([writer.end(), reader.end()]);
+      await Promise.allSettled([writer.close(), reader.close()]);
     })();
     return ended;
   };

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { hostDisplayName } from '../conninfo/host-list.js';
 import { isNoServer, isPermanentRefusal } from '../connect/failure.js';
 import { hostIdentity } from '../connect/messages.js';
-import { destroySocket, wireOf } from '../connect/pg-wire.js';
+import { destroySocket, unrefClient, wireOf } from '../connect/pg-wire.js';
 import { untraced } from '../telemetry/otel-api.js';
 import { openSession, type OpenFailure, type Session } from '../connect/session.js';
 import { unreachableStatus, type NodeStatus } from '../probe/node-status.js';
@@ -20,6 +20,8 @@ export interface HostMonitorOptions {
   readonly lookup: Lookup;
   /** Wait at least this long before logging in again after a refusal that waiting will not cure (bad password, no such database). */
   readonly refusalBackoffMillis: number;
+  /** The monitoring session never keeps the process alive (the pools' `allowExitOnIdle`). */
+  readonly exitOnIdle?: boolean;
 }
 
 const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_only']);
@@ -181,6 +183,7 @@ export class HostMonitor extends EventEmitter {
   }
 
   #adopt(session: Session): void {
+    if (this.#options.exitOnIdle === true) unrefClient(session.client);
     const connection = wireOf(session.client);
     const lost = (): void => this.#lose(session, hostIdentity(session.endpoint) + 'server closed the connection unexpectedly');
     session.client.on('error', lost);

@@ -1,7 +1,6 @@
 import pg from 'pg';
 import { overridePoolCounters } from '../connect/pg-wire.js';
 import { PgSplitError } from '../errors.js';
-import { endedError } from './cluster-watch.js';
 import type { PoolMetrics } from '../telemetry/cluster-metrics.js';
 import type { PoolUsage } from '../telemetry/observations.js';
 import { untraced } from '../telemetry/otel-api.js';
@@ -49,6 +48,16 @@ const INSERT_POSITION_QUERY = 'SELECT pg_catalog.pg_current_wal_insert_lsn()::te
 
 /** pg.Pool events re-emitted from the per-node pools, with pg-pool's arguments, once someone listens to them. */
 const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acquire', 'release', 'remove']);
+
+/** A statement or checkout on a pool after its end() was called: pg-pool's words. */
+function poolEndedError(): PgSplitError {
+  return new PgSplitError('PGSPLIT_ENDED', 'Cannot use a pool after calling end on the pool');
+}
+
+/** Calls a callback of the application outside pg-split's promises: what it throws is an uncaught exception, as with pg-pool. */
+function callBack(fn: () => void): void {
+  process.nextTick(fn);
+}
 
 function noNodeError(settings: RoutedPoolSettings, role: PoolRole): PgSplitError {
   const what = role === 'writer' ? 'no read-write primary' : 'no eligible node for reads';
@@ -109,6 +118,12 @@ export class RoutedPool extends pg.Pool {
   readonly #nodes = new Map<number, pg.Pool>();
   /** Events someone listens to: only those are forwarded (every checkout would pay for the others). */
   readonly #forwarded = new Set<string | symbol>();
+  /** Checkouts waiting for an eligible node (a writer during a failover): part of waitingCount, as pg-pool's queue. */
+  #waitingForNode = 0;
+  #ended: Promise<void> | null = null;
+  /** Once end() was called: node pools (and this pool) still ending, and what to call when none is left. */
+  #nodesLeft = -1;
+  readonly #onEnded: Array<() => void> = [];
 
   constructor(settings: RoutedPoolSettings) {
     super({ ...settings.pool });
@@ -128,7 +143,7 @@ export class RoutedPool extends pg.Pool {
   }
 
   #sum(counter: 'totalCount' | 'idleCount' | 'waitingCount' | 'expiredCount'): number {
-    let total = 0;
+    let total = counter === 'waitingCount' ? this.#waitingForNode : 0;
     for (const p of this.#nodes.values()) total += p[counter];
     return total;
   }
@@ -140,12 +155,13 @@ export class RoutedPool extends pg.Pool {
   override connect(): Promise<pg.PoolClient>;
   override connect(callback: Callback): void;
   override connect(callback?: Callback): Promise<pg.PoolClient> | void {
-    this.#settings.activity.touch();
+    // An ended pool wakes nothing.
+    if (!this.ending) this.#settings.activity.touch();
     const acquired = this.#measuredCheckout(this.#settings.scope.current(), null).then((client) => this.#trackCheckout(client));
     if (callback === undefined) return acquired;
     acquired.then(
-      (client) => callback(undefined, client, (release) => client.release(release)),
-      (err: Error) => callback(err, undefined, () => undefined),
+      (client) => callBack(() => callback(undefined, client, (release) => client.release(release))),
+      (err: Error) => callBack(() => callback(err, undefined, () => undefined)),
     );
   }
 
@@ -176,7 +192,7 @@ export class RoutedPool extends pg.Pool {
   ): void;
   /* eslint-enable @typescript-eslint/no-explicit-any */
   override query(first?: unknown, second?: unknown, third?: unknown): unknown {
-    this.#settings.activity.touch();
+    if (!this.ending) this.#settings.activity.touch();
     if (isSubmittable(first) || typeof first === 'function') return (super.query as (...a: unknown[]) => unknown)(first, second, third);
     // pg-pool's forms: (text or config[, values][, callback]); a function in place of the values is the callback.
     const callback = typeof second === 'function' ? second : typeof third === 'function' ? third : undefined;
@@ -185,8 +201,8 @@ export class RoutedPool extends pg.Pool {
     if (callback === undefined) return result;
     const reply = callback as (err?: Error, res?: unknown) => void;
     result.then(
-      (res) => reply(undefined, res),
-      (err: Error) => reply(err),
+      (res) => callBack(() => reply(undefined, res)),
+      (err: Error) => callBack(() => reply(err)),
     );
     return undefined;
   }
@@ -236,20 +252,48 @@ export class RoutedPool extends pg.Pool {
     for (const hostIndex of [...this.#nodes.keys()]) this.#dropNode(hostIndex);
   }
 
+  /**
+   * As pg-pool's: `ending` at once, a second call rejects (or calls back) with
+   * pg-pool's error, and it is done once every node pool has ended, their
+   * checked-out clients released; checkouts still waiting for a node, and
+   * statements sent from now on, reject with PGSPLIT_ENDED. The callback is
+   * called as pg-pool calls it: before end() returns when nothing is checked
+   * out, else from the last release.
+   */
   override end(): Promise<void>;
-  override end(callback: () => void): void;
-  override end(callback?: () => void): Promise<void> | void {
-    const ended = this.#endNodes();
+  override end(callback: (err?: Error) => void): void;
+  override end(callback?: (err?: Error) => void): Promise<void> | void {
+    if (this.ending) {
+      const err = new Error('Called end on pool more than once');
+      if (callback === undefined) return Promise.reject(err);
+      callback(err);
+      return;
+    }
+    const ended = this.close();
     if (callback === undefined) return ended;
-    ended.then(callback, callback);
+    if (this.#nodesLeft === 0) callback();
+    else this.#onEnded.push(() => callback());
   }
 
-  async #endNodes(): Promise<void> {
-    if (this.ending) return;
+  /** Ends the pool whether or not the application already did (connectSplit's end()): the same promise every time. */
+  close(): Promise<void> {
+    if (this.#ended !== null) return this.#ended;
+    this.#ended = new Promise((resolve) => this.#onEnded.unshift(resolve));
+    // pg-pool's end() sets `ending` at once (this pool itself never holds a client): no node pool is made from here on.
+    // Its callback form: the promise form would use the application's `Promise` option, whatever it is.
+    super.end(() => undefined);
+    this.#router.nudge();
     const pools = [...this.#nodes.values()];
     this.#nodes.clear();
-    await Promise.allSettled(pools.map((p) => p.end()));
-    await super.end();
+    this.#nodesLeft = pools.length + 1;
+    const oneEnded = (): void => {
+      if (--this.#nodesLeft > 0) return;
+      for (const done of this.#onEnded.splice(0)) done();
+    };
+    // The callback form: pg-pool calls it before end() returns when nothing is checked out.
+    for (const pool of pools) pool.end(oneEnded);
+    oneEnded();
+    return this.#ended;
   }
 
   /**
@@ -272,6 +316,7 @@ export class RoutedPool extends pg.Pool {
   #nodePool(hostIndex: number): pg.Pool | null {
     const existing = this.#nodes.get(hostIndex);
     if (existing !== undefined) return existing;
+    if (this.ending) return null;
     const config = this.#router.configFor(hostIndex);
     if (config === null) return null;
     const nodeConfig: NodeClientConfig & pg.PoolConfig = {
@@ -364,11 +409,10 @@ export class RoutedPool extends pg.Pool {
     const deadline = Date.now() + this.#settings.failoverTimeoutMillis;
     const eligible = (host: number): boolean => this.#router.eligible(pick, host) || (witnessed && this.#router.witnessed() === host);
     for (;;) {
-      if (this.ending) throw endedError();
+      if (this.ending) throw poolEndedError();
       const host = this.#router.pick(pick, avoid) ?? (witnessed ? this.#router.witnessed() : null);
       if (host === null) {
-        const noNode = (): Error => noNodeError(this.#settings, pick);
-        await (witnessed ? this.#router.waitForWrite(deadline, noNode) : this.#router.waitFor(pick, deadline, noNode));
+        await this.#waitForNode(pick, deadline, witnessed);
         continue;
       }
       if (!this.#router.eligible(pick, host) && !this.#pooledOnly(host)) {
@@ -380,13 +424,25 @@ export class RoutedPool extends pg.Pool {
       try {
         client = await this.#acquireOn(host, deadline);
       } catch (err) {
-        if (this.ending) throw endedError();
+        if (this.ending) throw poolEndedError();
         if (failoverSignal(err) === null || Date.now() >= deadline) throw err;
       }
       if (client !== null && eligible(host) && !client.pgSplitLost) return client;
       client?.release(true);
       // The node failed or changed role; give its monitor a moment to see it before trying again.
       await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Waits for an eligible node (counted in waitingCount); wakes at once when the pool ends. */
+  async #waitForNode(pick: PoolRole, deadline: number, witnessed: boolean): Promise<void> {
+    const noNode = (): Error => noNodeError(this.#settings, pick);
+    const stop = (): boolean => this.ending;
+    this.#waitingForNode++;
+    try {
+      await (witnessed ? this.#router.waitForWrite(deadline, noNode, stop) : this.#router.waitFor(pick, deadline, noNode, stop));
+    } finally {
+      this.#waitingForNode--;
     }
   }
 
@@ -404,7 +460,7 @@ export class RoutedPool extends pg.Pool {
   /** Checks out a client on one node's pool; a failure that may mean the cluster changed is reported. */
   #acquireOn(host: number, deadline = Date.now() + this.#settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
     const pool = this.#nodePool(host);
-    if (pool === null) return Promise.reject(noNodeError(this.#settings, this.#role));
+    if (pool === null) return Promise.reject(this.ending ? poolEndedError() : noNodeError(this.#settings, this.#role));
     return (pool.connect() as Promise<PooledNodeClient>).catch((err: unknown) => {
       if (Date.now() < deadline) this.#router.report(host, failoverSignal(err));
       throw err;
@@ -432,7 +488,7 @@ export class RoutedPool extends pg.Pool {
         const client = pooled as PooledNodeClient | undefined;
         if (connectError !== undefined && connectError !== null) {
           // As #acquire: the pool ended, or an error that is no failover signal, fails the statement now.
-          if (this.ending) return reject(endedError());
+          if (this.ending) return reject(poolEndedError());
           const signal = failoverSignal(connectError);
           if (signal === null) return reject(connectError);
           this.#router.report(host, signal);

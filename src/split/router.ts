@@ -10,6 +10,8 @@ import type { WriteWitness } from './write-witness.js';
 
 export type PoolRole = 'writer' | 'reader';
 
+const never = (): boolean => false;
+
 /**
  * What the routed pools ask on each checkout, answered from the watch's
  * current decision (which node), the balancer (which reader), the registry
@@ -74,8 +76,13 @@ export class Router {
   }
 
   /** Resolves once a write may be sent: to a confirmed writer, or with witnesses to a silent leader (`witnessed()`); as waitFor. */
-  waitForWrite(deadline: number, onTimeout: () => Error): Promise<void> {
-    return this.#watch.waitFor(() => this.#usable('writer').length > 0 || this.witnessed() !== null, deadline, onTimeout, 'refusals');
+  waitForWrite(deadline: number, onTimeout: () => Error, stop: () => boolean = never): Promise<void> {
+    return this.#watch.waitFor(
+      () => stop() || this.#usable('writer').length > 0 || this.witnessed() !== null,
+      deadline,
+      onTimeout,
+      'refusals',
+    );
   }
 
   /** Resolves once the write is witnessed on the silent leader (see WriteWitness.confirm). */
@@ -128,8 +135,13 @@ export class Router {
     void this.#watch.checkAll();
   }
 
-  /** Resolves when the role has a usable node; rejects at the deadline, when ended, or when every host refuses logins. */
-  waitFor(role: PoolRole, deadline: number, onTimeout: () => Error): Promise<void> {
-    return this.#watch.waitFor(() => this.#usable(role).length > 0, deadline, onTimeout, 'refusals');
+  /** Resolves when the role has a usable node or `stop()` holds; rejects at the deadline, when ended, or when every host refuses logins. */
+  waitFor(role: PoolRole, deadline: number, onTimeout: () => Error, stop: () => boolean = never): Promise<void> {
+    return this.#watch.waitFor(() => stop() || this.#usable(role).length > 0, deadline, onTimeout, 'refusals');
+  }
+
+  /** Tests every waiting checkout's condition again (a pool ended: its waits stop). */
+  nudge(): void {
+    this.#watch.nudge();
   }
 }

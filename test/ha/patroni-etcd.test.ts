@@ -10,6 +10,7 @@ import { PgSplitError } from '../../src/errors.js';
 import { connectSplit } from '../../src/split/connect-split.js';
 import type { SplitOptions } from '../../src/split/options.js';
 import { testNet } from '../support/net.js';
+import { firstLine, runScript, SPLIT_MODULE } from '../support/run-script.js';
 import { PatroniRun } from '../support/patroni-run.js';
 import { PATRONI_TIMEOUT as TIMEOUT, SETTLE_BOUND_MILLIS } from '../support/patroni-tests.js';
 import { until } from '../support/until.js';
@@ -175,6 +176,24 @@ describe("Patroni read from etcd's v3 watch (3 Patroni members, 3 etcd members)"
     const { rows } = await split.writer.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
     assert.equal(rows[0]?.standby, false);
   });
+
+  test(
+    "with the pools' allowExitOnIdle, the etcd watch (and the monitoring) keep no process alive: it exits without end()",
+    TIMEOUT,
+    async () => {
+      const script = `
+      import { connectSplit } from ${SPLIT_MODULE};
+      const pool = { allowExitOnIdle: true };
+      const split = await connectSplit(process.env.DATABASE_URL, { writer: pool, reader: pool, idleAfterMillis: 0, patroni: { etcd: JSON.parse(process.env.ETCD) } });
+      const { rows } = await split.writer.query('SELECT pg_is_in_recovery() AS standby');
+      console.log(JSON.stringify({ ...rows[0], watching: split.topology().nodes.some((n) => n.patroni !== null) }));
+    `;
+      const run = await runScript(script, { DATABASE_URL: cluster.url(), ETCD: JSON.stringify(cluster.etcdOptions()) }, 30_000);
+      assert.equal(run.signal, null, `the process did not exit by itself within 30 s: ${run.output}`);
+      assert.equal(run.code, 0, run.output);
+      assert.deepEqual(firstLine(run), { standby: false, watching: true });
+    },
+  );
 
   test('a wrong scope: connectSplit rejects with PGSPLIT_PATRONI_SCOPE, naming the keys it looked under', TIMEOUT, async () => {
     await assert.rejects(

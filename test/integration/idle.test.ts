@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
 import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
 import { testNet } from '../support/net.js';
+import { firstLine, runScript, SPLIT_MODULE } from '../support/run-script.js';
 import { sessionsNamed } from '../support/server-count.js';
 import { until } from '../support/until.js';
 
@@ -108,28 +107,17 @@ function asleep(split: SplitCluster): boolean {
 }
 
 test('a process whose cluster went idle exits by itself: no timer or socket keeps it alive', { timeout: 60_000 }, async () => {
-  const moduleUrl = new URL('../../src/split/connect-split.js', import.meta.url).href;
   const script = `
-    const { connectSplit } = await import(${JSON.stringify(moduleUrl)});
+    import { connectSplit } from ${SPLIT_MODULE};
     const split = await connectSplit(process.env.DATABASE_URL, { idleAfterMillis: 500 });
     const { rows } = await split.reader.query('SELECT pg_is_in_recovery() AS standby');
     await split.writer.query('SELECT 1');
     console.log(JSON.stringify({ standby: rows[0].standby, at: Date.now() }));
     // No end(): once idle, nothing may keep the process alive.
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    env: { ...process.env, DATABASE_URL: cluster.url(cluster.nodes, { application_name: `${APP}-exit` }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const [code, signal] = await exited;
-  clearTimeout(timer);
-  assert.equal(signal, null, `the process did not exit by itself within 30 s: ${output}`);
-  assert.equal(code, 0, output);
-  assert.deepEqual((JSON.parse(output.trim().split('\n')[0] ?? '{}') as { standby?: boolean }).standby, true, output);
+  const run = await runScript(script, { DATABASE_URL: cluster.url(cluster.nodes, { application_name: `${APP}-exit` }) }, 30_000);
+  assert.equal(run.signal, null, `the process did not exit by itself within 30 s: ${run.output}`);
+  assert.equal(run.code, 0, run.output);
+  assert.equal((firstLine(run) as { standby?: boolean }).standby, true, run.output);
   assert.equal(await sessionsNamed(cluster, `${APP}-exit`), 0);
 });

@@ -35,9 +35,12 @@ const cut = await sleeping;
 out.checks.destroySocket = cut instanceof Error && Date.now() - started < 3000;
 out.checks.connectionEndedText = cut instanceof Error && wire.isConnectionEndedError(cut);
 
-// _ending.
+// _ending; unref() (the socket no longer holds the process: its handle says so).
 const other = new pg.Client(config);
 await other.connect();
+wire.unrefClient(other);
+out.checks.unrefClient = wire.wireOf(other).stream._handle?.hasRef() === false;
+other.ref(); // this script's own awaits below need the socket to hold the process
 const before = wire.isEnding(other);
 const ending = other.end();
 out.checks.isEnding = before === false && wire.isEnding(other) === true;

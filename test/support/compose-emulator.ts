@@ -102,13 +102,24 @@ function bindable(port: number): Promise<boolean> {
   });
 }
 
+const RESERVED_PORTS = '/proc/sys/net/ipv4/ip_local_reserved_ports';
+
 /**
- * Waits until the published port can be bound (60 s at most). Every test
- * connection to a loopback address leaves from 127.0.0.1 on an ephemeral
- * port, which can be a published port for as long as it lasts (seen once
- * with the suite's files running side by side): docker would fail to publish
- * it then too.
+ * Takes the published ports out of the kernel's ephemeral range, where this
+ * machine lets us (root, Linux): every test connection to a loopback address
+ * leaves from 127.0.0.1 on an ephemeral port, and a long-lived one (a
+ * monitoring session of another test file) can hold a published port for
+ * minutes, as it would keep docker from publishing it. Reserving them is
+ * what an operator does for such ports.
  */
+async function reservePorts(ports: readonly number[]): Promise<void> {
+  const reserved = await readFile(RESERVED_PORTS, 'utf8').catch(() => null);
+  if (reserved === null) return;
+  const entries = reserved.trim() === '' ? [] : reserved.trim().split(',');
+  await writeFile(RESERVED_PORTS, [...entries, ...ports.map(String)].join(',')).catch(() => undefined);
+}
+
+/** Waits until the published port can be bound (60 s at most): a short-lived connection may hold it for a moment. */
 async function waitPortFree(port: number): Promise<void> {
   await waitUntil(() => bindable(port), {
     timeoutMillis: 60_000,
@@ -133,6 +144,7 @@ export class ComposeEmulation {
     const emulation = new ComposeEmulation(rootDir, projectDir);
     try {
       const services = await readCompose(join(projectDir, 'docker-compose.yml'));
+      await reservePorts(Object.values(services).map(publishedPort));
       const order = Object.keys(services).sort(
         (a, b) => Object.keys(services[a]?.depends_on ?? {}).length - Object.keys(services[b]?.depends_on ?? {}).length,
       );

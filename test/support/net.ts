@@ -38,6 +38,7 @@ const FILES = [
   'idle',
   'patroni-stop',
   'patroni-etcd',
+  'pool-contract',
 ] as const;
 
 /** A test file's own loopback addresses. */
