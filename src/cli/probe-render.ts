@@ -1,4 +1,4 @@
-import type { NodeStatus } from '../probe/node-status.js';
+import type { NodeStatus } from '../roles/node-status.js';
 import type { ProbeReport } from '../probe/probe.js';
 import { renderTable } from './table.js';
 

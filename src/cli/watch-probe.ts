@@ -1,10 +1,10 @@
 import type { ConnectionTarget } from '../conninfo/resolve.js';
 import { connectTimeoutMillis } from '../connect/connect.js';
 import { systemLookup } from '../connect/endpoints.js';
-import { libpqChoice } from '../probe/cluster-view.js';
+import { libpqChoice } from '../roles/cluster-view.js';
 import { DEFAULT_PROBE_TIMEOUT_MILLIS } from '../probe/probe.js';
-import { ClusterWatch } from '../split/cluster-watch.js';
-import { Members } from '../split/members.js';
+import { ClusterWatch } from '../split/watch/cluster-watch.js';
+import { Members } from '../split/watch/members.js';
 import type { CliIo } from './io.js';
 import { renderProbe } from './probe-render.js';
 

@@ -5,7 +5,7 @@ import { ConnInfoError } from '../errors.js';
 import { functionOption, optionsObject } from '../input.js';
 import { systemLookup, type Lookup } from './endpoints.js';
 import { cryptoRandomInt, type RandomInt } from './shuffle.js';
-import { loadOtel } from '../telemetry/otel-api.js';
+import { loadOtel } from '../otel/otel-api.js';
 import { walkHosts, type Connected } from './walk.js';
 
 export interface ConnectOptions extends ResolveContext {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { TargetSessionAttrs } from '../conninfo/resolve.js';
 import type { StartupParams } from './attempt.js';
-import { untraced } from '../telemetry/otel-api.js';
+import { untraced } from '../otel/otel-api.js';
 import { needsHotStandby, needsReadOnly, type ServerState, type WalkPass } from './server-state.js';
 
 /** The check query failed; libpq then moves to the next host with this text. */

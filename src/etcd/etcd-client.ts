@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { PgSplitError } from '../errors.js';
-import { untraced } from '../telemetry/otel-api.js';
+import { untraced } from '../otel/otel-api.js';
 
 /** How to reach etcd's v3 API (option `patroni.etcd`), resolved. */
 export interface EtcdConnection {

@@ -1,4 +1,4 @@
-import { untraced } from '../telemetry/otel-api.js';
+import { untraced } from '../otel/otel-api.js';
 
 /** One member as Patroni's `GET /cluster` lists it. */
 export interface PatroniMemberView {

@@ -4,9 +4,9 @@ import type { Lookup } from '../connect/endpoints.js';
 import { hostIdentity } from '../connect/messages.js';
 import { destroySocket } from '../connect/pg-wire.js';
 import { failureLine, openSession, type OpenFailure, type Session } from '../connect/session.js';
-import { untraced } from '../telemetry/otel-api.js';
-import { reachableStatus, unreachableStatus, type HostIdentity, type NodeStatus } from './node-status.js';
-import { STATUS_QUERY, toStatusRow } from './status-query.js';
+import { untraced } from '../otel/otel-api.js';
+import { reachableStatus, unreachableStatus, type HostIdentity, type NodeStatus } from '../roles/node-status.js';
+import { STATUS_QUERY, toStatusRow } from '../roles/status-query.js';
 
 export interface ProbeOptions {
   /** Bound for connecting plus the status query, per address. */

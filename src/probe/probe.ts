@@ -3,12 +3,12 @@ import { functionOption, numberOption, optionsObject, portOption } from '../inpu
 import { connectTimeoutMillis } from '../connect/connect.js';
 import { systemLookup, type Lookup } from '../connect/endpoints.js';
 import { hostDisplayName } from '../conninfo/host-list.js';
-import { libpqChoice, withReplayLag } from './cluster-view.js';
+import { libpqChoice, withReplayLag } from '../roles/cluster-view.js';
 import { firstPatroniView, restBase, type PatroniView } from './patroni-members.js';
-import type { NodeStatus } from './node-status.js';
+import type { NodeStatus } from '../roles/node-status.js';
 import { probeHost } from './probe-host.js';
-import { loadOtel } from '../telemetry/otel-api.js';
-import { decideRoles } from '../split/topology.js';
+import { loadOtel } from '../otel/otel-api.js';
+import { decideRoles } from '../roles/role-decision.js';
 
 export interface ProbeClusterOptions extends ResolveContext {
   /** Per-address bound; default: the string's connect_timeout, else 5 s. */

@@ -4,10 +4,10 @@ import { targetOf, type ConnectionTarget } from '../conninfo/resolve.js';
 import { systemLookup } from '../connect/endpoints.js';
 import { OptionError, PgSplitError } from '../errors.js';
 import { describeValue } from '../input.js';
-import type { NodeStatus } from '../probe/node-status.js';
-import { IdleKeeper } from './idle-keeper.js';
-import { Balancer } from './balancer.js';
-import { ClusterWatch, endedError } from './cluster-watch.js';
+import type { NodeStatus } from '../roles/node-status.js';
+import { IdleKeeper } from './watch/idle-keeper.js';
+import { Balancer } from './pool/balancer.js';
+import { ClusterWatch, endedError } from './watch/cluster-watch.js';
 import {
   failoverEvent,
   splitBrainEvent,
@@ -17,25 +17,25 @@ import {
   type SplitBrainEvent,
   type TimelineDiscardedEvent,
 } from './split-events.js';
-import type * as Watch from './watch-state.js';
-import type { PatroniReport } from './patroni-authority.js';
-import type { LeaderAuthority } from './leader-authority.js';
-import { authorityOf } from './authority-of.js';
-import { Discovery } from './discovery.js';
-import { askMembersOf } from './discovery-sources.js';
-import { applyMembership, type MemberEvent } from './member-changes.js';
-import { Members, type MemberOrigin } from './members.js';
-import { ConnectionRegistry } from './connection-registry.js';
+import type * as Watch from './watch/watch-state.js';
+import type { LeaderAuthority, PatroniReport } from './watch/leader-authority.js';
+import { authorityOf } from './patroni/authority-of.js';
+import { Discovery } from './discovery/discovery.js';
+import { askMembersOf } from './discovery/discovery-sources.js';
+import { applyMembership, type MemberEvent } from './discovery/member-changes.js';
+import { Members, type MemberOrigin } from './watch/members.js';
+import { ConnectionRegistry } from './pool/connection-registry.js';
 import { checkSplitOptions, resolveSplitOptions, type SplitOptions } from './options.js';
-import { emptyFreshnessStats, type FreshnessStats } from './freshness.js';
-import { checkToken, ReadScope } from './read-scope.js';
-import { RoutedPool } from './routed-pool.js';
-import { WriteTracker } from './write-tracker.js';
-import { silentLeader, WriteWitness } from './write-witness.js';
-import { Router, type PoolRole } from './router.js';
+import { emptyFreshnessStats, type FreshnessStats } from '../telemetry/freshness-stats.js';
+import { checkToken, ReadScope } from './pool/read-scope.js';
+import { RoutedPool } from './pool/routed-pool.js';
+import { WriteTracker } from './pool/write-tracker.js';
+import { silentLeader, WriteWitness } from './patroni/write-witness.js';
+import { Router } from './pool/router.js';
+import type { PoolRole } from '../roles/role-decision.js';
 import { ClusterMetrics, METER_NAME } from '../telemetry/cluster-metrics.js';
 import type { NodeAttributes } from '../telemetry/observations.js';
-import { loadOtel, type Otel } from '../telemetry/otel-api.js';
+import { loadOtel, type Otel } from '../otel/otel-api.js';
 
 /** One node as `topology()` shows it. */
 export interface TopologyNode extends NodeStatus {

@@ -1,20 +1,14 @@
-import type { PoolConfig } from 'pg';
 import { resolveContextKeys, type ConnectionTarget, type ResolveContext } from '../conninfo/resolve.js';
 import { connectTimeoutMillis } from '../connect/connect.js';
 import type { Lookup } from '../connect/endpoints.js';
 import { OptionError } from '../errors.js';
 import { etcdOption } from '../etcd/etcd-options.js';
-import { booleanOption, describeValue, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../input.js';
-import type { Balance } from './balancer.js';
-import { resolveDiscovery, type DiscoveryOptions, type ResolvedDiscovery } from './discovery.js';
-import type { PatroniOptions, ResolvedPatroniOptions } from './patroni-authority.js';
-import type { ReaderPolicy } from './topology.js';
-
-/** Connection settings come from the connection string; these are the pool's own. */
-export type PoolSettings = Omit<
-  PoolConfig,
-  'host' | 'port' | 'user' | 'database' | 'password' | 'ssl' | 'connectionString' | 'Client' | 'stream' | 'sslnegotiation'
->;
+import { describeValue, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../input.js';
+import type { Balance } from './pool/balancer.js';
+import { poolSettings, type PoolSettings } from './pool/pool-settings.js';
+import { resolveDiscovery, type DiscoveryOptions, type ResolvedDiscovery } from './discovery/discovery.js';
+import type { PatroniOptions, ResolvedPatroniOptions } from './patroni/patroni-authority.js';
+import type { ReaderPolicy } from '../roles/role-decision.js';
 
 export interface SplitOptions extends ResolveContext {
   /** pg.Pool settings for the writer (`max`, `idleTimeoutMillis`, `statement_timeout`, ...). */
@@ -138,61 +132,6 @@ const SPLIT_KEYS = [
   'patroni',
   'discovery',
 ] as const;
-
-/** Keys pg.Pool and pg.Client read that are the connection's own: they come from the connection string. */
-const CONNECTION_KEYS = ['host', 'port', 'user', 'database', 'password', 'ssl', 'connectionString', 'Client', 'stream', 'sslnegotiation'];
-
-type Check = (name: string, value: unknown) => void;
-const whole: Check = (n, v) => numberOption(n, v, 0, { integer: true });
-const wholeOrZero: Check = (n, v) => numberOption(n, v, 0, { integer: true, zero: true });
-const millisOrZero: Check = (n, v) => numberOption(n, v, 0, { zero: true, unit: 'milliseconds' });
-const flag: Check = (n, v) => booleanOption(n, v, false);
-const fn: Check = (n, v) => functionOption(n, v);
-const text: Check = (n, v) => {
-  if (v !== undefined && typeof v !== 'string') throw new OptionError(`Expected \`${n}\` to be a string`);
-};
-
-/** pg.Pool and pg.Client settings a pool may set, each with its check. */
-const POOL_SETTINGS: Readonly<Record<string, Check>> = {
-  max: whole,
-  min: wholeOrZero,
-  idleTimeoutMillis: (n, v) => v === null || millisOrZero(n, v),
-  connectionTimeoutMillis: millisOrZero,
-  maxUses: (n, v) => v === Infinity || whole(n, v),
-  maxLifetimeSeconds: (n, v) => numberOption(n, v, 0, { zero: true, unit: 'seconds' }),
-  allowExitOnIdle: flag,
-  statement_timeout: (n, v) => v === false || millisOrZero(n, v),
-  query_timeout: millisOrZero,
-  lock_timeout: millisOrZero,
-  idle_in_transaction_session_timeout: millisOrZero,
-  keepAlive: flag,
-  keepAliveInitialDelayMillis: millisOrZero,
-  application_name: text,
-  fallback_application_name: text,
-  options: text,
-  client_encoding: text,
-  binary: flag,
-  parseInputDatesAsUTC: flag,
-  enableChannelBinding: flag,
-  types: (n, v) => optionsObject(n, v, ['getTypeParser']),
-  log: fn,
-  Promise: fn,
-  onConnect: fn,
-  verify: fn,
-};
-
-function poolSettings(name: string, value: unknown): PoolSettings {
-  const settings = optionsObject(name, value, [...Object.keys(POOL_SETTINGS), ...CONNECTION_KEYS]);
-  for (const [key, setting] of Object.entries(settings)) {
-    if (CONNECTION_KEYS.includes(key))
-      throw new OptionError(`\`${name}.${key}\` is not allowed: connection settings come from the connection string`);
-    POOL_SETTINGS[key]?.(`${name}.${key}`, setting);
-  }
-  const { max, min } = settings;
-  if (typeof max === 'number' && typeof min === 'number' && min > max)
-    throw new OptionError(`Expected \`${name}.min\` (${min}) to be at most \`${name}.max\` (${max})`);
-  return Object.freeze({ ...settings });
-}
 
 /**
  * The reader policy the string's target_session_attrs asks for: `standby` and

@@ -1,8 +1,8 @@
 import type { BatchObservableCallback, Counter, Histogram, Meter } from '@opentelemetry/api';
-import type { FreshnessStats } from '../split/freshness.js';
-import type { PoolRole } from '../split/router.js';
+import type { FreshnessStats } from './freshness-stats.js';
+import type { PoolRole } from '../roles/role-decision.js';
 import { observe, poolAttributes, type Attributes, type NodeAttributes, type ObservedNode, type PoolUsage } from './observations.js';
-import type { Otel } from './otel-api.js';
+import type { Otel } from '../otel/otel-api.js';
 
 /** What a cluster's metrics read at each collection. */
 export interface MetricsSource {

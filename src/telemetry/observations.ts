@@ -1,6 +1,6 @@
-import type { FreshnessStats } from '../split/freshness.js';
-import type { PoolRole } from '../split/router.js';
-import type { NodeStatus } from '../probe/node-status.js';
+import type { FreshnessStats } from './freshness-stats.js';
+import type { PoolRole } from '../roles/role-decision.js';
+import type { NodeStatus } from '../roles/node-status.js';
 
 /** One node's pool as the metrics see it (pg-pool's counters). */
 export interface PoolUsage {

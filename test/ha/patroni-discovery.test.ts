@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { startPatroniCluster, type PatroniCluster, type PatroniMember } from '../../src/cluster/index.js';
 import { renderProbe } from '../../src/cli/probe-render.js';
 import { probeCluster } from '../../src/probe/probe.js';
-import type { MemberEvent } from '../../src/split/member-changes.js';
+import type { MemberEvent } from '../../src/split/discovery/member-changes.js';
 import { PatroniRun } from '../support/patroni-run.js';
 import { until } from '../support/until.js';
 import { testNet } from '../support/net.js';

@@ -8,7 +8,7 @@ import { startCluster, startDnsServer, type Cluster, type ClusterNode } from '..
 import { systemLookup } from '../../src/connect/endpoints.js';
 import type { SplitCluster } from '../../src/split/connect-split.js';
 import type { SplitOptions } from '../../src/split/options.js';
-import type { MemberEvent } from '../../src/split/member-changes.js';
+import type { MemberEvent } from '../../src/split/discovery/member-changes.js';
 import { memberCycle } from '../support/member-cycle.js';
 import { ReadLoad } from '../support/read-load.js';
 import { WriteLoad, WRITES_TABLE } from '../support/write-load.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { listedMembers, resolveDiscovery } from '../../src/split/discovery.js';
-import { planMembership } from '../../src/split/members.js';
+import { listedMembers, resolveDiscovery } from '../../src/split/discovery/discovery.js';
+import { planMembership } from '../../src/split/watch/members.js';
 
 test('membership plan: members named and not active are added once, active members not named are removed', () => {
   const active = new Map([

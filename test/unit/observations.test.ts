@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { emptyFreshnessStats } from '../../src/split/freshness.js';
+import { emptyFreshnessStats } from '../../src/telemetry/freshness-stats.js';
 import { observe, poolName, type ObservedNode, type Observation } from '../../src/telemetry/observations.js';
 
 const attributesOf = (hostIndex: number) => ({ 'server.address': `db${hostIndex + 1}`, 'server.port': 5432 });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resolveConnInfo } from '../../src/conninfo/resolve.js';
-import { withReplayLag, libpqChoice } from '../../src/probe/cluster-view.js';
-import type { NodeStatus } from '../../src/probe/node-status.js';
+import { withReplayLag, libpqChoice } from '../../src/roles/cluster-view.js';
+import type { NodeStatus } from '../../src/roles/node-status.js';
 import { policyFromTarget, resolveSplitOptions } from '../../src/split/options.js';
-import { failoverSignal, signalOfSqlstate } from '../../src/split/sqlstate.js';
-import { decideRoles, type ReaderPolicy } from '../../src/split/topology.js';
+import { failoverSignal, signalOfSqlstate } from '../../src/split/pool/sqlstate.js';
+import { decideRoles, type ReaderPolicy } from '../../src/roles/role-decision.js';
 import { OptionError } from '../../src/errors.js';
 
 function node(hostIndex: number, role: 'primary' | 'standby' | null, extra: Partial<NodeStatus> = {}): NodeStatus {
@@ -217,7 +217,7 @@ test('options are validated once with clear errors', () => {
 });
 
 test('a standby has caught up when its replay position is at or past the token, or at the page boundary the token sits just after', async () => {
-  const { caughtUp } = await import('../../src/split/freshness.js');
+  const { caughtUp } = await import('../../src/split/pool/freshness.js');
   assert.equal(caughtUp('0/3000148', '0/3000148'), true);
   assert.equal(caughtUp('0/3000150', '0/3000148'), true);
   assert.equal(caughtUp('0/3000140', '0/3000148'), false);

@@ -4,15 +4,16 @@ import { portOf, type HostEntry } from '../../src/conninfo/host-list.js';
 import { maskUserinfo } from '../../src/conninfo/parse-keyword-value.js';
 import { isPermanentRefusal } from '../../src/connect/failure.js';
 import { nearestName } from '../../src/input.js';
-import type { NodeStatus } from '../../src/probe/node-status.js';
-import { Balancer } from '../../src/split/balancer.js';
-import { ConnectionRegistry } from '../../src/split/connection-registry.js';
-import { emptyFreshnessStats, freshRead, type FreshReadSteps } from '../../src/split/freshness.js';
-import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from '../../src/split/watch-state.js';
-import { confirmsLeader, confirmsSoleLeader, staleAfter } from '../../src/split/patroni-authority.js';
-import { ReadScope } from '../../src/split/read-scope.js';
-import { ReplayKnowledge } from '../../src/split/replay-knowledge.js';
-import { WriteTracker } from '../../src/split/write-tracker.js';
+import type { NodeStatus } from '../../src/roles/node-status.js';
+import { Balancer } from '../../src/split/pool/balancer.js';
+import { ConnectionRegistry } from '../../src/split/pool/connection-registry.js';
+import { freshRead, type FreshReadSteps } from '../../src/split/pool/freshness.js';
+import { emptyFreshnessStats } from '../../src/telemetry/freshness-stats.js';
+import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from '../../src/split/watch/watch-state.js';
+import { confirmsLeader, confirmsSoleLeader, staleAfter } from '../../src/split/patroni/patroni-authority.js';
+import { ReadScope } from '../../src/split/pool/read-scope.js';
+import { ReplayKnowledge } from '../../src/split/pool/replay-knowledge.js';
+import { WriteTracker } from '../../src/split/pool/write-tracker.js';
 
 function node(hostIndex: number, role: 'primary' | 'standby' | null, timeline = 1, lsn = '0/100'): NodeStatus {
   return {

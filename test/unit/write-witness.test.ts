@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PgSplitError } from '../../src/errors.js';
-import type { RoleDecision } from '../../src/split/topology.js';
-import { requiredWitnesses, silentLeader, witnessedBy, WriteWitness, type WitnessSteps } from '../../src/split/write-witness.js';
+import type { RoleDecision } from '../../src/roles/role-decision.js';
+import { requiredWitnesses, silentLeader, witnessedBy, WriteWitness, type WitnessSteps } from '../../src/split/patroni/write-witness.js';
 
 const decision = (writer: number | null, unconfirmed: number[]): RoleDecision => ({
   writer,

@@ -1,5 +1,5 @@
-import { hostDisplayName, memberHostEntry, portOf, type HostEntry } from '../conninfo/host-list.js';
-import type { ConnectionTarget } from '../conninfo/resolve.js';
+import { hostDisplayName, memberHostEntry, portOf, type HostEntry } from '../../conninfo/host-list.js';
+import type { ConnectionTarget } from '../../conninfo/resolve.js';
 
 /** Where a member came from: the connection string, or a discovery source. */
 export type MemberOrigin = 'connection string' | 'patroni' | 'dns' | 'srv' | 'function';

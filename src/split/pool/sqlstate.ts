@@ -1,4 +1,4 @@
-import { isConnectionEndedError, isNotQueryableError } from '../connect/pg-wire.js';
+import { isConnectionEndedError, isNotQueryableError } from '../../connect/pg-wire.js';
 
 /**
  * The errors that say the cluster changed under us. Decided by SQLSTATE or

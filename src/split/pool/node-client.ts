@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { destroySocket, isEnding, wireOf } from '../connect/pg-wire.js';
+import { destroySocket, isEnding, wireOf } from '../../connect/pg-wire.js';
 import type { Router } from './router.js';
 import { signalOfSqlstate } from './sqlstate.js';
 

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { OptionError } from '../errors.js';
-import { describeValue, optionsObject } from '../input.js';
+import { OptionError } from '../../errors.js';
+import { describeValue, optionsObject } from '../../input.js';
 
 /** What a read requires: to see everything up to a WAL position, or to run on the primary. */
 export interface ReadRequirement {

@@ -1,5 +1,5 @@
-import type { NodeStatus } from '../probe/node-status.js';
-import { decideRoles, decisionChanged, type DecisionInput, type RoleDecision } from './topology.js';
+import type { NodeStatus } from '../../roles/node-status.js';
+import { decideRoles, decisionChanged, type DecisionInput, type RoleDecision } from '../../roles/role-decision.js';
 
 /** `change`: the routing decision changed (writer, readers, stale or unconfirmed primaries). */
 export interface ChangeEvent {

@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
-import type { Lookup } from '../connect/endpoints.js';
-import { attemptFailure, failureLine, type Session } from '../connect/session.js';
-import { ConnectError, PgSplitError } from '../errors.js';
-import { withReplayLag } from '../probe/cluster-view.js';
-import type { NodeStatus } from '../probe/node-status.js';
+import type { Lookup } from '../../connect/endpoints.js';
+import { attemptFailure, failureLine, type Session } from '../../connect/session.js';
+import { ConnectError, PgSplitError } from '../../errors.js';
+import { withReplayLag } from '../../roles/cluster-view.js';
+import type { NodeStatus } from '../../roles/node-status.js';
 import { HostMonitor, type HostMonitorOptions } from './host-monitor.js';
 import type { Members } from './members.js';
-import type { ReaderPolicy, RoleDecision } from './topology.js';
+import type { ReaderPolicy, RoleDecision } from '../../roles/role-decision.js';
 import type { LeaderAuthority } from './leader-authority.js';
 import { advanceWatch, INITIAL_WATCH_STATE, type WatchInput, type WatchState } from './watch-state.js';
 

@@ -1,9 +1,9 @@
-import { firstPatroniView, restBase } from '../probe/patroni-members.js';
-import type { EtcdOptions } from '../etcd/etcd-options.js';
-import type { PatroniDcsOptions } from '../etcd/patroni-dcs.js';
-import type { LeaderAuthority } from './leader-authority.js';
-import { memberKey, type Members } from './members.js';
-import { untraced } from '../telemetry/otel-api.js';
+import { firstPatroniView, restBase } from '../../probe/patroni-members.js';
+import type { EtcdOptions } from '../../etcd/etcd-options.js';
+import type { PatroniDcsOptions } from '../../etcd/patroni-dcs.js';
+import type { LeaderAuthority, PatroniReport } from '../watch/leader-authority.js';
+import { memberKey, type Members } from '../watch/members.js';
+import { untraced } from '../../otel/otel-api.js';
 
 /** Where and how often Patroni's REST API is asked (option `patroni`). */
 export interface PatroniOptions {
@@ -63,17 +63,6 @@ export function staleAfter(config: { ttl: number; loopWait: number }): number {
 const FAST_INTERVAL_MILLIS = 200;
 
 /** One member's last answer from `GET /patroni`. */
-export interface PatroniReport {
-  /** When the request it answered was sent (ms epoch): the answer is at least that fresh; null before it ever answered. */
-  readonly askedAt: number | null;
-  /** Its role (`master`/`primary` on the leader, `replica`, ...), as of that answer. */
-  readonly role: string | null;
-  readonly state: string | null;
-  readonly timeline: number | null;
-  /** Why the last request failed, when it did. */
-  readonly error: string | null;
-}
-
 const LEADER_ROLES = new Set(['master', 'primary', 'leader']);
 
 /**

@@ -1,5 +1,5 @@
-import type { ClusterWatch } from './cluster-watch.js';
-import { memberKey, planMembership, type DiscoveredMember, type MemberOrigin, type Members } from './members.js';
+import type { ClusterWatch } from '../watch/cluster-watch.js';
+import { memberKey, planMembership, type DiscoveredMember, type MemberOrigin, type Members } from '../watch/members.js';
 
 /** A member discovery added or removed (`member-added`, `member-removed`). */
 export interface MemberEvent {

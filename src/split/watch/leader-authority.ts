@@ -1,4 +1,14 @@
-import type { PatroniReport } from './patroni-authority.js';
+/** What Patroni last said of one member. */
+export interface PatroniReport {
+  /** When the request it answered was sent (ms epoch): the answer is at least that fresh; null before it ever answered. */
+  readonly askedAt: number | null;
+  /** Its role (`master`/`primary` on the leader, `replica`, ...), as of that answer. */
+  readonly role: string | null;
+  readonly state: string | null;
+  readonly timeline: number | null;
+  /** Why the last request failed, when it did. */
+  readonly error: string | null;
+}
 
 /**
  * A second authority for the writer: Patroni, read from its REST API

@@ -1,6 +1,6 @@
-import { PgSplitError } from '../errors.js';
-import { parseLsn } from '../lsn.js';
-import type { RoleDecision } from './topology.js';
+import { PgSplitError } from '../../errors.js';
+import { parseLsn } from '../../lsn.js';
+import type { RoleDecision } from '../../roles/role-decision.js';
 
 /**
  * Pure: the leader whose writes go on with witnesses: no writer is

@@ -1,14 +1,16 @@
 import pg from 'pg';
-import { overridePoolCounters } from '../connect/pg-wire.js';
-import { PgSplitError } from '../errors.js';
-import type { PoolMetrics } from '../telemetry/cluster-metrics.js';
-import type { PoolUsage } from '../telemetry/observations.js';
-import { untraced } from '../telemetry/otel-api.js';
-import { freshRead, type FreshnessOptions, type FreshnessStats, type FreshReadSteps } from './freshness.js';
+import { overridePoolCounters } from '../../connect/pg-wire.js';
+import { PgSplitError } from '../../errors.js';
+import type { PoolMetrics } from '../../telemetry/cluster-metrics.js';
+import type { PoolUsage } from '../../telemetry/observations.js';
+import { untraced } from '../../otel/otel-api.js';
+import { freshRead, type FreshnessOptions, type FreshReadSteps } from './freshness.js';
+import type { FreshnessStats } from '../../telemetry/freshness-stats.js';
 import { NodeClient, type NodeClientConfig } from './node-client.js';
-import type { PoolSettings } from './options.js';
+import type { PoolSettings } from './pool-settings.js';
 import { NO_REQUIREMENT, requirementOfQuery, type ReadRequirement, type ReadScope } from './read-scope.js';
-import type { PoolRole, Router } from './router.js';
+import type { Router } from './router.js';
+import type { PoolRole } from '../../roles/role-decision.js';
 import { certainlyNotCommitted, failoverSignal } from './sqlstate.js';
 import type { WriteTracker } from './write-tracker.js';
 

@@ -1,14 +1,13 @@
 import type { ClientConfig } from 'pg';
-import { clientConfigFor } from '../connect/client-config.js';
+import { clientConfigFor } from '../../connect/client-config.js';
 import type { Balancer } from './balancer.js';
-import type { ClusterWatch } from './cluster-watch.js';
+import type { ClusterWatch } from '../watch/cluster-watch.js';
 import type { ConnectionRegistry } from './connection-registry.js';
-import type { Members } from './members.js';
+import type { Members } from '../watch/members.js';
 import { ReplayKnowledge } from './replay-knowledge.js';
 import type { FailoverSignal } from './sqlstate.js';
-import type { WriteWitness } from './write-witness.js';
-
-export type PoolRole = 'writer' | 'reader';
+import type { WriteWitness } from '../patroni/write-witness.js';
+import type { PoolRole } from '../../roles/role-decision.js';
 
 const never = (): boolean => false;
 

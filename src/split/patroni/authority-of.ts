@@ -1,7 +1,7 @@
-import { PatroniDcs } from '../etcd/patroni-dcs.js';
+import { PatroniDcs } from '../../etcd/patroni-dcs.js';
 import { DcsAuthority } from './dcs-authority.js';
-import type { LeaderAuthority } from './leader-authority.js';
-import type { Members } from './members.js';
+import type { LeaderAuthority } from '../watch/leader-authority.js';
+import type { Members } from '../watch/members.js';
 import { PatroniAuthority, type ResolvedPatroniOptions } from './patroni-authority.js';
 
 /** The second authority the options name: Patroni from etcd (with the DCS it watches, which discovery shares), from its REST API, or none. */

@@ -1,16 +1,16 @@
 import { EventEmitter } from 'node:events';
 import pRetry from 'p-retry';
-import type { ConnectionTarget } from '../conninfo/resolve.js';
-import type { Lookup } from '../connect/endpoints.js';
+import type { ConnectionTarget } from '../../conninfo/resolve.js';
+import type { Lookup } from '../../connect/endpoints.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hostDisplayName } from '../conninfo/host-list.js';
-import { isNoServer, isPermanentRefusal } from '../connect/failure.js';
-import { hostIdentity } from '../connect/messages.js';
-import { destroySocket, unrefClient, wireOf } from '../connect/pg-wire.js';
-import { untraced } from '../telemetry/otel-api.js';
-import { openSession, type OpenFailure, type Session } from '../connect/session.js';
-import { unreachableStatus, type NodeStatus } from '../probe/node-status.js';
-import { failedStatus, queryStatus, sessionIdentity, StatusTimeout } from '../probe/probe-host.js';
+import { hostDisplayName } from '../../conninfo/host-list.js';
+import { isNoServer, isPermanentRefusal } from '../../connect/failure.js';
+import { hostIdentity } from '../../connect/messages.js';
+import { destroySocket, unrefClient, wireOf } from '../../connect/pg-wire.js';
+import { untraced } from '../../otel/otel-api.js';
+import { openSession, type OpenFailure, type Session } from '../../connect/session.js';
+import { unreachableStatus, type NodeStatus } from '../../roles/node-status.js';
+import { failedStatus, queryStatus, sessionIdentity, StatusTimeout } from '../../probe/probe-host.js';
 
 export interface HostMonitorOptions {
   /** Bound on connecting and on one status query. */

@@ -1,8 +1,8 @@
 import { Resolver } from 'node:dns/promises';
-import { firstPatroniView, restBase } from '../probe/patroni-members.js';
-import type { PatroniDcs } from '../etcd/patroni-dcs.js';
+import { firstPatroniView, restBase } from '../../probe/patroni-members.js';
+import type { PatroniDcs } from '../../etcd/patroni-dcs.js';
 import { listedMembers, type AskMembers, type ResolvedDiscovery } from './discovery.js';
-import type { DiscoveredMember, Members } from './members.js';
+import type { DiscoveredMember, Members } from '../watch/members.js';
 
 function resolverFor(servers: readonly string[] | null, timeoutMillis: number): Resolver {
   const resolver = new Resolver({ timeout: timeoutMillis, tries: 2 });

@@ -1,7 +1,10 @@
-import { withReplayLag } from '../probe/cluster-view.js';
-import type { NodeStatus } from '../probe/node-status.js';
+import { withReplayLag } from './cluster-view.js';
+import type { NodeStatus } from './node-status.js';
 
 /** Which nodes the reader may use: the string's target_session_attrs, mapped (docs/routing.md). */
+/** The two pools of a split cluster: writes go to the writer's node, reads to the reader's. */
+export type PoolRole = 'writer' | 'reader';
+
 export type ReaderPolicy = 'prefer-standby' | 'standby' | 'any' | 'primary';
 
 export interface RoleDecision {

@@ -1,4 +1,4 @@
-import { parseLsn } from '../lsn.js';
+import { parseLsn } from '../../lsn.js';
 
 const ignore = (): void => undefined;
 
