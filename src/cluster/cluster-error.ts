@@ -5,7 +5,7 @@ const TAIL_LINES = 20;
 const TAIL_BYTES = 16 * 1024;
 
 /** The last lines of a server log ('' when there is none yet). */
-function logTail(logPath: string, lines = TAIL_LINES): string {
+export function logTail(logPath: string, lines = TAIL_LINES): string {
   let text: string;
   try {
     const whole = readFileSync(logPath, 'utf8');

@@ -4,6 +4,7 @@ import { debuglog } from 'node:util';
 import { PgSplitError } from '../../errors.js';
 import { findFreePort, nodeAddresses } from '../addresses.js';
 import { buildConnInfo, buildUrl } from '../cluster-conninfo.js';
+import { logTail } from '../cluster-error.js';
 import { makeClusterDir } from '../cluster-dir.js';
 import { guardExit } from '../exit-guard.js';
 import { findPgBinDir } from '../find-binaries.js';
@@ -51,6 +52,18 @@ interface Shared {
   readonly dcs: DcsApi;
   readonly firstAddress: string;
   readonly log: (line: string) => void;
+}
+
+/** Whether a member's PostgreSQL is in recovery, as the server says; null when it does not answer. */
+async function inRecovery(member: PatroniMember): Promise<boolean | null> {
+  const rows = await member.query<{ standby: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS standby').catch(() => null);
+  return rows?.[0]?.standby ?? null;
+}
+
+/** The leader's PostgreSQL is read-write and every other running member's is in recovery, as the servers say. */
+async function serversAgree(leader: PatroniMember, others: readonly PatroniMember[]): Promise<boolean> {
+  const [leaderStandby, ...othersStandby] = await Promise.all([leader, ...others].map(inRecovery));
+  return leaderStandby === false && othersStandby.every((standby) => standby === true);
 }
 
 /**
@@ -201,8 +214,10 @@ export class PatroniCluster {
           ) &&
           // In synchronous_mode, settled also means Patroni has chosen a synchronous standby (a switchover needs one).
           (!this.#shared.synchronousMode || others.length === 0 || view.members.some((v) => v.role === 'sync_standby'));
-        settled = ok ? this.member(leader.name) : null;
-        return ok;
+        // Patroni's view can lag behind its servers (a thawed member's key): ask each PostgreSQL what it is.
+        const real = ok && (await serversAgree(this.member(leader.name), others));
+        settled = real ? this.member(leader.name) : null;
+        return real;
       },
       {
         timeoutMillis,
@@ -210,13 +225,19 @@ export class PatroniCluster {
         onTimeout: (last) =>
           new PgSplitError(
             'PGSPLIT_CLUSTER',
-            `Patroni cluster not settled within ${timeoutMillis} ms; Patroni says: ${lastView || 'nothing'}`,
+            `Patroni cluster not settled within ${timeoutMillis} ms; Patroni says: ${lastView || 'nothing'}${this.#stuckLogs(lastView)}`,
             { cause: last },
           ),
       },
     );
     if (settled === null) throw new PgSplitError('PGSPLIT_CLUSTER', 'no leader');
     return settled;
+  }
+
+  /** The last lines of the log of each member Patroni did not call running (Patroni's and its PostgreSQL's), for an error. */
+  #stuckLogs(view: string): string {
+    const stuck = this.#members.filter((m) => !new RegExp(`(^|; )${m.name} \\S+ (running|streaming) `).test(view));
+    return stuck.map((m) => `\nlast lines of ${m.logPath}:\n${logTail(m.logPath)}`).join('');
   }
 
   /** A planned switchover (what `patronictl switchover --force` does), through the leader's REST API. */
@@ -259,11 +280,16 @@ export class PatroniCluster {
         const leader = view?.members.find((m) => m.role === 'leader' && m.state === 'running');
         // Failed to start, or still on another timeline than the leader's after a whole wait: a member left on a
         // timeline Patroni gave up (Patroni 3.0.2 does not always rewind one that is ahead of the leader).
+        // Or a member still read-write while another leads (Patroni's view of it lagging behind its server).
+        const readWrite = await Promise.all(
+          this.#members.map(async (m) => (m.name !== leader?.name && m.isRunning() && (await inRecovery(m)) === false ? m.name : null)),
+        );
         const broken =
           view?.members.filter(
             (m) =>
               m.role !== 'leader' &&
               (/failed|crashed|stopped/.test(m.state) ||
+                readWrite.includes(m.name) ||
                 (leader !== undefined && m.timeline !== undefined && m.timeline !== leader.timeline)),
           ) ?? [];
         for (const m of broken) {
