@@ -1,4 +1,4 @@
-import type { Topology } from '../split/connect-split.js';
+import type { Topology } from '../split/topology.js';
 import type { TrafficCounts } from './traffic.js';
 
 export interface DemoEvent {

@@ -18,58 +18,23 @@ import {
   type TimelineDiscardedEvent,
 } from './split-events.js';
 import type * as Watch from './watch/watch-state.js';
-import type { LeaderAuthority, PatroniReport } from './watch/leader-authority.js';
 import { authorityOf } from './patroni/authority-of.js';
 import { Discovery } from './discovery/discovery.js';
 import { askMembersOf } from './discovery/discovery-sources.js';
 import { applyMembership, type MemberEvent } from './discovery/member-changes.js';
-import { Members, type MemberOrigin } from './watch/members.js';
+import { Members } from './watch/members.js';
 import { ConnectionRegistry } from './pool/connection-registry.js';
 import { checkSplitOptions, resolveSplitOptions, type SplitOptions } from './options.js';
-import { emptyFreshnessStats, type FreshnessStats } from '../telemetry/freshness-stats.js';
+import { emptyFreshnessStats } from '../telemetry/freshness-stats.js';
 import { checkToken, ReadScope } from './pool/read-scope.js';
 import { RoutedPool } from './pool/routed-pool.js';
 import { WriteTracker } from './pool/write-tracker.js';
 import { silentLeader, WriteWitness } from './patroni/write-witness.js';
 import { Router } from './pool/router.js';
 import type { PoolRole } from '../roles/role-decision.js';
-import { ClusterMetrics, METER_NAME } from '../telemetry/cluster-metrics.js';
-import type { NodeAttributes } from '../telemetry/observations.js';
-import { loadOtel, type Otel } from '../otel/otel-api.js';
-
-/** One node as `topology()` shows it. */
-export interface TopologyNode extends NodeStatus {
-  /** The writer sends writes here. */
-  readonly writer: boolean;
-  /** The reader spreads reads over this node. */
-  readonly reader: boolean;
-  /** A read-write node on an older timeline than the newest seen: never used. */
-  readonly stale: boolean;
-  /** A standby left out of the reader's rotation for being further behind than maxReplicaLag. */
-  readonly lagging: boolean;
-  /** Open pooled connections on this node (reader and writer pools). */
-  readonly openConnections: number;
-  /** A read-write node the orchestrator (option `patroni`) does not confirm as its leader: no writes go there. */
-  readonly unconfirmed: boolean;
-  /** What Patroni's REST API last said of this node (option `patroni`), else null. */
-  readonly patroni: PatroniReport | null;
-  /** Where this member came from: the connection string or a discovery source. */
-  readonly origin: MemberOrigin;
-  /** Patroni's `noloadbalance` tag (discovery `patroni`): the reader leaves this node out. */
-  readonly noLoadBalance: boolean;
-  /** Patroni's `nofailover` tag (discovery `patroni`). */
-  readonly noFailover: boolean;
-}
-
-export interface Topology {
-  readonly writer: number | null;
-  readonly readers: readonly number[];
-  readonly nodes: readonly TopologyNode[];
-  /** How reads that had to see a write were served (consistency 'session' and write tokens). */
-  readonly freshness: Readonly<FreshnessStats>;
-  /** Whether the cluster sleeps (`idleAfterMillis`): no session, no timer; `nodes` shows each host's last status before. */
-  readonly idle: boolean;
-}
+import { loadOtel } from '../otel/otel-api.js';
+import { metricsOf } from './cluster-metrics-of.js';
+import { describeNodes, snapshot, type Topology } from './topology.js';
 
 /** Each event's listener arguments. */
 export interface SplitEvents {
@@ -116,60 +81,6 @@ export interface SplitCluster {
   end(): Promise<void>;
 }
 
-function describePatroni(authority: LeaderAuthority | null, hostIndex: number): string {
-  if (authority === null) return '';
-  const report = authority.report(hostIndex);
-  if (report === null) return '; Patroni: not asked yet';
-  const said = report.role === null ? 'never answered' : `${report.role} ${report.state ?? ''}`.trim();
-  return `; Patroni: ${said}${report.error === null ? '' : ` (last request: ${report.error})`}`;
-}
-
-function describeNodes(watch: ClusterWatch, authority: LeaderAuthority | null): string {
-  return watch
-    .statuses()
-    .map((s) => {
-      const state = s.reachable
-        ? `${s.role ?? '?'}${s.readOnly ? ' (read-only)' : ''}, timeline ${s.timeline ?? '?'}`
-        : (s.error ?? 'down');
-      return `  ${s.host}:${s.port}: ${state}${describePatroni(authority, s.hostIndex)}`;
-    })
-    .join('\n');
-}
-
-function snapshot(
-  watch: ClusterWatch,
-  registry: ConnectionRegistry,
-  tooFar: (s: NodeStatus) => boolean,
-  freshness: FreshnessStats,
-  authority: LeaderAuthority | null,
-  members: Members,
-  idle: boolean,
-): Topology {
-  const d = watch.decision;
-  const nodes = watch.statuses().map((s) =>
-    Object.freeze({
-      ...s,
-      writer: d.writer === s.hostIndex,
-      reader: d.readers.includes(s.hostIndex),
-      stale: d.stalePrimaries.includes(s.hostIndex),
-      lagging: s.reachable && s.role === 'standby' && tooFar(s),
-      openConnections: registry.openConnections(s.hostIndex),
-      unconfirmed: d.unconfirmed.includes(s.hostIndex),
-      patroni: authority?.report(s.hostIndex) ?? null,
-      origin: members.origin(s.hostIndex),
-      noLoadBalance: members.noLoadBalance(s.hostIndex),
-      noFailover: members.noFailover(s.hostIndex),
-    }),
-  );
-  return Object.freeze({
-    writer: d.writer,
-    readers: Object.freeze([...d.readers]),
-    nodes: Object.freeze(nodes),
-    freshness: Object.freeze({ ...freshness }),
-    idle,
-  });
-}
-
 /** Whether a standby is further behind than the limits allow. */
 function lagLimit(limit: { bytes: number | null; millis: number | null }): (s: NodeStatus) => boolean {
   return (s) =>
@@ -181,50 +92,6 @@ function checkListener(event: unknown, listener: unknown): void {
   if (!EVENTS.includes(event as SplitEvent))
     throw new OptionError(`Unknown event ${describeValue(event)}; events are ${EVENTS.map((e) => `'${e}'`).join(', ')}`);
   if (typeof listener !== 'function') throw new OptionError(`Expected a listener function, got ${describeValue(listener)}`);
-}
-
-/** The node attributes every metric carries: the host as the connection string (or discovery) names it, and its port. */
-function nodeAttributesOf(members: Members): NodeAttributes {
-  const attributes = new Map<number, Readonly<Record<string, string | number>>>();
-  return (hostIndex) => {
-    let found = attributes.get(hostIndex);
-    if (found === undefined) {
-      const { host, port } = members.hostOf(hostIndex);
-      found = Object.freeze({ 'server.address': host, 'server.port': port });
-      attributes.set(hostIndex, found);
-    }
-    return found;
-  };
-}
-
-/**
- * The cluster's metrics on the application's MeterProvider, when it has
- * OpenTelemetry's API and has registered one: without a provider the API
- * hands out its no-op meter for good (a provider registered later never
- * gets it), so nothing is built and nothing is measured per statement.
- */
-function metricsOf(
-  otel: Otel | null,
-  members: Members,
-  watch: ClusterWatch,
-  pools: () => readonly RoutedPool[],
-  freshness: FreshnessStats,
-): ClusterMetrics | null {
-  if (otel === null || otel.metrics.getMeter(METER_NAME) === otel.createNoopMeter()) return null;
-  const metrics = new ClusterMetrics(otel, {
-    nodes: () => {
-      const d = watch.decision;
-      return watch.statuses().map((s) => ({ ...s, writer: d.writer === s.hostIndex, reader: d.readers.includes(s.hostIndex) }));
-    },
-    pools: () => pools().flatMap((p) => p.nodeUsage()),
-    freshness: () => freshness,
-    nodeAttributes: nodeAttributesOf(members),
-    database: members.target.dbname,
-  });
-  watch.on('failover', (e: Watch.FailoverEvent) => metrics.failover(e.to));
-  watch.on('split-brain', () => metrics.splitBrain());
-  watch.on('timeline-discarded', () => metrics.timelineDiscarded());
-  return metrics;
 }
 
 /**

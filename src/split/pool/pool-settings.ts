@@ -4,6 +4,13 @@
  * come from the connection string.
  */
 import type { PoolConfig } from 'pg';
+import type { PoolRole } from '../../roles/role-decision.js';
+import type { FreshnessStats } from '../../telemetry/freshness-stats.js';
+import type { PoolMetrics } from '../../telemetry/cluster-metrics.js';
+import type { FreshnessOptions } from './freshness.js';
+import type { ReadScope } from './read-scope.js';
+import type { Router } from './router.js';
+import type { WriteTracker } from './write-tracker.js';
 import { OptionError } from '../../errors.js';
 import { booleanOption, functionOption, numberOption, optionsObject } from '../../input.js';
 
@@ -66,4 +73,26 @@ export function poolSettings(name: string, value: unknown): PoolSettings {
   if (typeof max === 'number' && typeof min === 'number' && min > max)
     throw new OptionError(`Expected \`${name}.min\` (${min}) to be at most \`${name}.max\` (${max})`);
   return Object.freeze({ ...settings });
+}
+
+/** What a routed pool (the reader or the writer) is made with: its role, the router, its pg.Pool settings, and the cluster's shared parts. */
+export interface RoutedPoolSettings {
+  readonly role: PoolRole;
+  readonly router: Router;
+  readonly pool: PoolSettings;
+  /** How long a checkout waits for an eligible node (a writer: the new primary during a failover). */
+  readonly failoverTimeoutMillis: number;
+  /** Describes why no node is eligible, for the timeout error. */
+  readonly describe: () => string;
+  readonly tracker: WriteTracker;
+  /** This cluster's read scopes (`after`, `onPrimary`). */
+  readonly scope: ReadScope;
+  /** 'session': every read sees every write acknowledged through this writer before it started. */
+  readonly consistency: 'eventual' | 'session';
+  readonly freshness: FreshnessOptions;
+  readonly stats: FreshnessStats;
+  /** Checkout waits and retries, when the application has OpenTelemetry's API; else null (nothing measured). */
+  readonly metrics: PoolMetrics | null;
+  /** Told of every statement and checkout (it wakes an idle cluster). */
+  readonly activity: { touch(): void };
 }

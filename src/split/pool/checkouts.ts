@@ -1,0 +1,210 @@
+import type pg from 'pg';
+import { PgSplitError } from '../../errors.js';
+import { untraced } from '../../otel/otel-api.js';
+import type { PoolRole } from '../../roles/role-decision.js';
+import { freshRead, type FreshReadSteps } from './freshness.js';
+import type { NodeClient } from './node-client.js';
+import type { NodePools } from './node-pools.js';
+import type { RoutedPoolSettings } from './pool-settings.js';
+import type { ReadRequirement } from './read-scope.js';
+import type { Router } from './router.js';
+import { failoverSignal } from './sqlstate.js';
+
+export type PooledNodeClient = pg.PoolClient & NodeClient;
+
+/** How far a standby has replayed (a replay check before reads that must see a write). */
+const REPLAY_QUERY = 'SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn';
+
+/** How far a standby has received and flushed WAL (a write witness's question); null on a primary. */
+const RECEIVED_QUERY = 'SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_receive_lsn()::text END AS lsn';
+
+/** A statement or checkout on a pool after its end() was called: pg-pool's words. */
+export function poolEndedError(): PgSplitError {
+  return new PgSplitError('PGSPLIT_ENDED', 'Cannot use a pool after calling end on the pool');
+}
+
+function noNodeError(settings: RoutedPoolSettings, role: PoolRole): PgSplitError {
+  const what = role === 'writer' ? 'no read-write primary' : 'no eligible node for reads';
+  const code = role === 'writer' ? 'PGSPLIT_FAILOVER_TIMEOUT' : 'PGSPLIT_NO_READER';
+  return new PgSplitError(code, `pg-split: ${what} within ${settings.failoverTimeoutMillis} ms\n${settings.describe()}`);
+}
+
+/**
+ * How a routed pool checks out a client: on the node the router names for
+ * the role (or, for a read that must see a write, on a standby that has
+ * replayed far enough), waiting up to failoverTimeoutMillis for an eligible
+ * node and trying again when a checkout fails in a way that may mean the
+ * cluster changed. Also the position queries the reader's pools answer
+ * (replay checks, a write witness's question).
+ */
+export class Checkouts {
+  readonly #settings: RoutedPoolSettings;
+  readonly #router: Router;
+  readonly #nodes: NodePools;
+  readonly #ending: () => boolean;
+  /** Checkouts waiting for an eligible node (a writer during a failover): part of waitingCount, as pg-pool's queue. */
+  #waiting = 0;
+
+  constructor(settings: RoutedPoolSettings, nodes: NodePools, ending: () => boolean) {
+    this.#settings = settings;
+    this.#router = settings.router;
+    this.#nodes = nodes;
+    this.#ending = ending;
+  }
+
+  /** Checkouts waiting now for an eligible node. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /** A checkout for the application (connect()): held until it releases it. */
+  held(requirement: ReadRequirement): Promise<pg.PoolClient> {
+    return this.measured(requirement, null).then((client) => this.#track(client));
+  }
+
+  /**
+   * The application holds the client until it releases it (so a silent
+   * leader's fence cuts it: ConnectionRegistry.fenceCheckedOut); a writer
+   * checkout counts as a write when it is released (its statements are
+   * acknowledged by then).
+   */
+  #track(client: PooledNodeClient): pg.PoolClient {
+    client.pgSplitCheckedOut = true;
+    const release = client.release.bind(client);
+    client.release = (err?: Error | boolean) => {
+      client.pgSplitCheckedOut = false;
+      if (this.#settings.role === 'writer') this.#settings.tracker.noteWrite();
+      return release(err);
+    };
+    return client;
+  }
+
+  /** A checkout honouring the read requirement (reader) or on the primary (writer; a single statement may go to a silent leader, `witnessed`). */
+  checkout(requirement: ReadRequirement, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
+    if (this.#settings.role === 'writer' || requirement.primary === true) return this.#acquire('writer', avoid, witnessed);
+    if (requirement.after === undefined && this.#settings.consistency === 'eventual') return this.#acquire('reader', avoid);
+    return this.#freshCheckout(requirement, avoid);
+  }
+
+  async #freshCheckout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
+    const required = requirement.after ?? (await this.#settings.tracker.required());
+    if (required === null) return this.#acquire('reader', avoid);
+    return freshRead(this.#freshSteps(), required, this.#settings.freshness, this.#settings.stats);
+  }
+
+  #freshSteps(): FreshReadSteps<PooledNodeClient> {
+    const router = this.#router;
+    return {
+      candidates: () => router.inTurn('reader'),
+      isPrimary: (host) => router.isWriter(host),
+      knownReplay: (host) => router.knownReplay(host),
+      replayCheckInFlight: (host) => router.replayCheckInFlight(host),
+      replayCheck: (host) => router.checkReplay(host, () => this.#askReplay(host)),
+      checkout: (host) => this.#acquireOn(host),
+      checkoutPrimary: () => this.#acquire('writer', null),
+      sleep: (millis) => new Promise((r) => setTimeout(r, millis)),
+    };
+  }
+
+  /** One replay check on a pooled connection to the node: how far it has replayed. */
+  #askReplay(host: number): Promise<string | null> {
+    this.#settings.stats.replayChecks++;
+    return this.#askPosition(host, REPLAY_QUERY);
+  }
+
+  /** How far a standby has received and flushed WAL, on a pooled connection to it (null on a primary). */
+  receivedOn(host: number): Promise<string | null> {
+    return this.#askPosition(host, RECEIVED_QUERY);
+  }
+
+  async #askPosition(host: number, sql: string): Promise<string | null> {
+    const client = await this.#acquireOn(host);
+    try {
+      const result = await untraced(() => client.query<{ lsn: string | null }>(sql));
+      client.release();
+      return result.rows[0]?.lsn ?? null;
+    } catch (err) {
+      client.release(err instanceof Error ? err : true);
+      throw err;
+    }
+  }
+
+  /** A checkout whose wait is recorded when metrics are on (no extra step when they are off). */
+  measured(requirement: ReadRequirement, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
+    const metrics = this.#settings.metrics;
+    if (metrics === null) return this.checkout(requirement, avoid, witnessed);
+    const started = performance.now();
+    return this.checkout(requirement, avoid, witnessed).then((client) => {
+      metrics.checkedOut(this.#settings.role, client.pgSplitHost, (performance.now() - started) / 1000);
+      return client;
+    });
+  }
+
+  /**
+   * Checks out a client on an eligible node of `pick`, not on `avoid` when
+   * another node is eligible; with `witnessed`, on the silent leader while no
+   * writer is confirmed (Router.witnessed), only on connections its pool
+   * already has (#pooledOnly).
+   */
+  async #acquire(pick: PoolRole, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
+    const deadline = Date.now() + this.#settings.failoverTimeoutMillis;
+    const eligible = (host: number): boolean => this.#router.eligible(pick, host) || (witnessed && this.#router.witnessed() === host);
+    for (;;) {
+      if (this.#ending()) throw poolEndedError();
+      const host = this.#router.pick(pick, avoid) ?? (witnessed ? this.#router.witnessed() : null);
+      if (host === null) {
+        await this.#waitForNode(pick, deadline, witnessed);
+        continue;
+      }
+      if (!this.#router.eligible(pick, host) && !this.#pooledOnly(host)) {
+        if (Date.now() >= deadline) throw noNodeError(this.#settings, pick);
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      let client: PooledNodeClient | null = null;
+      try {
+        client = await this.#acquireOn(host, deadline);
+      } catch (err) {
+        if (this.#ending()) throw poolEndedError();
+        if (failoverSignal(err) === null || Date.now() >= deadline) throw err;
+      }
+      if (client !== null && eligible(host) && !client.pgSplitLost) return client;
+      client?.release(true);
+      // The node failed or changed role; give its monitor a moment to see it before trying again.
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Waits for an eligible node (counted in waitingCount); wakes at once when the pool ends. */
+  async #waitForNode(pick: PoolRole, deadline: number, witnessed: boolean): Promise<void> {
+    const noNode = (): Error => noNodeError(this.#settings, pick);
+    const stop = (): boolean => this.#ending();
+    this.#waiting++;
+    try {
+      await (witnessed ? this.#router.waitForWrite(deadline, noNode, stop) : this.#router.waitFor(pick, deadline, noNode, stop));
+    } finally {
+      this.#waiting--;
+    }
+  }
+
+  /**
+   * Whether a checkout on the node's pool now takes a connection it has (an
+   * idle one no earlier checkout is about to take, or the next released when
+   * it is full) rather than opening one: a silent leader's frozen postmaster
+   * would never answer a new connection.
+   */
+  #pooledOnly(host: number): boolean {
+    const pool = this.#nodes.existing(host);
+    return pool !== undefined && (pool.idleCount > pool.waitingCount || pool.totalCount >= (pool.options.max ?? 10));
+  }
+
+  /** Checks out a client on one node's pool; a failure that may mean the cluster changed is reported. */
+  #acquireOn(host: number, deadline = Date.now() + this.#settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
+    const pool = this.#nodes.get(host);
+    if (pool === null) return Promise.reject(this.#ending() ? poolEndedError() : noNodeError(this.#settings, this.#settings.role));
+    return (pool.connect() as Promise<PooledNodeClient>).catch((err: unknown) => {
+      if (Date.now() < deadline) this.#router.report(host, failoverSignal(err));
+      throw err;
+    });
+  }
+}

@@ -1,0 +1,138 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { PoolCounter } from '../../connect/pg-wire.js';
+import { NodeClient, type NodeClientConfig } from './node-client.js';
+import type { PoolSettings } from './pool-settings.js';
+import type { Router } from './router.js';
+
+/** pg.Pool events re-emitted from the per-node pools, with pg-pool's arguments, once someone listens to them. */
+const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acquire', 'release', 'remove']);
+
+/** One node pool's counters. */
+export interface NodeUsage {
+  readonly hostIndex: number;
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
+/**
+ * The ordinary pg.Pools a routed pool holds, one per node, each made on its
+ * first checkout from the router's way in to the node, with the routed
+ * pool's settings. pg-pool's events are forwarded to the routed pool
+ * (`owner`) once it has a listener for them; errors of idle clients only
+ * when it listens to `error`. All end together, once (`endAll`).
+ */
+export class NodePools {
+  readonly #pools = new Map<number, pg.Pool>();
+  readonly #settings: PoolSettings;
+  readonly #router: Router;
+  readonly #owner: EventEmitter;
+  /** Events the owner has listeners for: only those are forwarded (every checkout would pay for the others). */
+  readonly #forwarded = new Set<string | symbol>();
+  #ended: Promise<void> | null = null;
+  /** Once endAll() was called: pools still ending (and one for endAll itself), and what to call when none is left. */
+  #left = -1;
+  readonly #onEnded: Array<() => void> = [];
+
+  constructor(settings: PoolSettings, router: Router, owner: EventEmitter) {
+    this.#settings = settings;
+    this.#router = router;
+    this.#owner = owner;
+    owner.on('newListener', (name: string | symbol) => {
+      if (!FORWARDED_EVENTS.has(name) || this.#forwarded.has(name)) return;
+      this.#forwarded.add(name);
+      for (const pool of this.#pools.values()) this.#forward(pool, name);
+    });
+  }
+
+  /** The node's pool, made now if it has none; null once endAll() was called or when the node has no way in. */
+  get(hostIndex: number): pg.Pool | null {
+    const existing = this.#pools.get(hostIndex);
+    if (existing !== undefined) return existing;
+    if (this.#ended !== null) return null;
+    const config = this.#router.configFor(hostIndex);
+    if (config === null) return null;
+    const nodeConfig: NodeClientConfig & pg.PoolConfig = {
+      ...this.#settings,
+      ...config,
+      pgSplitNode: { router: this.#router, hostIndex },
+    };
+    const pool = new pg.Pool({ ...nodeConfig, Client: NodeClient as unknown as new () => pg.ClientBase });
+    pool.on('error', (err, client) => this.#owner.listenerCount('error') > 0 && this.#owner.emit('error', err, client));
+    for (const name of this.#forwarded) this.#forward(pool, name);
+    this.#pools.set(hostIndex, pool);
+    return pool;
+  }
+
+  /** The node's pool if it has one (none is made). */
+  existing(hostIndex: number): pg.Pool | undefined {
+    return this.#pools.get(hostIndex);
+  }
+
+  #forward(pool: pg.Pool, name: string | symbol): void {
+    pool.on(name as 'connect', (...args: unknown[]) => this.#owner.emit(name, ...args));
+  }
+
+  /** A pg-pool counter added up over the nodes. */
+  sum(counter: PoolCounter): number {
+    let total = 0;
+    for (const p of this.#pools.values()) total += p[counter];
+    return total;
+  }
+
+  usage(): NodeUsage[] {
+    return [...this.#pools].map(([hostIndex, p]) => ({ hostIndex, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount }));
+  }
+
+  /** Whether a client is checked out or connecting, or a checkout waits for one, on any node. */
+  busy(): boolean {
+    for (const p of this.#pools.values()) if (p.totalCount > p.idleCount || p.waitingCount > 0) return true;
+    return false;
+  }
+
+  /** Ends the node's pool (its connections close once released); a later checkout there makes a new one. */
+  drop(hostIndex: number): void {
+    const pool = this.#pools.get(hostIndex);
+    if (pool === undefined) return;
+    this.#pools.delete(hostIndex);
+    // The callback form: the promise form would use the application's `Promise` option, whatever it is.
+    pool.end(() => undefined);
+  }
+
+  dropAll(): void {
+    for (const hostIndex of [...this.#pools.keys()]) this.drop(hostIndex);
+  }
+
+  /** Whether endAll() was called and every pool has ended. */
+  get ended(): boolean {
+    return this.#left === 0;
+  }
+
+  /** Runs `fn` once every pool has ended (at once if they have). */
+  whenEnded(fn: () => void): void {
+    if (this.ended) fn();
+    else this.#onEnded.push(fn);
+  }
+
+  /**
+   * Ends every pool, once: no pool is made from here on, and the promise
+   * resolves when each has ended, its checked-out clients released. pg-pool
+   * ends a pool with nothing checked out before its end() returns, so with
+   * nothing checked out anywhere they have all ended when this returns.
+   */
+  endAll(): Promise<void> {
+    if (this.#ended !== null) return this.#ended;
+    this.#ended = new Promise((resolve) => this.#onEnded.unshift(resolve));
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    this.#left = pools.length + 1;
+    const oneEnded = (): void => {
+      if (--this.#left > 0) return;
+      for (const done of this.#onEnded.splice(0)) done();
+    };
+    for (const pool of pools) pool.end(oneEnded);
+    oneEnded();
+    return this.#ended;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * What a statement is, for deciding whether it may run again: a submittable
+ * (a cursor, a stream) or text; one statement or several; whether its
+ * failure certainly left nothing committed (by SQLSTATE) or lost the
+ * connection. Pure.
+ */
+import type { NodeClient } from './node-client.js';
+import { certainlyNotCommitted, failoverSignal } from './sqlstate.js';
+
+export function isSubmittable(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as { submit?: unknown }).submit === 'function';
+}
+
+export function lostConnection(client: NodeClient, err: unknown): boolean {
+  const signal = failoverSignal(err);
+  return client.pgSplitLost || signal === 'connection-lost' || signal === 'shutdown';
+}
+
+/** The statement text of `query()`'s arguments, when it has one. */
+function statementText(first: unknown): string | null {
+  if (typeof first === 'string') return first;
+  const text = typeof first === 'object' && first !== null ? (first as { text?: unknown }).text : undefined;
+  return typeof text === 'string' ? text : null;
+}
+
+/**
+ * Whether a statement is one statement (no `;` before its end): a string of
+ * several could have committed its first part (an explicit COMMIT) before it
+ * was cut, so only a single statement is ever run again.
+ */
+function singleStatement(first: unknown): boolean {
+  const text = statementText(first);
+  return text !== null && !/;\s*\S/.test(text);
+}
+
+/**
+ * Whether a failed writer statement may run again on the (new) primary: it
+ * certainly did not commit (the server aborted or refused it by SQLSTATE, or
+ * it was never sent) and it is a single statement. A statement whose
+ * connection was cut without an answer is never repeated.
+ */
+export function writeMayRetry(err: unknown, first: unknown): boolean {
+  return certainlyNotCommitted(err) && singleStatement(first);
+}
