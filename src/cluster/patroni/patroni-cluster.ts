@@ -54,16 +54,32 @@ interface Shared {
   readonly log: (line: string) => void;
 }
 
-/** Whether a member's PostgreSQL is in recovery, as the server says; null when it does not answer. */
-async function inRecovery(member: PatroniMember): Promise<boolean | null> {
-  const rows = await member.query<{ standby: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS standby').catch(() => null);
-  return rows?.[0]?.standby ?? null;
+/** A member's PostgreSQL as the server says: in recovery or not, and whether its WAL receiver streams; null when it does not answer. */
+async function serverState(member: PatroniMember): Promise<{ standby: boolean; streaming: boolean } | null> {
+  const rows = await member
+    .query<{ standby: boolean; receiver: string | null }>(
+      'SELECT pg_catalog.pg_is_in_recovery() AS standby, (SELECT status FROM pg_catalog.pg_stat_wal_receiver) AS receiver',
+    )
+    .catch(() => null);
+  const row = rows?.[0];
+  return row === undefined ? null : { standby: row.standby, streaming: row.receiver === 'streaming' };
 }
 
-/** The leader's PostgreSQL is read-write and every other running member's is in recovery, as the servers say. */
-async function serversAgree(leader: PatroniMember, others: readonly PatroniMember[]): Promise<boolean> {
-  const [leaderStandby, ...othersStandby] = await Promise.all([leader, ...others].map(inRecovery));
-  return leaderStandby === false && othersStandby.every((standby) => standby === true);
+/**
+ * What the servers say against a settled cluster: '' when the leader's
+ * PostgreSQL is read-write and every other running member's is in recovery
+ * and streaming (a replica Patroni calls running may not stream yet: a
+ * switchover could then promote it without the leader's latest commits),
+ * else each member's state as its server reports it.
+ */
+async function serversDisagree(leader: PatroniMember, others: readonly PatroniMember[]): Promise<string> {
+  const members = [leader, ...others];
+  const states = await Promise.all(members.map(serverState));
+  const [leaderState, ...othersState] = states;
+  if (leaderState?.standby === false && othersState.every((s) => s?.standby === true && s.streaming)) return '';
+  const said = (s: Awaited<ReturnType<typeof serverState>>): string =>
+    s === null ? 'no answer' : s.standby ? `standby, ${s.streaming ? 'streaming' : 'not streaming'}` : 'read-write';
+  return members.map((m, i) => `${m.name} ${said(states[i] ?? null)}`).join('; ');
 }
 
 /**
@@ -198,6 +214,7 @@ export class PatroniCluster {
   async waitUntilSettled(options: { not?: PatroniMember; timeoutMillis?: number } = {}): Promise<PatroniMember> {
     let settled: PatroniMember | null = null;
     let lastView = '';
+    let lastServers = '';
     const timeoutMillis = options.timeoutMillis ?? READY_MILLIS;
     await waitUntil(
       async () => {
@@ -215,7 +232,8 @@ export class PatroniCluster {
           // In synchronous_mode, settled also means Patroni has chosen a synchronous standby (a switchover needs one).
           (!this.#shared.synchronousMode || others.length === 0 || view.members.some((v) => v.role === 'sync_standby'));
         // Patroni's view can lag behind its servers (a thawed member's key): ask each PostgreSQL what it is.
-        const real = ok && (await serversAgree(this.member(leader.name), others));
+        lastServers = ok ? await serversDisagree(this.member(leader.name), others) : '';
+        const real = ok && lastServers === '';
         settled = real ? this.member(leader.name) : null;
         return real;
       },
@@ -225,7 +243,7 @@ export class PatroniCluster {
         onTimeout: (last) =>
           new PgSplitError(
             'PGSPLIT_CLUSTER',
-            `Patroni cluster not settled within ${timeoutMillis} ms; Patroni says: ${lastView || 'nothing'}${this.#stuckLogs(lastView)}`,
+            `Patroni cluster not settled within ${timeoutMillis} ms; Patroni says: ${lastView || 'nothing'}${lastServers === '' ? '' : `; the servers say: ${lastServers}`}${this.#stuckLogs(lastView)}`,
             { cause: last },
           ),
       },
@@ -273,23 +291,28 @@ export class PatroniCluster {
     const deadline = Date.now() + timeoutMillis;
     for (;;) {
       try {
-        return await this.waitUntilSettled({ timeoutMillis: Math.min(30_000, Math.max(1000, deadline - Date.now())) });
+        return await this.waitUntilSettled({ timeoutMillis: Math.min(15_000, Math.max(1000, deadline - Date.now())) });
       } catch (err) {
         if (Date.now() >= deadline) throw err;
         const view = await this.view().catch(() => null);
         const leader = view?.members.find((m) => m.role === 'leader' && m.state === 'running');
         // Failed to start, or still on another timeline than the leader's after a whole wait: a member left on a
         // timeline Patroni gave up (Patroni 3.0.2 does not always rewind one that is ahead of the leader).
-        // Or a member still read-write while another leads (Patroni's view of it lagging behind its server).
-        const readWrite = await Promise.all(
-          this.#members.map(async (m) => (m.name !== leader?.name && m.isRunning() && (await inRecovery(m)) === false ? m.name : null)),
+        // Or, as its server says, a member still read-write while another leads (Patroni's view of it lagging), or
+        // a standby that does not stream (left on a history the leader's does not continue).
+        const unfit = await Promise.all(
+          this.#members.map(async (m) => {
+            if (m.name === leader?.name || !m.isRunning() || m.frozen) return null;
+            const state = await serverState(m);
+            return state !== null && (!state.standby || !state.streaming) ? m.name : null;
+          }),
         );
         const broken =
           view?.members.filter(
             (m) =>
               m.role !== 'leader' &&
               (/failed|crashed|stopped/.test(m.state) ||
-                readWrite.includes(m.name) ||
+                unfit.includes(m.name) ||
                 (leader !== undefined && m.timeline !== undefined && m.timeline !== leader.timeline)),
           ) ?? [];
         for (const m of broken) {
