@@ -10,7 +10,7 @@ import { ConnectionRegistry } from '../../src/split/pool/connection-registry.js'
 import { freshRead, type FreshReadSteps } from '../../src/split/pool/freshness.js';
 import { emptyFreshnessStats } from '../../src/telemetry/freshness-stats.js';
 import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from '../../src/split/watch/watch-state.js';
-import { confirmsLeader, confirmsSoleLeader, staleAfter } from '../../src/split/patroni/patroni-authority.js';
+import { confirmsLeader, confirmsSoleLeader, staleAfter } from '../../src/split/patroni/leader-claims.js';
 import { ReadScope } from '../../src/split/pool/read-scope.js';
 import { ReplayKnowledge } from '../../src/split/pool/replay-knowledge.js';
 import { WriteTracker } from '../../src/split/pool/write-tracker.js';

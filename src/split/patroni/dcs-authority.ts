@@ -2,7 +2,7 @@ import type { PatroniDcs } from '../../etcd/patroni-dcs.js';
 import type { DcsMember } from '../../etcd/patroni-keys.js';
 import type { LeaderAuthority, PatroniReport } from '../watch/leader-authority.js';
 import { memberKey, type Members } from '../watch/members.js';
-import { staleAfter } from './patroni-authority.js';
+import { staleAfter } from './leader-claims.js';
 
 /** Until Patroni's `config` key is read: the least staleness ever used. */
 const DEFAULT_STALE_MILLIS = 2500;

@@ -4,6 +4,7 @@ import type { PatroniDcsOptions } from '../../etcd/patroni-dcs.js';
 import type { LeaderAuthority, PatroniReport } from '../watch/leader-authority.js';
 import { memberKey, type Members } from '../watch/members.js';
 import { untraced } from '../../otel/otel-api.js';
+import { confirmsSoleLeader, isFresh, MIN_STALE_MILLIS, saysLeader, staleAfter } from './leader-claims.js';
 
 /** Where and how often Patroni's REST API is asked (option `patroni`). */
 export interface PatroniOptions {
@@ -38,94 +39,13 @@ export interface ResolvedPatroniOptions {
   readonly etcd: PatroniDcsOptions | null;
 }
 
-/** The staleness used before Patroni's configuration is known, and the least ever used. */
-const MIN_STALE_MILLIS = 2500;
-
-/** Room left between pg-split's last write to a silent leader and the earliest promotion (Patroni's loop runs a little longer than `loop_wait`). */
-const STALE_MARGIN_MILLIS = 1000;
-
-/**
- * Pure: how long after the request of its last answer a silent leader may
- * keep getting writes. Patroni renews its leader key every `loop_wait`
- * seconds and the key lives `ttl` seconds, so when a leader's Patroni answered
- * a request sent at T, its key was renewed after T - loop_wait and no other
- * member can be promoted before T + ttl - loop_wait. pg-split stops writing
- * to it as usual a second before then, on a timer of its own (not at the next
- * round of requests), and only witnessed writes go on (WriteWitness). Writes
- * a frozen leader acknowledged before that are streamed to the member that
- * will be promoted, so none is lost.
- */
-export function staleAfter(config: { ttl: number; loopWait: number }): number {
-  return Math.max(MIN_STALE_MILLIS, (config.ttl - config.loopWait) * 1000 - STALE_MARGIN_MILLIS);
-}
-
 /** While no member is confirmed, members are asked this often at most (a failover in progress). */
 const FAST_INTERVAL_MILLIS = 200;
-
-/** One member's last answer from `GET /patroni`. */
-const LEADER_ROLES = new Set(['master', 'primary', 'leader']);
-
-/**
- * Pure: whether a member's Patroni confirms it as the leader at `now`: its
- * last answer said leader and running, to a request sent within
- * `staleMillis`. A member whose REST API stopped answering (a frozen or
- * killed Patroni) stops being confirmed once its last answer is stale, as
- * HAProxy's `/primary` check marks it down, but before any other member can
- * have been promoted.
- */
-export function confirmsLeader(report: PatroniReport | undefined, now: number, staleMillis: number): boolean {
-  return report !== undefined && isFresh(report, now, staleMillis) && saysLeader(report);
-}
-
-/** Pure: whether a member's last answer was to a request sent within `staleMillis`. */
-function isFresh(report: PatroniReport | undefined, now: number, staleMillis: number): boolean {
-  return report !== undefined && report.askedAt !== null && now - report.askedAt <= staleMillis;
-}
-
-/**
- * Pure: whether Patroni confirms the host as its one leader at `now`: its
- * own answer does (`confirmsLeader`) and no other member's fresh answer
- * claims the lead too. Two claimants are Patroni's own split brain (a thawed
- * old leader whose etcd3 client took the lock back while the member promoted
- * meanwhile has not yet noticed): writes to the one that loses are lost with
- * its timeline, so neither gets writes until one steps down.
- *
- * A claim does not compete when its member's Patroni now refuses connections
- * (`refused`: stopped or killed, so it can no longer renew the leader lock)
- * and the host leads on a newer timeline: Patroni has promoted the host since
- * (a maintenance stop of the leader's Patroni). A frozen Patroni does not
- * refuse, it times out: its claim competes until it is stale, as before.
- */
-export function confirmsSoleLeader(
-  answers: ReadonlyMap<number, PatroniReport>,
-  hostIndex: number,
-  now: number,
-  staleMillis: number,
-  refused: ReadonlySet<number> = new Set(),
-): boolean {
-  const own = answers.get(hostIndex);
-  if (own === undefined || !confirmsLeader(own, now, staleMillis)) return false;
-  for (const [other, answer] of answers) {
-    if (other === hostIndex || !confirmsLeader(answer, now, staleMillis)) continue;
-    if (!(refused.has(other) && isNewerTimeline(own, answer))) return false;
-  }
-  return true;
-}
-
-/** Pure: whether `own` claims a newer timeline than `other` (both known). */
-function isNewerTimeline(own: PatroniReport, other: PatroniReport): boolean {
-  return own.timeline !== null && other.timeline !== null && own.timeline > other.timeline;
-}
 
 /** Whether a failed request found nothing listening (the member's Patroni is not running), by the socket's errno. */
 function isRefused(err: unknown): boolean {
   const cause = err instanceof Error ? err.cause : undefined;
   return typeof cause === 'object' && cause !== null && 'code' in cause && cause.code === 'ECONNREFUSED';
-}
-
-/** Whether an answer says "the leader, running". */
-function saysLeader(report: PatroniReport): boolean {
-  return report.role !== null && LEADER_ROLES.has(report.role) && report.state === 'running';
 }
 
 /** Patroni's `ttl` and `loop_wait` from `GET /config`, or null. */
