@@ -324,6 +324,31 @@ export class PatroniCluster {
   }
 
   /**
+   * Resolves right after the leader renewed its lock (the lease's time left
+   * went up, etcd's v3 API): a fault injected then meets the lock with its
+   * whole `ttl` to run, so when Patroni can promote another member no longer
+   * depends on where its HA loop was.
+   */
+  async lockJustRenewed(timeoutMillis = 10_000): Promise<void> {
+    if (this.#shared.dcs !== 'etcd3') throw new PgSplitError('PGSPLIT_CLUSTER', 'lockJustRenewed needs Patroni on etcd3');
+    let lowest = Infinity;
+    await waitUntil(
+      async () => {
+        const lease = await this.etcd.lease(leaderKey(SCOPE)).catch(() => null);
+        if (lease === null) return false;
+        if (lease.left > lowest) return true;
+        lowest = Math.min(lowest, lease.left);
+        return false;
+      },
+      {
+        timeoutMillis,
+        intervalMillis: 50,
+        onTimeout: () => new PgSplitError('PGSPLIT_CLUSTER', `the leader lock not renewed within ${timeoutMillis} ms`),
+      },
+    );
+  }
+
+  /**
    * Patroni's leader lock as etcd holds it (v3 API): the holder's name and the
    * key's revisions (`createRevision` changes only when the lock is taken
    * anew); null while no member holds it.
