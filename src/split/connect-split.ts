@@ -7,7 +7,8 @@ import { describeValue } from '../input.js';
 import type { NodeStatus } from '../roles/node-status.js';
 import { IdleKeeper } from './watch/idle-keeper.js';
 import { Balancer } from './pool/balancer.js';
-import { ClusterWatch, endedError } from './watch/cluster-watch.js';
+import { ClusterWatch } from './watch/cluster-watch.js';
+import { endedError } from './watch/decision-wait.js';
 import {
   failoverEvent,
   splitBrainEvent,

@@ -1,39 +1,14 @@
 import { EventEmitter } from 'node:events';
-import type { Lookup } from '../../connect/endpoints.js';
-import { attemptFailure, failureLine, type Session } from '../../connect/session.js';
-import { ConnectError, PgSplitError } from '../../errors.js';
+import type { Session } from '../../connect/session.js';
+import type { ConnectError } from '../../errors.js';
 import { withReplayLag } from '../../roles/cluster-view.js';
 import type { NodeStatus } from '../../roles/node-status.js';
+import { allRefused, endedError, waitForDecision, type RefusalRule } from './decision-wait.js';
 import { HostMonitor, type HostMonitorOptions } from './host-monitor.js';
+import type { WatchOptions } from './watch-options.js';
 import type { Members } from './members.js';
-import type { ReaderPolicy, RoleDecision } from '../../roles/role-decision.js';
-import type { LeaderAuthority } from './leader-authority.js';
+import type { RoleDecision } from '../../roles/role-decision.js';
 import { advanceWatch, INITIAL_WATCH_STATE, type WatchInput, type WatchState } from './watch-state.js';
-
-export interface WatchOptions {
-  readonly recheckMillis: number;
-  /** Re-check interval while no writer is known (a failover in progress). */
-  readonly failoverRecheckMillis: number;
-  readonly checkTimeoutMillis: number;
-  readonly maxBackoffMillis: number;
-  readonly lookup: Lookup;
-  /** Wait at least this long before logging in again after a permanent refusal. @default 10 s, or 10 * maxBackoffMillis if longer */
-  readonly refusalBackoffMillis?: number;
-  readonly policy: ReaderPolicy;
-  readonly isTooFarBehind?: (status: NodeStatus) => boolean;
-  /** A second authority for the writer (Patroni, from its REST API or etcd), when the user names one. */
-  readonly authority?: LeaderAuthority;
-  /** The writer's acknowledged statements so far (for `timeline-discarded`). */
-  readonly acknowledgedWrites?: () => number;
-  /** Standbys the reader leaves out (Patroni's `noloadbalance` tag). */
-  readonly noReads?: (hostIndex: number) => boolean;
-  /** Monitoring sessions never keep the process alive (the pools' `allowExitOnIdle`). */
-  readonly exitOnIdle?: boolean;
-}
-
-export function endedError(): PgSplitError {
-  return new PgSplitError('PGSPLIT_ENDED', 'pg-split: the cluster was ended (end() was called)');
-}
 
 /**
  * Watches every host in parallel (one HostMonitor each) and keeps the role
@@ -241,10 +216,7 @@ export class ClusterWatch extends EventEmitter {
    * `connect()` reports them. Null otherwise.
    */
   refused(noServerToo = false): ConnectError | null {
-    const refusals = [...this.#monitors.values()].map((m) => m.refusal ?? (noServerToo ? m.noServer : null));
-    if (refusals.length === 0 || refusals.some((r) => r === null)) return null;
-    const failures = refusals.flatMap((r) => r ?? []);
-    return new ConnectError(failures.map(failureLine).join('\n'), failures.map(attemptFailure));
+    return allRefused([...this.#monitors.values()], noServerToo);
   }
 
   /**
@@ -287,51 +259,20 @@ export class ClusterWatch extends EventEmitter {
   }
 
   /**
-   * Resolves once `ready(decision)` holds (tested on every change, every
-   * new status, after the decision took it in, and every `nudge()`). Rejects with `onTimeout()` at
-   * the deadline, with PGSPLIT_ENDED at once when the watch is closed, and
-   * (with `failOnRefusal`) with `refused()` as soon as every host refused the login.
+   * Resolves once `ready(decision)` holds; rejects at the deadline, at once
+   * when the watch is closed, and (with `failOnRefusal`) as soon as every
+   * host refused the login (waitForDecision).
    */
   waitFor(
     ready: (d: RoleDecision) => boolean,
     deadline: number,
     onTimeout: () => Error,
-    failOnRefusal: false | 'refusals' | 'refusals-and-no-server' = false,
+    failOnRefusal: RefusalRule = false,
   ): Promise<void> {
     if (this.#closed) return Promise.reject(endedError());
     if (ready(this.#state.decision)) return Promise.resolve();
     this.#waiters++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(onTimeout()), Math.max(0, deadline - Date.now()));
-      const onChange = (): void => {
-        if (ready(this.#state.decision)) finish(null);
-      };
-      const onStatus = (): void => {
-        if (ready(this.#state.decision)) {
-          finish(null);
-          return;
-        }
-        const refused = failOnRefusal === false ? null : this.refused(failOnRefusal === 'refusals-and-no-server');
-        if (refused !== null) finish(refused);
-      };
-      const onClose = (): void => finish(endedError());
-      const finish = (err: Error | null): void => {
-        this.#waiters--;
-        clearTimeout(timer);
-        this.off('change', onChange);
-        this.off('nudge', onChange);
-        this.off('status', onStatus);
-        this.off('close', onClose);
-        if (err === null) resolve();
-        else reject(err);
-      };
-      this.on('change', onChange);
-      this.on('nudge', onChange);
-      // A status can make a node usable without changing the decision (a suspicion cleared by its check).
-      this.on('status', onStatus);
-      if (failOnRefusal !== false) onStatus();
-      this.on('close', onClose);
-    });
+    return waitForDecision(this, ready, deadline, onTimeout, failOnRefusal).finally(() => this.#waiters--);
   }
 
   /** Something outside the decision made a node eligible (a silent leader's witnesses became known): waiting checkouts look again. */

@@ -1,0 +1,26 @@
+/** How the watch checks the hosts and decides (connectSplit's options, resolved). */
+import type { Lookup } from '../../connect/endpoints.js';
+import type { NodeStatus } from '../../roles/node-status.js';
+import type { ReaderPolicy } from '../../roles/role-decision.js';
+import type { LeaderAuthority } from './leader-authority.js';
+
+export interface WatchOptions {
+  readonly recheckMillis: number;
+  /** Re-check interval while no writer is known (a failover in progress). */
+  readonly failoverRecheckMillis: number;
+  readonly checkTimeoutMillis: number;
+  readonly maxBackoffMillis: number;
+  readonly lookup: Lookup;
+  /** Wait at least this long before logging in again after a permanent refusal. @default 10 s, or 10 * maxBackoffMillis if longer */
+  readonly refusalBackoffMillis?: number;
+  readonly policy: ReaderPolicy;
+  readonly isTooFarBehind?: (status: NodeStatus) => boolean;
+  /** A second authority for the writer (Patroni, from its REST API or etcd), when the user names one. */
+  readonly authority?: LeaderAuthority;
+  /** The writer's acknowledged statements so far (for `timeline-discarded`). */
+  readonly acknowledgedWrites?: () => number;
+  /** Standbys the reader leaves out (Patroni's `noloadbalance` tag). */
+  readonly noReads?: (hostIndex: number) => boolean;
+  /** Monitoring sessions never keep the process alive (the pools' `allowExitOnIdle`). */
+  readonly exitOnIdle?: boolean;
+}
