@@ -19,7 +19,7 @@ import pg from 'pg';
 import { SECURE_PASSWORD, SECURE_ROLE, startHaproxy, startPatroniCluster, type PatroniCluster } from '../src/cluster/index.js';
 import { connectSplit } from '../src/split/connect-split.js';
 import type { SplitOptions } from '../src/split/options.js';
-import { FleetWorker } from './fleet.js';
+import { FleetWorker, sessionsNamed } from './fleet.js';
 import { cpuDuring } from './proc-cpu.js';
 import { table } from './stats.js';
 
@@ -44,15 +44,6 @@ interface CostRow {
 
 /** Each process's CPU over `millis`, in % of one core. */
 const cpuOver = (pids: readonly number[], millis: number): Promise<number[]> => cpuDuring(pids, new Promise((r) => setTimeout(r, millis)));
-
-async function sessionsPerMember(cluster: PatroniCluster): Promise<number[]> {
-  return Promise.all(
-    cluster.members.map(async (m) => {
-      const [row] = await m.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [APP]);
-      return Number(row?.n ?? 0);
-    }),
-  );
-}
 
 /** A write loop through `pool` during a planned switchover: the longest time between two acknowledged writes, and the failures. */
 async function switchoverGap(cluster: PatroniCluster, pool: pg.Pool): Promise<{ longestGapMillis: number; failed: number }> {
@@ -110,7 +101,7 @@ async function measure(cluster: PatroniCluster, mode: Mode, instances: number): 
     const [cpu, watches, sessions] = await Promise.all([
       cpuOver([...patroniPids, ...etcdPids], WINDOW_MILLIS),
       new Promise((r) => setTimeout(r, WINDOW_MILLIS / 2)).then(() => cluster.etcd.watchers()),
-      new Promise((r) => setTimeout(r, WINDOW_MILLIS / 2)).then(() => sessionsPerMember(cluster)),
+      new Promise((r) => setTimeout(r, WINDOW_MILLIS / 2)).then(() => sessionsNamed(cluster.members, APP)),
     ]);
     let switchover: CostRow['switchover'] = null;
     if (mode !== 'no client') {

@@ -19,7 +19,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { SECURE_PASSWORD, SECURE_ROLE, startPatroniCluster, type PatroniCluster, type PatroniMember } from '../src/cluster/index.js';
 import type { SplitOptions } from '../src/split/options.js';
-import { FleetWorker, type Line } from './fleet.js';
+import { FleetWorker, heapPerInstance, sessionsNamed, type Line } from './fleet.js';
 import { cpuDuring } from './proc-cpu.js';
 import { median, table } from './stats.js';
 
@@ -59,21 +59,10 @@ interface SoakResult {
   };
 }
 
-async function sessionsPerMember(cluster: PatroniCluster): Promise<number[]> {
-  return Promise.all(
-    cluster.members.map(async (m) => {
-      const rows = await m
-        .query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [APP])
-        .catch(() => [{ n: '0' }]);
-      return Number(rows[0]?.n ?? 0);
-    }),
-  );
-}
-
 /** Most sessions of pg-split's seen on each member, sampled every 2 s until `done()` is true. */
 async function sampleSessions(cluster: PatroniCluster, peak: number[], done: () => boolean): Promise<void> {
   while (!done()) {
-    const now = await sessionsPerMember(cluster);
+    const now = await sessionsNamed(cluster.members, APP);
     now.forEach((n, i) => (peak[i] = Math.max(peak[i] ?? 0, n)));
     await sleep(2000);
   }
@@ -174,13 +163,12 @@ async function soak(cluster: PatroniCluster, mode: Mode, instances: number, minu
     const switchover = await switchoverUnderFleet(cluster, hot, fleet);
     for (const w of fleet) w.send('stop');
     await Promise.all(fleet.map((w) => w.until('stopped')));
-    const heaps = fleet.map((w) => w.lines.find((l) => l.kind === 'ready')?.heapPerInstance ?? 0);
     return {
       mode,
       instances,
       minutes,
       startedSeconds,
-      heapPerInstanceBytes: median(heaps),
+      heapPerInstanceBytes: heapPerInstance(fleet),
       leaderKept: lockBefore !== null && lockAfter?.holder === lockBefore.holder && lockAfter.createRevision === lockBefore.createRevision,
       patroniEvents,
       longestLoopGapMillis,

@@ -90,12 +90,19 @@ export class FleetWorker {
   }
 }
 
-async function sessionsPerNode(cluster: Cluster): Promise<number[]> {
+/** The fleet's heap per instance: the median over its processes, each as it reported when ready. */
+export function heapPerInstance(workers: readonly FleetWorker[]): number {
+  return median(workers.map((w) => w.lines.find((l) => l.kind === 'ready')?.heapPerInstance ?? 0));
+}
+
+/** Sessions with this application_name on each server, as the servers count them (0 for one that does not answer). */
+export function sessionsNamed(servers: ReadonlyArray<Pick<ClusterNode, 'query'>>, app: string): Promise<number[]> {
   return Promise.all(
-    cluster.nodes.map(async (node) => {
-      if (!node.isRunning()) return 0;
-      const [row] = await node.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [APP]);
-      return Number(row?.n ?? 0);
+    servers.map(async (server) => {
+      const rows = await server
+        .query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [app])
+        .catch(() => [{ n: '0' }]);
+      return Number(rows[0]?.n ?? 0);
     }),
   );
 }
@@ -106,7 +113,7 @@ async function peakWhile(cluster: Cluster, done: Promise<unknown>): Promise<numb
   let finished = false;
   const settled = done.then(() => (finished = true));
   while (!finished) {
-    peak = Math.max(peak, ...(await sessionsPerNode(cluster)));
+    peak = Math.max(peak, ...(await sessionsNamed(cluster.nodes, APP)));
     await Promise.race([settled, new Promise((r) => setTimeout(r, 250))]);
   }
   return peak;
@@ -150,11 +157,11 @@ export async function measureFleet(instances: number, processes = 4, idleAfterMi
     }
     const peakSessions = await peakWhile(cluster, Promise.all(workers.map((w) => w.until('ready'))));
     const startSeconds = Math.round((Date.now() - started) / 100) / 10;
-    let idleSessions = await sessionsPerNode(cluster);
+    let idleSessions = await sessionsNamed(cluster.nodes, APP);
     const idleDeadline = Date.now() + 60_000;
     while (idleSessions.some((n) => n > 0) && Date.now() < idleDeadline) {
       await new Promise((r) => setTimeout(r, 250));
-      idleSessions = await sessionsPerNode(cluster);
+      idleSessions = await sessionsNamed(cluster.nodes, APP);
     }
     const newPrimary = await failoverWhileIdle(cluster);
     const old = cluster.primary.host;
@@ -165,7 +172,6 @@ export async function measureFleet(instances: number, processes = 4, idleAfterMi
     const wakes = results.map((r) => r.millis).sort((a, b) => a - b);
     for (const w of workers) w.send('end');
     await Promise.all(workers.map((w) => w.until('ended')));
-    const heaps = workers.map((w) => w.lines.find((l) => l.kind === 'ready')?.heapPerInstance ?? 0);
     return {
       instances,
       processes,
@@ -174,7 +180,7 @@ export async function measureFleet(instances: number, processes = 4, idleAfterMi
       peakSessions,
       peakWakeSessions,
       idleSessions,
-      heapPerInstanceBytes: median(heaps),
+      heapPerInstanceBytes: heapPerInstance(workers),
       failover: {
         writesOnNewPrimary: results.filter((r) => r.write === newPrimary.host).length,
         writesElsewhere: results.filter((r) => r.write !== newPrimary.host).length,

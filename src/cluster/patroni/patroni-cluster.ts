@@ -208,18 +208,23 @@ export class PatroniCluster {
 
   /**
    * Waits until Patroni has a leader (other than `not`, when given), every
-   * other running, unfrozen member is a running replica on its timeline, and
-   * (synchronous_mode) a synchronous standby is chosen.
+   * other running, unfrozen member is a running replica on its timeline,
+   * (synchronous_mode) a synchronous standby is chosen, and the servers agree:
+   * the leader's PostgreSQL read-write, every other one in recovery and
+   * streaming. A timeout says what Patroni and the servers said, with the
+   * logs of the members Patroni did not call running.
    */
   async waitUntilSettled(options: { not?: PatroniMember; timeoutMillis?: number } = {}): Promise<PatroniMember> {
     let settled: PatroniMember | null = null;
     let lastView = '';
     let lastServers = '';
+    let lastRunning = new Set<string>();
     const timeoutMillis = options.timeoutMillis ?? READY_MILLIS;
     await waitUntil(
       async () => {
         const view = await this.view();
         lastView = view.members.map((m) => `${m.name} ${m.role} ${m.state} timeline ${m.timeline ?? '?'}`).join('; ');
+        lastRunning = new Set(view.members.filter((m) => m.state === 'running' || m.state === 'streaming').map((m) => m.name));
         const leader = view.members.find((m) => m.role === 'leader' && m.state === 'running');
         if (leader === undefined || leader.name === options.not?.name) return false;
         const others = this.#members.filter((m) => m.isRunning() && !m.frozen && m.name !== leader.name);
@@ -243,7 +248,7 @@ export class PatroniCluster {
         onTimeout: (last) =>
           new PgSplitError(
             'PGSPLIT_CLUSTER',
-            `Patroni cluster not settled within ${timeoutMillis} ms; Patroni says: ${lastView || 'nothing'}${lastServers === '' ? '' : `; the servers say: ${lastServers}`}${this.#stuckLogs(lastView)}`,
+            `Patroni cluster not settled within ${timeoutMillis} ms; Patroni says: ${lastView || 'nothing'}${lastServers === '' ? '' : `; the servers say: ${lastServers}`}${this.#stuckLogs(lastRunning)}`,
             { cause: last },
           ),
       },
@@ -253,8 +258,8 @@ export class PatroniCluster {
   }
 
   /** The last lines of the log of each member Patroni did not call running (Patroni's and its PostgreSQL's), for an error. */
-  #stuckLogs(view: string): string {
-    const stuck = this.#members.filter((m) => !new RegExp(`(^|; )${m.name} \\S+ (running|streaming) `).test(view));
+  #stuckLogs(running: ReadonlySet<string>): string {
+    const stuck = this.#members.filter((m) => !running.has(m.name));
     return stuck.map((m) => `\nlast lines of ${m.logPath}:\n${logTail(m.logPath)}`).join('');
   }
 
@@ -331,19 +336,28 @@ export class PatroniCluster {
    */
   async lockJustRenewed(timeoutMillis = 10_000): Promise<void> {
     if (this.#shared.dcs !== 'etcd3') throw new PgSplitError('PGSPLIT_CLUSTER', 'lockJustRenewed needs Patroni on etcd3');
+    await this.#lockRenewed(null, timeoutMillis, 50);
+  }
+
+  /** Resolves once the leader's lease time left went up (a renewal), on a lease granted `ttl` seconds when given. */
+  async #lockRenewed(ttl: number | null, timeoutMillis: number, intervalMillis: number): Promise<void> {
     let lowest = Infinity;
     await waitUntil(
       async () => {
         const lease = await this.etcd.lease(leaderKey(SCOPE)).catch(() => null);
-        if (lease === null) return false;
+        if (lease === null || (ttl !== null && lease.granted !== ttl)) return false;
         if (lease.left > lowest) return true;
         lowest = Math.min(lowest, lease.left);
         return false;
       },
       {
         timeoutMillis,
-        intervalMillis: 50,
-        onTimeout: () => new PgSplitError('PGSPLIT_CLUSTER', `the leader lock not renewed within ${timeoutMillis} ms`),
+        intervalMillis,
+        onTimeout: () =>
+          new PgSplitError(
+            'PGSPLIT_CLUSTER',
+            `the leader lock not renewed${ttl === null ? '' : ` on a ${ttl} s lease`} within ${timeoutMillis} ms`,
+          ),
       },
     );
   }
@@ -381,22 +395,7 @@ export class PatroniCluster {
   async setTiming(timing: PatroniTiming, timeoutMillis = 60_000): Promise<void> {
     if (this.#shared.dcs !== 'etcd3') throw new PgSplitError('PGSPLIT_CLUSTER', 'setTiming needs Patroni on etcd3');
     await this.#patchConfig({ ttl: timing.ttl, loop_wait: timing.loopWait, retry_timeout: timing.retryTimeout });
-    let lowest = Infinity;
-    await waitUntil(
-      async () => {
-        const lease = await this.etcd.lease(leaderKey(SCOPE));
-        if (lease === null || lease.granted !== timing.ttl) return false;
-        if (lease.left > lowest) return true;
-        lowest = Math.min(lowest, lease.left);
-        return false;
-      },
-      {
-        timeoutMillis,
-        intervalMillis: 200,
-        onTimeout: () =>
-          new PgSplitError('PGSPLIT_CLUSTER', `the leader lock not renewed on a ${timing.ttl} s lease within ${timeoutMillis} ms`),
-      },
-    );
+    await this.#lockRenewed(timing.ttl, timeoutMillis, 200);
     this.#shared.log(`ttl ${timing.ttl}, loop_wait ${timing.loopWait}, retry_timeout ${timing.retryTimeout}`);
   }
 
