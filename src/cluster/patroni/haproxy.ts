@@ -63,14 +63,15 @@ export async function startHaproxy(cluster: PatroniCluster): Promise<Haproxy> {
   const host = '127.0.0.1';
   const primaryPort = await findFreePort([host]);
   const replicaPort = await findFreePort([host]);
-  const configPath = join(cluster.rootDir, 'haproxy.cfg');
+  // Named by port: a cluster can have several HAProxy instances in front of it, as deployments run two.
+  const configPath = join(cluster.rootDir, `haproxy-${primaryPort}.cfg`);
   await writeFile(configPath, haproxyConfig(cluster, primaryPort, replicaPort));
   await chownToServer(configPath);
   const daemon = new Daemon({
     name: 'haproxy',
     command: 'haproxy',
     args: ['-db', '-f', configPath],
-    logPath: join(cluster.rootDir, 'haproxy.log'),
+    logPath: join(cluster.rootDir, `haproxy-${primaryPort}.log`),
     home: cluster.rootDir,
   });
   daemon.start();

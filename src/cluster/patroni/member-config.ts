@@ -36,6 +36,8 @@ export interface MemberConfigInput {
   readonly synchronousMode: boolean;
   /** PostgreSQL's `max_connections` (a bootstrap setting Patroni keeps in the DCS). */
   readonly maxConnections: number;
+  /** A bench's instruments: pg_stat_statements preloaded, and Patroni's REST API logging each request it answers. */
+  readonly instruments: boolean;
   readonly tags: { readonly nofailover?: boolean; readonly noloadbalance?: boolean };
 }
 
@@ -48,11 +50,12 @@ export function leaderKey(scope: string): string {
 }
 
 /** PostgreSQL settings as Patroni wants them (strings, without the extra quotes of postgresql.conf). */
-function parameters(maxConnections: number): Record<string, string> {
+function parameters(maxConnections: number, instruments: boolean): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(SHARED_SETTINGS)) out[name] = value.replace(/^'(.*)'$/, '$1');
   out['wal_log_hints'] = 'on';
   out['max_connections'] = String(maxConnections);
+  if (instruments) out['shared_preload_libraries'] = 'pg_stat_statements';
   return out;
 }
 
@@ -69,7 +72,12 @@ export function memberConfig(input: MemberConfigInput): string {
     scope: input.scope,
     namespace: DCS_NAMESPACE,
     name: input.name,
-    log: { level: 'INFO', format: '%(asctime)s %(levelname)s: %(message)s' },
+    log: {
+      level: 'INFO',
+      format: '%(asctime)s %(levelname)s: %(message)s',
+      // Patroni logs each REST request it answers at DEBUG (its `API thread:` lines): what a bench counts.
+      ...(input.instruments ? { loggers: { 'patroni.api': 'DEBUG' } } : {}),
+    },
     restapi: { listen: `${input.host}:${input.apiPort}`, connect_address: `${input.host}:${input.apiPort}` },
     ...(input.dcs === 'etcd3' ? { etcd3: { hosts: input.etcd } } : { etcd: { hosts: input.etcd } }),
     bootstrap: {
@@ -79,7 +87,7 @@ export function memberConfig(input: MemberConfigInput): string {
         retry_timeout: timing.retryTimeout,
         maximum_lag_on_failover: 1048576,
         synchronous_mode: input.synchronousMode,
-        postgresql: { use_pg_rewind: true, use_slots: true, parameters: parameters(input.maxConnections) },
+        postgresql: { use_pg_rewind: true, use_slots: true, parameters: parameters(input.maxConnections, input.instruments) },
       },
       initdb: [{ encoding: 'UTF8' }, { locale: 'C' }, 'no-sync', { auth: 'trust' }],
       pg_hba: HBA_RULES.map(hbaLine),
