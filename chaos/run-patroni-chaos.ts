@@ -1,6 +1,6 @@
 import { startPatroniCluster, type PatroniCluster } from '../src/cluster/index.js';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
-import type { TimelineDiscardedEvent } from '../src/split/watch/watch-state.js';
+import type { TimelineDiscardedEvent } from '../src/split/watch/watch-events.js';
 import { acknowledgedRows, invariantChecks } from './checks.js';
 import { clock, RECOVERY_LIMIT_MILLIS, wantsAnotherFault, type ChaosRunFigures, type FaultBudget, type FaultRecord } from './fault-loop.js';
 import { writesOffPrimary, type WriteAck } from './invariants.js';

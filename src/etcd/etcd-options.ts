@@ -1,6 +1,17 @@
 import { OptionError } from '../errors.js';
 import { describeValue, numberOption, optionsObject } from '../input.js';
-import type { PatroniDcsOptions } from './patroni-dcs.js';
+import type { EtcdConnection } from './etcd-client.js';
+
+/** Patroni's keys in etcd (option `patroni.etcd`), resolved. */
+export interface PatroniDcsOptions {
+  readonly connection: EtcdConnection;
+  /** Patroni's `scope`: the cluster's name. */
+  readonly scope: string;
+  /** Patroni's `namespace`. @default '/service' */
+  readonly namespace: string;
+  /** The watch never keeps the process alive (the pools' `allowExitOnIdle`). */
+  readonly exitOnIdle?: boolean;
+}
 
 /** Where Patroni keeps its state in etcd (option `patroni.etcd` or `discovery.etcd`): etcd's v3 API, as Patroni's `etcd3:` section. */
 export interface EtcdOptions {

@@ -1,29 +1,16 @@
+import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { PgSplitError } from '../errors.js';
-import { b64, EtcdClient, fromB64, prefixEnd, type EtcdConnection } from './etcd-client.js';
-import { applyKv, EMPTY_DCS, scopePrefix, stateOf, type DcsState, type GatewayKv } from './patroni-keys.js';
+import { backoffMillis, errorRule, leaseCutoff, needsFullRead, nextLeaseCheckAt, watchAbort } from './dcs-rules.js';
+import { b64, EtcdClient, prefixEnd } from './etcd-client.js';
+import type { PatroniDcsOptions } from './etcd-options.js';
+import { applyKv, EMPTY_DCS, scopePrefix, type DcsState } from './patroni-keys.js';
+import { readLeaderLease, readScope } from './dcs-reads.js';
 import { readWatchStream, type WatchMessage } from './watch-stream.js';
 
-/** Patroni's keys in etcd (option `patroni.etcd`), resolved. */
-export interface PatroniDcsOptions {
-  readonly connection: EtcdConnection;
-  /** Patroni's `scope`: the cluster's name. */
-  readonly scope: string;
-  /** Patroni's `namespace`. @default '/service' */
-  readonly namespace: string;
-  /** The watch never keeps the process alive (the pools' `allowExitOnIdle`). */
-  readonly exitOnIdle?: boolean;
-}
-
-/** Room left between pg-split's last write to a leader whose lease is running out and the lease's expiry. */
-const LEASE_MARGIN_MILLIS = 1000;
-/** Without a leader, the leader key is read this often (a watch that fell behind must not hide the next leader). */
-const LEADERLESS_CHECK_MILLIS = 1000;
-const MAX_BACKOFF_MILLIS = 2000;
-
-interface RangeAnswer {
-  readonly header?: { readonly revision?: string };
-  readonly kvs?: readonly GatewayKv[];
+/** `change`: after every change of what is known (keys, the lease's cut-off, an error). */
+export interface PatroniDcsEvents {
+  change: [];
 }
 
 /** `NODE_DEBUG=pg-split-etcd`: every read, watch and lease check, for an operator. */
@@ -41,7 +28,7 @@ const sleep = (millis: number): Promise<void> => new Promise((resolve) => setTim
  * or frozen etcd member, a compacted revision: read everything again, on the
  * next endpoint when this one failed, and watch from there.
  */
-export class PatroniDcs {
+export class PatroniDcs extends EventEmitter<PatroniDcsEvents> {
   readonly #client: EtcdClient;
   readonly #prefix: string;
   readonly #endpoints: number;
@@ -58,7 +45,6 @@ export class PatroniDcs {
   /** When etcd last answered (a range, a lease, a watch message). */
   #heardAt: number | null = null;
   #error: PgSplitError | null = null;
-  readonly #listeners = new Set<() => void>();
   /** Bumped by start(), pause() and close(): an older session stops at its next step. */
   #run = 0;
   #closed = false;
@@ -70,6 +56,7 @@ export class PatroniDcs {
   #failures = 0;
 
   constructor(options: PatroniDcsOptions, now: () => number = Date.now) {
+    super();
     this.#client = new EtcdClient(options.connection, options.exitOnIdle ?? false);
     this.#prefix = scopePrefix(options.namespace, options.scope);
     this.#now = now;
@@ -111,19 +98,6 @@ export class PatroniDcs {
    */
   firstRead(): Promise<PgSplitError | null> {
     return this.#first;
-  }
-
-  /** `listener` runs after every change of what is known (keys, the lease's cut-off, an error). */
-  on(listener: () => void): void {
-    this.#listeners.add(listener);
-  }
-
-  off(listener: () => void): void {
-    this.#listeners.delete(listener);
-  }
-
-  #changed(): void {
-    for (const listener of this.#listeners) listener();
   }
 
   /** Reads and watches until pause() or close(). */
@@ -181,30 +155,25 @@ export class PatroniDcs {
         if (!this.#current(run)) return;
         this.#failed(err, abort.signal);
       }
-      const reason: unknown = abort.signal.aborted ? abort.signal.reason : null;
-      const fullRead: boolean = resumeFrom === null || this.#behind || reason === 'compacted' || reason === 'cancelled';
+      const ended = watchAbort(abort.signal);
+      const fullRead = needsFullRead(ended, resumeFrom !== null, this.#behind);
       debug(
         'watch ended (%s); next: %s',
-        typeof reason === 'string' ? reason : (this.#error?.message ?? 'stream closed'),
+        ended ?? this.#error?.message ?? 'stream closed',
         fullRead ? 'read everything' : `resume from ${this.#seen + 1}`,
       );
       resumeFrom = fullRead ? null : this.#seen + 1;
-      if (this.#failures > 0) await sleep(Math.min(MAX_BACKOFF_MILLIS, 100 * 2 ** (this.#failures - 1)));
+      const pause = backoffMillis(this.#failures);
+      if (pause > 0) await sleep(pause);
       if (this.#behind) resumeFrom = null;
     }
   }
 
-  /**
-   * Why the read or the watch ended. Compacted, or found behind: read again at
-   * once. Cancelled by etcd, or the lease check failed on this endpoint
-   * (which it left): after a pause. Anything else: record it, and leave an
-   * endpoint that could not be reached.
-   */
+  /** A read or watch ended in error (errorRule): count it, record it, and leave an endpoint that could not be reached. */
   #failed(err: unknown, signal: AbortSignal): void {
-    const reason: unknown = signal.aborted ? signal.reason : null;
-    if (reason === 'compacted' || reason === 'behind') return;
-    this.#failures++;
-    if (reason === 'cancelled' || reason === 'endpoint-failed') return;
+    const rule = errorRule(watchAbort(signal));
+    if (rule.failure) this.#failures++;
+    if (!rule.record) return;
     this.#fail(err);
     if (err instanceof PgSplitError && err.code === 'PGSPLIT_ETCD_UNAVAILABLE') this.#client.rotate();
   }
@@ -216,24 +185,15 @@ export class PatroniDcs {
         : new PgSplitError('PGSPLIT_ETCD_UNAVAILABLE', `pg-split: etcd at ${this.#client.endpoint}: ${String(err)}`, { cause: err });
     this.#error = coded;
     if (coded.code !== 'PGSPLIT_ETCD_UNAVAILABLE' || this.#failures >= this.#endpoints) this.#settleFirst(coded);
-    this.#changed();
+    this.emit('change');
   }
 
   /** One range over the whole prefix: the state at a revision, from which the watch goes on. */
   async #readAll(run: number): Promise<number> {
-    const answer = await this.#client.call<RangeAnswer>('/v3/kv/range', {
-      key: b64(this.#prefix),
-      range_end: b64(prefixEnd(this.#prefix)),
-    });
+    const { state, revision } = await readScope(this.#client, this.#prefix);
     if (!this.#current(run)) return 0;
-    const state = stateOf(this.#prefix, answer.kvs ?? []);
-    if (!state.found)
-      throw new PgSplitError(
-        'PGSPLIT_PATRONI_SCOPE',
-        `pg-split: no Patroni cluster under ${this.#prefix} in etcd at ${this.#client.endpoint}: check patroni.etcd.scope (Patroni's \`scope\`) and namespace. Patroni on etcd's v2 API (\`etcd:\` in its configuration rather than \`etcd3:\`) keeps its keys where the v3 API does not see them.`,
-      );
     this.#heard();
-    this.#seen = Number(answer.header?.revision ?? 0);
+    this.#seen = revision;
     this.#behind = false;
     debug('read %s at revision %d from %s: leader %s', this.#prefix, this.#seen, this.#client.endpoint, state.leader?.name ?? 'none');
     this.#setState(state);
@@ -280,7 +240,7 @@ export class PatroniDcs {
     if (state.leader === null) this.#cutoff = null;
     this.#state = state;
     this.#error = null;
-    this.#changed();
+    this.emit('change');
   }
 
   #heard(): void {
@@ -298,26 +258,19 @@ export class PatroniDcs {
     this.#checkTimer = null;
     const sentAt = this.#now();
     try {
-      const answer = await this.#client.call<RangeAnswer>('/v3/kv/range', { key: b64(`${this.#prefix}leader`) });
+      const reading = await readLeaderLease(this.#client, this.#prefix, this.#state.leader?.modRevision ?? null);
       if (!this.#current(run)) return;
-      const kv = answer.kvs?.[0];
-      const known = this.#state.leader;
-      if ((kv?.mod_revision ?? null) !== (known?.modRevision ?? null)) {
+      if (reading.behind) {
         this.#behind = true;
         this.#watchAbort?.abort('behind');
         this.#scheduleCheck(run);
         return;
       }
-      const left =
-        kv?.lease === undefined
-          ? -1
-          : Number((await this.#client.call<{ TTL?: string }>('/v3/lease/timetolive', { ID: kv.lease })).TTL ?? -1);
-      if (!this.#current(run)) return;
       this.#heard();
       this.#error = null;
-      this.#cutoff = left > 0 ? sentAt + left * 1000 - LEASE_MARGIN_MILLIS : null;
-      debug('leader %s: lease %s s left', kv?.value === undefined ? 'none' : fromB64(kv.value), left);
-      this.#changed();
+      this.#cutoff = leaseCutoff(sentAt, reading.leftSeconds);
+      debug('leader %s: lease %s s left', reading.holder ?? 'none', reading.leftSeconds);
+      this.emit('change');
     } catch (err) {
       if (!this.#current(run)) return;
       this.#fail(err);
@@ -332,8 +285,7 @@ export class PatroniDcs {
   #scheduleCheck(run: number): void {
     if (this.#checkTimer !== null) clearTimeout(this.#checkTimer);
     const now = this.#now();
-    const lead = 2 * this.#client.timeoutMillis + 500;
-    const at = this.#cutoff === null ? now + LEADERLESS_CHECK_MILLIS : Math.max(this.#cutoff - lead, now + LEADERLESS_CHECK_MILLIS);
+    const at = nextLeaseCheckAt(now, this.#cutoff, this.#client.timeoutMillis);
     this.#checkTimer = setTimeout(() => void this.#checkLease(run), at - now);
     this.#checkTimer.unref();
   }

@@ -10,7 +10,7 @@ import type { NodeAttributes } from '../telemetry/observations.js';
 import type { RoutedPool } from './pool/routed-pool.js';
 import type { ClusterWatch } from './watch/cluster-watch.js';
 import type { Members } from './watch/members.js';
-import type * as Watch from './watch/watch-state.js';
+import type * as Watch from './watch/watch-events.js';
 
 /** The node attributes every metric carries: the host as the connection string (or discovery) names it, and its port. */
 function nodeAttributesOf(members: Members): NodeAttributes {

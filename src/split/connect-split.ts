@@ -18,7 +18,7 @@ import {
   type SplitBrainEvent,
   type TimelineDiscardedEvent,
 } from './split-events.js';
-import type * as Watch from './watch/watch-state.js';
+import type * as Watch from './watch/watch-events.js';
 import { authorityOf } from './patroni/authority-of.js';
 import { Discovery } from './discovery/discovery.js';
 import { askMembersOf } from './discovery/discovery-sources.js';
@@ -268,7 +268,7 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   };
   watch.start();
   discovery?.start();
-  if (discovery !== null) dcs?.on(() => discovery.refresh());
+  if (discovery !== null) dcs?.on('change', () => discovery.refresh());
   idle.start();
   // Patroni's keys in etcd: wrong credentials or no such scope fail now, each with its code (etcd unreachable: the writer waits).
   const dcsProblem = dcs === null ? null : await dcs.firstRead();

@@ -3,9 +3,9 @@
  * decisions (host indexes) with each host's name and port added, so a log
  * line says which server without a call to topology().
  */
-import type * as Watch from './watch/watch-state.js';
+import type * as Watch from './watch/watch-events.js';
 
-export type { ChangeEvent } from './watch/watch-state.js';
+export type { ChangeEvent } from './watch/watch-events.js';
 
 export interface HostPort {
   readonly host: string;

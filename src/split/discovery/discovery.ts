@@ -1,7 +1,7 @@
 import { OptionError, PgSplitError } from '../../errors.js';
 import { describeValue, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../../input.js';
 import { etcdOption, type EtcdOptions } from '../../etcd/etcd-options.js';
-import type { PatroniDcsOptions } from '../../etcd/patroni-dcs.js';
+import type { PatroniDcsOptions } from '../../etcd/etcd-options.js';
 import type { DiscoveredMember, MemberOrigin } from '../watch/members.js';
 
 /** What a function source returns: `'host:port'` (or `'host'`, port 5432) or `{ host, port }` per member. */

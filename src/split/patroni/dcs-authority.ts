@@ -82,9 +82,9 @@ export class DcsAuthority implements LeaderAuthority {
   }
 
   start(onChange: () => void): void {
-    if (this.#onChange !== null) this.#dcs.off(this.#onChange);
+    if (this.#onChange !== null) this.#dcs.off('change', this.#onChange);
     this.#onChange = onChange;
-    this.#dcs.on(onChange);
+    this.#dcs.on('change', onChange);
     this.#dcs.start();
   }
 

@@ -1,6 +1,6 @@
 import { firstPatroniView, restBase } from '../../probe/patroni-members.js';
 import type { EtcdOptions } from '../../etcd/etcd-options.js';
-import type { PatroniDcsOptions } from '../../etcd/patroni-dcs.js';
+import type { PatroniDcsOptions } from '../../etcd/etcd-options.js';
 import type { LeaderAuthority, PatroniReport } from '../watch/leader-authority.js';
 import { memberKey, type Members } from '../watch/members.js';
 import { untraced } from '../../otel/otel-api.js';

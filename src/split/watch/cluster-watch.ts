@@ -5,10 +5,11 @@ import { withReplayLag } from '../../roles/cluster-view.js';
 import type { NodeStatus } from '../../roles/node-status.js';
 import { allRefused, endedError, waitForDecision, type RefusalRule } from './decision-wait.js';
 import { HostMonitor, type HostMonitorOptions } from './host-monitor.js';
-import type { WatchOptions } from './watch-options.js';
-import type { Members } from './members.js';
+import { emitWatchEvent, type ClusterWatchEvents } from './watch-events.js';
+import { monitorOptions, watchInput, type WatchOptions } from './watch-options.js';
+import { mustStay, type Members } from './members.js';
 import type { RoleDecision } from '../../roles/role-decision.js';
-import { advanceWatch, INITIAL_WATCH_STATE, type WatchInput, type WatchState } from './watch-state.js';
+import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from './watch-state.js';
 
 /**
  * Watches every host in parallel (one HostMonitor each) and keeps the role
@@ -16,16 +17,14 @@ import { advanceWatch, INITIAL_WATCH_STATE, type WatchInput, type WatchState } f
  * when a server reports a role change or a pooled connection sees a failover
  * error, and on a timer.
  *
- * Events: `change` (ChangeEvent), `failover` (FailoverEvent), `split-brain`
- * (SplitBrainEvent), `timeline-discarded` (TimelineDiscardedEvent), `status` (NodeStatus),
- * `unresponsive` (host index: a check or connect timed out), `nudge` (see nudge()).
+ * Events: ClusterWatchEvents.
  */
-export class ClusterWatch extends EventEmitter {
+export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   /** One monitor per active member, by host index. */
   readonly #monitors = new Map<number, HostMonitor>();
   readonly #members: Members;
   readonly #monitorOptions: HostMonitorOptions;
-  /** Members discovery removed that must stay for now (`#mustStay`): drained once they no longer must. */
+  /** Members discovery removed that must stay for now (`mustStay`): drained once they no longer must. */
   readonly #leaving = new Set<number>();
   #state: WatchState = INITIAL_WATCH_STATE;
   #timer: NodeJS.Timeout | null = null;
@@ -49,26 +48,20 @@ export class ClusterWatch extends EventEmitter {
     this.setMaxListeners(0);
     this.#options = options;
     this.#members = members;
-    this.#monitorOptions = {
-      checkTimeoutMillis: options.checkTimeoutMillis,
-      maxBackoffMillis: options.maxBackoffMillis,
-      lookup: options.lookup,
-      refusalBackoffMillis: options.refusalBackoffMillis ?? Math.max(10_000, 10 * options.maxBackoffMillis),
-      exitOnIdle: options.exitOnIdle ?? false,
-    };
+    this.#monitorOptions = monitorOptions(options);
     this.#startHosts = members.active();
     for (const i of this.#startHosts) this.#monitor(i);
   }
 
   #monitor(hostIndex: number): HostMonitor {
     const monitor = new HostMonitor(this.#members.target, hostIndex, this.#monitorOptions);
-    monitor.on('status', (status: NodeStatus) => {
+    monitor.on('status', (status) => {
       this.#woken(hostIndex);
       this.#redecide();
       this.emit('status', status);
     });
     monitor.on('signal', () => void this.checkAll());
-    monitor.on('unresponsive', (i: number) => this.emit('unresponsive', i));
+    monitor.on('unresponsive', (i) => this.emit('unresponsive', i));
     this.#monitors.set(hostIndex, monitor);
     return monitor;
   }
@@ -81,26 +74,14 @@ export class ClusterWatch extends EventEmitter {
   }
 
   /**
-   * Whether a member discovery removed must stay for now: the writer's node,
-   * a node not checked yet, and a primary that is not stale (the writer
-   * follows the primary, never discovery).
-   */
-  #mustStay(hostIndex: number, monitor: HostMonitor): boolean {
-    const d = this.#state.decision;
-    if (d.writer === hostIndex || !monitor.checked) return true;
-    const { reachable, role } = monitor.status;
-    return reachable && role === 'primary' && !d.stalePrimaries.includes(hostIndex);
-  }
-
-  /**
    * A member left (discovery): its monitor stops and it leaves the decision,
    * and `drained` is emitted with its index. A member that must stay
-   * (`#mustStay`) leaves once it no longer must.
+   * (`mustStay`) leaves once it no longer must.
    */
   removeHost(hostIndex: number): void {
     const monitor = this.#monitors.get(hostIndex);
     if (monitor === undefined) return;
-    if (this.#mustStay(hostIndex, monitor)) {
+    if (mustStay(this.#state.decision, hostIndex, monitor)) {
       this.#leaving.add(hostIndex);
       return;
     }
@@ -294,25 +275,14 @@ export class ClusterWatch extends EventEmitter {
     // Asleep, or woken with hosts still unchecked: the statuses are not current, so nothing is decided from them.
     if (this.#asleep || this.#waking !== null) return;
     const previous = this.#state.decision;
-    const { isTooFarBehind, authority, acknowledgedWrites, noReads } = this.#options;
-    const input: WatchInput = {
-      statuses: this.#rawStatuses(),
-      policy: this.#options.policy,
-      ...(isTooFarBehind === undefined ? {} : { isTooFarBehind }),
-      ...(noReads === undefined ? {} : { noReads }),
-      ...(authority === undefined
-        ? {}
-        : { isConfirmedLeader: (i: number) => authority.confirms(i), isSettledLeader: (i: number) => authority.confirmsSettled(i) }),
-      ...(acknowledgedWrites === undefined ? {} : { acknowledgedWrites: acknowledgedWrites() }),
-      firstChecksPending: this.#firstChecksPending(),
-    };
+    const input = watchInput(this.#options, this.#rawStatuses(), this.#firstChecksPending());
     const { state, events } = advanceWatch(this.#state, input);
     this.#state = state;
     if ((previous.writer === null) !== (state.decision.writer === null) && this.#rounds === 0) this.#scheduleNext();
-    for (const { name, event } of events) this.emit(name, event);
+    for (const event of events) emitWatchEvent(this, event);
     for (const i of [...this.#leaving]) {
       const monitor = this.#monitors.get(i);
-      if (monitor === undefined || !this.#mustStay(i, monitor)) this.removeHost(i);
+      if (monitor === undefined || !mustStay(this.#state.decision, i, monitor)) this.removeHost(i);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { HostMonitorEvents } from './watch-events.js';
 import pRetry from 'p-retry';
 import type { ConnectionTarget } from '../../conninfo/resolve.js';
 import type { Lookup } from '../../connect/endpoints.js';
@@ -36,7 +37,7 @@ const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_onl
  * change), `unresponsive` (a check or a connect timed out: the host may be
  * frozen or cut off, and sessions on it may hang).
  */
-export class HostMonitor extends EventEmitter {
+export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   readonly hostIndex: number;
   #status: NodeStatus;
   #session: Session | null = null;

@@ -1,5 +1,7 @@
 import { hostDisplayName, memberHostEntry, portOf, type HostEntry } from '../../conninfo/host-list.js';
 import type { ConnectionTarget } from '../../conninfo/resolve.js';
+import type { NodeStatus } from '../../roles/node-status.js';
+import type { RoleDecision } from '../../roles/role-decision.js';
 
 /** Where a member came from: the connection string, or a discovery source. */
 export type MemberOrigin = 'connection string' | 'patroni' | 'dns' | 'srv' | 'function';
@@ -18,6 +20,21 @@ export interface DiscoveredMember {
 export interface MembershipPlan {
   readonly add: readonly DiscoveredMember[];
   readonly remove: readonly number[];
+}
+
+/**
+ * Whether a member discovery removed must stay for now: the writer's node,
+ * a node not checked yet, and a primary that is not stale (the writer
+ * follows the primary, never discovery).
+ */
+export function mustStay(
+  decision: Pick<RoleDecision, 'writer' | 'stalePrimaries'>,
+  hostIndex: number,
+  monitor: { readonly checked: boolean; readonly status: Pick<NodeStatus, 'reachable' | 'role'> },
+): boolean {
+  if (decision.writer === hostIndex || !monitor.checked) return true;
+  const { reachable, role } = monitor.status;
+  return reachable && role === 'primary' && !decision.stalePrimaries.includes(hostIndex);
 }
 
 /** `host:port`: one member, however often it comes and goes. */

@@ -2,7 +2,9 @@
 import type { Lookup } from '../../connect/endpoints.js';
 import type { NodeStatus } from '../../roles/node-status.js';
 import type { ReaderPolicy } from '../../roles/role-decision.js';
+import type { HostMonitorOptions } from './host-monitor.js';
 import type { LeaderAuthority } from './leader-authority.js';
+import type { WatchInput } from './watch-state.js';
 
 export interface WatchOptions {
   readonly recheckMillis: number;
@@ -23,4 +25,31 @@ export interface WatchOptions {
   readonly noReads?: (hostIndex: number) => boolean;
   /** Monitoring sessions never keep the process alive (the pools' `allowExitOnIdle`). */
   readonly exitOnIdle?: boolean;
+}
+
+/** What one decision is made from: the hosts' statuses now, and the options that bear on it. */
+export function watchInput(options: WatchOptions, statuses: NodeStatus[], firstChecksPending: boolean): WatchInput {
+  const { isTooFarBehind, authority, acknowledgedWrites, noReads } = options;
+  return {
+    statuses,
+    policy: options.policy,
+    ...(isTooFarBehind === undefined ? {} : { isTooFarBehind }),
+    ...(noReads === undefined ? {} : { noReads }),
+    ...(authority === undefined
+      ? {}
+      : { isConfirmedLeader: (i: number) => authority.confirms(i), isSettledLeader: (i: number) => authority.confirmsSettled(i) }),
+    ...(acknowledgedWrites === undefined ? {} : { acknowledgedWrites: acknowledgedWrites() }),
+    firstChecksPending,
+  };
+}
+
+/** What each host's monitor is given. */
+export function monitorOptions(options: WatchOptions): HostMonitorOptions {
+  return {
+    checkTimeoutMillis: options.checkTimeoutMillis,
+    maxBackoffMillis: options.maxBackoffMillis,
+    lookup: options.lookup,
+    refusalBackoffMillis: options.refusalBackoffMillis ?? Math.max(10_000, 10 * options.maxBackoffMillis),
+    exitOnIdle: options.exitOnIdle ?? false,
+  };
 }

@@ -9,61 +9,7 @@ import {
   type TimelineMemory,
   type TimelineReport,
 } from './timeline-memory.js';
-
-/** `change`: the routing decision changed (writer, readers, stale or unconfirmed primaries). */
-export interface ChangeEvent {
-  readonly previous: RoleDecision;
-  readonly current: RoleDecision;
-}
-
-/** `failover`: writes moved from one node to another (host indexes). */
-export interface FailoverEvent {
-  readonly from: number;
-  readonly to: number;
-}
-
-/** `split-brain`: a read-write node on an older timeline was found and ruled out. */
-export interface SplitBrainEvent {
-  /** The node writes go to now, if one is known. */
-  readonly writer: number | null;
-  /** Every node ruled out as a stale primary. */
-  readonly stale: readonly number[];
-}
-
-/**
- * `timeline-discarded`: the orchestrator went back to an older history.
- * Either every node that had reported the newest timeline now reports an
- * older one (it was rewound or rebuilt: evidence `servers`), or, with a
- * second authority, the node that was primary on it is a standby now, none is
- * a primary on it, and the authority has named a primary on an older
- * timeline its leader for as long as it trusts a silent leader (evidence
- * `orchestrator`: Patroni left the demoted node unrewound). Writes
- * acknowledged on the discarded timeline after it forked are gone: pg-split
- * forgets that timeline (so it can write to the cluster's primary again) and
- * says what was lost. Standbys still on it serve no reads until they are
- * rewound or rebuilt.
- */
-export interface TimelineDiscardedEvent {
-  /** The discarded timeline. */
-  readonly timeline: number;
-  /** The timeline the cluster went back to (the newest any reachable node reports now). */
-  readonly now: number;
-  /** The nodes that had reported the discarded timeline (host indexes). */
-  readonly nodes: readonly number[];
-  /** The first and last WAL positions pg-split saw on the discarded timeline: the lost writes lie between the fork and `lastSeenLsn`. */
-  readonly firstSeenLsn: string | null;
-  readonly lastSeenLsn: string | null;
-  /** Statements pg-split's writer acknowledged while it wrote on the discarded timeline (counted between checks: at least this many may be lost). */
-  readonly acknowledgedWrites: number;
-  /** What showed it: the servers themselves, or the orchestrator (see above). */
-  readonly evidence: 'servers' | 'orchestrator';
-}
-
-export type WatchEvent =
-  | { readonly name: 'change'; readonly event: ChangeEvent }
-  | { readonly name: 'failover'; readonly event: FailoverEvent }
-  | { readonly name: 'split-brain'; readonly event: SplitBrainEvent }
-  | { readonly name: 'timeline-discarded'; readonly event: TimelineDiscardedEvent };
+import type { WatchEvent } from './watch-events.js';
 
 /** What the watch remembers between statuses. */
 export interface WatchState {
