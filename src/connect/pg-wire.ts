@@ -58,6 +58,18 @@ export function isTlsRefusedError(err: unknown): boolean {
   return err instanceof Error && err.message === 'The server does not support SSL connections';
 }
 
+/**
+ * Fails every checkout waiting in a pg-pool's queue (its `_pendingQueue`)
+ * with `error()`: once a pool ends, pg-pool serves none of them, and they
+ * would wait for ever. Each item's callback also clears its
+ * connectionTimeoutMillis timer.
+ */
+export function failQueuedCheckouts(pool: pg.Pool, error: () => Error): void {
+  const queue = (pool as unknown as { _pendingQueue?: Array<{ callback: (err: Error) => void }> })._pendingQueue;
+  if (!Array.isArray(queue)) return;
+  for (const item of queue.splice(0)) item.callback(error());
+}
+
 const POOL_COUNTERS = ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'] as const;
 export type PoolCounter = (typeof POOL_COUNTERS)[number];
 

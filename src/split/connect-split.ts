@@ -30,7 +30,8 @@ import { emptyFreshnessStats } from '../telemetry/freshness-stats.js';
 import { checkToken, ReadScope } from './pool/read-scope.js';
 import { RoutedPool } from './pool/routed-pool.js';
 import { WriteTracker } from './pool/write-tracker.js';
-import { silentLeader, WriteWitness } from './patroni/write-witness.js';
+import { WriteWitness } from './patroni/write-witness.js';
+import { fenceAfterEpisode, fencePlan } from './pool/fence-plan.js';
 import { Router } from './pool/router.js';
 import type { PoolRole } from '../roles/role-decision.js';
 import { loadOtel } from '../otel/otel-api.js';
@@ -218,21 +219,13 @@ export async function connectSplit(conninfo: string | ConnectionTarget, options:
   // instead of hanging, or committing later on a thawed old primary. A host that closed its sessions itself
   // (a shutdown, a crash) needs no cut: its server answers or ends every statement in flight.
   watch.on('unresponsive', (hostIndex: number) => registry.fence(hostIndex));
-  // A stale primary, or a primary whose Patroni went silent: cut its connections, so nothing more is acknowledged there
-  // unless witnessed. A silent leader's connections held by the application (transactions) are cut; its other pooled
-  // connections carry query()'s single statements, those in flight included, acknowledged only once every other
-  // member has received them (WriteWitness). Once that ends with another writer, they are cut too.
-  // (A primary Patroni is demoting, as in a switchover, only stops getting new writes: statements in flight finish.)
-  watch.on('change', ({ previous, current }: ChangeEvent) => {
-    current.stalePrimaries.forEach((i) => registry.fence(i));
-    const silent = authority === null ? null : silentLeader(current, (i) => authority.isSilent(i));
-    const newlyUnconfirmed = current.unconfirmed.filter((i) => !previous.unconfirmed.includes(i));
-    for (const i of newlyUnconfirmed.filter((u) => authority?.isSilent(u) === true)) {
-      if (i === silent) registry.fenceCheckedOut(i);
-      else registry.fence(i);
-    }
-    const ended = witness.follow(silent, current.writer);
-    if (ended !== null && ended !== current.writer) registry.fence(ended);
+  // What the decision's change means for pooled connections (fence-plan.ts), carried out on the registry.
+  watch.on('change', (change: ChangeEvent) => {
+    const plan = fencePlan(change, authority === null ? null : (i) => authority.isSilent(i));
+    plan.fence.forEach((i) => registry.fence(i));
+    plan.fenceCheckedOut.forEach((i) => registry.fenceCheckedOut(i));
+    const cut = fenceAfterEpisode(witness.follow(plan.silent, change.current.writer), change.current.writer);
+    if (cut !== null) registry.fence(cut);
   });
 
   let ended: Promise<void> | null = null;

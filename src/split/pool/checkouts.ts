@@ -7,8 +7,9 @@ import type { NodeClient } from './node-client.js';
 import type { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import type { ReadRequirement } from './read-scope.js';
-import type { Router } from './router.js';
-import { failoverSignal } from './sqlstate.js';
+import type { PoolRouter } from './router.js';
+import { failoverSignal, NodeDroppedError } from './sqlstate.js';
+import { nodeRoleFor } from './statement.js';
 
 export type PooledNodeClient = pg.PoolClient & NodeClient;
 
@@ -39,11 +40,13 @@ function noNodeError(settings: RoutedPoolSettings, role: PoolRole): PgSplitError
  */
 export class Checkouts {
   readonly #settings: RoutedPoolSettings;
-  readonly #router: Router;
+  readonly #router: PoolRouter;
   readonly #nodes: NodePools;
   readonly #ending: () => boolean;
   /** Checkouts waiting for an eligible node (a writer during a failover): part of waitingCount, as pg-pool's queue. */
   #waiting = 0;
+  /** Per node pool, while checkouts wait for one of its clients to be released: how many, and the one listener. */
+  readonly #releaseWaits = new Map<pg.Pool, { waiting: number; listener: () => void }>();
 
   constructor(settings: RoutedPoolSettings, nodes: NodePools, ending: () => boolean) {
     this.#settings = settings;
@@ -81,9 +84,9 @@ export class Checkouts {
 
   /** A checkout honouring the read requirement (reader) or on the primary (writer; a single statement may go to a silent leader, `witnessed`). */
   checkout(requirement: ReadRequirement, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
-    if (this.#settings.role === 'writer' || requirement.primary === true) return this.#acquire('writer', avoid, witnessed);
-    if (requirement.after === undefined && this.#settings.consistency === 'eventual') return this.#acquire('reader', avoid);
-    return this.#freshCheckout(requirement, avoid);
+    const role = nodeRoleFor(this.#settings.role, requirement, this.#settings.consistency);
+    if (role === 'writer') return this.#acquire('writer', avoid, witnessed);
+    return role === 'reader' ? this.#acquire('reader', avoid) : this.#freshCheckout(requirement, avoid);
   }
 
   async #freshCheckout(requirement: ReadRequirement, avoid: number | null): Promise<PooledNodeClient> {
@@ -149,42 +152,101 @@ export class Checkouts {
   async #acquire(pick: PoolRole, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
     const deadline = Date.now() + this.#settings.failoverTimeoutMillis;
     const eligible = (host: number): boolean => this.#router.eligible(pick, host) || (witnessed && this.#router.witnessed() === host);
+    const pickNow = (): number | null => this.#router.pick(pick, avoid) ?? (witnessed ? this.#router.witnessed() : null);
+    /** The node the last attempt failed on (or found no longer eligible), the watch's status count then, and the error. */
+    let failed: { host: number; seen: number; error: unknown } | null = null;
     for (;;) {
       if (this.#ending()) throw poolEndedError();
-      const host = this.#router.pick(pick, avoid) ?? (witnessed ? this.#router.witnessed() : null);
+      const host = pickNow();
       if (host === null) {
         await this.#waitForNode(pick, deadline, witnessed);
         continue;
       }
-      if (!this.#router.eligible(pick, host) && !this.#pooledOnly(host)) {
-        if (Date.now() >= deadline) throw noNodeError(this.#settings, pick);
-        await new Promise((r) => setTimeout(r, 5));
+      // Not again before the watch has looked again (a status since the failure), unless the decision moved on.
+      if (failed !== null && host === failed.host && this.#router.checksSeen() === failed.seen) {
+        const { error } = failed;
+        const timeout = (): Error =>
+          error instanceof Error && !(error instanceof NodeDroppedError) ? error : noNodeError(this.#settings, pick);
+        await this.#counted(this.#router.nextCheck(failed.seen, deadline, timeout, () => this.#ending() || pickNow() !== host));
         continue;
       }
+      if (!this.#router.eligible(pick, host) && !this.#pooledOnly(host)) {
+        await this.#whileLeaderBusy(host, pick, deadline);
+        continue;
+      }
+      const seen = this.#router.checksSeen();
       let client: PooledNodeClient | null = null;
+      let error: unknown = null;
       try {
         client = await this.#acquireOn(host, deadline);
       } catch (err) {
         if (this.#ending()) throw poolEndedError();
-        if (failoverSignal(err) === null || Date.now() >= deadline) throw err;
+        if (failoverSignal(err) === null) throw err;
+        if (Date.now() >= deadline) throw err instanceof NodeDroppedError ? noNodeError(this.#settings, pick) : err;
+        error = err;
       }
       if (client !== null && eligible(host) && !client.pgSplitLost) return client;
       client?.release(true);
-      // The node failed or changed role; give its monitor a moment to see it before trying again.
-      await new Promise((r) => setTimeout(r, 10));
+      failed = { host, seen, error };
+    }
+  }
+
+  /**
+   * The silent leader's pool has no connection to spare (a new one would go
+   * to its frozen postmaster): waits for one of its clients to be released,
+   * a writer to be confirmed, or the episode to end, by events.
+   */
+  async #whileLeaderBusy(host: number, pick: PoolRole, deadline: number): Promise<void> {
+    const stopWaiting = this.#onRelease(host);
+    try {
+      const stop = (): boolean => this.#ending() || this.#pooledOnly(host) || this.#router.witnessed() !== host;
+      await this.#counted(this.#router.waitFor(pick, deadline, () => noNodeError(this.#settings, pick), stop));
+    } finally {
+      stopWaiting();
+    }
+  }
+
+  /**
+   * While checkouts wait for a release on the node's pool: one listener on
+   * it, which nudges the waits once pg-pool has put the client back (it
+   * emits `release` before). Returns what ends this checkout's interest.
+   */
+  #onRelease(host: number): () => void {
+    const pool = this.#nodes.existing(host);
+    if (pool === undefined) return () => undefined;
+    let entry = this.#releaseWaits.get(pool);
+    if (entry === undefined) {
+      const listener = (): void => void setImmediate(() => this.#router.nudge());
+      entry = { waiting: 0, listener };
+      this.#releaseWaits.set(pool, entry);
+      pool.on('release', listener);
+    }
+    const own = entry;
+    own.waiting++;
+    return () => {
+      if (--own.waiting > 0) return;
+      pool.off('release', own.listener);
+      this.#releaseWaits.delete(pool);
+    };
+  }
+
+  /** A wait of a checkout, counted in waitingCount while it lasts. */
+  async #counted(wait: Promise<void>): Promise<void> {
+    this.#waiting++;
+    try {
+      await wait;
+    } finally {
+      this.#waiting--;
     }
   }
 
   /** Waits for an eligible node (counted in waitingCount); wakes at once when the pool ends. */
-  async #waitForNode(pick: PoolRole, deadline: number, witnessed: boolean): Promise<void> {
+  #waitForNode(pick: PoolRole, deadline: number, witnessed: boolean): Promise<void> {
     const noNode = (): Error => noNodeError(this.#settings, pick);
     const stop = (): boolean => this.#ending();
-    this.#waiting++;
-    try {
-      await (witnessed ? this.#router.waitForWrite(deadline, noNode, stop) : this.#router.waitFor(pick, deadline, noNode, stop));
-    } finally {
-      this.#waiting--;
-    }
+    return this.#counted(
+      witnessed ? this.#router.waitForWrite(deadline, noNode, stop) : this.#router.waitFor(pick, deadline, noNode, stop),
+    );
   }
 
   /**

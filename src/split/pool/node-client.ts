@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { destroySocket, isEnding, wireOf } from '../../connect/pg-wire.js';
-import type { Router } from './router.js';
+import type { PoolRouter } from './router.js';
 import { signalOfSqlstate } from './sqlstate.js';
 
 /** The pool config a NodeClient is built from: pg's own, plus the node it belongs to. */
 export interface NodeClientConfig extends pg.ClientConfig {
-  readonly pgSplitNode: { readonly router: Router; readonly hostIndex: number };
+  readonly pgSplitNode: { readonly router: PoolRouter; readonly hostIndex: number };
 }
 
 const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_only']);

@@ -1,12 +1,20 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import type { PoolCounter } from '../../connect/pg-wire.js';
+import { failQueuedCheckouts, type PoolCounter } from '../../connect/pg-wire.js';
+import { poolEndedError } from './checkouts.js';
 import { NodeClient, type NodeClientConfig } from './node-client.js';
 import type { PoolSettings } from './pool-settings.js';
-import type { Router } from './router.js';
+import { NodeDroppedError } from './sqlstate.js';
+import type { PoolRouter } from './router.js';
 
 /** pg.Pool events re-emitted from the per-node pools, with pg-pool's arguments, once someone listens to them. */
 const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acquire', 'release', 'remove']);
+
+/** Makes one node's pg.Pool from its config: the seam around pg-pool and pg (unit tests give pools of clients that need no server). */
+export type NodePoolFactory = (config: NodeClientConfig & pg.PoolConfig) => pg.Pool;
+
+/** A pg.Pool of NodeClients: what every node pool is outside unit tests. */
+export const nodePool: NodePoolFactory = (config) => new pg.Pool({ ...config, Client: NodeClient as unknown as new () => pg.ClientBase });
 
 /** One node pool's counters. */
 export interface NodeUsage {
@@ -26,7 +34,8 @@ export interface NodeUsage {
 export class NodePools {
   readonly #pools = new Map<number, pg.Pool>();
   readonly #settings: PoolSettings;
-  readonly #router: Router;
+  readonly #router: PoolRouter;
+  readonly #makePool: NodePoolFactory;
   readonly #owner: EventEmitter;
   /** Events the owner has listeners for: only those are forwarded (every checkout would pay for the others). */
   readonly #forwarded = new Set<string | symbol>();
@@ -35,8 +44,9 @@ export class NodePools {
   #left = -1;
   readonly #onEnded: Array<() => void> = [];
 
-  constructor(settings: PoolSettings, router: Router, owner: EventEmitter) {
+  constructor(settings: PoolSettings, router: PoolRouter, owner: EventEmitter, makePool: NodePoolFactory = nodePool) {
     this.#settings = settings;
+    this.#makePool = makePool;
     this.#router = router;
     this.#owner = owner;
     owner.on('newListener', (name: string | symbol) => {
@@ -58,7 +68,7 @@ export class NodePools {
       ...config,
       pgSplitNode: { router: this.#router, hostIndex },
     };
-    const pool = new pg.Pool({ ...nodeConfig, Client: NodeClient as unknown as new () => pg.ClientBase });
+    const pool = this.#makePool(nodeConfig);
     pool.on('error', (err, client) => this.#owner.listenerCount('error') > 0 && this.#owner.emit('error', err, client));
     for (const name of this.#forwarded) this.#forward(pool, name);
     this.#pools.set(hostIndex, pool);
@@ -96,6 +106,8 @@ export class NodePools {
     const pool = this.#pools.get(hostIndex);
     if (pool === undefined) return;
     this.#pools.delete(hostIndex);
+    // Checkouts waiting in it would wait for ever (pg-pool serves none once it ends): they go to another node.
+    failQueuedCheckouts(pool, () => new NodeDroppedError(hostIndex));
     // The callback form: the promise form would use the application's `Promise` option, whatever it is.
     pool.end(() => undefined);
   }
@@ -131,7 +143,11 @@ export class NodePools {
       if (--this.#left > 0) return;
       for (const done of this.#onEnded.splice(0)) done();
     };
-    for (const pool of pools) pool.end(oneEnded);
+    for (const pool of pools) {
+      // Statements waiting for a connection reject now, as those sent after end() (pg-pool would leave them waiting).
+      failQueuedCheckouts(pool, poolEndedError);
+      pool.end(oneEnded);
+    }
     oneEnded();
     return this.#ended;
   }

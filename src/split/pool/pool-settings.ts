@@ -8,8 +8,9 @@ import type { PoolRole } from '../../roles/role-decision.js';
 import type { FreshnessStats } from '../../telemetry/freshness-stats.js';
 import type { PoolMetrics } from '../../telemetry/cluster-metrics.js';
 import type { FreshnessOptions } from './freshness.js';
+import type { NodePoolFactory } from './node-pools.js';
 import type { ReadScope } from './read-scope.js';
-import type { Router } from './router.js';
+import type { PoolRouter } from './router.js';
 import type { WriteTracker } from './write-tracker.js';
 import { OptionError } from '../../errors.js';
 import { booleanOption, functionOption, numberOption, optionsObject } from '../../input.js';
@@ -78,7 +79,7 @@ export function poolSettings(name: string, value: unknown): PoolSettings {
 /** What a routed pool (the reader or the writer) is made with: its role, the router, its pg.Pool settings, and the cluster's shared parts. */
 export interface RoutedPoolSettings {
   readonly role: PoolRole;
-  readonly router: Router;
+  readonly router: PoolRouter;
   readonly pool: PoolSettings;
   /** How long a checkout waits for an eligible node (a writer: the new primary during a failover). */
   readonly failoverTimeoutMillis: number;
@@ -95,4 +96,6 @@ export interface RoutedPoolSettings {
   readonly metrics: PoolMetrics | null;
   /** Told of every statement and checkout (it wakes an idle cluster). */
   readonly activity: { touch(): void };
+  /** Makes each node's pg.Pool. @default a pg.Pool of NodeClients (node-pools.ts) */
+  readonly nodePool?: NodePoolFactory;
 }

@@ -7,13 +7,13 @@ import { Checkouts, poolEndedError, type PooledNodeClient } from './checkouts.js
 import { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import { NO_REQUIREMENT, requirementOfQuery, type ReadRequirement } from './read-scope.js';
-import type { Router } from './router.js';
+import type { PoolRouter } from './router.js';
 import { failoverSignal } from './sqlstate.js';
 import { isSubmittable, lostConnection, writeMayRetry } from './statement-retry.js';
+import { MAX_ATTEMPTS, nodeRoleNow, type Statement, type StatementKind } from './statement.js';
 import { acknowledgeWitnessed, witnessNeeded } from './witnessed-write.js';
 
 type Callback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: Error | boolean) => void) => void;
-type Run = (first: unknown, values: unknown) => Promise<pg.QueryResult>;
 
 /** Calls a callback of the application outside pg-split's promises: what it throws is an uncaught exception, as with pg-pool. */
 function callBack(fn: () => void): void {
@@ -33,7 +33,7 @@ function callBack(fn: () => void): void {
 export class RoutedPool extends pg.Pool {
   readonly #settings: RoutedPoolSettings;
   readonly #role: PoolRole;
-  readonly #router: Router;
+  readonly #router: PoolRouter;
   readonly #nodes: NodePools;
   readonly #checkouts: Checkouts;
 
@@ -42,7 +42,7 @@ export class RoutedPool extends pg.Pool {
     this.#settings = settings;
     this.#role = settings.role;
     this.#router = settings.router;
-    this.#nodes = new NodePools(settings.pool, settings.router, this);
+    this.#nodes = new NodePools(settings.pool, settings.router, this, settings.nodePool);
     this.#checkouts = new Checkouts(settings, this.#nodes, () => this.ending);
     this.#router.registry.onDrop((hostIndex) => this.#nodes.drop(hostIndex));
   }
@@ -112,7 +112,7 @@ export class RoutedPool extends pg.Pool {
 
   #queryRouted(first: unknown, values: unknown): Promise<pg.QueryResult> {
     // The writer ignores read requirements: no scope lookup on its path.
-    if (this.#role === 'writer') return this.#direct(first, values, NO_REQUIREMENT, 'writer', 'write');
+    if (this.#role === 'writer') return this.#statement(first, values, NO_REQUIREMENT, 'write');
     let requirement: ReadRequirement;
     try {
       const ofQuery = requirementOfQuery(first);
@@ -121,16 +121,13 @@ export class RoutedPool extends pg.Pool {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (requirement.primary === true) return this.#direct(first, values, requirement, 'writer', 'read');
-    if (requirement.after === undefined && this.#settings.consistency === 'eventual')
-      return this.#direct(first, values, requirement, 'reader', 'read');
-    return this.#run(first, values, requirement, 'read');
+    return this.#statement(first, values, requirement, 'read');
   }
 
   /** Runs a statement on the writer without counting it as a write or tracing it (the write-token fetch itself). */
   queryUntracked(text: string): Promise<pg.QueryResult> {
     this.#settings.activity.touch();
-    return untraced(() => this.#run(text, undefined, NO_REQUIREMENT, 'internal'));
+    return untraced(() => this.#statement(text, undefined, NO_REQUIREMENT, 'internal'));
   }
 
   /** How far a standby has received and flushed WAL, on a pooled connection to it (null on a primary): a write witness's question. */
@@ -186,111 +183,93 @@ export class RoutedPool extends pg.Pool {
     return this.#nodes.endAll();
   }
 
+  /** Every statement of `query()` takes this one path: attempts (#attempt), each sent and settled by #send. */
+  #statement(first: unknown, values: unknown, requirement: ReadRequirement, kind: StatementKind): Promise<pg.QueryResult> {
+    return new Promise((resolve, reject) => this.#attempt({ first, values, requirement, kind, resolve, reject }, 1, null, true));
+  }
+
   /**
-   * The common case without a promise or async step of its own: the node is
-   * picked now, and pg-pool's and pg's callback forms check out, run and
-   * release. Anything out of the ordinary (no eligible node, a failed
-   * checkout, a node that changed role, a statement to retry) goes on in
-   * `#run`, which does the same with waiting and retries, so both paths
-   * decide alike.
+   * Checks out a client for one attempt of `s`. When the statement can go to
+   * any eligible node of a role (`nodeRoleNow`) and one is eligible now, the
+   * node is picked here and pg-pool's callback form checks out, with no
+   * promise or async step (`fast`: not after a failed checkout). Otherwise
+   * (a read that must see a write, no eligible node, a failed checkout, a
+   * retry) Checkouts waits for a node and picks it, `avoid` left out when
+   * another is eligible.
    */
-  #direct(first: unknown, values: unknown, requirement: ReadRequirement, pick: PoolRole, kind: 'write' | 'read'): Promise<pg.QueryResult> {
-    const host = this.ending ? null : this.#router.pick(pick, null);
+  #attempt(s: Statement, attempt: number, avoid: number | null, fast: boolean): void {
+    const role = fast && !this.ending ? nodeRoleNow(this.#role, s, this.#settings.consistency) : null;
+    const host = role === null ? null : this.#router.pick(role, null);
     const pool = host === null ? null : this.#nodes.get(host);
-    if (host === null || pool === null) return this.#run(first, values, requirement, kind);
+    if (role === null || host === null || pool === null) {
+      const checkout =
+        s.kind === 'internal'
+          ? this.#checkouts.checkout(s.requirement, avoid)
+          : this.#checkouts.measured(s.requirement, avoid, s.kind === 'write');
+      checkout.then((client) => this.#send(s, client, attempt), s.reject);
+      return;
+    }
     const metrics = this.#settings.metrics;
     const started = metrics === null ? 0 : performance.now();
-    return new Promise((resolve, reject) => {
-      const slow = (attempt: number, avoid: number | null): void =>
-        void this.#run(first, values, requirement, kind, attempt, avoid).then(resolve, reject);
-      pool.connect((connectError, pooled) => {
-        const client = pooled as PooledNodeClient | undefined;
-        if (connectError !== undefined && connectError !== null) {
-          // As Checkouts: the pool ended, or an error that is no failover signal, fails the statement now.
-          if (this.ending) return reject(poolEndedError());
-          const signal = failoverSignal(connectError);
-          if (signal === null) return reject(connectError);
-          this.#router.report(host, signal);
-          return slow(1, null);
-        }
-        if (client === undefined) return slow(1, null);
-        if (!this.#router.eligible(pick, host) || client.pgSplitLost) {
-          client.release(true);
-          return slow(1, null);
-        }
-        metrics?.checkedOut(this.#role, host, (performance.now() - started) / 1000);
-        const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
-          if (err === null || err === undefined) {
-            // Committed on a leader whose Patroni went silent meanwhile: acknowledged once witnessed (acknowledgeWitnessed releases).
-            if (kind === 'write' && witnessNeeded(this.#router, host, false)) {
-              acknowledgeWitnessed(this.#router, client).then(() => {
-                this.#settings.tracker.noteWrite();
-                resolve(result as pg.QueryResult);
-              }, reject);
-              return;
-            }
-            client.release();
-            if (kind === 'write') this.#settings.tracker.noteWrite();
-            resolve(result as pg.QueryResult);
-            return;
-          }
-          const retry = kind === 'write' ? writeMayRetry(err, first) : lostConnection(client, err);
-          client.release(err instanceof Error ? err : true);
-          if (!retry) return reject(err);
-          metrics?.retried(this.#role);
-          slow(2, host);
-        };
-        try {
-          (client.query as (f: unknown, v: unknown, cb: typeof done) => void)(first, values, done);
-        } catch (err) {
-          done(err instanceof Error ? err : new Error(String(err)));
-        }
-      });
+    pool.connect((connectError, pooled) => {
+      const client = pooled as PooledNodeClient | undefined;
+      if (connectError !== undefined && connectError !== null) {
+        // As Checkouts: the pool ended, or an error that is no failover signal, fails the statement now.
+        if (this.ending) return s.reject(poolEndedError());
+        const signal = failoverSignal(connectError);
+        if (signal === null) return s.reject(connectError);
+        this.#router.report(host, signal);
+        return this.#attempt(s, attempt, null, false);
+      }
+      if (client === undefined) return this.#attempt(s, attempt, null, false);
+      if (!this.#router.eligible(role, host) || client.pgSplitLost) {
+        client.release(true);
+        return this.#attempt(s, attempt, null, false);
+      }
+      metrics?.checkedOut(this.#role, host, (performance.now() - started) / 1000);
+      this.#send(s, client, attempt);
     });
   }
 
   /**
-   * One statement on a checked-out client, released afterwards. A read whose
-   * connection was lost is run again on another node; a write that certainly
-   * did not commit (writeMayRetry) is run again on the primary, once the
-   * watch names one. A write is tracked: later session-consistent reads must
-   * see it once acknowledged. An internal statement (the write-token fetch)
-   * is tried once and neither tracked nor measured. `firstAttempt` and
-   * `avoidFirst`: where `#direct` left off.
+   * Runs `s` on a checked-out client and settles it, the client released. A
+   * read whose connection was lost is run again on another node; a write
+   * that certainly did not commit (writeMayRetry) is run again on the
+   * primary, once the watch names one; an internal statement (the
+   * write-token fetch) is tried once. A write that committed on a leader
+   * whose Patroni is silent is acknowledged once witnessed, and tracked:
+   * later session-consistent reads must see it.
    */
-  async #run(
-    first: unknown,
-    values: unknown,
-    requirement: ReadRequirement,
-    kind: 'write' | 'read' | 'internal',
-    firstAttempt = 1,
-    avoidFirst: number | null = null,
-  ): Promise<pg.QueryResult> {
-    const tries = kind === 'internal' ? 1 : 2;
-    let avoid = avoidFirst;
-    for (let attempt = firstAttempt; ; attempt++) {
-      const client: PooledNodeClient = await (kind === 'internal'
-        ? this.#checkouts.checkout(requirement, avoid)
-        : this.#checkouts.measured(requirement, avoid, kind === 'write'));
-      const host = client.pgSplitHost;
-      // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
-      const sentToSilentLeader = kind === 'write' && !this.#router.isWriter(host);
-      let result: pg.QueryResult;
-      try {
-        result = await (client.query as Run)(first, values);
-      } catch (err) {
-        const retry = attempt < tries && (kind === 'write' ? writeMayRetry(err, first) : lostConnection(client, err));
-        client.release(err instanceof Error ? err : true);
-        if (!retry) throw err;
-        this.#settings.metrics?.retried(this.#role);
-        avoid = host;
-        continue;
-      }
-      // Acknowledged once witnessed, never run again (it committed).
-      if (kind === 'write' && witnessNeeded(this.#router, host, sentToSilentLeader)) await acknowledgeWitnessed(this.#router, client);
-      else client.release();
-      if (kind === 'write') this.#settings.tracker.noteWrite();
-      return result;
+  #send(s: Statement, client: PooledNodeClient, attempt: number): void {
+    const host = client.pgSplitHost;
+    // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
+    const sentToSilentLeader = s.kind === 'write' && !this.#router.isWriter(host);
+    const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
+      if (err === null || err === undefined) return this.#acknowledge(s, client, sentToSilentLeader, result as pg.QueryResult);
+      const retry = attempt < MAX_ATTEMPTS[s.kind] && (s.kind === 'write' ? writeMayRetry(err, s.first) : lostConnection(client, err));
+      client.release(err instanceof Error ? err : true);
+      if (!retry) return s.reject(err);
+      this.#settings.metrics?.retried(this.#role);
+      this.#attempt(s, attempt + 1, host, false);
+    };
+    try {
+      (client.query as (f: unknown, v: unknown, cb: typeof done) => void)(s.first, s.values, done);
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
     }
+  }
+
+  /** A statement that succeeded: a write on a silent leader is acknowledged once witnessed (acknowledgeWitnessed releases). */
+  #acknowledge(s: Statement, client: PooledNodeClient, sentToSilentLeader: boolean, result: pg.QueryResult): void {
+    if (s.kind === 'write' && witnessNeeded(this.#router, client.pgSplitHost, sentToSilentLeader)) {
+      acknowledgeWitnessed(this.#router, client).then(() => {
+        this.#settings.tracker.noteWrite();
+        s.resolve(result);
+      }, s.reject);
+      return;
+    }
+    client.release();
+    if (s.kind === 'write') this.#settings.tracker.noteWrite();
+    s.resolve(result);
   }
 }

@@ -139,8 +139,51 @@ export class Router {
     return this.#watch.waitFor(() => stop() || this.#usable(role).length > 0, deadline, onTimeout, 'refusals');
   }
 
+  /** How many statuses the hosts have reported so far: a checkout that failed on a node notes it, to know whether the watch has looked since. */
+  checksSeen(): number {
+    return this.#watch.statusSeq;
+  }
+
+  /**
+   * Resolves once the hosts have reported a status after `since`
+   * (checksSeen()), or when `stop()` holds on a change of the decision;
+   * rejects at the deadline: a checkout that failed on a node waits for the
+   * watch to look again before it tries that node again.
+   */
+  nextCheck(since: number, deadline: number, onTimeout: () => Error, stop: () => boolean = never): Promise<void> {
+    return this.#watch.waitFor(() => stop() || this.#watch.statusSeq > since, deadline, onTimeout);
+  }
+
   /** Tests every waiting checkout's condition again (a pool ended: its waits stop). */
   nudge(): void {
     this.#watch.nudge();
   }
 }
+
+/**
+ * What the routed pools (and their node clients) use of the router: the seam
+ * their unit tests stand in for with a decision of their own
+ * (test/unit/routed-pool.test.ts).
+ */
+export type PoolRouter = Pick<
+  Router,
+  | 'registry'
+  | 'eligible'
+  | 'pick'
+  | 'witnessed'
+  | 'mustWitness'
+  | 'waitForWrite'
+  | 'confirmWitnessed'
+  | 'inTurn'
+  | 'isWriter'
+  | 'knownReplay'
+  | 'replayCheckInFlight'
+  | 'checkReplay'
+  | 'configFor'
+  | 'report'
+  | 'roleReported'
+  | 'waitFor'
+  | 'checksSeen'
+  | 'nextCheck'
+  | 'nudge'
+>;

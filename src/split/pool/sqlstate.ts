@@ -21,9 +21,22 @@ export function signalOfSqlstate(sqlstate: string | undefined): FailoverSignal {
   return SIGNALS[sqlstate] ?? null;
 }
 
+/**
+ * A checkout that waited in a node's pool when pg-split dropped that pool
+ * (the node cut, or gone from discovery): it was never sent, so it can go to
+ * another node. Never reaches the application (Checkouts turns it into its
+ * own timeout error).
+ */
+export class NodeDroppedError extends Error {
+  constructor(hostIndex: number) {
+    super(`pg-split: the pool of node ${hostIndex} was dropped while this checkout waited for a connection there`);
+  }
+}
+
 /** Classifies any error pg raised. */
 export function failoverSignal(err: unknown): FailoverSignal {
   if (!(err instanceof Error)) return null;
+  if (err instanceof NodeDroppedError) return 'cannot-connect';
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return signalOfSqlstate(code);
   if (typeof code === 'string' && SOCKET_CODES.has(code)) return 'connection-lost';

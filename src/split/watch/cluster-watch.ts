@@ -41,6 +41,8 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   #waking: Set<number> | null = null;
   /** waitFor() calls still waiting (checkouts waiting for a node). */
   #waiters = 0;
+  /** Statuses reported so far, by any host: a wait for the next check compares it. */
+  #statusSeq = 0;
 
   constructor(members: Members, options: WatchOptions) {
     super();
@@ -56,6 +58,7 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   #monitor(hostIndex: number): HostMonitor {
     const monitor = new HostMonitor(this.#members.target, hostIndex, this.#monitorOptions);
     monitor.on('status', (status) => {
+      this.#statusSeq++;
       this.#woken(hostIndex);
       this.#redecide();
       this.emit('status', status);
@@ -136,6 +139,11 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   /** Whether sleep() holds it idle. */
   get asleep(): boolean {
     return this.#asleep;
+  }
+
+  /** How many statuses the hosts have reported so far (it grows with every check). */
+  get statusSeq(): number {
+    return this.#statusSeq;
   }
 
   /** How many checkouts wait for a node (waitFor). */
