@@ -32,6 +32,8 @@ export interface FloorSample {
   readonly target: FloorTarget;
   readonly kind: StatementKind;
   readonly concurrency: number;
+  /** Both pools' `max` (per node): the concurrency, or fewer (callers queue in the pool: saturation). */
+  readonly max: number;
   readonly round: number;
   /** Client CPU (user + system) per statement, microseconds. */
   readonly cpuMicros: number;
@@ -47,8 +49,21 @@ const PAIRS: ReadonlyArray<readonly [FloorTarget, FloorTarget]> = [
 const CONCURRENCIES = [1, 8, 64] as const;
 const KINDS: readonly StatementKind[] = ['simple', 'prepared'];
 
+/** A load: callers running statements in a loop, and both pools' `max`. */
+interface FloorLoad {
+  readonly concurrency: number;
+  readonly max: number;
+}
+
+/** As many connections as callers; then more callers than `max: 10` allows, waiting in the pool's queue (saturation). */
+const LOADS: readonly FloorLoad[] = [
+  ...CONCURRENCIES.map((c) => ({ concurrency: c, max: c })),
+  { concurrency: 16, max: 10 },
+  { concurrency: 64, max: 10 },
+];
+
 /** Statements per round and target: about a second of load on a 2-core machine. */
-export const FLOOR_STATEMENTS: Readonly<Record<number, number>> = { 1: 15_000, 8: 30_000, 64: 30_000 };
+export const FLOOR_STATEMENTS: Readonly<Record<number, number>> = { 1: 15_000, 8: 30_000, 16: 30_000, 64: 30_000 };
 
 /** Blocks per round and target: each runs 1/FLOOR_BLOCKS of FLOOR_STATEMENTS, alternating with the other target's. */
 export const FLOOR_BLOCKS = 10;
@@ -187,13 +202,13 @@ async function measurePair(
   cluster: Cluster,
   [ours, plainTarget]: readonly [FloorTarget, FloorTarget],
   kind: StatementKind,
-  concurrency: number,
+  { concurrency, max }: FloorLoad,
   rounds: number,
 ): Promise<FloorSample[]> {
   const role = ours === 'pg-split writer' ? 'writer' : 'reader';
   const query = statement(kind);
   const perBlock = Math.ceil((FLOOR_STATEMENTS[concurrency] ?? 10_000) / FLOOR_BLOCKS);
-  return withPair(cluster, role, concurrency, async (oursPool, plainPool) => {
+  return withPair(cluster, role, max, async (oursPool, plainPool) => {
     const samples: FloorSample[] = [];
     for (let round = -1; round < rounds; round++) {
       const oursUsage: Usage = { cpuMicros: 0, userMicros: 0, millis: 0 };
@@ -212,6 +227,7 @@ async function measurePair(
           target,
           kind,
           concurrency,
+          max,
           round,
           cpuMicros: u.cpuMicros / statements,
           userMicros: u.userMicros / statements,
@@ -226,16 +242,16 @@ async function measurePair(
 /** Every pair under every load (statement kind and concurrency). */
 export async function measureRoutingFloor(cluster: Cluster, rounds: number): Promise<FloorSample[]> {
   const samples: FloorSample[] = [];
-  for (const concurrency of CONCURRENCIES) {
+  for (const load of LOADS) {
     for (const kind of KINDS) {
-      for (const pair of PAIRS) samples.push(...(await measurePair(cluster, pair, kind, concurrency, rounds)));
+      for (const pair of PAIRS) samples.push(...(await measurePair(cluster, pair, kind, load, rounds)));
     }
   }
   return samples;
 }
 
-function ofLoad(samples: readonly FloorSample[], target: FloorTarget, kind: StatementKind, concurrency: number): FloorSample[] {
-  return samples.filter((s) => s.target === target && s.kind === kind && s.concurrency === concurrency);
+function ofLoad(samples: readonly FloorSample[], target: FloorTarget, kind: StatementKind, load: FloorLoad): FloorSample[] {
+  return samples.filter((s) => s.target === target && s.kind === kind && s.concurrency === load.concurrency && s.max === load.max);
 }
 
 const middle = (values: readonly number[]): number =>
@@ -265,16 +281,18 @@ const signed = (ratio: number): string => `${ratio >= 1 ? '+' : ''}${((ratio - 1
 export function floorTable(samples: readonly FloorSample[], pgbench: ReadonlyMap<string, number> = new Map()): string {
   const rows: Array<Array<string | number>> = [];
   for (const [oursTarget, plainTarget] of PAIRS) {
-    for (const concurrency of CONCURRENCIES) {
+    for (const load of LOADS) {
       for (const kind of KINDS) {
-        const ours = ofLoad(samples, oursTarget, kind, concurrency);
-        const plain = ofLoad(samples, plainTarget, kind, concurrency);
+        const ours = ofLoad(samples, oursTarget, kind, load);
+        const plain = ofLoad(samples, plainTarget, kind, load);
         const med = (of: readonly FloorSample[], field: Measure): number => middle(of.map((s) => s[field]));
-        const scale = oursTarget === 'pg-split writer' ? (pgbench.get(`${kind} ${concurrency}`) ?? '–') : '–';
+        // pgbench has no pool: a row for scale only where every caller has its connection.
+        const saturated = load.max < load.concurrency;
+        const scale = oursTarget === 'pg-split writer' && !saturated ? (pgbench.get(`${kind} ${load.concurrency}`) ?? '–') : '–';
         rows.push([
           `${oursTarget} vs ${plainTarget}`,
           kind,
-          concurrency,
+          saturated ? `${load.concurrency} on max ${load.max}` : load.concurrency,
           med(plain, 'cpuMicros').toFixed(1),
           med(ours, 'cpuMicros').toFixed(1),
           signed(pairedRatio(ours, plain, 'cpuMicros')),
