@@ -72,7 +72,8 @@ await new Promise((r) => setTimeout(r, 50));
 const waitingBefore = tiny.waitingCount;
 wire.failQueuedCheckouts(tiny, () => new Error('dropped'));
 const dropped = await queued;
-out.checks.failQueuedCheckouts = waitingBefore === 1 && dropped instanceof Error && dropped.message === 'dropped' && tiny.waitingCount === 0;
+out.checks.failQueuedCheckouts =
+  waitingBefore === 1 && dropped instanceof Error && dropped.message === 'dropped' && tiny.waitingCount === 0;
 held.release();
 await tiny.end();
 

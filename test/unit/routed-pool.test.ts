@@ -52,61 +52,65 @@ class FakeNodes {
   }
 
   factory(): NodePoolFactory {
-    const nodes = this;
-    class FakeClient extends EventEmitter {
-      readonly pgSplitHost: number;
-      pgSplitLost = false;
-      pgSplitCheckedOut = false;
-      _queryable = true;
-      _ending = false;
-      readonly #router: NodeClientConfig['pgSplitNode']['router'];
-      constructor(config: NodeClientConfig) {
-        super();
-        this.pgSplitHost = config.pgSplitNode.hostIndex;
-        this.#router = config.pgSplitNode.router;
-      }
-      connect(cb: (err?: Error) => void): void {
-        nodes.connects.push({ host: this.pgSplitHost, looks: nodes.looks() });
-        const err = nodes.connectErrors.get(this.pgSplitHost)?.shift();
-        if (err === undefined) nodes.opened++;
-        setImmediate(() => cb(err));
-      }
-      /** pg's forms: (text or config[, values][, callback]); a promise without a callback. */
-      query(first: unknown, second?: unknown, third?: unknown): Promise<unknown> | undefined {
-        const cb = (typeof second === 'function' ? second : third) as ((err: Error | null, res?: unknown) => void) | undefined;
-        const sql = typeof first === 'string' ? first : String((first as { text?: unknown }).text);
-        const answer = nodes.answer(this.pgSplitHost, sql);
-        if (answer instanceof Error) {
-          if ((answer as { code?: string }).code === 'ECONNRESET') this.pgSplitLost = true;
-          // As a NodeClient: every ErrorResponse and connection loss is reported to the router, by SQLSTATE.
-          this.#router.report(this.pgSplitHost, failoverSignal(answer));
-        }
-        const result = answer instanceof Error ? answer : { ...answer, rowCount: answer.rows.length };
-        const settled = new Promise<unknown>((resolve, reject) =>
-          setImmediate(() => (result instanceof Error ? reject(result) : resolve(result))),
-        );
-        if (cb === undefined) return settled;
-        settled.then(
-          (res) => cb(null, res),
-          (err: Error) => cb(err),
-        );
-        return undefined;
-      }
-      isConnected(): boolean {
-        return true;
-      }
-      ref(): void {}
-      unref(): void {}
-      end(cb?: () => void): void {
-        this._ending = true;
-        setImmediate(() => {
-          this.emit('end');
-          cb?.();
-        });
-      }
-    }
-    return (config) => new pg.Pool({ ...config, Client: FakeClient as unknown as new () => pg.ClientBase });
+    return fakePools(this);
   }
+}
+
+/** Node pools (real pg-pool) of clients that answer as `nodes` scripts them, and report as a NodeClient does. */
+function fakePools(nodes: FakeNodes): NodePoolFactory {
+  class FakeClient extends EventEmitter {
+    readonly pgSplitHost: number;
+    pgSplitLost = false;
+    pgSplitCheckedOut = false;
+    _queryable = true;
+    _ending = false;
+    readonly #router: NodeClientConfig['pgSplitNode']['router'];
+    constructor(config: NodeClientConfig) {
+      super();
+      this.pgSplitHost = config.pgSplitNode.hostIndex;
+      this.#router = config.pgSplitNode.router;
+    }
+    connect(cb: (err?: Error) => void): void {
+      nodes.connects.push({ host: this.pgSplitHost, looks: nodes.looks() });
+      const err = nodes.connectErrors.get(this.pgSplitHost)?.shift();
+      if (err === undefined) nodes.opened++;
+      setImmediate(() => cb(err));
+    }
+    /** pg's forms: (text or config[, values][, callback]); a promise without a callback. */
+    query(first: unknown, second?: unknown, third?: unknown): Promise<unknown> | undefined {
+      const cb = (typeof second === 'function' ? second : third) as ((err: Error | null, res?: unknown) => void) | undefined;
+      const sql = typeof first === 'string' ? first : String((first as { text?: unknown }).text);
+      const answer = nodes.answer(this.pgSplitHost, sql);
+      if (answer instanceof Error) {
+        if ((answer as { code?: string }).code === 'ECONNRESET') this.pgSplitLost = true;
+        // As a NodeClient: every ErrorResponse and connection loss is reported to the router, by SQLSTATE.
+        this.#router.report(this.pgSplitHost, failoverSignal(answer));
+      }
+      const result = answer instanceof Error ? answer : { ...answer, rowCount: answer.rows.length };
+      const settled = new Promise<unknown>((resolve, reject) =>
+        setImmediate(() => (result instanceof Error ? reject(result) : resolve(result))),
+      );
+      if (cb === undefined) return settled;
+      settled.then(
+        (res) => cb(null, res),
+        (err: Error) => cb(err),
+      );
+      return undefined;
+    }
+    isConnected(): boolean {
+      return true;
+    }
+    ref(): void {}
+    unref(): void {}
+    end(cb?: () => void): void {
+      this._ending = true;
+      setImmediate(() => {
+        this.emit('end');
+        cb?.();
+      });
+    }
+  }
+  return (config) => new pg.Pool({ ...config, Client: FakeClient as unknown as new () => pg.ClientBase });
 }
 
 /**

@@ -15,7 +15,7 @@ import { serversDisagree } from './server-state.js';
 import { describeView, runningNames, settledLeader } from './settle.js';
 
 /** Patroni's `scope` in the harness. */
-export const SCOPE = 'pg-split';
+const SCOPE = 'pg-split';
 const READY_MILLIS = 60_000;
 
 /** What every member of a cluster shares, as startPatroniCluster set it up. */

@@ -2,7 +2,7 @@
 import type { PatroniMember } from './member.js';
 
 /** A member's PostgreSQL as the server says: in recovery or not, and whether its WAL receiver streams; null when it does not answer. */
-export async function serverState(member: PatroniMember): Promise<{ standby: boolean; streaming: boolean } | null> {
+async function serverState(member: PatroniMember): Promise<{ standby: boolean; streaming: boolean } | null> {
   const rows = await member
     .query<{ standby: boolean; receiver: string | null }>(
       'SELECT pg_catalog.pg_is_in_recovery() AS standby, (SELECT status FROM pg_catalog.pg_stat_wal_receiver) AS receiver',

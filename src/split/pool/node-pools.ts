@@ -14,7 +14,7 @@ const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acqu
 export type NodePoolFactory = (config: NodeClientConfig & pg.PoolConfig) => pg.Pool;
 
 /** A pg.Pool of NodeClients: what every node pool is outside unit tests. */
-export const nodePool: NodePoolFactory = (config) => new pg.Pool({ ...config, Client: NodeClient as unknown as new () => pg.ClientBase });
+const nodePool: NodePoolFactory = (config) => new pg.Pool({ ...config, Client: NodeClient as unknown as new () => pg.ClientBase });
 
 /** One node pool's counters. */
 export interface NodeUsage {
