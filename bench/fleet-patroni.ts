@@ -19,7 +19,7 @@ import pg from 'pg';
 import { SECURE_PASSWORD, SECURE_ROLE, startHaproxy, startPatroniCluster, type PatroniCluster } from '../src/cluster/index.js';
 import { connectSplit } from '../src/split/connect-split.js';
 import type { SplitOptions } from '../src/split/options.js';
-import { FleetWorker, sessionsNamed } from './fleet.js';
+import { createFleetTable, FleetWorker, sessionsNamed } from './fleet.js';
 import { cpuDuring } from './proc-cpu.js';
 import { table } from './stats.js';
 
@@ -124,7 +124,7 @@ async function measure(cluster: PatroniCluster, mode: Mode, instances: number): 
     };
   } finally {
     for (const w of workers) w.send('end');
-    await Promise.all(workers.map((w) => w.until('ended')));
+    await Promise.all(workers.map((w) => w.until('ended').catch(() => undefined)));
     // Their stdin (this process's pipe) keeps them alive once ended.
     for (const w of workers) w.kill();
     await haproxy?.stop();
@@ -193,8 +193,7 @@ if (import.meta.url === `file://${process.argv[1]}` && process.env['PGSPLIT_FLEE
   const rows: CostRow[] = [];
   try {
     const leader = await cluster.waitUntilSettled();
-    await leader.query('CREATE TABLE fleet_writes (id serial PRIMARY KEY, host text NOT NULL)');
-    await leader.query(`GRANT ALL ON fleet_writes, fleet_writes_id_seq TO ${SECURE_ROLE}`);
+    await createFleetTable(leader, SECURE_ROLE);
     const add = (row: CostRow): void => {
       console.error(JSON.stringify(row));
       rows.push(row);

@@ -19,7 +19,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { SECURE_PASSWORD, SECURE_ROLE, startPatroniCluster, type PatroniCluster, type PatroniMember } from '../src/cluster/index.js';
 import type { SplitOptions } from '../src/split/options.js';
-import { FleetWorker, heapPerInstance, sessionsNamed, type Line } from './fleet.js';
+import { createFleetTable, FleetWorker, heapPerInstance, sessionsNamed, type Line } from './fleet.js';
 import { cpuDuring } from './proc-cpu.js';
 import { median, table } from './stats.js';
 
@@ -184,7 +184,7 @@ async function soak(cluster: PatroniCluster, mode: Mode, instances: number, minu
     sampling = false;
     await sampler;
     for (const w of [...fleet, hot]) w.send('end');
-    await Promise.all([...fleet, hot].map((w) => w.until('ended')));
+    await Promise.all([...fleet, hot].map((w) => w.until('ended').catch(() => undefined)));
     // Their stdin (this process's pipe) keeps them alive once ended.
     for (const w of [...fleet, hot]) w.kill();
   }
@@ -232,8 +232,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const cluster = await startPatroniCluster({ members: 3, etcdMembers: 3, maxConnections: 100 });
   try {
     const leader = await cluster.waitUntilSettled();
-    await leader.query('CREATE TABLE fleet_writes (id serial PRIMARY KEY, host text NOT NULL)');
-    await leader.query(`GRANT ALL ON fleet_writes, fleet_writes_id_seq TO ${SECURE_ROLE}`);
+    await createFleetTable(leader, SECURE_ROLE);
     const result = await soak(cluster, mode, instances, minutes);
     console.error(JSON.stringify(result));
     console.log(soakTable([result]));

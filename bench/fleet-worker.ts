@@ -7,10 +7,21 @@
  * mean of `millis` apart (a light load on a fleet), until "stop". Each
  * answer says which server ran it, as the server reports it, and when. Lines
  * out are JSON; nothing here decides what is right (the parent checks).
+ * With `haproxy`, an instance is what an application without pg-split runs
+ * behind HAProxy: a plain pg.Pool for writes and one for reads, on one of
+ * the HAProxy instances (the instances take them in turn).
  */
 import { createInterface } from 'node:readline';
-import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
+import pg from 'pg';
+import { connectSplit } from '../src/split/connect-split.js';
 import type { Round } from './fleet.js';
+
+/** What an instance writes and reads through: a SplitCluster, or two plain pools behind HAProxy. */
+interface Instance {
+  readonly writer: Pick<pg.Pool, 'query'>;
+  readonly reader: Pick<pg.Pool, 'query'>;
+  end(): Promise<void>;
+}
 
 interface Job {
   readonly url: string;
@@ -19,17 +30,26 @@ interface Job {
   readonly idleAfterMillis: number;
   /** More connectSplit options (JSON): `patroni`, say. */
   readonly options?: object;
+  /** Instead of connectSplit: plain pg.Pools on these HAProxy listeners (connection strings), instance i on entry i % length. */
+  readonly haproxy?: ReadonlyArray<{ readonly writer: string; readonly reader: string }>;
 }
 
 const WHO = 'SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
 
-async function round(split: SplitCluster): Promise<Round> {
+let writes = 0;
+
+async function round(split: Instance, instance: number): Promise<Round> {
   const started = Date.now();
-  const w = await split.writer.query<{ host: string }>('INSERT INTO fleet_writes (host) VALUES (host(inet_server_addr())) RETURNING host');
+  const token = `${process.pid}-${instance}-${writes++}`;
+  const w = await split.writer.query<{ host: string }>(
+    'INSERT INTO fleet_writes (host, token) VALUES (host(inet_server_addr()), $1) RETURNING host',
+    [token],
+  );
   const writeAt = Date.now();
   const r = await split.reader.query<{ host: string; standby: boolean }>(WHO);
   return {
     write: w.rows[0]?.host ?? '',
+    token,
     writeSentAt: started,
     writeAt,
     read: r.rows[0]?.host ?? '',
@@ -47,14 +67,14 @@ const errorText = (err: unknown): string => `${(err as { code?: string }).code ?
 const sleep = (millis: number): Promise<void> => new Promise((r) => setTimeout(r, millis));
 
 /** One instance's light load: a round at random times, `meanMillis` apart on average (the first within one mean), until `running()` is false. */
-async function soak(split: SplitCluster, instance: number, meanMillis: number, running: () => boolean): Promise<void> {
+async function soak(split: Instance, instance: number, meanMillis: number, running: () => boolean): Promise<void> {
   let wait = Math.random() * meanMillis;
   while (running()) {
     await sleep(Math.min(wait, 1000));
     wait -= 1000;
     if (wait > 0) continue;
     try {
-      send({ kind: 'soak', instance, result: await round(split) });
+      send({ kind: 'soak', instance, result: await round(split, instance) });
     } catch (err) {
       send({ kind: 'soak', instance, error: errorText(err), at: Date.now() });
     }
@@ -62,16 +82,36 @@ async function soak(split: SplitCluster, instance: number, meanMillis: number, r
   }
 }
 
+/** Two plain pools on one HAProxy instance, closing connections idle for `idleTimeoutMillis` as connectSplit's sleep does (0: never). */
+function behindHaproxy(listeners: { readonly writer: string; readonly reader: string }, idleTimeoutMillis: number): Instance {
+  const writer = new pg.Pool({ connectionString: listeners.writer, idleTimeoutMillis, max: 10 });
+  const reader = new pg.Pool({ connectionString: listeners.reader, idleTimeoutMillis, max: 10 });
+  // A session HAProxy shuts down (its server marked down) is an error on an idle client: the pool drops it.
+  writer.on('error', () => undefined);
+  reader.on('error', () => undefined);
+  return { writer, reader, end: async () => void (await Promise.all([writer.end(), reader.end()])) };
+}
+
+function openInstance(job: Job, i: number): Promise<Instance> {
+  const listeners = job.haproxy?.[i % job.haproxy.length];
+  if (listeners !== undefined) return Promise.resolve(behindHaproxy(listeners, job.idleAfterMillis));
+  return connectSplit(job.url, { ...job.options, idleAfterMillis: job.idleAfterMillis });
+}
+
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '{}') as Job;
   global.gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
-  const splits: SplitCluster[] = [];
+  const splits: Instance[] = [];
   for (let i = 0; i < job.count; i++) {
     const started = Date.now();
-    const split = await connectSplit(job.url, { ...job.options, idleAfterMillis: job.idleAfterMillis });
+    const split = await openInstance(job, i);
     splits.push(split);
-    send({ kind: 'started', result: await round(split) });
+    try {
+      send({ kind: 'started', result: await round(split, i) });
+    } catch (err) {
+      send({ kind: 'started', error: errorText(err) });
+    }
     await new Promise((r) => setTimeout(r, Math.max(0, job.startEveryMillis - (Date.now() - started))));
   }
   global.gc?.();
@@ -88,10 +128,10 @@ async function main(): Promise<void> {
       send({ kind: 'stopped' });
     } else if (line === 'round') {
       // Paced as the start was: the instances woken in the last idleAfterMillis hold sessions, the others none.
-      for (const split of splits) {
+      for (const [i, split] of splits.entries()) {
         const started = Date.now();
         try {
-          send({ kind: 'round', result: await round(split) });
+          send({ kind: 'round', result: await round(split, i) });
         } catch (err) {
           send({ kind: 'round', error: errorText(err) });
         }

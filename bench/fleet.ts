@@ -41,8 +41,19 @@ export interface FleetResult {
   };
 }
 
+/** The fleet's table: each write says which server took it and carries a token the client made, to find it again (ids can be reused after a failover). */
+export const FLEET_TABLE = 'CREATE TABLE fleet_writes (id serial PRIMARY KEY, host text NOT NULL, token text)';
+
+/** Creates the fleet's table on `leader`, writable by `role` when given (the benches' own role). */
+export async function createFleetTable(leader: Pick<ClusterNode, 'query'>, role?: string): Promise<void> {
+  await leader.query(FLEET_TABLE);
+  if (role !== undefined) await leader.query(`GRANT ALL ON fleet_writes, fleet_writes_id_seq TO ${role}`);
+}
+
 export interface Round {
   readonly write: string;
+  /** The write's token (process, instance, sequence). */
+  readonly token: string;
   /** When the write was sent and acknowledged (epoch milliseconds). */
   readonly writeSentAt: number;
   readonly writeAt: number;
@@ -67,18 +78,32 @@ export class FleetWorker {
   readonly lines: Line[] = [];
   readonly #child: ChildProcess;
   #waiters: Array<() => void> = [];
+  /** How the process ended, once it has. */
+  #exit: string | null = null;
 
   constructor(job: object) {
     this.#child = spawn(process.execPath, ['--expose-gc', WORKER, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] });
     if (this.#child.stdout === null) throw new Error('no stdout');
     createInterface({ input: this.#child.stdout }).on('line', (line) => {
       this.lines.push(JSON.parse(line) as Line);
-      for (const wake of this.#waiters.splice(0)) wake();
+      this.#wake();
+    });
+    this.#child.on('exit', (code, signal) => {
+      this.#exit = `exited (${signal ?? code})`;
+      this.#wake();
     });
   }
 
+  #wake(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  /** Resolves once `count` lines of `kind` came; rejects when the process ended before. */
   async until(kind: Line['kind'], count = 1): Promise<void> {
-    while (this.lines.filter((l) => l.kind === kind).length < count) await new Promise<void>((r) => this.#waiters.push(r));
+    while (this.lines.filter((l) => l.kind === kind).length < count) {
+      if (this.#exit !== null) throw new Error(`a fleet process ${this.#exit} before its "${kind}" line`);
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
   }
 
   send(command: string): void {
@@ -147,7 +172,7 @@ export async function measureFleet(instances: number, processes = 4, idleAfterMi
   const workers: FleetWorker[] = [];
   try {
     await limitConnections(cluster, MAX_CONNECTIONS);
-    await cluster.primary.query('CREATE TABLE fleet_writes (id serial PRIMARY KEY, host text NOT NULL)');
+    await createFleetTable(cluster.primary);
     await cluster.waitForReplication();
     const url = cluster.url(cluster.nodes, { application_name: APP });
     const started = Date.now();

@@ -10,6 +10,7 @@ import { measureConsistency } from './consistency.js';
 import { measureFailovers, type FailoverRun } from './failover.js';
 import { failoverTimeline } from './failover-timeline.js';
 import { measureFirstQuery } from './first-query.js';
+import { fleetSection, matrixChart, matrixTables, measureFleetMatrix } from './fleet-matrix.js';
 import { measureScaling } from './hosts-scaling.js';
 import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
 import { churnSummary, measureMemberChurn } from './member-churn.js';
@@ -109,13 +110,17 @@ async function main(): Promise<void> {
   const faultRounds = Number(process.env['PGSPLIT_BENCH_FAULT_ROUNDS'] ?? 10);
   const patroni = await measurePatroniVsHaproxy(faultRounds);
   console.log('patroni vs haproxy done');
+  const fleet = await measureFleetMatrix((process.env['PGSPLIT_BENCH_FLEET_SIZES'] ?? '1,100,1000').split(',').map(Number));
+  writeFileSync('docs/fleet-matrix.svg', matrixChart(fleet));
+  const fleetTables = matrixTables(fleet);
+  console.log('fleet done');
   const doc = `# Benchmarks
 
 Measured by \`npm run bench\` (\`bench/run.ts\`) in one run on: ${machine}. Every server is on loopback, so latencies are those of the client and server code, not of a network. Re-run to refresh; the figures below are from ${new Date().toISOString().slice(0, 10)}.
 
 ## Routing cost
 
-\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader and through a plain \`pg.Pool\` (same \`max\`) on the same node (a primary and one standby), ${placement}. Both pools of a pair are open side by side; each round runs them in ${FLOOR_BLOCKS} interleaved blocks each (pg-split, plain, pg-split, ...; the first one alternating from round to round) of 1/${FLOOR_BLOCKS} of the round's statements (${Object.entries(
+\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader and through a plain \`pg.Pool\` (same \`max\`: the concurrency, and 10 for the saturation rows, where 16 or 64 callers queue in the pool) on the same node (a primary and one standby), ${placement}. Both pools of a pair are open side by side; each round runs them in ${FLOOR_BLOCKS} interleaved blocks each (pg-split, plain, pg-split, ...; the first one alternating from round to round) of 1/${FLOOR_BLOCKS} of the round's statements (${Object.entries(
     FLOOR_STATEMENTS,
   )
     .map(([c, n]) => `${n} at concurrency ${c}`)
@@ -209,7 +214,7 @@ ${table(
 
 Concurrent reads that must see a write (\`consistency: 'session'\`, all standbys current): ${consistency.concurrent.loops} loops, each writing a row and reading it back through the reader, ${consistency.concurrent.reads} reads. Concurrent reads share write-position fetches (one in flight, one queued) and standbys' replay checks (in flight and their answers), so most reads make no round trip of their own: ${consistency.concurrent.extraRoundTripsPerRead} extra round trips per read (position fetches plus replay checks, \`topology().freshness\`), read p50 ${consistency.concurrent.p50} ms, p99 ${consistency.concurrent.p99} ms, ${consistency.concurrent.stale} stale reads.
 `;
-  writeFileSync('docs/benchmarks.md', doc);
+  writeFileSync('docs/benchmarks.md', `${doc}\n${fleetSection(fleetTables)}`);
   console.log('wrote docs/benchmarks.md');
 }
 
