@@ -185,9 +185,11 @@ class FakeRouter implements PoolRouter {
   nextCheck(since: number, deadline: number, onTimeout: () => Error, stop: () => boolean = () => false): Promise<void> {
     return this.#wait(() => stop() || this.looks > since, deadline, onTimeout);
   }
+  /** What witnessing waits for (resolved at once unless the test holds it). */
+  witnessing: Promise<void> = Promise.resolve();
   confirmWitnessed(_leader: number, lsn: string): Promise<void> {
     this.witnessedAt.push(lsn);
-    return Promise.resolve();
+    return this.witnessing;
   }
   inTurn(role: PoolRole): number[] {
     return role === 'writer' ? (this.writer === null ? [] : [this.writer]) : [...this.readers];
@@ -471,5 +473,26 @@ test('acknowledged writes are counted for read-your-writes; failed writes and th
   await assert.rejects(writer.query('INSERT 1'));
   await writer.queryUntracked('SELECT pg_current_wal_insert_lsn()');
   assert.equal(nodes.tracker.acknowledged, 1);
+  await writer.end();
+});
+
+test('a statement waiting for its witnesses keeps the pool busy: the cluster does not go idle under it', async () => {
+  const [router, nodes] = [new FakeRouter(), new FakeNodes()];
+  const writer = routedPool('writer', router, nodes);
+  await writer.query('INSERT 0');
+  assert.equal(writer.busy(), false, 'nothing runs, nothing is checked out');
+  router.silentLeader = 0;
+  router.decide(null);
+  let witnessed = (): void => undefined;
+  router.witnessing = new Promise((resolve) => (witnessed = resolve));
+  nodes.answers.set(0, [{ rows: [{ host: 0 }] }, { rows: [{ lsn: '0/3000060' }] }]);
+  const write = writer.query('INSERT 1');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(router.witnessedAt, ['0/3000060'], 'committed, its client released, waiting for its witnesses');
+  assert.equal(writer.idleCount, 1);
+  assert.equal(writer.busy(), true);
+  witnessed();
+  await write;
+  assert.equal(writer.busy(), false);
   await writer.end();
 });

@@ -36,6 +36,8 @@ export class RoutedPool extends pg.Pool {
   readonly #router: PoolRouter;
   readonly #nodes: NodePools;
   readonly #checkouts: Checkouts;
+  /** Statements of `query()` not settled yet. */
+  #running = 0;
 
   constructor(settings: RoutedPoolSettings) {
     super({ ...settings.pool });
@@ -140,9 +142,9 @@ export class RoutedPool extends pg.Pool {
     return this.#nodes.usage().map((u) => ({ role: this.#role, ...u }));
   }
 
-  /** Whether a client is checked out or connecting, or a checkout waits for one, on any node. */
+  /** Whether a statement of `query()` runs or waits (for a node, a replay, its witnesses), or a client is checked out, connecting or awaited on any node. */
   busy(): boolean {
-    return this.#nodes.busy();
+    return this.#running > 0 || this.#nodes.busy();
   }
 
   /** The cluster goes idle: every node pool ends (its idle connections close) and a later checkout opens a new one. */
@@ -183,9 +185,31 @@ export class RoutedPool extends pg.Pool {
     return this.#nodes.endAll();
   }
 
-  /** Every statement of `query()` takes this one path: attempts (#attempt), each sent and settled by #send. */
+  /**
+   * Every statement of `query()` takes this one path: attempts (#attempt),
+   * each sent and settled by #send. Counted while it runs, whatever it waits
+   * for (a node, a standby's replay, its witnesses): the cluster is not idle.
+   */
   #statement(first: unknown, values: unknown, requirement: ReadRequirement, kind: StatementKind): Promise<pg.QueryResult> {
-    return new Promise((resolve, reject) => this.#attempt({ first, values, requirement, kind, resolve, reject }, 1, null, true));
+    this.#running++;
+    return new Promise((resolve, reject) => {
+      const settled = (): void => void this.#running--;
+      const statement: Statement = {
+        first,
+        values,
+        requirement,
+        kind,
+        resolve: (result) => {
+          settled();
+          resolve(result);
+        },
+        reject: (err) => {
+          settled();
+          reject(err);
+        },
+      };
+      this.#attempt(statement, 1, null, true);
+    });
   }
 
   /**
