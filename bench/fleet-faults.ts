@@ -41,7 +41,7 @@ const errorCode = (error: string): string =>
   error.startsWith(' ') ? error.trim().split(' ').slice(0, 4).join(' ') : (error.split(' ')[0] ?? '');
 
 /** Who held the leader key, polled every 20 ms from start() until stop(): each change, with its time. */
-class LockHistory {
+export class LockHistory {
   readonly changes: Array<{ readonly at: number; readonly holder: string | null }> = [];
   #running = true;
   readonly #done: Promise<void>;

@@ -20,6 +20,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { SECURE_PASSWORD, SECURE_ROLE, startPatroniCluster, type PatroniCluster, type PatroniMember } from '../src/cluster/index.js';
 import type { SplitOptions } from '../src/split/options.js';
 import { createFleetTable, FleetWorker, heapPerInstance, sessionsNamed, type Line } from './fleet.js';
+import { LockHistory } from './fleet-faults.js';
 import { cpuDuring } from './proc-cpu.js';
 import { median, table } from './stats.js';
 
@@ -88,15 +89,6 @@ function longestLoopGap(lines: readonly string[]): number {
   return times.slice(1).reduce((gap, t, i) => Math.max(gap, t - (times[i] ?? t)), 0);
 }
 
-/** The time the leader key names another member than `from`, polled every 20 ms. */
-async function leaderKeyMoved(cluster: PatroniCluster, from: string): Promise<number> {
-  for (;;) {
-    const lock = await cluster.leaderLock().catch(() => null);
-    if (lock !== null && lock.holder !== from) return Date.now();
-    await sleep(20);
-  }
-}
-
 const soakLines = (workers: readonly FleetWorker[]): Line[] => workers.flatMap((w) => w.lines.filter((l) => l.kind === 'soak'));
 
 /** A planned switchover while the fleet and HOT busy instances run. */
@@ -108,9 +100,10 @@ async function switchoverUnderFleet(
   const old = await cluster.waitUntilSettled();
   hot.send(`soak ${HOT_MEAN_MILLIS}`);
   await sleep(5000);
-  const moved = leaderKeyMoved(cluster, old.name);
+  const lock = new LockHistory(cluster);
   await cluster.switchover();
-  const movedAt = await moved;
+  const movedAt = (await lock.movedFrom(old.name)).at;
+  await lock.stop();
   const leader = await cluster.waitUntilSettled({ timeoutMillis: 120_000 });
   await sleep(10_000);
   hot.send('stop');
