@@ -110,13 +110,18 @@ const RESERVED_PORTS = '/proc/sys/net/ipv4/ip_local_reserved_ports';
  * leaves from 127.0.0.1 on an ephemeral port, and a long-lived one (a
  * monitoring session of another test file) can hold a published port for
  * minutes, as it would keep docker from publishing it. Reserving them is
- * what an operator does for such ports.
+ * what an operator does for such ports. Returns what puts the setting back
+ * as it was (down() calls it: the machine is left as it was found).
  */
-async function reservePorts(ports: readonly number[]): Promise<void> {
+async function reservePorts(ports: readonly number[]): Promise<() => Promise<void>> {
   const reserved = await readFile(RESERVED_PORTS, 'utf8').catch(() => null);
-  if (reserved === null) return;
+  if (reserved === null) return async () => undefined;
   const entries = reserved.trim() === '' ? [] : reserved.trim().split(',');
-  await writeFile(RESERVED_PORTS, [...entries, ...ports.map(String)].join(',')).catch(() => undefined);
+  const written = await writeFile(RESERVED_PORTS, [...entries, ...ports.map(String)].join(',')).then(
+    () => true,
+    () => false,
+  );
+  return written ? () => writeFile(RESERVED_PORTS, `${reserved.trim()}\n`).catch(() => undefined) : async () => undefined;
 }
 
 /** Waits until the published port can be bound (60 s at most): a short-lived connection may hold it for a moment. */
@@ -131,6 +136,7 @@ async function waitPortFree(port: number): Promise<void> {
 export class ComposeEmulation {
   readonly nodes: ComposeNode[] = [];
   readonly #binDir = findPgBinDir();
+  #unreservePorts: () => Promise<void> = async () => undefined;
 
   private constructor(
     readonly rootDir: string,
@@ -144,7 +150,7 @@ export class ComposeEmulation {
     const emulation = new ComposeEmulation(rootDir, projectDir);
     try {
       const services = await readCompose(join(projectDir, 'docker-compose.yml'));
-      await reservePorts(Object.values(services).map(publishedPort));
+      emulation.#unreservePorts = await reservePorts(Object.values(services).map(publishedPort));
       const order = Object.keys(services).sort(
         (a, b) => Object.keys(services[a]?.depends_on ?? {}).length - Object.keys(services[b]?.depends_on ?? {}).length,
       );
@@ -290,5 +296,6 @@ export class ComposeEmulation {
       }),
     );
     await rm(this.rootDir, { recursive: true, force: true });
+    await this.#unreservePorts();
   }
 }
