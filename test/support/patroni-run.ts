@@ -131,10 +131,15 @@ export class PatroniRun {
     await loops;
   }
 
-  /** Stops the loads and ends pg-split; returns the acknowledged writes missing on the settled leader. */
+  /**
+   * Stops the loads and ends pg-split; returns the acknowledged writes missing
+   * on the settled leader. Settled as heal() settles it: a replica Patroni left
+   * unable to stream (one that had followed a timeline Patroni discarded) is
+   * rebuilt, as an operator would, rather than waited for.
+   */
   async finish(): Promise<{ lost: number[]; leader: PatroniMember }> {
     await this.stop();
-    const leader = await this.cluster.waitUntilSettled();
+    const leader = await this.cluster.heal();
     const rows = await leader.query<{ id: string }>('SELECT id::text FROM writes');
     return { lost: await missingAcks(this.writes.acks, rows), leader };
   }
