@@ -49,6 +49,29 @@ describe("Patroni read from etcd's v3 watch (3 Patroni members, 3 etcd members)"
   });
 
   test(
+    'the leader key moving is a reason to check the member it names at once: with every timed check 30 s apart and no statement running, the new leader is found within seconds',
+    TIMEOUT,
+    async (t) => {
+      const split = await connectSplit(cluster.url(), { ...withEtcd(), recheckMillis: 30_000, failoverRecheckMillis: 30_000 });
+      t.after(() => split.end());
+      const old = await cluster.waitUntilSettled();
+      const writerHost = (): string | undefined => {
+        const { writer, nodes } = split.topology();
+        return writer === null ? undefined : nodes[writer]?.host;
+      };
+      await until('the writer is the leader', () => writerHost() === old.host, 20_000);
+      const asked = Date.now();
+      await cluster.switchover();
+      const leader = await cluster.waitUntilSettled({ not: old });
+      // No statement runs (no failed write, no session reporting a promotion): only the watch on etcd can prompt a check before the timers' 30 s.
+      await until('the writer is the new leader', () => writerHost() === leader.host, 20_000);
+      t.diagnostic(`the new leader is the writer ${Date.now() - asked} ms after the switchover was asked for`);
+      const { rows } = await split.writer.query<{ host: string }>('SELECT host(inet_server_addr()) AS host');
+      assert.equal(rows[0]?.host, leader.host);
+    },
+  );
+
+  test(
     "the leader's Patroni killed: writes past its lease's cut-off are witnessed, none after the new leader's first, 0 lost",
     TIMEOUT,
     async (t) => {

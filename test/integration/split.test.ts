@@ -377,6 +377,48 @@ describe('failover under a continuous write load', () => {
     },
   );
 
+  test(
+    "a frozen host delays no other host's checks: with no statement running, the promoted standby's own checks find it while the frozen old primary's check hangs",
+    TIMEOUT,
+    async (t) => {
+      await withCluster({}, async (cluster) => {
+        const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }), {
+          recheckMillis: 200,
+          checkTimeoutMillis: 30_000,
+        });
+        await until('every host checked', () => sp.topology().readers.join() === '1,2', 20_000);
+        await cluster.primary.freeze();
+        try {
+          // A check of the frozen primary starts within 200 ms and hangs for the whole 30 s check timeout.
+          await new Promise((r) => setTimeout(r, 500));
+          const [next] = cluster.standbys as [ClusterNode];
+          await next.promote();
+          // No statement runs: nothing but the checks can see the promotion. Well within the frozen primary's check timeout.
+          const deadline = Date.now() + 20_000;
+          while (sp.topology().writer !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+          const seen = sp.topology();
+          assert.equal(
+            seen.writer,
+            1,
+            `the promoted standby was not found while the old primary's check hung: ${JSON.stringify(seen.nodes.map((n) => [n.host, n.reachable, n.role, n.timeline, n.checkedAt]))}`,
+          );
+          assert.deepEqual(
+            [seen.nodes[0]?.reachable, seen.nodes[0]?.stale],
+            [true, true],
+            "the frozen primary's check timed out before the promotion was found",
+          );
+          const { rows } = await sp.writer.query<{ host: string; standby: boolean }>(
+            'SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby',
+          );
+          assert.deepEqual(rows[0], { host: next.host, standby: false });
+        } finally {
+          await cluster.primary.thaw();
+        }
+        await endAndCheckNoLeak(sp, cluster);
+      });
+    },
+  );
+
   test('all nodes down then back: queries wait and then succeed', TIMEOUT, async (t) => {
     await withCluster({}, async (cluster) => {
       const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }), { failoverTimeoutMillis: 20_000 });

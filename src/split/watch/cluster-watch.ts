@@ -4,6 +4,7 @@ import type { ConnectError } from '../../errors.js';
 import { withReplayLag } from '../../roles/cluster-view.js';
 import type { NodeStatus } from '../../roles/node-status.js';
 import { allRefused, endedError, waitForDecision, type RefusalRule } from './decision-wait.js';
+import { CheckSchedule } from './check-schedule.js';
 import { HostMonitor, type HostMonitorOptions } from './host-monitor.js';
 import { emitWatchEvent, type ClusterWatchEvents } from './watch-events.js';
 import { monitorOptions, watchInput, type WatchOptions } from './watch-options.js';
@@ -15,7 +16,8 @@ import { advanceWatch, INITIAL_WATCH_STATE, type WatchState } from './watch-stat
  * Watches every host in parallel (one HostMonitor each) and keeps the role
  * decision current: re-decides on every status, re-checks every host at once
  * when a server reports a role change or a pooled connection sees a failover
- * error, and on a timer.
+ * error, checks a host at once when the second authority names it leader
+ * and it is not the writer yet, and on each host's own timer.
  *
  * Events: ClusterWatchEvents.
  */
@@ -27,9 +29,8 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   /** Members discovery removed that must stay for now (`mustStay`): drained once they no longer must. */
   readonly #leaving = new Set<number>();
   #state: WatchState = INITIAL_WATCH_STATE;
-  #timer: NodeJS.Timeout | null = null;
-  /** checkAll() rounds still running. */
-  #rounds = 0;
+  /** Each host's next check while none is running: every host on its own clock, so a frozen one delays no other. */
+  readonly #schedule: CheckSchedule;
   #closed = false;
   readonly #options: WatchOptions;
   /** The hosts named at start; reads wait for their first checks before falling back to the primary. */
@@ -51,6 +52,8 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
     this.#options = options;
     this.#members = members;
     this.#monitorOptions = monitorOptions(options);
+    const writerKnown = (): boolean | null => (this.#closed || this.#asleep ? null : this.#state.decision.writer !== null);
+    this.#schedule = new CheckSchedule((i) => this.#monitors.get(i), writerKnown, options);
     this.#startHosts = members.active();
     for (const i of this.#startHosts) this.#monitor(i);
   }
@@ -73,7 +76,8 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   addHost(hostIndex: number): void {
     this.#leaving.delete(hostIndex);
     if (this.#closed || this.#monitors.has(hostIndex)) return;
-    void this.#monitor(hostIndex).check();
+    this.#monitor(hostIndex);
+    void this.#schedule.checkNow(hostIndex);
   }
 
   /**
@@ -90,6 +94,7 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
     }
     this.#leaving.delete(hostIndex);
     this.#monitors.delete(hostIndex);
+    this.#schedule.clear(hostIndex);
     monitor.close();
     this.#woken(hostIndex);
     this.#redecide();
@@ -159,8 +164,7 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   sleep(): void {
     if (this.#closed || this.#asleep) return;
     this.#asleep = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#schedule.clearAll();
     this.#options.authority?.pause();
     for (const monitor of this.#monitors.values()) monitor.close();
   }
@@ -181,7 +185,7 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
     this.#startHosts = hosts;
     this.#firstChecksDone = false;
     for (const i of hosts) this.#monitor(i);
-    this.#options.authority?.start(() => this.#redecide());
+    this.#options.authority?.start(() => this.#authorityChanged());
     void this.checkAll();
     if (hosts.length === 0) this.#woken(-1);
   }
@@ -209,36 +213,19 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   }
 
   /**
-   * Starts checking: every host in parallel now, then every `recheckMillis`,
-   * or every `failoverRecheckMillis` while no writer is known (an idle server
-   * session reports a promotion only at its next query, so during a failover
-   * the checks themselves are what see the new primary).
+   * Starts checking: every host in parallel now, then each on its own
+   * CheckSchedule (an idle server session reports a promotion only at its
+   * next query, so during a failover the checks themselves see the new primary).
    */
   start(): void {
-    this.#options.authority?.start(() => this.#redecide());
+    this.#options.authority?.start(() => this.#authorityChanged());
     void this.checkAll();
   }
 
-  #scheduleNext(): void {
-    if (this.#closed || this.#asleep) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    const delay = this.#state.decision.writer === null ? this.#options.failoverRecheckMillis : this.#options.recheckMillis;
-    this.#timer = setTimeout(() => void this.checkAll(), delay);
-    this.#timer.unref();
-  }
-
-  /**
-   * Checks every host in parallel, each on its own: a host whose check is
-   * running (a frozen one can take checkTimeoutMillis) is checked once more
-   * after it, and never delays the others. The timer restarts when no round
-   * is left running.
-   */
+  /** Checks every host now, each on its own (one running is followed by one more); resolves once every host's check is done. */
   checkAll(): Promise<void> {
     if (this.#closed || this.#asleep) return Promise.resolve();
-    this.#rounds++;
-    return Promise.all([...this.#monitors.values()].map((m) => m.recheck())).then(() => {
-      if (--this.#rounds === 0) this.#scheduleNext();
-    });
+    return Promise.all([...this.#monitors.keys()].map((i) => this.#schedule.checkNow(i))).then(() => undefined);
   }
 
   /** A pooled connection to this host failed in a way that says the cluster changed. */
@@ -272,11 +259,20 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#schedule.clearAll();
     this.#options.authority?.close();
     for (const monitor of this.#monitors.values()) monitor.close();
     this.emit('close');
     this.removeAllListeners();
+  }
+
+  /** The second authority's view changed: decide again, and check at once a host it names leader that is not the writer (a switchover). */
+  #authorityChanged(): void {
+    this.#redecide();
+    const authority = this.#options.authority;
+    if (authority === undefined || this.#asleep || this.#closed) return;
+    for (const [i, monitor] of this.#monitors)
+      if (i !== this.#state.decision.writer && authority.confirms(i) && !monitor.checking) void this.#schedule.checkNow(i);
   }
 
   #redecide(): void {
@@ -286,7 +282,8 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
     const input = watchInput(this.#options, this.#rawStatuses(), this.#firstChecksPending());
     const { state, events } = advanceWatch(this.#state, input);
     this.#state = state;
-    if ((previous.writer === null) !== (state.decision.writer === null) && this.#rounds === 0) this.#scheduleNext();
+    // Hosts waiting for their next check wait as long as the new state says (failoverRecheckMillis while no writer is known).
+    if ((previous.writer === null) !== (state.decision.writer === null)) this.#schedule.retime();
     for (const event of events) emitWatchEvent(this, event);
     for (const i of [...this.#leaving]) {
       const monitor = this.#monitors.get(i);
