@@ -86,3 +86,79 @@ test('CheckSchedule: clear and clearAll cancel the next checks; a host gone (no 
   // A check asked for while its host is gone does nothing and ends at once.
   await schedule.checkNow(2);
 });
+
+/** A monitor whose checks end when the test says (`end()`), queued as HostMonitor queues them: one running, one more after it. */
+function manualMonitor(): Checkable & { checks: number; end(outcome?: 'fail'): void } {
+  let running: { promise: Promise<NodeStatus>; resolve: () => void; reject: (e: Error) => void } | null = null;
+  let queued: Promise<NodeStatus> | null = null;
+  const start = (): Promise<NodeStatus> => {
+    monitor.checks++;
+    let resolve!: () => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<NodeStatus>((res, rej) => {
+      resolve = () => res({} as NodeStatus);
+      reject = rej;
+    });
+    running = { promise, resolve, reject };
+    return promise.finally(() => (running = null));
+  };
+  const monitor = {
+    checks: 0,
+    recheck(): Promise<NodeStatus> {
+      if (running === null) return start();
+      queued ??= running.promise
+        .catch(() => undefined)
+        .then(() => {
+          queued = null;
+          return start();
+        });
+      return queued;
+    },
+    end(outcome?: 'fail'): void {
+      if (outcome === 'fail') running?.reject(new Error('a listener threw'));
+      else running?.resolve();
+    },
+  };
+  return monitor;
+}
+
+test('CheckSchedule: a check that ends while another is queued behind it sets no timer, so the queued one is not followed at once by a third', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const monitor = manualMonitor();
+  const schedule = new CheckSchedule(
+    () => monitor,
+    () => false,
+    DELAYS,
+  );
+  const first = schedule.checkNow(0);
+  const second = schedule.checkNow(0);
+  monitor.end();
+  await first;
+  await settle();
+  assert.equal(monitor.checks, 2, 'the queued check started when the first ended');
+  // The second check runs long; when it ends, the next comes a full delay later, not right behind it.
+  t.mock.timers.tick(DELAYS.failoverRecheckMillis * 3);
+  monitor.end();
+  await second;
+  await settle();
+  assert.equal(monitor.checks, 2, 'a check started right behind the one that ended');
+  t.mock.timers.tick(DELAYS.failoverRecheckMillis);
+  await settle();
+  assert.equal(monitor.checks, 3);
+});
+
+test('CheckSchedule: a check that fails (a listener threw) still sets the next one', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const monitor = manualMonitor();
+  const schedule = new CheckSchedule(
+    () => monitor,
+    () => true,
+    DELAYS,
+  );
+  const check = schedule.checkNow(0);
+  monitor.end('fail');
+  await assert.rejects(check, /a listener threw/);
+  t.mock.timers.tick(DELAYS.recheckMillis);
+  await settle();
+  assert.equal(monitor.checks, 2);
+});

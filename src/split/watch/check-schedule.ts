@@ -11,6 +11,8 @@ export type Checkable = Pick<HostMonitor, 'recheck'>;
  */
 export class CheckSchedule {
   readonly #timers = new Map<number, NodeJS.Timeout>();
+  /** Each host's latest check asked for, until it ends. */
+  readonly #latest = new Map<number, Promise<unknown>>();
   readonly #monitorOf: (hostIndex: number) => Checkable | undefined;
   readonly #writerKnown: () => boolean | null;
   readonly #delays: { readonly recheckMillis: number; readonly failoverRecheckMillis: number };
@@ -31,14 +33,25 @@ export class CheckSchedule {
     this.#delays = delays;
   }
 
-  /** Checks the host now (or right after its check running) and sets its next check once that is done. */
+  /**
+   * Checks the host now (or right after its check running) and sets its next
+   * check once that is done, whatever its outcome. Only the latest call for a
+   * host sets it: a check that ends while another is queued behind it leaves
+   * the next one to that, so the pause between two timed checks is never lost.
+   */
   checkNow(hostIndex: number): Promise<void> {
     this.clear(hostIndex);
     const monitor = this.#monitorOf(hostIndex);
     if (monitor === undefined) return Promise.resolve();
-    return monitor.recheck().then(() => {
-      if (this.#monitorOf(hostIndex) === monitor) this.#setNext(hostIndex);
-    });
+    const done = monitor.recheck();
+    this.#latest.set(hostIndex, done);
+    return done
+      .finally(() => {
+        if (this.#latest.get(hostIndex) !== done) return;
+        this.#latest.delete(hostIndex);
+        if (this.#monitorOf(hostIndex) === monitor) this.#setNext(hostIndex);
+      })
+      .then(() => undefined);
   }
 
   /** Every host whose next check is set: set again with the delay that holds now. */

@@ -98,11 +98,6 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     return this.#session;
   }
 
-  /** Whether a check is running. */
-  get checking(): boolean {
-    return this.#inFlight !== null;
-  }
-
   /** Runs one status query on the session (one at a time); with no session, starts reconnecting. */
   check(): Promise<NodeStatus> {
     this.#inFlight ??= this.#checkOnce().finally(() => {
