@@ -271,8 +271,7 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
     this.#redecide();
     const authority = this.#options.authority;
     if (authority === undefined || this.#asleep || this.#closed) return;
-    for (const i of this.#monitors.keys())
-      if (i !== this.#state.decision.writer && authority.confirms(i)) void this.#schedule.checkNow(i);
+    for (const i of this.#monitors.keys()) if (i !== this.#state.decision.writer && authority.confirms(i)) void this.#schedule.checkNow(i);
   }
 
   #redecide(): void {
