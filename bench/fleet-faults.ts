@@ -10,6 +10,7 @@
 import { appendFileSync } from 'node:fs';
 import type { PatroniCluster, PatroniMember } from '../src/cluster/index.js';
 import type { FleetWorker, Line, Round } from './fleet.js';
+import { machineBusyDuring } from './proc-cpu.js';
 import { median } from './stats.js';
 
 export const HOT = 10;
@@ -27,6 +28,12 @@ export interface FaultResult {
   readonly promotedAfterMillis: number;
   /** Each busy instance's first write on the new leader after the leader key moved: median and worst (Infinity: never). */
   readonly busyToNewLeaderMillis: { readonly median: number; readonly worst: number };
+  /** When each busy instance decided that the new leader is its writer (its `failover` event), after the key moved: median and worst. */
+  readonly busyDecidedMillis: { readonly median: number; readonly worst: number };
+  /** How late the busy instances' process ran its timers during the fault (event-loop delay, p99 and worst, ms). */
+  readonly busyLoopDelayMillis: { readonly p99: number; readonly max: number };
+  /** How busy the machine's cores were in the 2 s after the key moved, % (all cores). */
+  readonly machineBusyPercent: number;
   readonly writesOnOldAfterNew: number;
   /** Rounds (a write, then a read) that failed from the fault until the cluster settled again, busy instances and fleet. */
   readonly failedRounds: number;
@@ -139,8 +146,10 @@ export async function faultUnderFleet(
   await sleep(5000);
   const lock = new LockHistory(cluster);
   let promoted: Promise<number> = Promise.resolve(Infinity);
+  let machineBusy: Promise<number> = Promise.resolve(NaN);
   const moved = await inject(cluster, fault, old, lock, (to) => {
     promoted = LockHistory.readWriteAt(cluster.member(to.holder), to.at);
+    machineBusy = machineBusyDuring(sleep(2000));
   });
   const promotedAt = promoted;
   const leader = await cluster.heal(300_000);
@@ -156,18 +165,27 @@ export async function faultUnderFleet(
     const first = busy.find((l) => l.instance === instance && l.result?.write === newHost && l.result.writeAt >= moved.at);
     return first?.result === undefined ? Infinity : first.result.writeAt - moved.at;
   });
+  const failovers = linesSince([hot], 'failover', [from[0] ?? 0]);
+  const decided = [...new Set(busy.map((l) => l.instance))].map((instance) => {
+    const event = failovers.find((l) => l.instance === instance && l.host === newHost);
+    return event?.at === undefined ? Infinity : event.at - moved.at;
+  });
+  const load = hot.lines.filter((l) => l.kind === 'stopped').at(-1)?.load;
   const firstOnNew = Math.min(...acked.filter((r) => r.write === newHost && r.writeAt >= moved.at).map((r) => r.writeAt));
   const errors: Record<string, number> = {};
   for (const l of busy) if (l.error !== undefined) errors[errorCode(l.error)] = (errors[errorCode(l.error)] ?? 0) + 1;
   // PGSPLIT_FLEET_DUMP=<file>: every busy round of the fault, and who held the lock when, for a closer look.
   const dump = process.env['PGSPLIT_FLEET_DUMP'];
   if (dump !== undefined)
-    appendFileSync(dump, `${JSON.stringify({ fault, old: old.host, moved, newHost, changes: lock.changes, busy })}\n`);
+    appendFileSync(dump, `${JSON.stringify({ fault, old: old.host, moved, newHost, changes: lock.changes, busy, failovers, load })}\n`);
   return {
     fault,
     lockPath: lock.path(),
     errors,
     busyToNewLeaderMillis: { median: median(toNew), worst: Math.max(...toNew) },
+    busyDecidedMillis: { median: median(decided), worst: Math.max(...decided) },
+    busyLoopDelayMillis: { p99: load?.loopDelayP99Millis ?? NaN, max: load?.loopDelayMaxMillis ?? NaN },
+    machineBusyPercent: await machineBusy,
     promotedAfterMillis: (await promotedAt) - moved.at,
     writesOnOldAfterNew: acked.filter((r) => r.write === old.host && r.writeAt > firstOnNew).length,
     failedRounds: all.filter((l) => l.error !== undefined).length,

@@ -271,7 +271,10 @@ export function matrixTables(rows: readonly MatrixRow[]): { cost: string; faults
       'instances',
       'fault',
       "the new leader's PostgreSQL read-write after the key moved, ms",
+      `${HOT} busy instances decided the new leader after the key moved, median / worst ms`,
       `${HOT} busy instances on the new leader after the key moved, median / worst ms`,
+      "busy instances' process: timers late by, p99 / worst ms",
+      'machine busy in the 2 s after the key moved, % of both cores',
       "writes on the old leader after the new leader's first",
       'failed rounds',
       'acknowledged writes lost',
@@ -283,7 +286,10 @@ export function matrixTables(rows: readonly MatrixRow[]): { cost: string; faults
         r.instances,
         f.fault,
         millis(f.promotedAfterMillis),
+        r.mode === 'HAProxy' ? '-' : `${millis(f.busyDecidedMillis.median)} / ${millis(f.busyDecidedMillis.worst)}`,
         `${millis(f.busyToNewLeaderMillis.median)} / ${millis(f.busyToNewLeaderMillis.worst)}`,
+        `${f.busyLoopDelayMillis.p99} / ${f.busyLoopDelayMillis.max}`,
+        f.machineBusyPercent,
         f.writesOnOldAfterNew,
         f.failedRounds,
         f.lostWrites,
@@ -298,7 +304,7 @@ export function matrixTables(rows: readonly MatrixRow[]): { cost: string; faults
 export function fleetSection(tables: { cost: string; faults: string }): string {
   return `## A fleet: 1 to 1000 application processes
 
-\`bench/fleet-matrix.ts\` (alone: \`npm run bench:fleet-matrix\`): a 3-member Patroni cluster on 3 etcd members (\`ttl 10\`, \`loop_wait 2\`, \`max_connections = 100\`) and N application instances over 4 Node processes, started at a rolling deploy's pace (one every ${ROLLOUT_MILLIS_PER_INSTANCE} ms), in each mode: pg-split's own checks, \`patroni\` over the REST API, \`patroni\` from etcd, and plain \`pg.Pool\`s behind two HAProxy instances. A ${IDLE_WINDOW_MILLIS / 1000} s window with every instance idle, then ${LIGHT_WINDOW_MILLIS / 1000} s of a light load (each instance a write and a read at random times, ${MEAN_MILLIS / 60_000} minutes apart on average, idle in between); sessions by \`pg_stat_activity\`, pg-split's own statements by \`pg_stat_statements\`, Patroni's REST requests by its access log, CPU from \`/proc\`. Then a planned switchover and a leader frozen past its TTL (Patroni and its postmaster stopped, its backends serving), each while the fleet runs and ${HOT} more instances write in a tight loop. What the figures mean, and the chart: [scaling.md](scaling.md#measured-what-each-mode-costs-from-1-to-1000-processes).
+\`bench/fleet-matrix.ts\` (alone: \`npm run bench:fleet-matrix\`): a 3-member Patroni cluster on 3 etcd members (\`ttl 10\`, \`loop_wait 2\`, \`max_connections = 100\`) and N application instances over 4 Node processes, started at a rolling deploy's pace (one every ${ROLLOUT_MILLIS_PER_INSTANCE} ms), in each mode: pg-split's own checks, \`patroni\` over the REST API, \`patroni\` from etcd, and plain \`pg.Pool\`s behind two HAProxy instances. A ${IDLE_WINDOW_MILLIS / 1000} s window with every instance idle, then ${LIGHT_WINDOW_MILLIS / 1000} s of a light load (each instance a write and a read at random times, ${MEAN_MILLIS / 60_000} minutes apart on average, idle in between); sessions by \`pg_stat_activity\`, pg-split's own statements by \`pg_stat_statements\`, Patroni's REST requests by its access log, CPU from \`/proc\`. Then a planned switchover and a leader frozen past its TTL (Patroni and its postmaster stopped, its backends serving), each while the fleet runs and ${HOT} more instances write in a tight loop: when each busy instance decided the new leader and when it wrote there, how late its process ran timers, how busy the machine was. What the figures mean, and the chart: [scaling.md](scaling.md#measured-what-each-mode-costs-from-1-to-1000-processes).
 
 ${tables.cost}
 

@@ -9,8 +9,12 @@
  * out are JSON; nothing here decides what is right (the parent checks).
  * With `haproxy`, an instance is what an application without pg-split runs
  * behind HAProxy: a plain pg.Pool for writes and one for reads, on one of
- * the HAProxy instances (the instances take them in turn).
+ * the HAProxy instances (the instances take them in turn). Each `failover`
+ * an instance decides is a line too (when, to which host), and "stopped"
+ * says how late the process's event loop ran timers during the soak and how
+ * much CPU it used: what tells pg-split's decision from a busy client.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { connectSplit } from '../src/split/connect-split.js';
@@ -92,10 +96,28 @@ function behindHaproxy(listeners: { readonly writer: string; readonly reader: st
   return { writer, reader, end: async () => void (await Promise.all([writer.end(), reader.end()])) };
 }
 
-function openInstance(job: Job, i: number): Promise<Instance> {
+async function openInstance(job: Job, i: number): Promise<Instance> {
   const listeners = job.haproxy?.[i % job.haproxy.length];
-  if (listeners !== undefined) return Promise.resolve(behindHaproxy(listeners, job.idleAfterMillis));
-  return connectSplit(job.url, { ...job.options, idleAfterMillis: job.idleAfterMillis });
+  if (listeners !== undefined) return behindHaproxy(listeners, job.idleAfterMillis);
+  const split = await connectSplit(job.url, { ...job.options, idleAfterMillis: job.idleAfterMillis });
+  split.on('failover', (event) => send({ kind: 'failover', instance: i, host: event.host, at: Date.now() }));
+  return split;
+}
+
+/** How late timers ran (event-loop delay, p99 and worst, ms) and the CPU used (ms), from `soak` to `stop`. */
+function loadMeter(): () => { loopDelayP99Millis: number; loopDelayMaxMillis: number; cpuMillis: number } {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const cpu = process.cpuUsage();
+  return () => {
+    delay.disable();
+    const used = process.cpuUsage(cpu);
+    return {
+      loopDelayP99Millis: Math.round(delay.percentile(99) / 1e5) / 10,
+      loopDelayMaxMillis: Math.round(delay.max / 1e5) / 10,
+      cpuMillis: Math.round((used.user + used.system) / 1000),
+    };
+  };
 }
 
 async function main(): Promise<void> {
@@ -118,14 +140,16 @@ async function main(): Promise<void> {
   send({ kind: 'ready', heapPerInstance: Math.round((process.memoryUsage().heapUsed - heapBefore) / Math.max(1, job.count)) });
   let soaking: Promise<void[]> | null = null;
   let running = false;
+  let load: ReturnType<typeof loadMeter> | null = null;
   for await (const line of createInterface({ input: process.stdin })) {
     if (line.startsWith('soak ')) {
       running = true;
+      load = loadMeter();
       soaking = Promise.all(splits.map((split, i) => soak(split, i, Number(line.slice(5)), () => running)));
     } else if (line === 'stop') {
       running = false;
       await soaking;
-      send({ kind: 'stopped' });
+      send({ kind: 'stopped', load: load?.() });
     } else if (line === 'round') {
       // Paced as the start was: the instances woken in the last idleAfterMillis hold sessions, the others none.
       for (const [i, split] of splits.entries()) {

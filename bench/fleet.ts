@@ -63,13 +63,17 @@ export interface Round {
 }
 
 export interface Line {
-  readonly kind: 'started' | 'ready' | 'round' | 'round-done' | 'soak' | 'stopped' | 'ended';
+  readonly kind: 'started' | 'ready' | 'round' | 'round-done' | 'soak' | 'failover' | 'stopped' | 'ended';
   readonly result?: Round;
   readonly error?: string;
-  /** Which of the process's instances made a soak round. */
+  /** Which of the process's instances made a soak round, or decided a failover. */
   readonly instance?: number;
-  /** When a soak round failed (epoch milliseconds). */
+  /** When a soak round failed, or a failover was decided (epoch milliseconds). */
   readonly at?: number;
+  /** A failover's new writer. */
+  readonly host?: string;
+  /** On "stopped": how late the process's timers ran during the soak (event-loop delay) and the CPU it used. */
+  readonly load?: { readonly loopDelayP99Millis: number; readonly loopDelayMaxMillis: number; readonly cpuMillis: number };
   readonly heapPerInstance?: number;
 }
 

@@ -19,3 +19,20 @@ export async function cpuDuring(pids: readonly number[], work: Promise<unknown>)
   const seconds = (Date.now() - started) / 1000;
   return pids.map((pid, i) => Math.round(((cpuTicks(pid) - (before[i] ?? 0)) / TICKS_PER_SECOND / seconds) * 1000) / 10);
 }
+
+/** The whole machine's CPU time so far, busy and in all, in clock ticks (the `cpu` line of /proc/stat). */
+function machineTicks(): { busy: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  // idle and iowait are the 4th and 5th fields.
+  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+}
+
+/** How busy the machine's cores were (0-100 %, all cores together) over the time `work` takes. */
+export async function machineBusyDuring(work: Promise<unknown>): Promise<number> {
+  const before = machineTicks();
+  await work;
+  const after = machineTicks();
+  const total = after.total - before.total;
+  return total === 0 ? 0 : Math.round(((after.busy - before.busy) / total) * 1000) / 10;
+}
