@@ -41,6 +41,9 @@ export interface FaultResult {
   readonly lostWrites: number;
 }
 
+/** Median and worst of per-instance times (Infinity: never). */
+const spread = (millis: readonly number[]): { median: number; worst: number } => ({ median: median(millis), worst: Math.max(...millis) });
+
 const sleep = (millis: number): Promise<void> => new Promise((r) => setTimeout(r, millis));
 
 /** A worker's error line's code (`PGSPLIT_...`, a SQLSTATE), or its first words when it has none. */
@@ -161,15 +164,13 @@ export async function faultUnderFleet(
   const all = linesSince(workers, 'soak', from);
   const acked = all.flatMap((l) => (l.result === undefined ? [] : [l.result]));
   const newHost = cluster.member(moved.holder).host;
-  const toNew = [...new Set(busy.map((l) => l.instance))].map((instance) => {
-    const first = busy.find((l) => l.instance === instance && l.result?.write === newHost && l.result.writeAt >= moved.at);
-    return first?.result === undefined ? Infinity : first.result.writeAt - moved.at;
-  });
   const failovers = linesSince([hot], 'failover', [from[0] ?? 0]);
-  const decided = [...new Set(busy.map((l) => l.instance))].map((instance) => {
-    const event = failovers.find((l) => l.instance === instance && l.host === newHost);
-    return event?.at === undefined ? Infinity : event.at - moved.at;
-  });
+  const instances = [...new Set(busy.map((l) => l.instance))];
+  const afterMoved = (at: number | undefined): number => (at === undefined ? Infinity : at - moved.at);
+  const toNew = instances.map((i) =>
+    afterMoved(busy.find((l) => l.instance === i && l.result?.write === newHost && l.result.writeAt >= moved.at)?.result?.writeAt),
+  );
+  const decided = instances.map((i) => afterMoved(failovers.find((l) => l.instance === i && l.host === newHost)?.at));
   const load = hot.lines.filter((l) => l.kind === 'stopped').at(-1)?.load;
   const firstOnNew = Math.min(...acked.filter((r) => r.write === newHost && r.writeAt >= moved.at).map((r) => r.writeAt));
   const errors: Record<string, number> = {};
@@ -182,8 +183,8 @@ export async function faultUnderFleet(
     fault,
     lockPath: lock.path(),
     errors,
-    busyToNewLeaderMillis: { median: median(toNew), worst: Math.max(...toNew) },
-    busyDecidedMillis: { median: median(decided), worst: Math.max(...decided) },
+    busyToNewLeaderMillis: spread(toNew),
+    busyDecidedMillis: spread(decided),
     busyLoopDelayMillis: { p99: load?.loopDelayP99Millis ?? NaN, max: load?.loopDelayMaxMillis ?? NaN },
     machineBusyPercent: await machineBusy,
     promotedAfterMillis: (await promotedAt) - moved.at,

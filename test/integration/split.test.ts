@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
 import type { SplitCluster } from '../../src/split/connect-split.js';
+import type { Topology } from '../../src/split/topology.js';
 import type { FailoverEvent, SplitBrainEvent } from '../../src/split/split-events.js';
 import { mostAdvanced } from '../support/failover.js';
 import { waitForNoSessions } from '../support/server-count.js';
@@ -54,6 +55,40 @@ async function promoteMostAdvanced(standbys: readonly ClusterNode[]): Promise<{ 
   const promotedAt = Date.now();
   for (const other of standbys.filter((s) => s !== next)) await other.follow(next);
   return { next, promotedAt };
+}
+
+/** Checks every 200 ms with a 30 s check timeout: a check that starts on a frozen host hangs far longer than a failover takes. */
+function splitWithHangingChecks(t: TestContext, cluster: Cluster): Promise<SplitCluster> {
+  return split(t, cluster.conninfo(cluster.nodes, { application_name: APP }), { recheckMillis: 200, checkTimeoutMillis: 30_000 });
+}
+
+/**
+ * Freezes the primary and promotes the first standby half a second later (a
+ * check of the frozen primary has started and hangs), then waits up to 20 s,
+ * well within the 30 s check timeout, for the standby to be the writer: what
+ * topology() showed then.
+ */
+async function promoteWhileFrozen(sp: SplitCluster, cluster: Cluster): Promise<Topology> {
+  await cluster.primary.freeze();
+  await new Promise((r) => setTimeout(r, 500));
+  await (cluster.standbys[0] as ClusterNode).promote();
+  const deadline = Date.now() + 20_000;
+  while (sp.topology().writer !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  return sp.topology();
+}
+
+/** The promoted standby (host 1) is the writer, and the frozen old primary, whose check has not come back, is ruled out by the newer timeline before any timeout. */
+function assertPromotedWhileFrozen(seen: Topology, message: string): void {
+  assert.equal(
+    seen.writer,
+    1,
+    `${message}: ${JSON.stringify(seen.nodes.map((n) => [n.host, n.reachable, n.role, n.timeline, n.checkedAt]))}`,
+  );
+  assert.deepEqual(
+    [seen.nodes[0]?.reachable, seen.nodes[0]?.stale],
+    [true, true],
+    "the frozen primary's check timed out before the promotion was found",
+  );
 }
 
 async function rowsOn(node: ClusterNode): Promise<Array<{ id: string; server: string }>> {
@@ -342,35 +377,17 @@ describe('failover under a continuous write load', () => {
     TIMEOUT,
     async (t) => {
       await withCluster({}, async (cluster) => {
-        // Checks every 200 ms, so one starts on the frozen primary and hangs for the whole 30 s check timeout.
-        const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }), {
-          recheckMillis: 200,
-          checkTimeoutMillis: 30_000,
-        });
+        const sp = await splitWithHangingChecks(t, cluster);
         // Reads on both standbys (none may be stuck on the primary when it freezes): their sessions carry the promotion report.
         while (sp.topology().readers.join() !== '1,2') await new Promise((r) => setTimeout(r, 10));
         let reading = true;
         const reads = (async () => {
           while (reading) await sp.reader.query('SELECT 1').catch(() => undefined);
         })();
-        await cluster.primary.freeze();
-        // The fault: frozen for half a second before the promotion.
-        await new Promise((r) => setTimeout(r, 500));
-        const [next] = cluster.standbys as [ClusterNode];
-        await next.promote();
-        // Well within the frozen primary's check timeout (30 s), so the check cannot have timed out.
-        const deadline = Date.now() + 20_000;
-        while (sp.topology().writer !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-        const seen = sp.topology();
+        const seen = await promoteWhileFrozen(sp, cluster);
         reading = false;
         await reads;
-        assert.equal(
-          seen.writer,
-          1,
-          `the promoted standby did not become the writer while the old primary was frozen: ${JSON.stringify(seen.nodes.map((n) => [n.host, n.reachable, n.role, n.timeline, n.checkedAt]))}`,
-        );
-        // The old primary's own check has not come back: it is ruled out by the newer timeline, before any timeout.
-        assert.deepEqual([seen.nodes[0]?.reachable, seen.nodes[0]?.stale], [true, true]);
+        assertPromotedWhileFrozen(seen, 'the promoted standby did not become the writer while the old primary was frozen');
         await cluster.primary.thaw();
         await endAndCheckNoLeak(sp, cluster);
       });
@@ -382,35 +399,16 @@ describe('failover under a continuous write load', () => {
     TIMEOUT,
     async (t) => {
       await withCluster({}, async (cluster) => {
-        const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }), {
-          recheckMillis: 200,
-          checkTimeoutMillis: 30_000,
-        });
+        const sp = await splitWithHangingChecks(t, cluster);
         await until('every host checked', () => sp.topology().readers.join() === '1,2', 20_000);
-        await cluster.primary.freeze();
         try {
-          // A check of the frozen primary starts within 200 ms and hangs for the whole 30 s check timeout.
-          await new Promise((r) => setTimeout(r, 500));
-          const [next] = cluster.standbys as [ClusterNode];
-          await next.promote();
-          // No statement runs: nothing but the checks can see the promotion. Well within the frozen primary's check timeout.
-          const deadline = Date.now() + 20_000;
-          while (sp.topology().writer !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-          const seen = sp.topology();
-          assert.equal(
-            seen.writer,
-            1,
-            `the promoted standby was not found while the old primary's check hung: ${JSON.stringify(seen.nodes.map((n) => [n.host, n.reachable, n.role, n.timeline, n.checkedAt]))}`,
-          );
-          assert.deepEqual(
-            [seen.nodes[0]?.reachable, seen.nodes[0]?.stale],
-            [true, true],
-            "the frozen primary's check timed out before the promotion was found",
-          );
+          // No statement runs: nothing but the checks can see the promotion.
+          const seen = await promoteWhileFrozen(sp, cluster);
+          assertPromotedWhileFrozen(seen, "the promoted standby was not found while the old primary's check hung");
           const { rows } = await sp.writer.query<{ host: string; standby: boolean }>(
             'SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby',
           );
-          assert.deepEqual(rows[0], { host: next.host, standby: false });
+          assert.deepEqual(rows[0], { host: cluster.standbys[0]?.host, standby: false });
         } finally {
           await cluster.primary.thaw();
         }

@@ -117,11 +117,12 @@ async function reservePorts(ports: readonly number[]): Promise<() => Promise<voi
   const reserved = await readFile(RESERVED_PORTS, 'utf8').catch(() => null);
   if (reserved === null) return async () => undefined;
   const entries = reserved.trim() === '' ? [] : reserved.trim().split(',');
-  const written = await writeFile(RESERVED_PORTS, [...entries, ...ports.map(String)].join(',')).then(
-    () => true,
-    () => false,
-  );
-  return written ? () => writeFile(RESERVED_PORTS, `${reserved.trim()}\n`).catch(() => undefined) : async () => undefined;
+  try {
+    await writeFile(RESERVED_PORTS, [...entries, ...ports.map(String)].join(','));
+  } catch {
+    return async () => undefined;
+  }
+  return () => writeFile(RESERVED_PORTS, `${reserved.trim()}\n`).catch(() => undefined);
 }
 
 /** Waits until the published port can be bound (60 s at most): a short-lived connection may hold it for a moment. */
