@@ -1,13 +1,16 @@
 /**
  * Time to the first query when the first host is frozen (SIGSTOP):
- * pg-split connect() (libpq's walk), connectSplit (parallel probing),
- * psql (libpq) and postgres.js, on the same string.
+ * pg-split connect() (libpq's walk), connectSplit (parallel probing) at
+ * start and at its first statement after waking from idle, psql (libpq)
+ * and postgres.js, on the same string: the frozen standby, the primary,
+ * the other standby.
  */
 import { execFile } from 'node:child_process';
 import postgres from 'postgres';
 import type { Cluster } from '../src/cluster/index.js';
 import { connect } from '../src/connect/connect.js';
 import { connectSplit } from '../src/split/connect-split.js';
+import { waitUntil } from '../src/cluster/wait.js';
 import { median } from './stats.js';
 
 export interface FirstQueryResult {
@@ -18,11 +21,18 @@ export interface FirstQueryResult {
 
 const RUNS = 5;
 
-async function timed(fn: () => Promise<string>): Promise<{ millis: number; outcome: string }> {
-  const started = performance.now();
+/** A client's run: what it does before the clock starts (resolving to the timed part), or the timed part alone. */
+type Run = () => Promise<string | (() => Promise<string>)>;
+
+async function timed(run: Run): Promise<{ millis: number; outcome: string }> {
+  let started = performance.now();
   let outcome: string;
   try {
-    outcome = await fn();
+    const first = await run();
+    if (typeof first === 'function') {
+      started = performance.now();
+      outcome = await first();
+    } else outcome = first;
   } catch (err) {
     outcome = `error: ${(err as { code?: string }).code ?? (err as Error).message.split('\n')[0]}`;
   }
@@ -31,9 +41,9 @@ async function timed(fn: () => Promise<string>): Promise<{ millis: number; outco
 
 export async function measureFirstQuery(cluster: Cluster): Promise<FirstQueryResult[]> {
   const frozen = cluster.standbys[0]!;
-  const hosts = [frozen, cluster.primary];
+  const hosts = [frozen, cluster.primary, ...cluster.standbys.slice(1)];
   const info = cluster.conninfo(hosts, { connect_timeout: '2' });
-  const clients: Record<string, () => Promise<string>> = {
+  const clients: Record<string, Run> = {
     'pg-split connect()': async () => {
       const c = await connect(info, { env: {} });
       const { rows } = await c.query<{ h: string }>('SELECT host(inet_server_addr()) AS h');
@@ -45,6 +55,23 @@ export async function measureFirstQuery(cluster: Cluster): Promise<FirstQueryRes
       const { rows } = await s.writer.query<{ h: string }>('SELECT host(inet_server_addr()) AS h');
       await s.end();
       return `answered by ${rows[0]?.h}`;
+    },
+    'pg-split connectSplit() writer, first write after waking from idle': async () => {
+      const s = await connectSplit(info, { env: {}, idleAfterMillis: 200 });
+      await s.writer.query('SELECT 1');
+      await waitUntil(() => s.topology().idle, {
+        timeoutMillis: 10_000,
+        intervalMillis: 20,
+        onTimeout: () => new Error('never went idle'),
+      });
+      return async () => {
+        try {
+          const { rows } = await s.writer.query<{ h: string }>('SELECT host(inet_server_addr()) AS h');
+          return `answered by ${rows[0]?.h}`;
+        } finally {
+          await s.end();
+        }
+      };
     },
     'psql (libpq 15)': () =>
       new Promise((resolve, reject) => {

@@ -24,6 +24,8 @@ export interface NodeStatus {
   /** Standbys: seconds since the last replayed transaction while replay is behind, else 0. */
   readonly replayLagSeconds: number | null;
   readonly replayPaused: boolean | null;
+  /** Standbys: whether a WAL receiver runs, so the standby streams from an upstream on its timeline (null for a primary or an unknown node). */
+  readonly streaming: boolean | null;
   /** Round-trip time of the status query in milliseconds. */
   readonly rttMillis: number | null;
   readonly checkedAt: string;
@@ -49,6 +51,7 @@ export function unreachableStatus(id: HostIdentity, error: string): NodeStatus {
     replayLagBytes: null,
     replayLagSeconds: null,
     replayPaused: null,
+    streaming: null,
     rttMillis: null,
     checkedAt: new Date().toISOString(),
   };
@@ -67,6 +70,7 @@ export function reachableStatus(id: HostIdentity, row: StatusRow, rttMillis: num
     replayLagBytes: null,
     replayLagSeconds: row.inRecovery ? row.replayDelaySeconds : null,
     replayPaused: row.inRecovery ? row.replayPaused : null,
+    streaming: row.inRecovery ? row.walReceiver : null,
     rttMillis,
     checkedAt: new Date().toISOString(),
   };

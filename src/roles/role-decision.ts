@@ -40,6 +40,20 @@ function isWritable(s: NodeStatus): boolean {
 }
 
 /**
+ * Whether a read-write primary on the newest timeline seen is the writer
+ * beyond doubt while some hosts are still unchecked, so no newer primary can
+ * hide among them: the second authority names it leader (it was asked and
+ * confirmed it), or a standby that answered streams on its timeline (a
+ * promotion elsewhere would have moved that standby to a newer timeline, or
+ * cut it off). Without either (two hosts, no standby answering) the
+ * unchecked hosts are waited for.
+ */
+export function leadsOnEvidence(primary: NodeStatus, statuses: readonly NodeStatus[], authorityConfirms: boolean): boolean {
+  if (authorityConfirms) return true;
+  return statuses.some((s) => s.reachable && s.role === 'standby' && s.streaming === true && s.timeline === primary.timeline);
+}
+
+/**
  * Decides the writer and the readers from the latest statuses. Pure: the
  * monitor feeds it, the router reads its result.
  *
@@ -54,10 +68,11 @@ function isWritable(s: NodeStatus): boolean {
  *   also be the node it confirms as leader; a read-write node it does not
  *   confirm is `unconfirmed`: no writes go there (a frozen leader whose
  *   Patroni stopped answering, a rogue primary Patroni no longer manages).
- * - at start, no writer until every host named in the string has answered or
- *   failed its first check: a stale primary (an old primary restarted
- *   read-write) that answers first must not get writes before its successor,
- *   on a newer timeline, has been heard.
+ * - at start (and at wake), while hosts named in the string have not answered
+ *   nor failed their first check, a primary is the writer only on evidence
+ *   (`leadsOnEvidence`): a stale primary (an old primary restarted read-write)
+ *   that answers first must not get writes before its successor, on a newer
+ *   timeline, has been heard; without evidence, every host is waited for.
  * - readers: healthy standbys (`prefer-standby`, `standby`), every healthy node
  *   (`any`), or the writer (`primary`); `prefer-standby` falls back to the
  *   writer when no standby is left, never while hosts named at start are still
@@ -69,8 +84,14 @@ export function decideRoles(input: DecisionInput): RoleDecision {
   const primaries = statuses.filter(isWritable);
   const current = primaries.filter((s) => (s.timeline ?? 0) >= newestTimeline);
   const confirmed = input.isConfirmedLeader ?? (() => true);
-  // While a host named at start is unchecked, the primary seen may be a stale one whose successor has not answered yet.
-  const writer = input.firstChecksPending === true ? null : (current.find((s) => confirmed(s.hostIndex))?.hostIndex ?? null);
+  const candidate = current.find((s) => confirmed(s.hostIndex));
+  // While a host named at start is unchecked, the primary seen may be a stale one whose successor has not answered yet,
+  // unless what did answer rules that out (leadsOnEvidence).
+  const pending = input.firstChecksPending === true;
+  const writer =
+    candidate === undefined || (pending && !leadsOnEvidence(candidate, statuses, input.isConfirmedLeader !== undefined))
+      ? null
+      : candidate.hostIndex;
   const unconfirmed = current.filter((s) => !confirmed(s.hostIndex)).map((s) => s.hostIndex);
   const stalePrimaries = primaries.filter((s) => (s.timeline ?? 0) < newestTimeline).map((s) => s.hostIndex);
   const tooFar = input.isTooFarBehind ?? (() => false);

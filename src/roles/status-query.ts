@@ -21,7 +21,8 @@ export const STATUS_QUERY = `SELECT
     THEN extract(epoch FROM now() - coalesce(pg_catalog.pg_last_xact_replay_timestamp(), pg_catalog.pg_postmaster_start_time()))::float8
     ELSE 0
   END AS replay_delay_seconds,
-  CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_is_wal_replay_paused() ELSE false END AS replay_paused`;
+  CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_is_wal_replay_paused() ELSE false END AS replay_paused,
+  (SELECT pid FROM pg_catalog.pg_stat_wal_receiver) IS NOT NULL AS wal_receiver`;
 
 /** One node's answer to STATUS_QUERY. */
 export interface StatusRow {
@@ -34,6 +35,8 @@ export interface StatusRow {
   readonly receiveLsn: string | null;
   readonly replayDelaySeconds: number;
   readonly replayPaused: boolean;
+  /** A WAL receiver runs (a standby streaming, or trying to, from an upstream); its pid is the one column every role may read. */
+  readonly walReceiver: boolean;
 }
 
 /** A column value as text: pg returns strings, numbers and booleans for these columns; anything else as JSON. */
@@ -54,5 +57,6 @@ export function toStatusRow(row: Record<string, unknown>): StatusRow {
     receiveLsn: text(row['receive_lsn']),
     replayDelaySeconds: Math.max(0, Number(row['replay_delay_seconds'] ?? 0)),
     replayPaused: row['replay_paused'] === true,
+    walReceiver: row['wal_receiver'] === true,
   };
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { startBlackHole, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { buildConnInfo } from '../../src/cluster/cluster-conninfo.js';
 import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
 import { testNet } from '../support/net.js';
 import { firstLine, runScript, SPLIT_MODULE } from '../support/run-script.js';
@@ -41,6 +42,52 @@ async function write(split: SplitCluster): Promise<string> {
   );
   return rows[0]?.host ?? '';
 }
+
+test(
+  'a silent host costs no wait at start nor at wake when the hosts that answered name the writer; with no such evidence it is waited for',
+  { timeout: 120_000 },
+  async () => {
+    // A host that accepts the connection and never answers (a frozen VM, dropped packets): its check hangs for checkTimeoutMillis.
+    const hole = await startBlackHole({ host: net.address(40), port: cluster.port });
+    const silent = { host: hole.host, port: hole.port };
+    const stillUnchecked = (split: SplitCluster, i: number): boolean => split.topology().nodes[i]?.error === 'not checked yet';
+    const splits: SplitCluster[] = [];
+    try {
+      for (const [hosts, silentAt] of [
+        [[...cluster.nodes, silent], 3],
+        [[silent, ...cluster.nodes], 0],
+      ] as const) {
+        const split = await connectSplit(buildConnInfo(hosts, cluster.port, { application_name: APP }), {
+          idleAfterMillis: 500,
+          checkTimeoutMillis: 100_000,
+        });
+        splits.push(split);
+        assert.ok(stillUnchecked(split, silentAt), 'connectSplit waited for the silent host');
+        assert.equal(await write(split), cluster.primary.host);
+        assert.equal((await who(split.reader)).standby, true);
+        assert.ok(stillUnchecked(split, silentAt), 'the first statements waited for the silent host');
+        for (let sleep = 0; sleep < 2; sleep++) {
+          await until('it sleeps', () => asleep(split), 10_000);
+          assert.equal(await write(split), cluster.primary.host);
+          assert.equal((await who(split.reader)).standby, true);
+          assert.ok(stillUnchecked(split, silentAt), 'the first write after waking waited for the silent host');
+        }
+      }
+      // Two hosts, no standby to vouch for the primary: the silent one may be a newer primary, so it is waited for.
+      const split = await connectSplit(buildConnInfo([silent, cluster.primary], cluster.port, { application_name: APP }), {
+        checkTimeoutMillis: 1500,
+      });
+      splits.push(split);
+      const hidden = split.topology().nodes[0];
+      assert.equal(hidden?.reachable, false);
+      assert.notEqual(hidden?.error, 'not checked yet', 'a writer was chosen before the silent host had failed its check');
+      assert.equal(await write(split), cluster.primary.host);
+    } finally {
+      await Promise.all(splits.map((s) => s.end()));
+      await hole.close();
+    }
+  },
+);
 
 describe('an idle cluster', { timeout: 180_000 }, () => {
   const splits: SplitCluster[] = [];

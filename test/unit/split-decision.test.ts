@@ -24,6 +24,7 @@ function node(hostIndex: number, role: 'primary' | 'standby' | null, extra: Part
     replayLagBytes: null,
     replayLagSeconds: null,
     replayPaused: null,
+    streaming: null,
     rttMillis: 1,
     checkedAt: '',
     ...extra,
@@ -75,6 +76,37 @@ test('at start, no writer until every host named in the string has been checked:
   const decided = decideRoles({ statuses: heard, policy: 'prefer-standby', newestTimeline: 0, firstChecksPending: false });
   assert.equal(decided.writer, 1);
   assert.deepEqual(decided.stalePrimaries, [0]);
+});
+
+test('with hosts unchecked, a primary is the writer on evidence: a standby that answered streams on its timeline, or the orchestrator names it', () => {
+  const decideEarly = (statuses: NodeStatus[], extra: { isConfirmedLeader?: (i: number) => boolean } = {}) =>
+    decideRoles({ statuses, policy: 'prefer-standby', newestTimeline: 0, firstChecksPending: true, ...extra });
+  const streams = { timeline: 2, streaming: true };
+  // A silent host anywhere in the list: the answering standby streams on the primary's timeline, so no newer primary hides there.
+  const silentLast = decideEarly([node(0, 'primary', { timeline: 2 }), node(1, 'standby', streams), node(2, null)]);
+  assert.equal(silentLast.writer, 0);
+  assert.deepEqual(silentLast.readers, [1]);
+  assert.equal(decideEarly([node(0, null), node(1, 'standby', streams), node(2, 'primary', { timeline: 2 })]).writer, 2);
+  // No evidence: a standby with no WAL receiver, one streaming an older timeline, or no standby at all (two hosts).
+  assert.equal(
+    decideEarly([node(0, 'primary', { timeline: 2 }), node(1, 'standby', { timeline: 2, streaming: false }), node(2, null)]).writer,
+    null,
+  );
+  assert.equal(
+    decideEarly([node(0, 'primary', { timeline: 2 }), node(1, 'standby', { timeline: 1, streaming: true }), node(2, null)]).writer,
+    null,
+  );
+  assert.equal(decideEarly([node(0, null), node(1, 'primary', { timeline: 2 })]).writer, null);
+  // The orchestrator names it leader: evidence enough; one it does not name is never the writer.
+  assert.equal(decideEarly([node(0, null), node(1, 'primary')], { isConfirmedLeader: (i) => i === 1 }).writer, 1);
+  assert.equal(
+    decideEarly([node(0, null), node(1, 'primary'), node(2, 'standby', { streaming: true })], { isConfirmedLeader: () => false }).writer,
+    null,
+  );
+  // A standby streaming a newer timeline than the answering primary makes it stale, as always.
+  const stale = decideEarly([node(0, 'primary', { timeline: 1 }), node(1, 'standby', streams), node(2, null)]);
+  assert.equal(stale.writer, null);
+  assert.deepEqual(stale.stalePrimaries, [0]);
 });
 
 test('split brain: the newest timeline wins, and an older primary is never used again', () => {

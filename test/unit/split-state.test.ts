@@ -31,6 +31,7 @@ function node(hostIndex: number, role: 'primary' | 'standby' | null, timeline = 
     replayLagBytes: null,
     replayLagSeconds: null,
     replayPaused: null,
+    streaming: null,
     rttMillis: 1,
     checkedAt: '',
   };

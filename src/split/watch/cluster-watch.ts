@@ -38,7 +38,10 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   #firstChecksDone = false;
   /** Idle (sleep()): no monitoring session, no timer; nothing is usable until wake(). */
   #asleep = false;
-  /** Since wake(): the hosts whose first check is still to come; nothing is decided nor usable until each has answered or failed. */
+  /**
+   * Since wake(): the hosts whose first check is still to come. Until each has answered or failed, the decision from before
+   * the sleep stands and no node is usable, unless what has answered names a writer on evidence (`leadsOnEvidence`).
+   */
   #waking: Set<number> | null = null;
   /** waitFor() calls still waiting (checkouts waiting for a node). */
   #waiters = 0;
@@ -171,11 +174,13 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
 
   /**
    * Back from sleep(): a new monitor per host, every host checked at once.
-   * Until each has answered or failed (a frozen one: checkTimeoutMillis),
-   * nothing is decided and no node is usable, so a failover made while idle
-   * is seen whole (the newest timeline among every host wins) before any
-   * statement is routed. The decision and what the watch knows of timelines
-   * are kept from before.
+   * As at start, a writer is decided before every host has answered only on
+   * evidence that no newer primary hides among the silent ones (Patroni names
+   * it, or an answering standby streams on its timeline); otherwise nothing
+   * is decided and no node is usable until each host has answered or failed
+   * (a frozen one: checkTimeoutMillis), so a failover made while idle is seen
+   * whole before any statement is routed. What the watch knows of timelines
+   * is kept from before.
    */
   wake(): void {
     if (this.#closed || !this.#asleep) return;
@@ -275,11 +280,16 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   }
 
   #redecide(): void {
-    // Asleep, or woken with hosts still unchecked: the statuses are not current, so nothing is decided from them.
-    if (this.#asleep || this.#waking !== null) return;
+    // Asleep: the statuses are not current, so nothing is decided from them.
+    if (this.#asleep) return;
     const previous = this.#state.decision;
     const input = watchInput(this.#options, this.#rawStatuses(), this.#firstChecksPending());
     const { state, events } = advanceWatch(this.#state, input);
+    // Woken with hosts still unchecked: the decision from before the sleep stands until one is made on evidence.
+    if (this.#waking !== null) {
+      if (state.decision.writer === null) return;
+      this.#waking = null;
+    }
     this.#state = state;
     // Hosts waiting for their next check wait as long as the new state says (failoverRecheckMillis while no writer is known).
     if ((previous.writer === null) !== (state.decision.writer === null)) this.#schedule.retime();
