@@ -1,0 +1,334 @@
+/**
+ * One cluster's runtime: every part that follows the cluster (members, the
+ * watch, Patroni as a second authority, connections to fence, witnessed
+ * writes, written positions, sleeping when idle, discovery, metrics), built
+ * once, in dependency order, and shared by every routed pool made on it.
+ * `connectSplit` makes one with a writer and a reader; `pg-split/pg` makes
+ * one per host list and hands a routed pool of it to each `Pool` and a node
+ * of it to each `Client` that names those hosts.
+ */
+import { EventEmitter } from 'node:events';
+import type { ConnectionTarget } from '../conninfo/resolve.js';
+import { systemLookup } from '../connect/endpoints.js';
+import { PgSplitError } from '../errors.js';
+import type { Otel } from '../otel/otel-api.js';
+import type { NodeStatus } from '../roles/node-status.js';
+import type { PoolRole, RoleDecision } from '../roles/role-decision.js';
+import { emptyFreshnessStats } from '../telemetry/freshness-stats.js';
+import { metricsOf } from './cluster-metrics-of.js';
+import { Discovery } from './discovery/discovery.js';
+import { askMembersOf } from './discovery/discovery-sources.js';
+import { applyMembership } from './discovery/member-changes.js';
+import type { ResolvedSplitOptions } from './options.js';
+import { authorityOf } from './patroni/authority-of.js';
+import { WriteWitness } from './patroni/write-witness.js';
+import { Balancer } from './pool/balancer.js';
+import { ConnectionRegistry, type Fenceable } from './pool/connection-registry.js';
+import { fenceAfterEpisode, fencePlan } from './pool/fence-plan.js';
+import type { PoolSettings } from './pool/pool-settings.js';
+import { ReadScope } from './pool/read-scope.js';
+import { RoutedPool } from './pool/routed-pool.js';
+import { Router } from './pool/router.js';
+import { WriteTracker } from './pool/write-tracker.js';
+import { failoverEvent, splitBrainEvent, timelineDiscardedEvent, type ChangeEvent } from './split-events.js';
+import { describeNodes, snapshot, type Topology } from './topology.js';
+import { ClusterWatch } from './watch/cluster-watch.js';
+import { endedError } from './watch/decision-wait.js';
+import { IdleKeeper } from './watch/idle-keeper.js';
+import { Members } from './watch/members.js';
+import type * as Watch from './watch/watch-events.js';
+
+/** Whether a standby is further behind than the limits allow. */
+function lagLimit(limit: { bytes: number | null; millis: number | null }): (s: NodeStatus) => boolean {
+  return (s) =>
+    (limit.bytes !== null && (s.replayLagBytes ?? 0) > limit.bytes) ||
+    (limit.millis !== null && (s.replayLagSeconds ?? 0) * 1000 > limit.millis);
+}
+
+/** Whether the decision still sends `role`'s new connections to the node. */
+function servesRole(decision: RoleDecision, role: PoolRole, hostIndex: number): boolean {
+  return role === 'writer' ? decision.writer === hostIndex : decision.readers.includes(hostIndex);
+}
+
+const WRITE_POSITION_SQL = 'SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn';
+
+export class SplitRuntime {
+  readonly target: ConnectionTarget;
+  readonly options: ResolvedSplitOptions;
+  /** The application-facing events (SplitEvents): the watch's, discovery's, and idle clients' errors. */
+  readonly events = new EventEmitter();
+  readonly scope = new ReadScope();
+  readonly members: Members;
+  readonly watch: ClusterWatch;
+  readonly router: Router;
+  readonly registry = new ConnectionRegistry();
+  readonly #pools = new Set<RoutedPool>();
+  /** pg-split/pg Clients connected on a node: each keeps the cluster awake and is cut once its node no longer serves its role. */
+  readonly #clients = new Map<Fenceable, { readonly role: PoolRole; readonly hostIndex: number }>();
+  /** Pools made for the runtime's own questions when the application made none of that role (pg-split/pg). */
+  readonly #ownPools = new Map<PoolRole, RoutedPool>();
+  readonly #tracker: WriteTracker;
+  readonly #freshness = emptyFreshnessStats();
+  readonly #tooFar: (s: NodeStatus) => boolean;
+  readonly #authority: ReturnType<typeof authorityOf>['authority'];
+  readonly #dcs: ReturnType<typeof authorityOf>['dcs'];
+  readonly #witness: WriteWitness;
+  readonly #idle: IdleKeeper;
+  readonly #discovery: Discovery | null;
+  readonly #metrics: ReturnType<typeof metricsOf>;
+  #ended: Promise<void> | null = null;
+
+  constructor(target: ConnectionTarget, opts: ResolvedSplitOptions, otel: Otel | null) {
+    this.target = target;
+    this.options = opts;
+    this.#tooFar = lagLimit(opts.maxReplicaLag);
+    this.#tracker = new WriteTracker(() => {
+      this.#freshness.tokenFetches++;
+      return this.writeToken();
+    });
+    const members = (this.members = new Members(target));
+    // pg-pool's allowExitOnIdle on either pool: pg-split's own sessions, requests and watches never keep the process alive.
+    const exitOnIdle = opts.writer.allowExitOnIdle === true || opts.reader.allowExitOnIdle === true;
+    const { authority, dcs } = authorityOf(opts.patroni, members, exitOnIdle);
+    this.#authority = authority;
+    this.#dcs = dcs;
+    const watch = (this.watch = new ClusterWatch(members, {
+      ...(authority === null ? {} : { authority }),
+      acknowledgedWrites: () => this.#tracker.acknowledged,
+      recheckMillis: opts.recheckMillis,
+      failoverRecheckMillis: opts.failoverRecheckMillis,
+      checkTimeoutMillis: opts.checkTimeoutMillis,
+      maxBackoffMillis: opts.reconnectMaxDelayMillis,
+      lookup: opts.lookup ?? systemLookup,
+      policy: opts.readerPolicy,
+      isTooFarBehind: this.#tooFar,
+      noReads: (i) => members.noLoadBalance(i),
+      exitOnIdle,
+    }));
+    // Asks a reader's pools (standbys) how far they received.
+    this.#witness = new WriteWitness(
+      {
+        patroniMembers: (leader) => authority?.memberKeys(leader) ?? Promise.resolve(null),
+        activeMembers: () => members.activeKeys(),
+        received: (i) => this.#poolOf('reader').receivedOn(i),
+        name: (i) => members.hostOf(i).host,
+        onReady: () => watch.nudge(),
+      },
+      opts.failoverTimeoutMillis,
+    );
+    this.router = new Router(members, watch, new Balancer(opts.balance), this.registry, this.#witness);
+    // Read at collections only.
+    this.#metrics = metricsOf(otel, members, watch, () => [...this.#pools], this.#freshness);
+    this.#idle = new IdleKeeper(opts.idleAfterMillis, {
+      busy: () => this.#clients.size > 0 || [...this.#pools].some((p) => p.busy()) || watch.waiting > 0,
+      sleep: () => {
+        this.#discovery?.pause();
+        watch.sleep();
+        for (const pool of this.#pools) pool.releaseIdle();
+      },
+      wake: () => {
+        watch.wake();
+        this.#discovery?.start();
+      },
+    });
+    this.#wireEvents();
+    const source = opts.discovery;
+    this.#discovery =
+      source === null
+        ? null
+        : new Discovery(
+            askMembersOf(source, members, dcs),
+            source.intervalMillis,
+            (found) => applyMembership(members, watch, found, source.source, (name, event) => this.events.emit(name, event)),
+            (err) => this.emitError(err),
+          );
+  }
+
+  #wireEvents(): void {
+    const { watch, events, registry } = this;
+    const authority = this.#authority;
+    const hostOf = (i: number): { host: string; port: number } => this.members.hostOf(i);
+    watch.on('change', (event: ChangeEvent) => events.emit('change', event));
+    watch.on('failover', (event: Watch.FailoverEvent) => events.emit('failover', failoverEvent(event, hostOf)));
+    watch.on('split-brain', (event: Watch.SplitBrainEvent) => events.emit('split-brain', splitBrainEvent(event, hostOf)));
+    watch.on('timeline-discarded', (event: Watch.TimelineDiscardedEvent) =>
+      events.emit('timeline-discarded', timelineDiscardedEvent(event, hostOf)),
+    );
+    // A member discovery removed: its pools end once their statements finish (nothing is cut).
+    watch.on('drained', (hostIndex: number) => {
+      registry.drain(hostIndex);
+      this.router.forget(hostIndex);
+    });
+    // A host that stopped answering (frozen, cut off): cut its pooled connections, so statements there fail now
+    // instead of hanging, or committing later on a thawed old primary. A host that closed its sessions itself
+    // (a shutdown, a crash) needs no cut: its server answers or ends every statement in flight.
+    watch.on('unresponsive', (hostIndex: number) => registry.fence(hostIndex));
+    // What the decision's change means for pooled connections (fence-plan.ts), carried out on the registry.
+    watch.on('change', (change: ChangeEvent) => {
+      const plan = fencePlan(change, authority === null ? null : (i) => authority.isSilent(i));
+      plan.fence.forEach((i) => registry.fence(i));
+      plan.fenceCheckedOut.forEach((i) => registry.fenceCheckedOut(i));
+      const cut = fenceAfterEpisode(this.#witness.follow(plan.silent, change.current.writer), change.current.writer);
+      if (cut !== null) registry.fence(cut);
+      // A Client on a node that no longer serves its role (demoted, stale, lagging, gone): cut, as a server ending it would.
+      for (const [client, { role, hostIndex }] of this.#clients) if (!servesRole(change.current, role, hostIndex)) client.fence();
+    });
+  }
+
+  /** Whether the decision has a node for `role` that a new connection may go to now. */
+  hasNode(role: PoolRole): boolean {
+    const d = this.watch.decision;
+    const nodes = role === 'writer' ? (d.writer === null ? [] : [d.writer]) : d.readers;
+    return nodes.some((i) => this.watch.usable(i));
+  }
+
+  /**
+   * The node a pg-split/pg Client connects to for `role`: the writer, or the
+   * next reader; waits for one up to failoverTimeoutMillis (PGSPLIT_NO_NODE),
+   * and fails as soon as every host refused the login.
+   */
+  async nodeFor(role: PoolRole, timeoutMillis = this.options.failoverTimeoutMillis): Promise<number> {
+    this.touch();
+    const deadline = Date.now() + timeoutMillis;
+    const noNode = (): Error =>
+      new PgSplitError(
+        role === 'writer' ? 'PGSPLIT_NO_PRIMARY' : 'PGSPLIT_NO_READER',
+        `pg-split: no ${role === 'writer' ? 'read-write primary' : 'node to read from'} found within ${timeoutMillis} ms\n${this.describe()}`,
+      );
+    for (;;) {
+      const node = this.router.pick(role);
+      if (node !== null) return node;
+      await this.watch.waitFor(() => this.hasNode(role), deadline, noNode, 'refusals');
+    }
+  }
+
+  /** A Client connected on `hostIndex` for `role`: cut when the node no longer serves it; forgotten once it ends. */
+  follow(client: Fenceable, role: PoolRole, hostIndex: number): void {
+    this.#clients.set(client, { role, hostIndex });
+    if (!servesRole(this.watch.decision, role, hostIndex)) client.fence();
+  }
+
+  unfollow(client: Fenceable): void {
+    this.#clients.delete(client);
+  }
+
+  /** Emits `error` to the application's listeners; without one it is dropped, never thrown. */
+  emitError(err: unknown): void {
+    if (this.events.listenerCount('error') > 0) this.events.emit('error', err);
+  }
+
+  /** A routed pool of this runtime: `role`'s nodes, with `settings` per node. */
+  pool(role: PoolRole, settings: PoolSettings, onClose?: () => void): RoutedPool {
+    const opts = this.options;
+    const pool: RoutedPool = new RoutedPool({
+      onClose: () => {
+        this.#pools.delete(pool);
+        onClose?.();
+      },
+      role,
+      router: this.router,
+      pool: settings,
+      failoverTimeoutMillis: opts.failoverTimeoutMillis,
+      describe: () => this.describe(),
+      activity: this.#idle,
+      tracker: this.#tracker,
+      scope: this.scope,
+      consistency: opts.consistency,
+      freshness: opts.sessionReads,
+      stats: this.#freshness,
+      metrics: this.#metrics,
+    });
+    pool.on('error', (err: unknown) => this.emitError(err));
+    this.#pools.add(pool);
+    return pool;
+  }
+
+  /** The first pool of the role the application made, else one of the runtime's own (write positions, witnesses' answers). */
+  #poolOf(role: PoolRole): RoutedPool {
+    for (const pool of this.#pools) if (pool.role === role && !pool.ending) return pool;
+    let own = this.#ownPools.get(role);
+    if (own === undefined || own.ending) {
+      own = this.pool(role, Object.freeze({ max: 2 }));
+      this.#ownPools.set(role, own);
+    }
+    return own;
+  }
+
+  /** The primary's current WAL position: a token a later read can wait for. */
+  async writeToken(): Promise<string> {
+    const { rows } = await this.#poolOf('writer').queryUntracked(WRITE_POSITION_SQL);
+    return (rows[0] as { lsn?: string } | undefined)?.lsn ?? '0/0';
+  }
+
+  /** A statement or checkout outside the pools starts (a pg-split/pg Client): wakes a sleeping cluster. */
+  touch(): void {
+    this.#idle.touch();
+  }
+
+  get decision(): RoleDecision {
+    return this.watch.decision;
+  }
+
+  describe(): string {
+    return describeNodes(this.watch, this.#authority);
+  }
+
+  topology(): Topology {
+    return snapshot(this.watch, this.registry, this.#tooFar, this.#freshness, this.#authority, this.members, this.#idle.asleep);
+  }
+
+  /** Starts watching: every host checked now, discovery and the idle keeper started. */
+  start(): void {
+    this.watch.start();
+    this.#discovery?.start();
+    const discovery = this.#discovery;
+    if (discovery !== null) this.#dcs?.on('change', () => discovery.refresh());
+    this.#idle.start();
+  }
+
+  /**
+   * Resolves once a writer is known (`connectSplit`'s start): Patroni's keys
+   * that cannot be read (wrong scope, credentials) and a string that never
+   * reached a server fail at once; else PGSPLIT_NO_PRIMARY after
+   * failoverTimeoutMillis. Ends the runtime when it rejects.
+   */
+  async ready(): Promise<void> {
+    const opts = this.options;
+    const dcsProblem = this.#dcs === null ? null : await this.#dcs.firstRead();
+    if (dcsProblem !== null && dcsProblem.code !== 'PGSPLIT_ETCD_UNAVAILABLE') {
+      await this.end();
+      throw dcsProblem;
+    }
+    if (opts.waitForPrimary === false) return;
+    const noPrimary = (): Error =>
+      new PgSplitError(
+        'PGSPLIT_NO_PRIMARY',
+        `pg-split: no read-write primary found within ${opts.failoverTimeoutMillis} ms\n${this.describe()}`,
+      );
+    try {
+      // A string that has never reached a server (refused, no such name) fails now, unless asked to wait for a starting cluster.
+      const failFast = opts.waitForPrimary === 'always' ? 'refusals' : 'refusals-and-no-server';
+      await this.watch.waitFor((d) => d.writer !== null, Date.now() + opts.failoverTimeoutMillis, noPrimary, failFast);
+    } catch (err) {
+      await this.end();
+      throw err;
+    }
+  }
+
+  /** Closes every pool and monitoring session; checkouts still waiting fail with PGSPLIT_ENDED. Idempotent. */
+  end(): Promise<void> {
+    this.#ended ??= (async () => {
+      this.#idle.close();
+      this.#discovery?.close();
+      this.#witness.close(endedError());
+      this.watch.close();
+      this.#metrics?.close();
+      await Promise.allSettled([...this.#pools, ...this.#ownPools.values()].map((p) => p.close()));
+    })();
+    return this.#ended;
+  }
+
+  get ended(): boolean {
+    return this.#ended !== null;
+  }
+}
