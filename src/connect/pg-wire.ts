@@ -6,8 +6,8 @@ import type pg from 'pg';
  * pg.Client's protocol connection (which emits every message and owns the
  * socket), its `unref()` (what pg-pool's allowExitOnIdle calls; @types/pg
  * does not declare it), its `_ending` flag, pg's own English texts for connection
- * failures that carry no SQLSTATE, and pg-pool's counters (prototype
- * getters). `test/integration/pg-versions.test.ts` runs each of these against
+ * failures that carry no SQLSTATE, pg-pool's counters (prototype
+ * getters), and where a client not yet connected will connect (`aimClient`). `test/integration/pg-versions.test.ts` runs each of these against
  * the oldest and the newest pg the peer range allows.
  */
 interface WireConnection extends EventEmitter {
@@ -83,4 +83,30 @@ export function overridePoolCounters(proto: pg.Pool, sum: (pool: pg.Pool, counte
       },
     });
   }
+}
+
+/** The fields of a pg.Client (and of its protocol connection) that say where and how it connects: set in its constructor. */
+interface AimedClient {
+  host: string | undefined;
+  port: number | undefined;
+  ssl: unknown;
+  password: unknown;
+  connectionParameters: { host: string | undefined; port: number | undefined; ssl: unknown; password: unknown };
+  connection: { ssl: unknown; _keepAlive?: boolean; _keepAliveInitialDelayMillis?: number };
+}
+
+/**
+ * Points a client that has not connected yet at another server: its host,
+ * port, TLS settings and password, as pg's constructor would have set them
+ * from `config` (pg-split/pg's Client learns its node only in `connect()`).
+ * Everything else the application gave the constructor stays.
+ */
+export function aimClient(client: pg.Client, config: pg.ClientConfig): void {
+  const c = client as unknown as AimedClient;
+  c.host = c.connectionParameters.host = config.host;
+  c.port = c.connectionParameters.port = config.port;
+  c.ssl = c.connectionParameters.ssl = c.connection.ssl = config.ssl ?? false;
+  c.password = c.connectionParameters.password = config.password;
+  if (config.keepAlive !== undefined) c.connection._keepAlive = config.keepAlive;
+  if (config.keepAliveInitialDelayMillis !== undefined) c.connection._keepAliveInitialDelayMillis = config.keepAliveInitialDelayMillis;
 }

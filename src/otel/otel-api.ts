@@ -22,6 +22,11 @@ export function loadOtel(): Promise<Otel | null> {
   return loading;
 }
 
+/** `@opentelemetry/api` if loadOtel() has loaded it by now, else null (what a synchronous constructor can use). */
+export function currentOtel(): Otel | null {
+  return otel;
+}
+
 /**
  * The context key the OpenTelemetry SDK's tracers look up to create no span
  * (`suppressTracing` in `@opentelemetry/core`, `trace/suppress-tracing.ts`);

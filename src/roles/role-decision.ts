@@ -48,7 +48,7 @@ function isWritable(s: NodeStatus): boolean {
  * cut it off). Without either (two hosts, no standby answering) the
  * unchecked hosts are waited for.
  */
-export function leadsOnEvidence(primary: NodeStatus, statuses: readonly NodeStatus[], authorityConfirms: boolean): boolean {
+function leadsOnEvidence(primary: NodeStatus, statuses: readonly NodeStatus[], authorityConfirms: boolean): boolean {
   if (authorityConfirms) return true;
   return statuses.some((s) => s.reachable && s.role === 'standby' && s.streaming === true && s.timeline === primary.timeline);
 }

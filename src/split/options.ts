@@ -4,7 +4,7 @@ import type { Lookup } from '../connect/endpoints.js';
 import { OptionError } from '../errors.js';
 import { etcdOption } from '../etcd/etcd-options.js';
 import { describeValue, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../input.js';
-import type { Balance } from './pool/balancer.js';
+import type { Balance, BalanceRule } from './pool/balancer.js';
 import { poolSettings, type PoolSettings } from './pool/pool-settings.js';
 import { resolveDiscovery, type DiscoveryOptions, type ResolvedDiscovery } from './discovery/discovery.js';
 import type { PatroniOptions, ResolvedPatroniOptions } from './patroni/patroni-authority.js';
@@ -93,7 +93,7 @@ export interface ResolvedSplitOptions {
   readonly writer: PoolSettings;
   readonly reader: PoolSettings;
   readonly readerPolicy: ReaderPolicy;
-  readonly balance: Balance;
+  readonly balance: BalanceRule;
   readonly recheckMillis: number;
   readonly failoverRecheckMillis: number;
   readonly checkTimeoutMillis: number;

@@ -39,6 +39,7 @@ const FILES = [
   'patroni-stop',
   'patroni-etcd',
   'pool-contract',
+  'pg-module',
 ] as const;
 
 /** A test file's own loopback addresses. */

@@ -23,6 +23,7 @@ const LAYERS = [
   ['telemetry'],
   ['etcd'],
   ['split'],
+  ['pg'],
   ['cluster'],
   ['demo'],
   ['cli'],

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { destroySocket, isEnding, wireOf } from '../../connect/pg-wire.js';
+import type { Fenceable } from './connection-registry.js';
 import type { PoolRouter } from './router.js';
 import { signalOfSqlstate } from './sqlstate.js';
 
@@ -9,6 +10,38 @@ export interface NodeClientConfig extends pg.ClientConfig {
 }
 
 const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_only']);
+
+/**
+ * Binds a connected-to-be client to its node: counted in the registry (which
+ * can fence it) until its connection ends, and every failover signal it sees
+ * (by SQLSTATE, from every ErrorResponse on the wire, and connection loss) and
+ * every mid-session role report of the server goes to the router.
+ */
+export function followNode(
+  client: pg.Client & Fenceable,
+  router: PoolRouter,
+  hostIndex: number,
+  onLost: () => void,
+  { listenToErrors = true } = {},
+): void {
+  router.registry.opened(hostIndex, client);
+  const connection = wireOf(client);
+  let closed = false;
+  const close = (lost: boolean): void => {
+    if (lost) onLost();
+    if (closed) return;
+    closed = true;
+    router.registry.closed(hostIndex, client);
+    if (lost) router.report(hostIndex, 'connection-lost');
+  };
+  connection.on('errorMessage', (msg: { code?: string }) => router.report(hostIndex, signalOfSqlstate(msg.code)));
+  connection.on('parameterStatus', (msg: { parameterName: string }) => {
+    if (ROLE_PARAMETERS.has(msg.parameterName)) router.roleReported();
+  });
+  connection.once('end', () => close(!isEnding(client)));
+  // A client of the application's own (pg-split/pg) gets no listener from pg-split: an error it does not handle is thrown, as pg's.
+  if (listenToErrors) client.on('error', () => close(true));
+}
 
 /**
  * A pg.Client bound to one node (pg-pool builds it from the node pool's
@@ -29,22 +62,9 @@ export class NodeClient extends pg.Client {
     super(config);
     const { router, hostIndex } = config.pgSplitNode;
     this.pgSplitHost = hostIndex;
-    router.registry.opened(hostIndex, this);
-    const connection = wireOf(this);
-    let closed = false;
-    const close = (lost: boolean): void => {
-      if (lost) this.pgSplitLost = true;
-      if (closed) return;
-      closed = true;
-      router.registry.closed(hostIndex, this);
-      if (lost) router.report(hostIndex, 'connection-lost');
-    };
-    connection.on('errorMessage', (msg: { code?: string }) => router.report(hostIndex, signalOfSqlstate(msg.code)));
-    connection.on('parameterStatus', (msg: { parameterName: string }) => {
-      if (ROLE_PARAMETERS.has(msg.parameterName)) router.roleReported();
+    followNode(this, router, hostIndex, () => {
+      this.pgSplitLost = true;
     });
-    connection.once('end', () => close(!isEnding(this)));
-    this.on('error', () => close(true));
   }
 
   /** Destroys the socket: a statement in flight fails, the pool drops the client. */

@@ -76,6 +76,17 @@ export function poolSettings(name: string, value: unknown): PoolSettings {
   return Object.freeze({ ...settings });
 }
 
+/**
+ * The pool settings among a pg config's keys (pg-split/pg's Pool): those
+ * pg.Pool and pg.Client read that are not the connection's own, unset ones
+ * left out; checked as `poolSettings` checks them. Other keys are ignored,
+ * as pg ignores them.
+ */
+export function poolSettingsIn(config: Readonly<Record<string, unknown>>): PoolSettings {
+  const picked = Object.fromEntries(Object.keys(POOL_SETTINGS).flatMap((k) => (config[k] === undefined ? [] : [[k, config[k]]])));
+  return poolSettings('config', picked);
+}
+
 /** What a routed pool (the reader or the writer) is made with: its role, the router, its pg.Pool settings, and the cluster's shared parts. */
 export interface RoutedPoolSettings {
   readonly role: PoolRole;
@@ -96,6 +107,8 @@ export interface RoutedPoolSettings {
   readonly metrics: PoolMetrics | null;
   /** Told of every statement and checkout (it wakes an idle cluster). */
   readonly activity: { touch(): void };
+  /** Called once when the pool starts to end (pg-split/pg: the pool leaves its shared cluster). */
+  readonly onClose?: () => void;
   /** Makes each node's pg.Pool. @default a pg.Pool of NodeClients (node-pools.ts) */
   readonly nodePool?: NodePoolFactory;
 }

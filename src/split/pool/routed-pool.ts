@@ -49,6 +49,11 @@ export class RoutedPool extends pg.Pool {
     this.#router.registry.onDrop((hostIndex) => this.#nodes.drop(hostIndex));
   }
 
+  /** Which nodes it checks out on: the writer's, or the reader's. */
+  get role(): PoolRole {
+    return this.#role;
+  }
+
   static {
     overridePoolCounters(RoutedPool.prototype, (pool, counter) => (pool instanceof RoutedPool ? pool.#sum(counter) : 0));
   }
@@ -181,6 +186,7 @@ export class RoutedPool extends pg.Pool {
       // promise form would use the application's `Promise` option, whatever it is.
       super.end(() => undefined);
       this.#router.nudge();
+      this.#settings.onClose?.();
     }
     return this.#nodes.endAll();
   }

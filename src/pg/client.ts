@@ -1,0 +1,107 @@
+import pg from 'pg';
+import { aimClient, destroySocket, isEnding } from '../connect/pg-wire.js';
+import { PgSplitError } from '../errors.js';
+import { followNode } from '../split/pool/node-client.js';
+import type { SplitRuntime } from '../split/split-runtime.js';
+import { routedConfig, type PgSplitConfigOptions, type Routed } from './pg-config.js';
+import { acquireRuntime, releaseRuntime } from './shared-runtimes.js';
+
+/** pg.Client's config, and pg-split's options for a config that names several hosts. */
+export interface ClientConfig extends Omit<pg.ClientConfig, 'port'> {
+  /** A port, or libpq's list of ports (one per host). */
+  readonly port?: number | string | undefined;
+  readonly pgSplit?: PgSplitConfigOptions;
+  readonly target_session_attrs?: string;
+  readonly load_balance_hosts?: string;
+}
+
+/** The config keys that say where to connect: a routed Client learns them from its node in connect(). */
+const WHERE = new Set(['connectionString', 'host', 'port', 'password', 'ssl', 'target_session_attrs', 'load_balance_hosts', 'pgSplit']);
+
+/** What pg's constructor is given for a routed Client: the application's other keys, the target's user, database and startup options. */
+function constructorConfig(config: unknown, routed: Routed): pg.ClientConfig {
+  const own = typeof config === 'object' && config !== null ? (config as Record<string, unknown>) : {};
+  const rest = Object.fromEntries(Object.entries(own).filter(([k]) => !WHERE.has(k)));
+  const { target } = routed;
+  const startup = Object.fromEntries(
+    ['application_name', 'options', 'client_encoding', 'fallback_application_name'].flatMap((k) => {
+      const v = target.option(k);
+      return v ? [[k, v]] : [];
+    }),
+  );
+  return { ...rest, ...startup, user: target.user, database: target.dbname, host: target.hosts[0]?.host ?? 'localhost', port: 5432 };
+}
+
+type ConnectCallback = (err: Error | null, client?: pg.Client) => void;
+
+/**
+ * pg.Client, reading its config as libpq would. A config pg serves as it is
+ * (one host, no multi-host keyword, no `pgSplit`) makes a plain pg.Client.
+ * Any other connects, in `connect()`, to a node of the cluster runtime
+ * shared by every Pool and Client of the process that names the same
+ * servers, chosen by its target_session_attrs (the primary for `read-write`,
+ * a standby for `standby`, ...), and is cut (its `error`, then `end`, as
+ * when the server ends a session) once that node no longer serves it:
+ * demoted, a stale primary, frozen, lagging past the limit.
+ */
+export class Client extends pg.Client {
+  readonly #routed: Routed | null;
+  #runtime: SplitRuntime | null = null;
+
+  constructor(config?: string | ClientConfig) {
+    const routed = routedConfig(config);
+    super(routed === null ? (config as string | pg.ClientConfig | undefined) : constructorConfig(config, routed));
+    this.#routed = routed;
+  }
+
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+  override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
+    const routed = this.#routed;
+    if (routed === null || this.#runtime !== null) return callback === undefined ? super.connect() : super.connect(callback);
+    const connected = this.#connectRouted(routed);
+    if (callback === undefined) return connected;
+    const done = callback as ConnectCallback;
+    connected.then(
+      () => done(null, this),
+      (err: Error) => done(err),
+    );
+  }
+
+  async #connectRouted(routed: Routed): Promise<pg.Client> {
+    const runtime = acquireRuntime(routed);
+    this.#runtime = runtime;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      runtime.unfollow(this);
+      releaseRuntime(routed, runtime);
+    };
+    try {
+      const timeout = (this as unknown as { _connectionTimeoutMillis?: number })._connectionTimeoutMillis;
+      const hostIndex = await runtime.nodeFor(routed.role, timeout !== undefined && timeout > 0 ? timeout : undefined);
+      const config = runtime.router.configFor(hostIndex);
+      if (config === null || isEnding(this)) throw new PgSplitError('PGSPLIT_ENDED', 'pg-split: the client was ended before it connected');
+      aimClient(this, config);
+      followNode(this, runtime.router, hostIndex, () => undefined, { listenToErrors: false });
+      await super.connect();
+      this.once('end', release);
+      runtime.follow(this, routed.role, hostIndex);
+      return this;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** Held by the application for as long as it is open: a transaction may be under way. */
+  get pgSplitCheckedOut(): boolean {
+    return true;
+  }
+
+  /** Cuts the connection: a statement in flight fails, `error` then `end` are emitted (pg's "Connection terminated unexpectedly"). */
+  fence(): void {
+    destroySocket(this);
+  }
+}

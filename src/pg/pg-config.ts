@@ -1,0 +1,187 @@
+/**
+ * What pg-split/pg makes of the config `pg.Client` and `pg.Pool` are given:
+ * plain (one host, no multi-host keyword, no `pgSplit`: handed to pg as it
+ * is), or routed: read as libpq reads it (connection string, fields and
+ * environment), with the role its target_session_attrs asks for and the key
+ * of the cluster runtime it shares with every other config naming the same
+ * servers the same way.
+ */
+import { parse as pgParse } from 'pg-connection-string';
+import type { Env } from '../conninfo/defaults.js';
+import { parseConnInfo } from '../conninfo/parse.js';
+import { orderedParams } from '../conninfo/params.js';
+import { targetOf, type ConnectionTarget } from '../conninfo/resolve.js';
+import { ConnInfoError, OptionError } from '../errors.js';
+import { describeValue, optionsObject } from '../input.js';
+import type { PoolRole } from '../roles/role-decision.js';
+import {
+  checkSplitOptions,
+  policyFromTarget,
+  resolveSplitOptions,
+  type ResolvedSplitOptions,
+  type SplitOptions,
+} from '../split/options.js';
+
+/** The pg-split options a config may carry under `pgSplit` (pool settings are the pool's own keys). */
+export type PgSplitConfigOptions = Omit<SplitOptions, 'writer' | 'reader' | 'waitForPrimary' | 'env' | 'osUser' | 'homeDir' | 'warn'>;
+
+const PG_SPLIT_KEYS = [
+  'readerPolicy',
+  'balance',
+  'recheckMillis',
+  'failoverRecheckMillis',
+  'checkTimeoutMillis',
+  'reconnectMaxDelayMillis',
+  'failoverTimeoutMillis',
+  'idleAfterMillis',
+  'lookup',
+  'maxReplicaLag',
+  'consistency',
+  'sessionReads',
+  'patroni',
+  'discovery',
+] as const;
+
+/** pg config fields that say where and as whom to connect, and the libpq keyword each is. */
+const CONNECTION_FIELDS: ReadonlyArray<readonly [string, string]> = [
+  ['host', 'host'],
+  ['port', 'port'],
+  ['user', 'user'],
+  ['database', 'dbname'],
+  ['password', 'password'],
+  ['target_session_attrs', 'target_session_attrs'],
+  ['load_balance_hosts', 'load_balance_hosts'],
+];
+
+/** A config pg-split/pg routes. */
+export interface Routed {
+  readonly target: ConnectionTarget;
+  readonly options: ResolvedSplitOptions;
+  /** Which nodes its connections go to: the writer's, or the reader's (for `any`: the first that accepts). */
+  readonly role: PoolRole;
+  /** Configs with the same key share one cluster runtime: the same servers, credentials, options and reader policy. */
+  readonly key: string;
+}
+
+const hasList = (value: unknown): boolean => typeof value === 'string' && value.includes(',');
+
+/** Whether libpq would read several hosts, or a multi-host keyword, from these params. */
+function multiHost(params: ReadonlyMap<string, string>): boolean {
+  return (
+    hasList(params.get('host')) ||
+    hasList(params.get('hostaddr')) ||
+    hasList(params.get('port')) ||
+    params.has('target_session_attrs') ||
+    params.has('load_balance_hosts')
+  );
+}
+
+/** A value as libpq's keyword=value syntax needs it: quoted when empty or holding a space, a quote or a backslash. */
+function conninfoValue(value: string): string {
+  if (value !== '' && !/[\s'\\]/.test(value)) return value;
+  return `'${value.replace(/['\\]/g, (c) => `\\${c}`)}'`;
+}
+
+/** The connection string's own params (libpq's reading), else null when it is not a string libpq reads but pg does. */
+function stringParams(text: string): Map<string, string> | null {
+  try {
+    return new Map(parseConnInfo(text));
+  } catch (err) {
+    // A string only pg reads (its own URL forms): pg's, as it is. One neither reads fails with libpq's words.
+    if (!(err instanceof ConnInfoError)) throw err;
+    try {
+      pgParse(text);
+      return null;
+    } catch {
+      throw err;
+    }
+  }
+}
+
+/** libpq's sslmode for pg's `ssl` field: false disables TLS, `rejectUnauthorized: false` requires it unverified, else verified. */
+function sslmodeOf(ssl: unknown): string | undefined {
+  if (ssl === undefined || ssl === null) return undefined;
+  if (ssl === false) return 'disable';
+  if (typeof ssl === 'object' && (ssl as { rejectUnauthorized?: unknown }).rejectUnauthorized === false) return 'require';
+  return 'verify-full';
+}
+
+/** Keyed by identity: a function option (lookup, a discovery function) makes its own cluster. */
+const functionIds = new WeakMap<object, number>();
+let functionCount = 0;
+function keyOf(value: unknown): string {
+  return JSON.stringify(value ?? null, (_k, v: unknown) => {
+    if (typeof v !== 'function') return v;
+    let id = functionIds.get(v);
+    if (id === undefined) functionIds.set(v, (id = ++functionCount));
+    return `function#${id}`;
+  });
+}
+
+function roleOf(target: ConnectionTarget): PoolRole {
+  return target.targetSessionAttrs === 'read-write' || target.targetSessionAttrs === 'primary' ? 'writer' : 'reader';
+}
+
+/** The pg config as an object: pg's rule (a string is its connectionString; nothing is {}). */
+function asObject(config: unknown): Readonly<Record<string, unknown>> {
+  if (config === undefined || config === null) return {};
+  if (typeof config === 'string') return { connectionString: config };
+  if (typeof config !== 'object') throw new OptionError(`Expected a pg config object or a connection string, got ${describeValue(config)}`);
+  return config as Record<string, unknown>;
+}
+
+/**
+ * Null for a config pg serves as it is: one host, no target_session_attrs
+ * or load_balance_hosts (in the string, the fields or the environment) and
+ * no `pgSplit`. Else the routed reading. Throws ConnInfoError (libpq's
+ * words) or OptionError.
+ */
+export function routedConfig(input: unknown, env: Env = process.env): Routed | null {
+  const config = asObject(input);
+  const pgSplit = config['pgSplit'];
+  const text = config['connectionString'];
+  if (text !== undefined && typeof text !== 'string')
+    throw new OptionError(`Expected \`connectionString\` to be a string, got ${describeValue(text)}`);
+  const fromString = text === undefined ? new Map<string, string>() : stringParams(text);
+  if (fromString === null && pgSplit === undefined) return null;
+  // pg's rule: what the string sets wins over the fields.
+  const params = new Map<string, string>();
+  for (const [field, keyword] of CONNECTION_FIELDS) {
+    const value = field === 'password' ? config['password'] : config[field];
+    if (value === undefined || value === null || value === '') continue;
+    if (typeof value !== 'string' && typeof value !== 'number')
+      throw new OptionError(
+        `Expected \`${field}\` to be a string${field === 'port' ? ' or a number' : ''} with several hosts, got ${describeValue(value)}`,
+      );
+    params.set(keyword, String(value));
+  }
+  const sslmode = sslmodeOf(config['ssl']);
+  if (sslmode !== undefined) params.set('sslmode', sslmode);
+  const timeout = config['connectionTimeoutMillis'];
+  if (typeof timeout === 'number' && timeout > 0) params.set('connect_timeout', String(Math.max(1, Math.ceil(timeout / 1000))));
+  for (const [k, v] of fromString ?? []) params.set(k, v);
+  const fromEnv = (name: string): boolean => env[name] !== undefined && env[name] !== '';
+  const routedByEnv =
+    (!params.has('host') && !params.has('hostaddr') && hasList(env['PGHOST'] ?? env['PGHOSTADDR'])) ||
+    (!params.has('port') && hasList(env['PGPORT'])) ||
+    (!params.has('target_session_attrs') && fromEnv('PGTARGETSESSIONATTRS')) ||
+    (!params.has('load_balance_hosts') && fromEnv('PGLOADBALANCEHOSTS'));
+  if (pgSplit === undefined && !multiHost(params) && !routedByEnv) return null;
+  const conninfo = orderedParams(params)
+    .map(([k, v]) => `${k}=${conninfoValue(v)}`)
+    .join(' ');
+  const target = targetOf(conninfo, { env });
+  const given = optionsObject('pgSplit', pgSplit ?? {}, PG_SPLIT_KEYS);
+  checkSplitOptions(given);
+  const resolved = resolveSplitOptions(given, target);
+  // target_session_attrs=any: libpq's first host that accepts (in random order with load_balance_hosts=random).
+  const anyHost = target.targetSessionAttrs === 'any' && given['readerPolicy'] === undefined;
+  const options: ResolvedSplitOptions = anyHost
+    ? Object.freeze({ ...resolved, readerPolicy: 'any', balance: target.loadBalanceHosts === 'random' ? 'random' : 'first' })
+    : { ...resolved, readerPolicy: given['readerPolicy'] === undefined ? policyFromTarget(target) : resolved.readerPolicy };
+  // The servers as libpq resolved them (one port for every host, or one each), and what else the sessions share.
+  const own = new Set(['host', 'hostaddr', 'port', 'target_session_attrs', 'load_balance_hosts', 'application_name']);
+  const shared = orderedParams(params).filter(([k]) => !own.has(k));
+  const key = keyOf([shared, target.hosts.map((h) => [h.host, h.hostaddr, h.portText]), given, options.readerPolicy, options.balance]);
+  return { target, options, role: anyHost ? 'reader' : roleOf(target), key };
+}

@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { after, before, describe, test } from 'node:test';
+import knex, { type Knex } from 'knex';
+import pgSplitPg, { Client, Pool } from '../../src/pg/index.js';
+import { sharedRuntimes } from '../../src/pg/shared-runtimes.js';
+import { RoutedPool } from '../../src/split/pool/routed-pool.js';
+import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { testNet } from '../support/net.js';
+import { sessionsNamed, waitForNoSessions } from '../support/server-count.js';
+import { until } from '../support/until.js';
+
+/**
+ * pg-split/pg in place of pg (issue: every Node stack that reaches
+ * PostgreSQL through pg): a plain config is pg's own; every Pool and Client
+ * naming the same hosts shares one watch and goes where its
+ * target_session_attrs says; a Client whose node stops serving it is cut as
+ * a server ending its session would; knex, given the module as its driver,
+ * follows a failover. The servers say who answered.
+ */
+const net = testNet(import.meta.url);
+const WHO = 'SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
+/** The monitoring sessions' status query: how the servers tell pg-split's own sessions from the pools'. */
+const MONITORS = "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%AS in_recovery%' AND pid <> pg_backend_pid()";
+
+interface Who {
+  host: string;
+  standby: boolean;
+}
+
+async function who(q: { query(text: string): Promise<{ rows: unknown[] }> }): Promise<Who> {
+  return (await q.query(WHO)).rows[0] as Who;
+}
+
+function urlOf(cluster: Cluster, nodes: readonly ClusterNode[], query: string): string {
+  return `postgresql://postgres@${nodes.map((n) => `${n.host}:${cluster.port}`).join(',')}/postgres?${query}`;
+}
+
+async function monitorsOn(node: ClusterNode): Promise<number> {
+  return (await node.query<{ n: number }>(MONITORS))[0]?.n ?? 0;
+}
+
+describe('pg-split/pg', { timeout: 180_000 }, () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ standbys: 2, firstAddress: net.first });
+    await cluster.primary.query('CREATE TABLE pg_module_writes (id serial PRIMARY KEY, host text NOT NULL, standby boolean NOT NULL)');
+    await cluster.waitForReplication();
+  });
+  after(() => cluster?.destroy());
+
+  test('exports what pg exports, the same objects; ESM and CommonJS alike', async () => {
+    const require = createRequire(import.meta.url);
+    const pg = require('pg') as Record<string, unknown>;
+    for (const name of [
+      'types',
+      'defaults',
+      'Query',
+      'DatabaseError',
+      'escapeIdentifier',
+      'escapeLiteral',
+      'Result',
+      'TypeOverrides',
+      'Connection',
+    ])
+      assert.equal((pgSplitPg as Record<string, unknown>)[name], pg[name], name);
+    assert.equal(pgSplitPg.native, null);
+    const cjs = require('pg-split/pg') as Record<string, unknown>;
+    assert.equal(typeof cjs['Pool'], 'function');
+    assert.equal(cjs['types'], pg['types']);
+    // By name, as an application imports it (the package's own dist/, built by npm test).
+    const name = 'pg-split/pg';
+    const esm = (await import(name)) as Record<string, unknown>;
+    assert.equal(typeof esm['Client'], 'function');
+  });
+
+  test('a plain config is pg own: a pg.Pool and a pg.Client, no monitoring session, no shared runtime', async () => {
+    const app = 'pg-module-plain';
+    const url = `postgresql://postgres@${cluster.primary.host}:${cluster.port}/postgres?application_name=${app}`;
+    const pool = new Pool({ connectionString: url });
+    const client = new Client(url);
+    try {
+      assert.ok(!(pool instanceof RoutedPool));
+      assert.deepEqual(await who(pool), { host: cluster.primary.host, standby: false });
+      await client.connect();
+      assert.deepEqual(await who(client), { host: cluster.primary.host, standby: false });
+      assert.equal(sharedRuntimes(), 0);
+      assert.equal(await sessionsNamed(cluster, app), 2, 'the pool connection and the client, nothing else');
+      // libpq's error, at once, for a value libpq rejects.
+      assert.throws(() => new Pool({ connectionString: 'postgresql://a,b/db?target_session_attrs=bogus' }), {
+        name: 'ConnInfoError',
+        message: /invalid target_session_attrs value: "bogus"/,
+      });
+      assert.equal(sharedRuntimes(), 0);
+    } finally {
+      await Promise.all([pool.end(), client.end()]);
+    }
+  });
+
+  test('Pools and Clients naming the same hosts share one watch, and each goes where its target_session_attrs says', async () => {
+    const app = 'pg-module-shared';
+    const hosts = cluster.nodes.map((n) => n.host).join(',');
+    const writer = new Pool({ connectionString: urlOf(cluster, cluster.nodes, `target_session_attrs=read-write&application_name=${app}`) });
+    const reader = new Pool({
+      connectionString: urlOf(cluster, cluster.nodes, `target_session_attrs=prefer-standby&application_name=${app}`),
+    });
+    // The object form, one port for every host, as Sequelize and knex pass it.
+    const rw = new Client({
+      host: hosts,
+      port: cluster.port,
+      user: 'postgres',
+      database: 'postgres',
+      target_session_attrs: 'read-write',
+      application_name: app,
+    });
+    const ro = new Client({
+      host: hosts,
+      port: String(cluster.port),
+      user: 'postgres',
+      database: 'postgres',
+      target_session_attrs: 'prefer-standby',
+    });
+    try {
+      assert.ok(writer instanceof Pool && reader instanceof Pool);
+      assert.deepEqual(await who(writer), { host: cluster.primary.host, standby: false });
+      assert.equal((await who(reader)).standby, true);
+      await Promise.all([rw.connect(), ro.connect()]);
+      assert.deepEqual(await who(rw), { host: cluster.primary.host, standby: false });
+      assert.equal((await who(ro)).standby, true);
+      assert.equal(sharedRuntimes(), 1, 'two pools and two clients on the same hosts make one runtime');
+      for (const node of cluster.nodes) assert.equal(await monitorsOn(node), 1, `${node.host}: one monitoring session for all four`);
+    } finally {
+      await Promise.all([writer.end(), reader.end(), rw.end(), ro.end()]);
+    }
+    assert.equal(sharedRuntimes(), 0, 'the last one ended ends the runtime');
+    assert.equal(await waitForNoSessions(cluster, app), 0);
+  });
+
+  test('through a failover: a Client on the old primary is cut (error, then end); the Pool and new Clients write on the new primary only', async () => {
+    const url = urlOf(cluster, cluster.nodes, 'target_session_attrs=read-write');
+    const pool = new Pool({ connectionString: url, max: 4 });
+    pool.on('error', () => undefined);
+    const held = new Client(url);
+    const seen: string[] = [];
+    held.on('error', (err: Error) => seen.push(`error: ${err.message}`));
+    held.on('end', () => seen.push('end'));
+    await held.connect();
+    assert.equal((await who(held)).host, cluster.primary.host);
+    const write = async (): Promise<Who> =>
+      (
+        await pool.query(
+          'INSERT INTO pg_module_writes (host, standby) VALUES (host(inet_server_addr()), pg_is_in_recovery()) RETURNING host, standby',
+        )
+      ).rows[0] as Who;
+    assert.equal((await write()).host, cluster.primary.host);
+    const [s1, s2] = cluster.standbys as [ClusterNode, ClusterNode];
+    const old = cluster.primary;
+    await old.stop('fast');
+    await s1.promote();
+    await s2.follow(s1);
+    await until('the held client ended', () => seen.includes('end'), 30_000);
+    assert.ok(seen[0]?.startsWith('error: '), `error before end: ${seen.join(' | ')}`);
+    for (let i = 0; i < 5; i++) assert.deepEqual(await write(), { host: s1.host, standby: false });
+    const fresh = new Client(url);
+    await fresh.connect();
+    assert.deepEqual(await who(fresh), { host: s1.host, standby: false });
+    await Promise.all([fresh.end(), pool.end(), held.end()]);
+    const rows = await s1.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_module_writes WHERE standby');
+    assert.equal(rows[0]?.n, 0, 'a write was acknowledged by a standby');
+    assert.equal(sharedRuntimes(), 0);
+  });
+});
+
+test(
+  'knex, given pg-split/pg as its driver, writes on the primary and reads on a standby through a failover, and leaves nothing open',
+  { timeout: 180_000 },
+  async () => {
+    const cluster = await startCluster({ standbys: 2, firstAddress: net.address(20) });
+    const app = 'pg-module-knex';
+    // knex's pg dialect, with pg-split/pg where it would require pg (docs/recipes.md).
+    const require = createRequire(import.meta.url);
+    const KnexPg = require('knex/lib/dialects/postgres') as new (config: Knex.Config) => Knex.Client;
+    class PgSplitKnex extends KnexPg {
+      _driver(): unknown {
+        return pgSplitPg;
+      }
+    }
+    const connect = (target: string): Knex =>
+      knex({
+        client: PgSplitKnex as unknown as typeof Knex.Client,
+        connection: { connectionString: urlOf(cluster, cluster.nodes, `target_session_attrs=${target}&application_name=${app}`) },
+        pool: { min: 0, max: 4 },
+      });
+    const writes = connect('read-write');
+    const reads = connect('standby');
+    try {
+      await writes.schema.createTable('knex_writes', (t) => {
+        t.increments('id');
+        t.text('host').notNullable();
+        t.boolean('standby').notNullable();
+      });
+      const write = async (): Promise<Who> =>
+        (
+          await writes<Who>('knex_writes').insert(
+            { host: writes.raw('host(inet_server_addr())'), standby: writes.raw('pg_is_in_recovery()') },
+            ['host', 'standby'],
+          )
+        )[0] as Who;
+      assert.deepEqual(await write(), { host: cluster.primary.host, standby: false });
+      const read = async (): Promise<Who> => (await reads.raw<{ rows: Who[] }>(WHO)).rows[0] as Who;
+      assert.equal((await read()).standby, true);
+      const [s1, s2] = cluster.standbys as [ClusterNode, ClusterNode];
+      await cluster.primary.stop('fast');
+      await s1.promote();
+      await s2.follow(s1);
+      // knex's own pool drops the connection that was cut and opens one on the new primary; the application is not restarted.
+      let written: Who | null = null;
+      await until(
+        'knex writes again',
+        async () => {
+          written = await write().catch(() => null);
+          return written !== null;
+        },
+        30_000,
+      );
+      assert.deepEqual(written, { host: s1.host, standby: false });
+      for (let i = 0; i < 5; i++) assert.deepEqual(await write(), { host: s1.host, standby: false });
+      assert.deepEqual(await until('a standby reads', async () => (await read().catch(() => null))?.standby === true, 30_000), undefined);
+      const onStandby = await s1.query<{ n: number }>('SELECT count(*)::int AS n FROM knex_writes WHERE standby');
+      assert.equal(onStandby[0]?.n, 0);
+    } finally {
+      await Promise.all([writes.destroy(), reads.destroy()]);
+      assert.equal(sharedRuntimes(), 0, "nothing left open after knex's own destroy()");
+      assert.equal(await waitForNoSessions(cluster, app), 0);
+      await cluster.destroy();
+    }
+  },
+);
