@@ -7,6 +7,7 @@
  * servers the same way.
  */
 import { parse as pgParse } from 'pg-connection-string';
+import { conninfoValue } from '../conninfo/conninfo-value.js';
 import type { Env } from '../conninfo/defaults.js';
 import { parseConnInfo } from '../conninfo/parse.js';
 import { orderedParams } from '../conninfo/params.js';
@@ -18,6 +19,7 @@ import {
   checkSplitOptions,
   policyFromTarget,
   resolveSplitOptions,
+  SPLIT_KEYS,
   type ResolvedSplitOptions,
   type SplitOptions,
 } from '../split/options.js';
@@ -25,22 +27,9 @@ import {
 /** The pg-split options a config may carry under `pgSplit` (pool settings are the pool's own keys). */
 export type PgSplitConfigOptions = Omit<SplitOptions, 'writer' | 'reader' | 'waitForPrimary' | 'env' | 'osUser' | 'homeDir' | 'warn'>;
 
-const PG_SPLIT_KEYS = [
-  'readerPolicy',
-  'balance',
-  'recheckMillis',
-  'failoverRecheckMillis',
-  'checkTimeoutMillis',
-  'reconnectMaxDelayMillis',
-  'failoverTimeoutMillis',
-  'idleAfterMillis',
-  'lookup',
-  'maxReplicaLag',
-  'consistency',
-  'sessionReads',
-  'patroni',
-  'discovery',
-] as const;
+/** connectSplit's options but the pool settings (the config's own), the start-up wait and the resolve context (pg's environment). */
+const NOT_IN_PG_SPLIT: ReadonlySet<string> = new Set(['writer', 'reader', 'waitForPrimary', 'env', 'osUser', 'homeDir', 'warn']);
+const PG_SPLIT_KEYS = SPLIT_KEYS.filter((k) => !NOT_IN_PG_SPLIT.has(k));
 
 /** pg config fields that say where and as whom to connect, and the libpq keyword each is. */
 const CONNECTION_FIELDS: ReadonlyArray<readonly [string, string]> = [
@@ -74,12 +63,6 @@ function multiHost(params: ReadonlyMap<string, string>): boolean {
     params.has('target_session_attrs') ||
     params.has('load_balance_hosts')
   );
-}
-
-/** A value as libpq's keyword=value syntax needs it: quoted when empty or holding a space, a quote or a backslash. */
-function conninfoValue(value: string): string {
-  if (value !== '' && !/[\s'\\]/.test(value)) return value;
-  return `'${value.replace(/['\\]/g, (c) => `\\${c}`)}'`;
 }
 
 /** The connection string's own params (libpq's reading), else null when it is not a string libpq reads but pg does. */

@@ -112,7 +112,7 @@ export interface ResolvedSplitOptions {
 const POLICIES: readonly ReaderPolicy[] = ['prefer-standby', 'standby', 'any', 'primary'];
 const BALANCES: readonly Balance[] = ['round-robin', 'random', 'least-busy'];
 
-const SPLIT_KEYS = [
+export const SPLIT_KEYS = [
   ...resolveContextKeys,
   'writer',
   'reader',

@@ -63,7 +63,7 @@ describe('pg-split/pg', { timeout: 180_000 }, () => {
       'TypeOverrides',
       'Connection',
     ])
-      assert.equal((pgSplitPg as Record<string, unknown>)[name], pg[name], name);
+      assert.equal((pgSplitPg as unknown as Record<string, unknown>)[name], pg[name], name);
     assert.equal(pgSplitPg.native, null);
     const cjs = require('pg-split/pg') as Record<string, unknown>;
     assert.equal(typeof cjs['Pool'], 'function');
