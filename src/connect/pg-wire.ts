@@ -6,9 +6,10 @@ import type pg from 'pg';
  * pg.Client's protocol connection (which emits every message and owns the
  * socket), its `unref()` (what pg-pool's allowExitOnIdle calls; @types/pg
  * does not declare it), its `_ending` flag, pg's own English texts for connection
- * failures that carry no SQLSTATE, pg-pool's counters (prototype
- * getters), and where a client not yet connected will connect (`aimClient`). `test/integration/pg-versions.test.ts` runs each of these against
- * the oldest and the newest pg the peer range allows.
+ * failures that carry no SQLSTATE, pg-pool's counters (prototype getters),
+ * and where a client not yet connected will connect (`aimClient`).
+ * `test/integration/pg-versions.test.ts` runs each of these against the
+ * oldest and the newest pg the peer range allows.
  */
 interface WireConnection extends EventEmitter {
   readonly stream?: { destroy(): void };

@@ -46,12 +46,16 @@ type ConnectCallback = (err: Error | null, client?: pg.Client) => void;
  */
 export class Client extends pg.Client {
   readonly #routed: Routed | null;
+  /** pg's connectionTimeoutMillis also bounds the wait for a node. */
+  readonly #connectTimeoutMillis: number | undefined;
   #runtime: SplitRuntime | null = null;
 
   constructor(config?: string | ClientConfig) {
     const routed = routedConfig(config);
     super(routed === null ? (config as string | pg.ClientConfig | undefined) : constructorConfig(config, routed));
     this.#routed = routed;
+    const timeout = typeof config === 'object' ? config.connectionTimeoutMillis : undefined;
+    this.#connectTimeoutMillis = timeout !== undefined && timeout > 0 ? timeout : undefined;
   }
 
   override connect(): Promise<pg.Client>;
@@ -79,10 +83,8 @@ export class Client extends pg.Client {
       releaseRuntime(routed, runtime);
     };
     try {
-      const timeout = (this as unknown as { _connectionTimeoutMillis?: number })._connectionTimeoutMillis;
-      const hostIndex = await runtime.nodeFor(routed.role, timeout !== undefined && timeout > 0 ? timeout : undefined);
-      const config = runtime.router.configFor(hostIndex);
-      if (config === null || isEnding(this)) throw new PgSplitError('PGSPLIT_ENDED', 'pg-split: the client was ended before it connected');
+      const { hostIndex, config } = await runtime.nodeFor(routed.role, this.#connectTimeoutMillis);
+      if (isEnding(this)) throw new PgSplitError('PGSPLIT_ENDED', 'pg-split: the client was ended before it connected');
       aimClient(this, config);
       followNode(this, runtime.router, hostIndex, () => undefined, { listenToErrors: false });
       await super.connect();

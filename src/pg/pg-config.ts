@@ -15,21 +15,14 @@ import { targetOf, type ConnectionTarget } from '../conninfo/resolve.js';
 import { ConnInfoError, OptionError } from '../errors.js';
 import { describeValue, optionsObject } from '../input.js';
 import type { PoolRole } from '../roles/role-decision.js';
-import {
-  checkSplitOptions,
-  policyFromTarget,
-  resolveSplitOptions,
-  SPLIT_KEYS,
-  type ResolvedSplitOptions,
-  type SplitOptions,
-} from '../split/options.js';
+import { resolveSplitOptions, SPLIT_KEYS, type ResolvedSplitOptions, type SplitOptions } from '../split/options.js';
 
-/** The pg-split options a config may carry under `pgSplit` (pool settings are the pool's own keys). */
-export type PgSplitConfigOptions = Omit<SplitOptions, 'writer' | 'reader' | 'waitForPrimary' | 'env' | 'osUser' | 'homeDir' | 'warn'>;
+/** connectSplit's options that `pgSplit` leaves out: the pool settings (the config's own), the start-up wait and the resolve context (pg's environment). */
+const NOT_IN_PG_SPLIT = ['writer', 'reader', 'waitForPrimary', 'env', 'osUser', 'homeDir', 'warn'] as const;
+const PG_SPLIT_KEYS = SPLIT_KEYS.filter((k) => !(NOT_IN_PG_SPLIT as readonly string[]).includes(k));
 
-/** connectSplit's options but the pool settings (the config's own), the start-up wait and the resolve context (pg's environment). */
-const NOT_IN_PG_SPLIT: ReadonlySet<string> = new Set(['writer', 'reader', 'waitForPrimary', 'env', 'osUser', 'homeDir', 'warn']);
-const PG_SPLIT_KEYS = SPLIT_KEYS.filter((k) => !NOT_IN_PG_SPLIT.has(k));
+/** The pg-split options a config may carry under `pgSplit`. */
+export type PgSplitConfigOptions = Omit<SplitOptions, (typeof NOT_IN_PG_SPLIT)[number]>;
 
 /** pg config fields that say where and as whom to connect, and the libpq keyword each is. */
 const CONNECTION_FIELDS: ReadonlyArray<readonly [string, string]> = [
@@ -155,13 +148,12 @@ export function routedConfig(input: unknown, env: Env = process.env): Routed | n
     .join(' ');
   const target = targetOf(conninfo, { env });
   const given = optionsObject('pgSplit', pgSplit ?? {}, PG_SPLIT_KEYS);
-  checkSplitOptions(given);
   const resolved = resolveSplitOptions(given, target);
   // target_session_attrs=any: libpq's first host that accepts (in random order with load_balance_hosts=random).
   const anyHost = target.targetSessionAttrs === 'any' && given['readerPolicy'] === undefined;
   const options: ResolvedSplitOptions = anyHost
     ? Object.freeze({ ...resolved, readerPolicy: 'any', balance: target.loadBalanceHosts === 'random' ? 'random' : 'first' })
-    : { ...resolved, readerPolicy: given['readerPolicy'] === undefined ? policyFromTarget(target) : resolved.readerPolicy };
+    : resolved;
   // The servers as libpq resolved them (one port for every host, or one each), and what else the sessions share.
   const own = new Set(['host', 'hostaddr', 'port', 'target_session_attrs', 'load_balance_hosts', 'application_name']);
   const shared = orderedParams(params).filter(([k]) => !own.has(k));

@@ -23,6 +23,8 @@ import type { ResolvedSplitOptions } from './options.js';
 import { authorityOf } from './patroni/authority-of.js';
 import { WriteWitness } from './patroni/write-witness.js';
 import { Balancer } from './pool/balancer.js';
+import type { ClientConfig } from 'pg';
+import { noNodeError } from './pool/checkouts.js';
 import { ConnectionRegistry, type Fenceable } from './pool/connection-registry.js';
 import { fenceAfterEpisode, fencePlan } from './pool/fence-plan.js';
 import type { PoolSettings } from './pool/pool-settings.js';
@@ -175,30 +177,20 @@ export class SplitRuntime {
     });
   }
 
-  /** Whether the decision has a node for `role` that a new connection may go to now. */
-  hasNode(role: PoolRole): boolean {
-    const d = this.watch.decision;
-    const nodes = role === 'writer' ? (d.writer === null ? [] : [d.writer]) : d.readers;
-    return nodes.some((i) => this.watch.usable(i));
-  }
-
   /**
-   * The node a pg-split/pg Client connects to for `role`: the writer, or the
-   * next reader; waits for one up to failoverTimeoutMillis (PGSPLIT_NO_NODE),
-   * and fails as soon as every host refused the login.
+   * The node a pg-split/pg Client connects to for `role` (the writer, or the
+   * next reader) and how to reach it; waits for one as a pool's checkout
+   * does, up to `timeoutMillis` (failoverTimeoutMillis by default), and fails
+   * as soon as every host refused the login.
    */
-  async nodeFor(role: PoolRole, timeoutMillis = this.options.failoverTimeoutMillis): Promise<number> {
+  async nodeFor(role: PoolRole, timeoutMillis = this.options.failoverTimeoutMillis): Promise<{ hostIndex: number; config: ClientConfig }> {
     this.touch();
     const deadline = Date.now() + timeoutMillis;
-    const noNode = (): Error =>
-      new PgSplitError(
-        role === 'writer' ? 'PGSPLIT_NO_PRIMARY' : 'PGSPLIT_NO_READER',
-        `pg-split: no ${role === 'writer' ? 'read-write primary' : 'node to read from'} found within ${timeoutMillis} ms\n${this.describe()}`,
-      );
     for (;;) {
-      const node = this.router.pick(role);
-      if (node !== null) return node;
-      await this.watch.waitFor(() => this.hasNode(role), deadline, noNode, 'refusals');
+      const hostIndex = this.router.pick(role);
+      const config = hostIndex === null ? null : this.router.configFor(hostIndex);
+      if (hostIndex !== null && config !== null) return { hostIndex, config };
+      await this.router.waitFor(role, deadline, () => noNodeError(role, timeoutMillis, () => this.describe()));
     }
   }
 

@@ -28,6 +28,7 @@ function appWith(pgDir: string): string {
   cpSync(join(BUILD, 'src'), join(split, 'src'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules', pgDir), join(modules, 'pg'));
   symlinkSync(join(ROOT, 'node_modules', 'p-retry'), join(modules, 'p-retry'));
+  symlinkSync(join(ROOT, 'node_modules', 'pg-connection-string'), join(modules, 'pg-connection-string'));
   writeFileSync(join(app, 'package.json'), JSON.stringify({ type: 'module' }));
   cpSync(join(ROOT, 'test', 'pg-versions', 'probe-internals.mjs'), join(app, 'probe-internals.mjs'));
   return app;
@@ -62,7 +63,7 @@ describe('pg internals pg-split relies on (connect/pg-wire.ts), on the oldest an
           .filter(([, ok]) => !ok)
           .map(([name]) => name);
         assert.deepEqual(failed, [], `pg ${report.pgVersion}: ${JSON.stringify(report.checks)}`);
-        assert.equal(Object.keys(report.checks).length, 13);
+        assert.equal(Object.keys(report.checks).length, 15);
       } finally {
         rmSync(app, { recursive: true, force: true });
       }

@@ -77,6 +77,20 @@ out.checks.failQueuedCheckouts =
 held.release();
 await tiny.end();
 
+// A client not yet connected can be aimed at another server (pg-split/pg's Client learns its node in connect()).
+const aimed = new pg.Client({ ...config, host: '127.0.0.1', port: 1 });
+wire.aimClient(aimed, config);
+await aimed.connect();
+const aimedAt = (await aimed.query('select host(inet_server_addr()) as host')).rows[0];
+out.checks.aimClient = aimedAt.host === primaryHost;
+await aimed.end();
+
+// pg-split/pg's Pool on this pg: a read-write string goes to the primary.
+const splitPg = (await import('pg-split/src/pg/index.js')).default;
+const routed = new splitPg.Pool({ connectionString: `${url}${url.includes('?') ? '&' : '?'}target_session_attrs=read-write` });
+out.checks.pgModulePool = (await routed.query('select pg_is_in_recovery() as standby')).rows[0].standby === false;
+await routed.end();
+
 // The whole library on this pg: writer on the primary, reader on a standby, as the servers say.
 const split = await connectSplit(url);
 const who = async (pool) => (await pool.query('select host(inet_server_addr()) as host, pg_is_in_recovery() as standby')).rows[0];

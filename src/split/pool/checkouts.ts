@@ -24,10 +24,15 @@ export function poolEndedError(): PgSplitError {
   return new PgSplitError('PGSPLIT_ENDED', 'Cannot use a pool after calling end on the pool');
 }
 
-function noNodeError(settings: RoutedPoolSettings, role: PoolRole): PgSplitError {
+/** No node of the role came within `millis`: a checkout's (and a pg-split/pg Client's) timeout, with why each node was not eligible. */
+export function noNodeError(role: PoolRole, millis: number, describe: () => string): PgSplitError {
   const what = role === 'writer' ? 'no read-write primary' : 'no eligible node for reads';
   const code = role === 'writer' ? 'PGSPLIT_FAILOVER_TIMEOUT' : 'PGSPLIT_NO_READER';
-  return new PgSplitError(code, `pg-split: ${what} within ${settings.failoverTimeoutMillis} ms\n${settings.describe()}`);
+  return new PgSplitError(code, `pg-split: ${what} within ${millis} ms\n${describe()}`);
+}
+
+function noNodeFor(settings: RoutedPoolSettings, role: PoolRole): PgSplitError {
+  return noNodeError(role, settings.failoverTimeoutMillis, settings.describe);
 }
 
 /**
@@ -166,7 +171,7 @@ export class Checkouts {
       if (failed !== null && host === failed.host && this.#router.checksSeen() === failed.seen) {
         const { error } = failed;
         const timeout = (): Error =>
-          error instanceof Error && !(error instanceof NodeDroppedError) ? error : noNodeError(this.#settings, pick);
+          error instanceof Error && !(error instanceof NodeDroppedError) ? error : noNodeFor(this.#settings, pick);
         await this.#counted(this.#router.nextCheck(failed.seen, deadline, timeout, () => this.#ending() || pickNow() !== host));
         continue;
       }
@@ -182,7 +187,7 @@ export class Checkouts {
       } catch (err) {
         if (this.#ending()) throw poolEndedError();
         if (failoverSignal(err) === null) throw err;
-        if (Date.now() >= deadline) throw err instanceof NodeDroppedError ? noNodeError(this.#settings, pick) : err;
+        if (Date.now() >= deadline) throw err instanceof NodeDroppedError ? noNodeFor(this.#settings, pick) : err;
         error = err;
       }
       if (client !== null && eligible(host) && !client.pgSplitLost) return client;
@@ -200,7 +205,7 @@ export class Checkouts {
     const stopWaiting = this.#onRelease(host);
     try {
       const stop = (): boolean => this.#ending() || this.#pooledOnly(host) || this.#router.witnessed() !== host;
-      await this.#counted(this.#router.waitFor(pick, deadline, () => noNodeError(this.#settings, pick), stop));
+      await this.#counted(this.#router.waitFor(pick, deadline, () => noNodeFor(this.#settings, pick), stop));
     } finally {
       stopWaiting();
     }
@@ -242,7 +247,7 @@ export class Checkouts {
 
   /** Waits for an eligible node (counted in waitingCount); wakes at once when the pool ends. */
   #waitForNode(pick: PoolRole, deadline: number, witnessed: boolean): Promise<void> {
-    const noNode = (): Error => noNodeError(this.#settings, pick);
+    const noNode = (): Error => noNodeFor(this.#settings, pick);
     const stop = (): boolean => this.#ending();
     return this.#counted(
       witnessed ? this.#router.waitForWrite(deadline, noNode, stop) : this.#router.waitFor(pick, deadline, noNode, stop),
@@ -263,7 +268,7 @@ export class Checkouts {
   /** Checks out a client on one node's pool; a failure that may mean the cluster changed is reported. */
   #acquireOn(host: number, deadline = Date.now() + this.#settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
     const pool = this.#nodes.get(host);
-    if (pool === null) return Promise.reject(this.#ending() ? poolEndedError() : noNodeError(this.#settings, this.#settings.role));
+    if (pool === null) return Promise.reject(this.#ending() ? poolEndedError() : noNodeFor(this.#settings, this.#settings.role));
     return (pool.connect() as Promise<PooledNodeClient>).catch((err: unknown) => {
       if (Date.now() < deadline) this.#router.report(host, failoverSignal(err));
       throw err;
