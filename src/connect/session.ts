@@ -36,6 +36,16 @@ export interface OpenFailure {
   readonly error: AttemptError;
 }
 
+/**
+ * Ends a session's client that no one will use again: an error the server
+ * sends meanwhile (its shutdown terminating the session) is dropped rather
+ * than thrown at the process as an unhandled 'error' event.
+ */
+export function discardClient(client: pg.Client): Promise<void> {
+  client.on('error', () => undefined);
+  return client.end().catch(() => undefined);
+}
+
 export type EndpointOutcome = { readonly ok: true; readonly session: Session } | { readonly ok: false; readonly failure: OpenFailure };
 
 /** The failure's whole line, as libpq prints it: `connection to server at "h" (addr), port p failed: reason`. */

@@ -8,7 +8,7 @@ import type { Endpoint } from './messages.js';
 import { CheckQueryFailed, readServerState } from './server-check.js';
 import { rejectionReason, type ServerState, type WalkPass } from './server-state.js';
 import { shuffled, type RandomInt } from './shuffle.js';
-import { addressesOf, attemptFailure, failureLine, openOnEndpoint, type OpenFailure } from './session.js';
+import { addressesOf, attemptFailure, discardClient, failureLine, openOnEndpoint, type OpenFailure } from './session.js';
 
 /** A connection that passed the check. */
 export interface Connected {
@@ -70,7 +70,7 @@ async function tryEndpoint(
   const { client, params, host } = opened.session;
   const verdict = await checkAndAccept(ctx, client, params, pass);
   if (typeof verdict !== 'string') return { connected: { client, hostIndex, endpoint, state: verdict, params } };
-  await client.end().catch(() => undefined);
+  await discardClient(client);
   log.add({ host, endpoint, port: endpoint.port, reason: verdict, error: { kind: 'rejected' } });
   return { next: 'next-host' };
 }

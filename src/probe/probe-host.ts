@@ -3,7 +3,7 @@ import type { ConnectionTarget } from '../conninfo/resolve.js';
 import type { Lookup } from '../connect/endpoints.js';
 import { hostIdentity } from '../connect/messages.js';
 import { destroySocket } from '../connect/pg-wire.js';
-import { failureLine, openSession, type OpenFailure, type Session } from '../connect/session.js';
+import { discardClient, failureLine, openSession, type OpenFailure, type Session } from '../connect/session.js';
 import { untraced } from '../otel/otel-api.js';
 import { reachableStatus, unreachableStatus, type HostIdentity, type NodeStatus } from '../roles/node-status.js';
 import { STATUS_QUERY, toStatusRow } from '../roles/status-query.js';
@@ -80,6 +80,6 @@ async function probeOnce(target: ConnectionTarget, hostIndex: number, options: P
   } catch (err) {
     return unreachableStatus(id, hostIdentity(endpoint) + (err instanceof Error ? err.message : String(err)));
   } finally {
-    client.end().catch(() => undefined);
+    void discardClient(client);
   }
 }

@@ -9,7 +9,7 @@ import { isNoServer, isPermanentRefusal } from '../../connect/failure.js';
 import { hostIdentity } from '../../connect/messages.js';
 import { destroySocket, unrefClient, wireOf } from '../../connect/pg-wire.js';
 import { untraced } from '../../otel/otel-api.js';
-import { openSession, type OpenFailure, type Session } from '../../connect/session.js';
+import { discardClient, openSession, type OpenFailure, type Session } from '../../connect/session.js';
 import { unreachableStatus, type NodeStatus } from '../../roles/node-status.js';
 import { failedStatus, queryStatus, sessionIdentity, StatusTimeout } from '../../probe/probe-host.js';
 
@@ -205,7 +205,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
         openSession(this.#target, this.hostIndex, { timeoutMillis: this.#options.checkTimeoutMillis, lookup: this.#options.lookup }),
       );
       if (this.#closed) {
-        if (opened.ok) opened.session.client.end().catch(() => undefined);
+        if (opened.ok) void discardClient(opened.session.client);
         throw new Error('monitor closed');
       }
       if (!opened.ok) {
@@ -235,6 +235,8 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
       .then(async (session) => {
         this.#reconnecting = false;
         this.#refusal = null;
+        // Closed while the session opened: it is ended, not kept open by a monitor no one will close again.
+        if (this.#closed) return void discardClient(session.client);
         this.#adopt(session);
         await this.check();
       })
