@@ -9,7 +9,9 @@
 import { parse as pgParse } from 'pg-connection-string';
 import { conninfoValue } from '../conninfo/conninfo-value.js';
 import type { Env } from '../conninfo/defaults.js';
+import { portOf, type HostEntry } from '../conninfo/host-list.js';
 import { parseConnInfo } from '../conninfo/parse.js';
+import { uriPrefixLength } from '../conninfo/parse-uri.js';
 import { orderedParams } from '../conninfo/params.js';
 import { targetOf, type ConnectionTarget } from '../conninfo/resolve.js';
 import { ConnInfoError, OptionError } from '../errors.js';
@@ -24,13 +26,13 @@ const PG_SPLIT_KEYS = SPLIT_KEYS.filter((k) => !(NOT_IN_PG_SPLIT as readonly str
 /** The pg-split options a config may carry under `pgSplit`. */
 export type PgSplitConfigOptions = Omit<SplitOptions, (typeof NOT_IN_PG_SPLIT)[number]>;
 
-/** pg config fields that say where and as whom to connect, and the libpq keyword each is. */
+/** pg config fields that say where and as whom to connect, and the libpq keyword each is; in psql's order (dbname after the others it may override). */
 const CONNECTION_FIELDS: ReadonlyArray<readonly [string, string]> = [
   ['host', 'host'],
   ['port', 'port'],
   ['user', 'user'],
-  ['database', 'dbname'],
   ['password', 'password'],
+  ['database', 'dbname'],
   ['target_session_attrs', 'target_session_attrs'],
   ['load_balance_hosts', 'load_balance_hosts'],
 ];
@@ -46,6 +48,11 @@ export interface Routed {
 }
 
 const hasList = (value: unknown): boolean => typeof value === 'string' && value.includes(',');
+
+/** libpq's recognized_connection_string: a dbname with a URI prefix or an `=` is itself a connection string. */
+function isConnectionString(value: string): boolean {
+  return uriPrefixLength(value) > 0 || value.includes('=');
+}
 
 /** Whether libpq would read several hosts, or a multi-host keyword, from these params. */
 function multiHost(params: ReadonlyMap<string, string>): boolean {
@@ -94,6 +101,12 @@ function keyOf(value: unknown): string {
   });
 }
 
+/** A host's port as its connections use it: a default port and the same port written out are one server. */
+function portKey(host: HostEntry): string | null {
+  const port = portOf(host);
+  return port.ok ? String(port.port) : host.portText;
+}
+
 function roleOf(target: ConnectionTarget): PoolRole {
   return target.targetSessionAttrs === 'read-write' || target.targetSessionAttrs === 'primary' ? 'writer' : 'reader';
 }
@@ -108,8 +121,8 @@ function asObject(config: unknown): Readonly<Record<string, unknown>> {
 
 /**
  * Null for a config pg serves as it is: one host, no target_session_attrs
- * or load_balance_hosts (in the string, the fields or the environment) and
- * no `pgSplit`. Else the routed reading. Throws ConnInfoError (libpq's
+ * or load_balance_hosts (in the string, the fields or the environment), no
+ * connection string in `database` and no `pgSplit`. Else the routed reading. Throws ConnInfoError (libpq's
  * words) or OptionError.
  */
 export function routedConfig(input: unknown, env: Env = process.env): Routed | null {
@@ -122,6 +135,7 @@ export function routedConfig(input: unknown, env: Env = process.env): Routed | n
   if (fromString === null && pgSplit === undefined) return null;
   // pg's rule: what the string sets wins over the fields.
   const params = new Map<string, string>();
+  let expanded = false;
   for (const [field, keyword] of CONNECTION_FIELDS) {
     const value = field === 'password' ? config['password'] : config[field];
     if (value === undefined || value === null || value === '') continue;
@@ -129,6 +143,12 @@ export function routedConfig(input: unknown, env: Env = process.env): Routed | n
       throw new OptionError(
         `Expected \`${field}\` to be a string${field === 'port' ? ' or a number' : ''} with several hosts, got ${describeValue(value)}`,
       );
+    if (keyword === 'dbname' && typeof value === 'string' && isConnectionString(value)) {
+      // libpq's expand_dbname, as psql passes it (after host, port and user): the string's settings win over those fields.
+      for (const [k, v] of parseConnInfo(value)) params.set(k, v);
+      expanded = true;
+      continue;
+    }
     params.set(keyword, String(value));
   }
   const sslmode = sslmodeOf(config['ssl']);
@@ -142,7 +162,7 @@ export function routedConfig(input: unknown, env: Env = process.env): Routed | n
     (!params.has('port') && hasList(env['PGPORT'])) ||
     (!params.has('target_session_attrs') && fromEnv('PGTARGETSESSIONATTRS')) ||
     (!params.has('load_balance_hosts') && fromEnv('PGLOADBALANCEHOSTS'));
-  if (pgSplit === undefined && !multiHost(params) && !routedByEnv) return null;
+  if (pgSplit === undefined && !expanded && !multiHost(params) && !routedByEnv) return null;
   const conninfo = orderedParams(params)
     .map(([k, v]) => `${k}=${conninfoValue(v)}`)
     .join(' ');
@@ -157,6 +177,6 @@ export function routedConfig(input: unknown, env: Env = process.env): Routed | n
   // The servers as libpq resolved them (one port for every host, or one each), and what else the sessions share.
   const own = new Set(['host', 'hostaddr', 'port', 'target_session_attrs', 'load_balance_hosts', 'application_name']);
   const shared = orderedParams(params).filter(([k]) => !own.has(k));
-  const key = keyOf([shared, target.hosts.map((h) => [h.host, h.hostaddr, h.portText]), given, options.readerPolicy, options.balance]);
+  const key = keyOf([shared, target.hosts.map((h) => [h.host, h.hostaddr, portKey(h)]), given, options.readerPolicy, options.balance]);
   return { target, options, role: anyHost ? 'reader' : roleOf(target), key };
 }

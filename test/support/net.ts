@@ -40,6 +40,7 @@ const FILES = [
   'patroni-etcd',
   'pool-contract',
   'pg-module',
+  'orm-recipes',
 ] as const;
 
 /** A test file's own loopback addresses. */

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { test, type TestContext } from 'node:test';
+import pgPromise from 'pg-promise';
+import { DataTypes, QueryTypes, Sequelize } from 'sequelize';
+import { DataSource, EntitySchema } from 'typeorm';
+import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { sharedRuntimes } from '../../src/pg/shared-runtimes.js';
+import { HOST_DEFAULT, STANDBY_DEFAULT, TABLE, throughFaults, WHO_SQL, type FaultRun, type Who } from '../support/orm-faults.js';
+import { testNet } from '../support/net.js';
+import { until } from '../support/until.js';
+import { waitForNoSessions } from '../support/server-count.js';
+
+/**
+ * Issue 31's recipes: ORMs and libraries that build their connections from
+ * pg, installed from npm and configured as their own docs say, given
+ * pg-split/pg where they take a pg module (docs/recipes.md, word for word),
+ * on the harness's servers through a failover, a stale old primary and a
+ * frozen primary (test/support/orm-faults.ts). The servers say who took each
+ * write and answered each read.
+ */
+const net = testNet(import.meta.url);
+const TIMEOUT = { timeout: 240_000 };
+// As an application loads it: by its package name (the package's own dist/, built by npm test).
+const require = createRequire(import.meta.url);
+const pgSplitPg = require('pg-split/pg') as typeof import('../../src/pg/index.js').default;
+
+function hostsOf(cluster: Cluster): string {
+  return cluster.nodes.map((n) => `${n.host}:${cluster.port}`).join(',');
+}
+
+async function recipe(t: TestContext, offset: number, app: string, run: (cluster: Cluster) => Promise<FaultRun>): Promise<void> {
+  const cluster = await startCluster({ standbys: 2, firstAddress: net.address(offset) });
+  try {
+    const seen = await run(cluster);
+    t.diagnostic(
+      `${seen.acknowledged} writes acknowledged; ${seen.failedWrites} failed and ${seen.failedReads} reads failed while the cluster changed`,
+    );
+    assert.equal(sharedRuntimes(), 0, "nothing left open after the ORM's own close");
+    assert.equal(await waitForNoSessions(cluster, app), 0, "a session left open after the ORM's own close");
+  } finally {
+    await cluster.destroy();
+  }
+}
+
+test(
+  'TypeORM: `driver: pg-split/pg` and `replication` with one multi-host url each, through a failover, a stale and a frozen primary',
+  TIMEOUT,
+  async (t) => {
+    const app = 'recipe-typeorm';
+    await recipe(t, 2, app, async (cluster) => {
+      const RecipeWrite = new EntitySchema<{ id: number; host: string; standby: boolean }>({
+        name: 'RecipeWrite',
+        tableName: TABLE,
+        columns: {
+          id: { type: Number, primary: true, generated: true },
+          host: { type: String, default: () => HOST_DEFAULT },
+          standby: { type: Boolean, default: () => STANDBY_DEFAULT },
+        },
+      });
+      const url = (target: string): string =>
+        `postgresql://postgres@${hostsOf(cluster)}/postgres?target_session_attrs=${target}&application_name=${app}`;
+      const dataSource = new DataSource({
+        type: 'postgres',
+        driver: pgSplitPg,
+        replication: {
+          master: { url: url('read-write') },
+          slaves: [{ url: url('prefer-standby') }],
+        },
+        entities: [RecipeWrite],
+        synchronize: true,
+      });
+      await dataSource.initialize();
+      try {
+        const repo = dataSource.getRepository(RecipeWrite);
+        return await throughFaults(
+          cluster,
+          {
+            write: async () => Number((await repo.insert({})).identifiers[0]?.['id']),
+            read: async () => {
+              const runner = dataSource.createQueryRunner('slave');
+              try {
+                return ((await runner.query(WHO_SQL)) as Who[])[0] as Who;
+              } finally {
+                await runner.release();
+              }
+            },
+          },
+          app,
+        );
+      } finally {
+        await dataSource.destroy();
+      }
+    });
+  },
+);
+
+test(
+  "Sequelize: `dialectModule: pg-split/pg` and `replication`, each `database` a multi-host connection string (libpq's expand_dbname), through the same faults",
+  TIMEOUT,
+  async (t) => {
+    const app = 'recipe-sequelize';
+    await recipe(t, 12, app, async (cluster) => {
+      const conninfo = (target: string): string =>
+        `postgresql://${hostsOf(cluster)}/postgres?target_session_attrs=${target}&application_name=${app}`;
+      const sequelize = new Sequelize({
+        dialect: 'postgres',
+        dialectModule: pgSplitPg,
+        username: 'postgres',
+        replication: {
+          write: { database: conninfo('read-write') },
+          read: [{ database: conninfo('prefer-standby') }],
+        },
+        pool: { max: 4 },
+        logging: false,
+      });
+      const RecipeWrite = sequelize.define(
+        'RecipeWrite',
+        {
+          id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+          host: { type: DataTypes.TEXT, defaultValue: sequelize.literal(HOST_DEFAULT) },
+          standby: { type: DataTypes.BOOLEAN, defaultValue: sequelize.literal(STANDBY_DEFAULT) },
+        },
+        { tableName: TABLE, timestamps: false },
+      );
+      try {
+        await RecipeWrite.sync();
+        return await throughFaults(
+          cluster,
+          {
+            write: async () => Number((await RecipeWrite.create({})).get('id')),
+            read: async () => (await sequelize.query<Who>(WHO_SQL, { type: QueryTypes.SELECT }))[0] as Who,
+          },
+          app,
+        );
+      } finally {
+        await sequelize.close();
+      }
+    });
+  },
+);
+
+test('pg-promise: `pgp.pg = pg-split/pg`, one Database per target, through the same faults', TIMEOUT, async (t) => {
+  const app = 'recipe-pg-promise';
+  await recipe(t, 22, app, async (cluster) => {
+    const pgp = pgPromise();
+    // pg-promise's types mark `pg` read-only; the library keeps it writable ("so the protocol can be mocked").
+    (pgp as { pg: unknown }).pg = pgSplitPg;
+    const conninfo = (target: string): string =>
+      `postgresql://postgres@${hostsOf(cluster)}/postgres?target_session_attrs=${target}&application_name=${app}`;
+    const db = pgp(conninfo('read-write'));
+    const replicas = pgp(conninfo('prefer-standby'));
+    try {
+      await db.none(
+        `CREATE TABLE ${TABLE} (id serial PRIMARY KEY, host text NOT NULL DEFAULT ${HOST_DEFAULT}, standby boolean NOT NULL DEFAULT ${STANDBY_DEFAULT})`,
+      );
+      return await throughFaults(
+        cluster,
+        {
+          write: async () => (await db.one<{ id: number }>(`INSERT INTO ${TABLE} DEFAULT VALUES RETURNING id`)).id,
+          read: () => replicas.one<Who>(WHO_SQL),
+        },
+        app,
+      );
+    } finally {
+      pgp.end();
+      // pgp.end() does not wait for the pools to end.
+      await until('the pools ended', () => sharedRuntimes() === 0);
+    }
+  });
+});
