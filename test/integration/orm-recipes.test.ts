@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import knex, { type Knex } from 'knex';
 import { test, type TestContext } from 'node:test';
 import pgPromise from 'pg-promise';
 import { DataTypes, QueryTypes, Sequelize } from 'sequelize';
@@ -166,6 +167,45 @@ test('pg-promise: `pgp.pg = pg-split/pg`, one Database per target, through the s
       pgp.end();
       // pgp.end() does not wait for the pools to end.
       await until('the pools ended', () => sharedRuntimes() === 0);
+    }
+  });
+});
+
+test('knex: a dialect class whose `_driver()` is pg-split/pg, one knex per target, through the same faults', TIMEOUT, async (t) => {
+  const app = 'recipe-knex';
+  await recipe(t, 32, app, async (cluster) => {
+    const KnexPg = require('knex/lib/dialects/postgres') as new (config: Knex.Config) => Knex.Client;
+    class PgSplitKnex extends KnexPg {
+      _driver(): unknown {
+        return require('pg-split/pg');
+      }
+    }
+    const connect = (target: string): Knex =>
+      knex({
+        client: PgSplitKnex as unknown as typeof Knex.Client,
+        connection: {
+          connectionString: `postgresql://postgres@${hostsOf(cluster)}/postgres?target_session_attrs=${target}&application_name=${app}`,
+        },
+        pool: { min: 0, max: 4 },
+      });
+    const writes = connect('read-write');
+    const reads = connect('standby');
+    try {
+      await writes.schema.createTable(TABLE, (table) => {
+        table.increments('id');
+        table.text('host').notNullable().defaultTo(writes.raw(HOST_DEFAULT));
+        table.boolean('standby').notNullable().defaultTo(writes.raw(STANDBY_DEFAULT));
+      });
+      return await throughFaults(
+        cluster,
+        {
+          write: async () => Number((await writes<{ id: number }>(TABLE).insert({}, ['id']))[0]?.id),
+          read: async () => (await reads.raw<{ rows: Who[] }>(WHO_SQL)).rows[0] as Who,
+        },
+        app,
+      );
+    } finally {
+      await Promise.all([writes.destroy(), reads.destroy()]);
     }
   });
 });

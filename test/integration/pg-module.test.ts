@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
-import knex, { type Knex } from 'knex';
 import pgSplitPg, { Client, Pool } from '../../src/pg/index.js';
 import { sharedRuntimes } from '../../src/pg/shared-runtimes.js';
 import { RoutedPool } from '../../src/split/pool/routed-pool.js';
@@ -15,8 +14,8 @@ import { until } from '../support/until.js';
  * PostgreSQL through pg): a plain config is pg's own; every Pool and Client
  * naming the same hosts shares one watch and goes where its
  * target_session_attrs says; a Client whose node stops serving it is cut as
- * a server ending its session would; knex, given the module as its driver,
- * follows a failover. The servers say who answered.
+ * a server ending its session would (the ORMs' recipes:
+ * orm-recipes.test.ts). The servers say who answered.
  */
 const net = testNet(import.meta.url);
 const WHO = 'SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
@@ -170,69 +169,3 @@ describe('pg-split/pg', { timeout: 180_000 }, () => {
     assert.equal(sharedRuntimes(), 0);
   });
 });
-
-test(
-  'knex, given pg-split/pg as its driver, writes on the primary and reads on a standby through a failover, and leaves nothing open',
-  { timeout: 180_000 },
-  async () => {
-    const cluster = await startCluster({ standbys: 2, firstAddress: net.address(20) });
-    const app = 'pg-module-knex';
-    // knex's pg dialect, with pg-split/pg where it would require pg (docs/recipes.md).
-    const require = createRequire(import.meta.url);
-    const KnexPg = require('knex/lib/dialects/postgres') as new (config: Knex.Config) => Knex.Client;
-    class PgSplitKnex extends KnexPg {
-      _driver(): unknown {
-        return pgSplitPg;
-      }
-    }
-    const connect = (target: string): Knex =>
-      knex({
-        client: PgSplitKnex as unknown as typeof Knex.Client,
-        connection: { connectionString: urlOf(cluster, cluster.nodes, `target_session_attrs=${target}&application_name=${app}`) },
-        pool: { min: 0, max: 4 },
-      });
-    const writes = connect('read-write');
-    const reads = connect('standby');
-    try {
-      await writes.schema.createTable('knex_writes', (t) => {
-        t.increments('id');
-        t.text('host').notNullable();
-        t.boolean('standby').notNullable();
-      });
-      const write = async (): Promise<Who> =>
-        (
-          await writes<Who>('knex_writes').insert(
-            { host: writes.raw('host(inet_server_addr())'), standby: writes.raw('pg_is_in_recovery()') },
-            ['host', 'standby'],
-          )
-        )[0] as Who;
-      assert.deepEqual(await write(), { host: cluster.primary.host, standby: false });
-      const read = async (): Promise<Who> => (await reads.raw<{ rows: Who[] }>(WHO)).rows[0] as Who;
-      assert.equal((await read()).standby, true);
-      const [s1, s2] = cluster.standbys as [ClusterNode, ClusterNode];
-      await cluster.primary.stop('fast');
-      await s1.promote();
-      await s2.follow(s1);
-      // knex's own pool drops the connection that was cut and opens one on the new primary; the application is not restarted.
-      let written: Who | null = null;
-      await until(
-        'knex writes again',
-        async () => {
-          written = await write().catch(() => null);
-          return written !== null;
-        },
-        30_000,
-      );
-      assert.deepEqual(written, { host: s1.host, standby: false });
-      for (let i = 0; i < 5; i++) assert.deepEqual(await write(), { host: s1.host, standby: false });
-      assert.deepEqual(await until('a standby reads', async () => (await read().catch(() => null))?.standby === true, 30_000), undefined);
-      const onStandby = await s1.query<{ n: number }>('SELECT count(*)::int AS n FROM knex_writes WHERE standby');
-      assert.equal(onStandby[0]?.n, 0);
-    } finally {
-      await Promise.all([writes.destroy(), reads.destroy()]);
-      assert.equal(sharedRuntimes(), 0, "nothing left open after knex's own destroy()");
-      assert.equal(await waitForNoSessions(cluster, app), 0);
-      await cluster.destroy();
-    }
-  },
-);
