@@ -49,6 +49,32 @@ export interface Routed {
 
 const hasList = (value: unknown): boolean => typeof value === 'string' && value.includes(',');
 
+/**
+ * pg-split's options from the environment: `PGSPLIT_OPTIONS`, a JSON object
+ * of the keys `pgSplit` takes, for every routed config of the process (an
+ * ORM that passes its Client only a few fields cannot pass `pgSplit`). Not in
+ * the connection string: libpq refuses a keyword it does not know, and the
+ * string would no longer be one libpq (psql, a migration tool) can read.
+ */
+function optionsFromEnv(env: Env): Record<string, unknown> {
+  const text = env['PGSPLIT_OPTIONS'];
+  if (text === undefined || text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    // Its text is not quoted back: it may hold a password (patroni.etcd.password).
+    throw new OptionError(
+      `PGSPLIT_OPTIONS is not JSON (${err instanceof SyntaxError ? 'a syntax error' : 'unreadable'}); expected an object of pg-split options`,
+    );
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new OptionError(
+      `Expected PGSPLIT_OPTIONS to be a JSON object of pg-split options, got ${typeof value === 'string' ? 'a string' : describeValue(value)}`,
+    );
+  return optionsObject('PGSPLIT_OPTIONS', value, PG_SPLIT_KEYS);
+}
+
 /** libpq's recognized_connection_string: a dbname with a URI prefix or an `=` is itself a connection string. */
 function isConnectionString(value: string): boolean {
   return uriPrefixLength(value) > 0 || value.includes('=');
@@ -167,7 +193,8 @@ export function routedConfig(input: unknown, env: Env = process.env): Routed | n
     .map(([k, v]) => `${k}=${conninfoValue(v)}`)
     .join(' ');
   const target = targetOf(conninfo, { env });
-  const given = optionsObject('pgSplit', pgSplit ?? {}, PG_SPLIT_KEYS);
+  // The environment's options (PGSPLIT_OPTIONS) under the config's own, key by key.
+  const given = { ...optionsFromEnv(env), ...optionsObject('pgSplit', pgSplit ?? {}, PG_SPLIT_KEYS) };
   const resolved = resolveSplitOptions(given, target);
   // target_session_attrs=any: libpq's first host that accepts (in random order with load_balance_hosts=random).
   const anyHost = target.targetSessionAttrs === 'any' && given['readerPolicy'] === undefined;

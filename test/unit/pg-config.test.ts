@@ -128,3 +128,34 @@ test('bad input: coded errors, libpq words for strings, at once', () => {
   });
   assert.throws(() => routedConfig({ host: 'a,b', pgSplit: { nope: 1 } }, ENV), { code: 'PGSPLIT_OPTION_INVALID', message: /nope/ });
 });
+
+test("pg-split's options from PGSPLIT_OPTIONS (JSON), for every routed config; the config's own pgSplit wins key by key", () => {
+  const env = { ...ENV, PGSPLIT_OPTIONS: '{"maxReplicaLag": {"millis": 5000}, "idleAfterMillis": 0}' };
+  const fromEnv = routed({ host: 'db1,db2', user: 'u' }, env);
+  assert.deepEqual(fromEnv.options.maxReplicaLag, { bytes: null, millis: 5000 });
+  assert.equal(fromEnv.options.idleAfterMillis, 0);
+  const own = routed({ host: 'db1,db2', user: 'u', pgSplit: { maxReplicaLag: { bytes: 1024 } } }, env);
+  assert.deepEqual(own.options.maxReplicaLag, { bytes: 1024, millis: null });
+  assert.equal(own.options.idleAfterMillis, 0);
+  assert.notEqual(fromEnv.key, routed({ host: 'db1,db2', user: 'u' }).key, 'other options: another cluster runtime');
+  // A plain config stays pg's: the options do not route it.
+  assert.equal(routedConfig({ host: 'db1', user: 'u' }, env), null);
+});
+
+test('PGSPLIT_OPTIONS that is not JSON, not an object or names an unknown key: coded errors that never quote the text', () => {
+  const secret = 'hunter2';
+  for (const text of [`{"patroni": {"etcd": {"password": "${secret}"`, `"${secret}"`, '[1]']) {
+    assert.throws(
+      () => routedConfig({ host: 'a,b' }, { ...ENV, PGSPLIT_OPTIONS: text }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'PGSPLIT_OPTION_INVALID');
+        assert.ok(!err.message.includes(secret), err.message);
+        return true;
+      },
+    );
+  }
+  assert.throws(() => routedConfig({ host: 'a,b' }, { ...ENV, PGSPLIT_OPTIONS: '{"maxReplicaLagg": {}}' }), {
+    code: 'PGSPLIT_OPTION_INVALID',
+    message: /Unknown option `PGSPLIT_OPTIONS.maxReplicaLagg`; did you mean `PGSPLIT_OPTIONS.maxReplicaLag`\?/,
+  });
+});
