@@ -22,13 +22,23 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { findPgBinDir, startCluster, type Cluster, type ClusterNode } from '../src/cluster/index.js';
+import PgSplitPg from '../src/pg/index.js';
 import { connectSplit } from '../src/split/connect-split.js';
 import { percentile, table } from './stats.js';
 
-export type FloorTarget = 'pg.Pool (primary)' | 'pg-split writer' | 'pg.Pool (standby)' | 'pg-split reader';
+export type FloorTarget =
+  | 'pg.Pool (primary)'
+  | 'pg-split writer'
+  | 'pg.Pool (standby)'
+  | 'pg-split reader'
+  | 'pg-split/pg Pool (read-write)'
+  | 'pg.Client (primary)'
+  | 'pg-split/pg Client (read-write)';
 export type StatementKind = 'simple' | 'prepared';
 
 export interface FloorSample {
+  /** The comparison it belongs to, named by pg-split's target (plain pg.Pool is measured in several). */
+  readonly pair: FloorTarget;
   readonly target: FloorTarget;
   readonly kind: StatementKind;
   readonly concurrency: number;
@@ -42,9 +52,25 @@ export interface FloorSample {
   readonly qps: number;
 }
 
-const PAIRS: ReadonlyArray<readonly [FloorTarget, FloorTarget]> = [
-  ['pg-split writer', 'pg.Pool (primary)'],
-  ['pg-split reader', 'pg.Pool (standby)'],
+/** What a block runs its statements through: a pool, or one client (one statement at a time). */
+interface Queryable {
+  query(config: pg.QueryConfig): Promise<unknown>;
+}
+
+/** One comparison: pg-split's target and plain pg's on the same node, opened side by side with the same `max`. */
+interface FloorPair {
+  readonly ours: FloorTarget;
+  readonly plain: FloorTarget;
+  /** A client serves one caller: only the loads of one caller. */
+  readonly single: boolean;
+  open(cluster: Cluster, max: number): Promise<{ ours: Queryable; plain: Queryable; close(): Promise<void> }>;
+}
+
+const PAIRS: readonly FloorPair[] = [
+  { ours: 'pg-split writer', plain: 'pg.Pool (primary)', single: false, open: (c, max) => splitPair(c, 'writer', max) },
+  { ours: 'pg-split reader', plain: 'pg.Pool (standby)', single: false, open: (c, max) => splitPair(c, 'reader', max) },
+  { ours: 'pg-split/pg Pool (read-write)', plain: 'pg.Pool (primary)', single: false, open: (c, max) => modulePair(c, 'Pool', max) },
+  { ours: 'pg-split/pg Client (read-write)', plain: 'pg.Client (primary)', single: true, open: (c, max) => modulePair(c, 'Client', max) },
 ];
 const CONCURRENCIES = [1, 8, 64] as const;
 const KINDS: readonly StatementKind[] = ['simple', 'prepared'];
@@ -153,7 +179,7 @@ interface Usage {
 }
 
 /** `statements` statements from `concurrency` loops; adds the client's CPU and the wall time to `usage`. */
-async function block(pool: pg.Pool, query: pg.QueryConfig, concurrency: number, statements: number, usage: Usage): Promise<void> {
+async function block(pool: Queryable, query: pg.QueryConfig, concurrency: number, statements: number, usage: Usage): Promise<void> {
   let left = statements;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
@@ -168,26 +194,36 @@ async function block(pool: pg.Pool, query: pg.QueryConfig, concurrency: number, 
   usage.userMicros += used.user;
 }
 
-/** A plain pg.Pool on the node and pg-split's pool of the role (same `max`), open side by side until `use` settles. */
-async function withPair<T>(
-  cluster: Cluster,
-  role: 'writer' | 'reader',
-  max: number,
-  use: (ours: pg.Pool, plain: pg.Pool) => Promise<T>,
-): Promise<T> {
+/** A plain pg.Pool on the node and connectSplit's pool of the role (same `max`). */
+async function splitPair(cluster: Cluster, role: 'writer' | 'reader', max: number): ReturnType<FloorPair['open']> {
   const node = role === 'writer' ? cluster.primary : cluster.standbys[0]!;
   const plain = new pg.Pool({ host: node.host, port: node.port, user: 'postgres', database: 'postgres', max });
   plain.on('error', () => undefined);
-  try {
-    const split = await connectSplit(cluster.conninfo(), { writer: { max }, reader: { max } });
-    try {
-      return await use(split[role], plain);
-    } finally {
-      await split.end();
-    }
-  } finally {
+  const split = await connectSplit(cluster.conninfo(), { writer: { max }, reader: { max } }).catch(async (err: unknown) => {
     await plain.end();
+    throw err;
+  });
+  return { ours: split[role], plain, close: async () => void (await Promise.all([split.end(), plain.end()])) };
+}
+
+/**
+ * pg-split/pg's Pool or Client given the cluster's hosts and
+ * target_session_attrs=read-write, beside pg's own on the primary: what an
+ * ORM handed the module costs per statement.
+ */
+async function modulePair(cluster: Cluster, kind: 'Pool' | 'Client', max: number): ReturnType<FloorPair['open']> {
+  const hosts = cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  const routed = `postgresql://postgres@${hosts}/postgres?target_session_attrs=read-write`;
+  const direct = { host: cluster.primary.host, port: cluster.primary.port, user: 'postgres', database: 'postgres' };
+  if (kind === 'Pool') {
+    const ours = new PgSplitPg.Pool({ connectionString: routed, max });
+    const plain = new pg.Pool({ ...direct, max });
+    return { ours, plain, close: async () => void (await Promise.all([ours.end(), plain.end()])) };
   }
+  const ours = new PgSplitPg.Client(routed);
+  const plain = new pg.Client(direct);
+  await Promise.all([ours.connect(), plain.connect()]);
+  return { ours, plain, close: async () => void (await Promise.all([ours.end(), plain.end()])) };
 }
 
 /** The bench's statement kinds and concurrencies, for the pgbench rows. */
@@ -200,15 +236,17 @@ export const FLOOR_LOADS: ReadonlyArray<readonly [StatementKind, number]> = CONC
  */
 async function measurePair(
   cluster: Cluster,
-  [ours, plainTarget]: readonly [FloorTarget, FloorTarget],
+  pair: FloorPair,
   kind: StatementKind,
   { concurrency, max }: FloorLoad,
   rounds: number,
 ): Promise<FloorSample[]> {
-  const role = ours === 'pg-split writer' ? 'writer' : 'reader';
+  const { ours, plain: plainTarget } = pair;
   const query = statement(kind);
   const perBlock = Math.ceil((FLOOR_STATEMENTS[concurrency] ?? 10_000) / FLOOR_BLOCKS);
-  return withPair(cluster, role, max, async (oursPool, plainPool) => {
+  const opened = await pair.open(cluster, max);
+  const { ours: oursPool, plain: plainPool } = opened;
+  try {
     const samples: FloorSample[] = [];
     for (let round = -1; round < rounds; round++) {
       const oursUsage: Usage = { cpuMicros: 0, userMicros: 0, millis: 0 };
@@ -224,6 +262,7 @@ async function measurePair(
         [plainTarget, plainUsage],
       ] as const) {
         samples.push({
+          pair: ours,
           target,
           kind,
           concurrency,
@@ -236,7 +275,9 @@ async function measurePair(
       }
     }
     return samples;
-  });
+  } finally {
+    await opened.close();
+  }
 }
 
 /** Every pair under every load (statement kind and concurrency). */
@@ -244,14 +285,25 @@ export async function measureRoutingFloor(cluster: Cluster, rounds: number): Pro
   const samples: FloorSample[] = [];
   for (const load of LOADS) {
     for (const kind of KINDS) {
-      for (const pair of PAIRS) samples.push(...(await measurePair(cluster, pair, kind, load, rounds)));
+      for (const pair of PAIRS) {
+        if (pair.single && load.concurrency > 1) continue;
+        samples.push(...(await measurePair(cluster, pair, kind, load, rounds)));
+      }
     }
   }
   return samples;
 }
 
-function ofLoad(samples: readonly FloorSample[], target: FloorTarget, kind: StatementKind, load: FloorLoad): FloorSample[] {
-  return samples.filter((s) => s.target === target && s.kind === kind && s.concurrency === load.concurrency && s.max === load.max);
+function ofLoad(
+  samples: readonly FloorSample[],
+  pair: FloorTarget,
+  target: FloorTarget,
+  kind: StatementKind,
+  load: FloorLoad,
+): FloorSample[] {
+  return samples.filter(
+    (s) => s.pair === pair && s.target === target && s.kind === kind && s.concurrency === load.concurrency && s.max === load.max,
+  );
 }
 
 const middle = (values: readonly number[]): number =>
@@ -280,11 +332,12 @@ const signed = (ratio: number): string => `${ratio >= 1 ? '+' : ''}${((ratio - 1
  */
 export function floorTable(samples: readonly FloorSample[], pgbench: ReadonlyMap<string, number> = new Map()): string {
   const rows: Array<Array<string | number>> = [];
-  for (const [oursTarget, plainTarget] of PAIRS) {
+  for (const { ours: oursTarget, plain: plainTarget, single } of PAIRS) {
     for (const load of LOADS) {
+      if (single && load.concurrency > 1) continue;
       for (const kind of KINDS) {
-        const ours = ofLoad(samples, oursTarget, kind, load);
-        const plain = ofLoad(samples, plainTarget, kind, load);
+        const ours = ofLoad(samples, oursTarget, oursTarget, kind, load);
+        const plain = ofLoad(samples, oursTarget, plainTarget, kind, load);
         const med = (of: readonly FloorSample[], field: Measure): number => middle(of.map((s) => s[field]));
         // pgbench has no pool: a row for scale only where every caller has its connection.
         const saturated = load.max < load.concurrency;

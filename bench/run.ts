@@ -15,6 +15,7 @@ import { measureScaling } from './hosts-scaling.js';
 import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
 import { churnSummary, measureMemberChurn } from './member-churn.js';
 import { measureMonitorCost } from './monitor-cost.js';
+import { measureOrmSessions, ORM_LOAD, ormSessionsTable } from './orm-sessions.js';
 import {
   floorTable,
   FLOOR_BLOCKS,
@@ -93,9 +94,11 @@ async function main(): Promise<void> {
   }
   const cluster = await startCluster({ standbys: 2 });
   let firstQuery;
+  let ormSessions;
   try {
     firstQuery = await measureFirstQuery(cluster);
     console.log('first query done');
+    ormSessions = await measureOrmSessions(cluster);
   } finally {
     await cluster.destroy();
   }
@@ -120,7 +123,7 @@ Measured by \`npm run bench\` (\`bench/run.ts\`) in one run on: ${machine}. Ever
 
 ## Routing cost
 
-\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader and through a plain \`pg.Pool\` (same \`max\`: the concurrency, and 10 for the saturation rows, where 16 or 64 callers queue in the pool) on the same node (a primary and one standby), ${placement}. Both pools of a pair are open side by side; each round runs them in ${FLOOR_BLOCKS} interleaved blocks each (pg-split, plain, pg-split, ...; the first one alternating from round to round) of 1/${FLOOR_BLOCKS} of the round's statements (${Object.entries(
+\`bench/routing-floor.ts\`: the same load (\`SELECT 1\`; prepared: \`SELECT $1::int\`) through pg-split's writer and reader, and through \`pg-split/pg\`'s Pool and Client given the cluster's hosts and \`target_session_attrs=read-write\` (what an ORM handed the module runs), and through a plain \`pg.Pool\` or \`pg.Client\` (same \`max\`: the concurrency, and 10 for the saturation rows, where 16 or 64 callers queue in the pool) on the same node (a primary and one standby), ${placement}. Both pools of a pair are open side by side; each round runs them in ${FLOOR_BLOCKS} interleaved blocks each (pg-split, plain, pg-split, ...; the first one alternating from round to round) of 1/${FLOOR_BLOCKS} of the round's statements (${Object.entries(
     FLOOR_STATEMENTS,
   )
     .map(([c, n]) => `${n} at concurrency ${c}`)
@@ -129,6 +132,12 @@ Measured by \`npm run bench\` (\`bench/run.ts\`) in one run on: ${machine}. Ever
     )}), so that a drift of the machine falls on both alike; ${floorRounds} measured rounds after one thrown away (connections open, JIT warm). No collection is forced: each pool pays for its own garbage as it goes. pg-split's monitoring sessions (about 33 statements a minute per host, see below) run throughout, so their few statements fall on either pool's blocks. CPU: the client process's own CPU time (\`process.cpuUsage\`) per statement, all of it and the user part alone (the JavaScript of pg, pg-pool and pg-split; the rest is the kernel's socket work); the servers run in other processes. The µs and queries/s columns are medians over the rounds; pg-split's differences are the medians over the rounds of its ratio to plain \`pg.Pool\` in the same round. Target: within 3 % of plain \`pg.Pool\`. pgbench (libpq, C, the same placement, 3 s) for scale.
 
 ${floorTable(floor, pgbench)}
+
+## Sessions per node for an ORM's replication setup
+
+\`bench/orm-sessions.ts\` (\`npm run bench:orm-sessions\`): TypeORM's \`replication\` (master and slaves) and Sequelize's (\`write\` and \`read\`) on a primary and two standbys, with plain \`pg\` and one host per entry (the master on the primary, a slave or read entry on each standby), then with \`pg-split/pg\` and one multi-host string per target (\`read-write\`, \`prefer-standby\`). ${ORM_LOAD}; counted on the servers right after, the pools still open: the ORM's pool connections, and pg-split's monitoring sessions after the \`+\`. Both pools of an ORM share one watch: one monitoring session per node, whatever the number of pools.
+
+${ormSessionsTable(ormSessions)}
 
 ## Time to the first query with the first host frozen (SIGSTOP)
 
