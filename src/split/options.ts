@@ -46,7 +46,10 @@ export interface SplitOptions extends ResolveContext {
    * After this long with no statement and nothing checked out, the cluster
    * sleeps: every monitoring session and pooled connection closes, every
    * timer stops, and the next statement wakes it (it waits until every host
-   * has been checked again). 0: never sleeps. In milliseconds. @default 30000
+   * has been checked again). Sooner once the pools closed their last idle
+   * client: the cluster follows them after their own idleTimeoutMillis, as a
+   * pg.Pool's process could exit. 0: never sleeps. In milliseconds.
+   * @default 30000
    */
   readonly idleAfterMillis?: number;
   /** Host-name resolution (default: the system resolver). */

@@ -132,6 +132,7 @@ export class SplitRuntime {
         watch.wake();
         this.#discovery?.start();
       },
+      emptyPoolsQuietMillis: () => this.#emptyPoolsQuietMillis(),
     });
     this.#wireEvents();
     const source = opts.discovery;
@@ -231,8 +232,27 @@ export class SplitRuntime {
       metrics: this.#metrics,
     });
     pool.on('error', (err: unknown) => this.emitError(err));
+    // pg-pool closing a client (its idle timeout, mostly): when none is left in any pool, the cluster follows them to sleep.
+    pool.on('remove', () => this.#idle.poolsEmptied());
     this.#pools.add(pool);
     return pool;
+  }
+
+  /**
+   * Once no pool holds a client: how long without a statement is idle enough,
+   * the pools' own idleTimeoutMillis (the shortest); null while one holds a
+   * client, or when a pool never closes idle ones (idleTimeoutMillis 0 or
+   * null).
+   */
+  #emptyPoolsQuietMillis(): number | null {
+    let quiet = Infinity;
+    for (const pool of this.#pools) {
+      if (pool.totalCount > 0) return null;
+      const timeout = pool.options.idleTimeoutMillis ?? 0;
+      if (timeout <= 0) return null;
+      quiet = Math.min(quiet, timeout);
+    }
+    return quiet === Infinity ? null : quiet;
   }
 
   /** The first pool of the role the application made, else one of the runtime's own (write positions, witnesses' answers). */

@@ -168,3 +168,43 @@ test('a process whose cluster went idle exits by itself: no timer or socket keep
   assert.equal((firstLine(run) as { standby?: boolean }).standby, true, run.output);
   assert.equal(await sessionsNamed(cluster, `${APP}-exit`), 0);
 });
+
+test(
+  "a script that never calls end() exits when a pg.Pool's would: once its pools closed their idle clients (idleTimeoutMillis), however far idleAfterMillis is",
+  { timeout: 90_000 },
+  async () => {
+    const script = (open: string): string => `
+      import pg from 'pg';
+      import { connectSplit } from ${SPLIT_MODULE};
+      const pools = ${open};
+      const { rows } = await pools.reader.query('SELECT pg_is_in_recovery() AS standby');
+      await pools.writer.query('SELECT 1');
+      console.log(JSON.stringify({ standby: rows[0].standby }));
+      // No end(): the pools close their idle clients after 500 ms, and then nothing may keep the process alive.
+    `;
+    const pool = '{ idleTimeoutMillis: 500 }';
+    const plain = `{ writer: new pg.Pool({ connectionString: process.env.PRIMARY_URL, ...${pool} }), reader: new pg.Pool({ connectionString: process.env.STANDBY_URL, ...${pool} }) }`;
+    const split = `await connectSplit(process.env.DATABASE_URL, { writer: ${pool}, reader: ${pool}, idleAfterMillis: 600000 })`;
+    // The earlier tests moved the roles around: each node is asked what it is now.
+    const running = cluster.nodes.filter((n) => n.isRunning());
+    const inRecovery = await Promise.all(running.map((n) => n.inRecovery()));
+    const primary = running.find((_, i) => inRecovery[i] === false);
+    const standby = running.find((_, i) => inRecovery[i] === true);
+    assert.ok(primary !== undefined && standby !== undefined);
+    const env = {
+      DATABASE_URL: cluster.url(cluster.nodes, { application_name: `${APP}-exit-pools` }),
+      PRIMARY_URL: cluster.url([primary]),
+      STANDBY_URL: cluster.url([standby]),
+    };
+    for (const [name, open] of [
+      ['two plain pg.Pools', plain],
+      ['connectSplit', split],
+    ] as const) {
+      const run = await runScript(script(open), env, 30_000);
+      assert.equal(run.signal, null, `${name}: the process did not exit by itself within 30 s: ${run.output}`);
+      assert.equal(run.code, 0, `${name}: ${run.output}`);
+      assert.equal((firstLine(run) as { standby?: boolean }).standby, true, `${name}: ${run.output}`);
+    }
+    assert.equal(await sessionsNamed(cluster, `${APP}-exit-pools`), 0);
+  },
+);
