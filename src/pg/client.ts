@@ -1,6 +1,5 @@
 import pg from 'pg';
 import { aimClient, destroySocket, isEnding } from '../connect/pg-wire.js';
-import { PgSplitError } from '../errors.js';
 import { followNode } from '../split/pool/node-client.js';
 import type { SplitRuntime } from '../split/split-runtime.js';
 import { routedConfig, type PgSplitConfigOptions, type Routed } from './pg-config.js';
@@ -84,7 +83,11 @@ export class Client extends pg.Client {
     };
     try {
       const { hostIndex, config } = await runtime.nodeFor(routed.role, this.#connectTimeoutMillis);
-      if (isEnding(this)) throw new PgSplitError('PGSPLIT_ENDED', 'pg-split: the client was ended before it connected');
+      if (isEnding(this)) {
+        // As pg's: a client ended while it connects never settles its connect() (no error, no unhandled rejection).
+        release();
+        return await new Promise<never>(() => undefined);
+      }
       aimClient(this, config);
       followNode(this, runtime.router, hostIndex, () => undefined, { listenToErrors: false });
       await super.connect();

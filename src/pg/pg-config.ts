@@ -198,12 +198,27 @@ export function routedConfig(input: unknown, env: Env = process.env): Routed | n
   const resolved = resolveSplitOptions(given, target);
   // target_session_attrs=any: libpq's first host that accepts (in random order with load_balance_hosts=random).
   const anyHost = target.targetSessionAttrs === 'any' && given['readerPolicy'] === undefined;
-  const options: ResolvedSplitOptions = anyHost
-    ? Object.freeze({ ...resolved, readerPolicy: 'any', balance: target.loadBalanceHosts === 'random' ? 'random' : 'first' })
-    : resolved;
+  // pg-pool's allowExitOnIdle: the shared watch's sessions and timers do not keep the process alive either (the runtime's pools are given their own settings).
+  const exitOnIdle = config['allowExitOnIdle'] === true;
+  const policy = anyHost
+    ? { readerPolicy: 'any' as const, balance: target.loadBalanceHosts === 'random' ? ('random' as const) : ('first' as const) }
+    : {};
+  const options: ResolvedSplitOptions = Object.freeze({
+    ...resolved,
+    ...policy,
+    writer: { ...resolved.writer, allowExitOnIdle: exitOnIdle },
+    reader: { ...resolved.reader, allowExitOnIdle: exitOnIdle },
+  });
   // The servers as libpq resolved them (one port for every host, or one each), and what else the sessions share.
   const own = new Set(['host', 'hostaddr', 'port', 'target_session_attrs', 'load_balance_hosts', 'application_name']);
   const shared = orderedParams(params).filter(([k]) => !own.has(k));
-  const key = keyOf([shared, target.hosts.map((h) => [h.host, h.hostaddr, portKey(h)]), given, options.readerPolicy, options.balance]);
+  const key = keyOf([
+    shared,
+    target.hosts.map((h) => [h.host, h.hostaddr, portKey(h)]),
+    given,
+    options.readerPolicy,
+    options.balance,
+    exitOnIdle,
+  ]);
   return { target, options, role: anyHost ? 'reader' : roleOf(target), key };
 }

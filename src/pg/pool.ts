@@ -32,7 +32,8 @@ export class Pool extends pg.Pool {
     }
     super();
     const runtime = acquireRuntime(routed);
-    const settings = poolSettingsIn(config as Readonly<Record<string, unknown>>);
+    // pg's pool settings are the config object's (none for a string or nothing: the environment routed it).
+    const settings = poolSettingsIn(typeof config === 'object' ? (config as Readonly<Record<string, unknown>>) : {});
     const pool = runtime.pool(routed.role, settings, () => releaseRuntime(routed, runtime));
     return pool;
   }

@@ -37,6 +37,8 @@ const text: Check = (n, v) => {
 /** pg.Pool and pg.Client settings a pool may set, each with its check. */
 const POOL_SETTINGS: Readonly<Record<string, Check>> = {
   max: whole,
+  /** pg-pool's older name for `max` (read when `max` is not set). */
+  poolSize: whole,
   min: wholeOrZero,
   idleTimeoutMillis: (n, v) => v === null || millisOrZero(n, v),
   connectionTimeoutMillis: millisOrZero,
