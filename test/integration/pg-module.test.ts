@@ -6,6 +6,7 @@ import { sharedRuntimes } from '../../src/pg/shared-runtimes.js';
 import { RoutedPool } from '../../src/split/pool/routed-pool.js';
 import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
 import { testNet } from '../support/net.js';
+import { firstLine, runScript } from '../support/run-script.js';
 import { sessionsNamed, waitForNoSessions } from '../support/server-count.js';
 import { until } from '../support/until.js';
 
@@ -133,6 +134,34 @@ describe('pg-split/pg', { timeout: 180_000 }, () => {
     }
     assert.equal(sharedRuntimes(), 0, 'the last one ended ends the runtime');
     assert.equal(await waitForNoSessions(cluster, app), 0);
+  });
+
+  test("pg's own contract where node-postgres's tests found it broken: a Pool from the environment alone, poolSize, allowExitOnIdle reaching the shared watch, a Client ended while it connects", async () => {
+    // In a process of its own, by the package's name, everything from the environment as libpq reads it.
+    const script = `
+      import pg from 'pg-split/pg';
+      process.on('unhandledRejection', (err) => { console.log('unhandled rejection: ' + err.message); process.exit(3); });
+      await new pg.Pool().end();
+      const pool = new pg.Pool({ poolSize: 1, allowExitOnIdle: true, idleTimeoutMillis: 60000 });
+      await Promise.all([pool.query('SELECT pg_sleep(0.1)'), pool.query('SELECT 1')]);
+      const { rows } = await pool.query('SELECT pg_is_in_recovery() AS standby');
+      const client = new pg.Client();
+      client.connect();
+      client.end();
+      console.log(JSON.stringify({ total: pool.totalCount, standby: rows[0].standby }));
+      // No end(): with allowExitOnIdle, neither the pool's idle client nor the shared watch keeps the process alive.
+    `;
+    const env = {
+      PGHOST: cluster.nodes.map((n) => n.host).join(','),
+      PGPORT: String(cluster.port),
+      PGUSER: 'postgres',
+      PGDATABASE: 'postgres',
+      PGTARGETSESSIONATTRS: 'read-write',
+    };
+    const run = await runScript(script, env, 30_000);
+    assert.equal(run.signal, null, `the process did not exit by itself within 30 s: ${run.output}`);
+    assert.equal(run.code, 0, run.output);
+    assert.deepEqual(firstLine(run), { total: 1, standby: false }, 'poolSize 1: one connection, on the primary');
   });
 
   test('through a failover: a Client on the old primary is cut (error, then end); the Pool and new Clients write on the new primary only', async () => {
