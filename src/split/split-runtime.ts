@@ -118,7 +118,9 @@ export class SplitRuntime {
       },
       opts.failoverTimeoutMillis,
     );
-    this.router = new Router(members, watch, new Balancer(opts.balance), this.registry, this.#witness);
+    // A string that never reached a server fails a waiting checkout at once, as it fails connectSplit's start; unless told to wait for a starting cluster.
+    const failFast = opts.waitForPrimary === 'always' ? 'refusals' : 'refusals-and-no-server';
+    this.router = new Router(members, watch, new Balancer(opts.balance), this.registry, this.#witness, failFast);
     // Read at collections only.
     this.#metrics = metricsOf(otel, members, watch, () => [...this.#pools], this.#freshness);
     this.#idle = new IdleKeeper(opts.idleAfterMillis, {

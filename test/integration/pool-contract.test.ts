@@ -69,22 +69,36 @@ describe('end() as pg-pool has it', () => {
     });
   }
 
-  test('a checkout waiting for a node rejects at once when its pool ends, and counts in waitingCount while it waits', async (t) => {
+  test("a statement waiting for a node when its pool's end() is called is served as pg-pool serves it (until its own deadline), end() waiting for it; connectSplit's end() fails it at once", async (t) => {
     const [primary, standby] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
     // Only the standby named: the writer has no primary to wait for. Only the primary named, standbys only: no reader.
-    const writer = (await splitFor(t, urlFor('pgsplit-pool-wait-w', [standby]), { waitForPrimary: false, failoverTimeoutMillis: 60_000 }))
-      .writer;
-    const reader = (await splitFor(t, urlFor('pgsplit-pool-wait-r', [primary]), { readerPolicy: 'standby', failoverTimeoutMillis: 60_000 }))
-      .reader;
-    for (const pool of [writer, reader]) {
+    const writerSplit = await splitFor(t, urlFor('pgsplit-pool-wait-w', [standby]), { waitForPrimary: false, failoverTimeoutMillis: 1500 });
+    const readerSplit = await splitFor(t, urlFor('pgsplit-pool-wait-r', [primary]), {
+      readerPolicy: 'standby',
+      failoverTimeoutMillis: 1500,
+    });
+    for (const [pool, code] of [
+      [writerSplit.writer, 'PGSPLIT_FAILOVER_TIMEOUT'],
+      [readerSplit.reader, 'PGSPLIT_NO_READER'],
+    ] as const) {
       const waiting = pool.query('SELECT 1');
       await until('the checkout counted as waiting', () => pool.waitingCount === 1);
-      const started = Date.now();
-      await pool.end();
-      await assert.rejects(waiting, { code: 'PGSPLIT_ENDED' });
-      assert.ok(Date.now() - started < 30_000, 'not at the failover timeout');
+      let ended = false;
+      const ending = pool.end().then(() => (ended = true));
+      await assert.rejects(pool.query('SELECT 1'), { code: 'PGSPLIT_ENDED' }, 'a statement sent after end()');
+      assert.equal(ended, false, 'end() waits for the statement sent before it');
+      await assert.rejects(waiting, { code, message: /timeout exceeded waiting for/ });
+      await ending;
       assert.equal(pool.waitingCount, 0);
     }
+    // connectSplit's end() ends everything now: a statement still waiting for a node fails with PGSPLIT_ENDED, not at its deadline.
+    const slow = await splitFor(t, urlFor('pgsplit-pool-wait-end', [standby]), { waitForPrimary: false, failoverTimeoutMillis: 60_000 });
+    const waiting = slow.writer.query('SELECT 1');
+    await until('the checkout counted as waiting', () => slow.writer.waitingCount === 1);
+    const started = Date.now();
+    await slow.end();
+    await assert.rejects(waiting, { code: 'PGSPLIT_ENDED' });
+    assert.ok(Date.now() - started < 30_000, 'not at the failover timeout');
   });
 });
 

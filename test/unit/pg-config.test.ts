@@ -159,3 +159,13 @@ test('PGSPLIT_OPTIONS that is not JSON, not an object or names an unknown key: c
     message: /Unknown option `PGSPLIT_OPTIONS.maxReplicaLagg`; did you mean `PGSPLIT_OPTIONS.maxReplicaLag`\?/,
   });
 });
+
+test("pg's connectionTimeoutMillis bounds the wait for a node of the role (failoverTimeoutMillis), unless pgSplit sets it", () => {
+  assert.equal(routed({ host: 'db1,db2', user: 'u', connectionTimeoutMillis: 2500 }).options.failoverTimeoutMillis, 2500);
+  assert.equal(
+    routed({ host: 'db1,db2', user: 'u', connectionTimeoutMillis: 2500, pgSplit: { failoverTimeoutMillis: 60_000 } }).options
+      .failoverTimeoutMillis,
+    60_000,
+  );
+  assert.equal(routed({ host: 'db1,db2', user: 'u' }).options.failoverTimeoutMillis, 30_000, "connectSplit's default");
+});

@@ -450,7 +450,7 @@ test('a statement waiting in the pool of a node that is cut goes to the next wri
   await writer.end();
 });
 
-test('end(): a statement waiting for a connection rejects with PGSPLIT_ENDED; end() resolves once the held client is released', async () => {
+test('end(): a statement sent before it and waiting for a connection is served once the held client is released (pg-pool leaves it waiting for ever); one sent after it rejects; end() resolves when both are done', async () => {
   const [router, nodes] = [new FakeRouter(), new FakeNodes()];
   const writer = routedPool('writer', router, nodes, 2000, 1);
   const held = await writer.connect();
@@ -458,11 +458,13 @@ test('end(): a statement waiting for a connection rejects with PGSPLIT_ENDED; en
   await new Promise((r) => setTimeout(r, 20));
   let ended = false;
   const ending = writer.end().then(() => (ended = true));
-  await assert.rejects(queued, (err: unknown) => err instanceof PgSplitError && err.code === 'PGSPLIT_ENDED');
-  assert.equal(ended, false, 'a client is still held');
+  await assert.rejects(writer.query('INSERT 2'), (err: unknown) => err instanceof PgSplitError && err.code === 'PGSPLIT_ENDED');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(ended, false, 'a client is still held, a statement still waits for it');
   held.release();
+  await queued;
   await ending;
-  assert.deepEqual(nodes.hosts(), []);
+  assert.deepEqual(nodes.hosts(), [0], 'the statement sent before end() ran, the one sent after it did not');
 });
 
 test('acknowledged writes are counted for read-your-writes; failed writes and the write-token fetch are not', async () => {

@@ -26,9 +26,10 @@ export function poolEndedError(): PgSplitError {
 
 /** No node of the role came within `millis`: a checkout's (and a pg-split/pg Client's) timeout, with why each node was not eligible. */
 export function noNodeError(role: PoolRole, millis: number, describe: () => string): PgSplitError {
-  const what = role === 'writer' ? 'no read-write primary' : 'no eligible node for reads';
+  const what = role === 'writer' ? 'a read-write primary' : 'an eligible node for reads';
   const code = role === 'writer' ? 'PGSPLIT_FAILOVER_TIMEOUT' : 'PGSPLIT_NO_READER';
-  return new PgSplitError(code, `pg-split: ${what} within ${millis} ms\n${describe()}`);
+  // "timeout exceeded", as pg-pool words a checkout that waited too long.
+  return new PgSplitError(code, `pg-split: timeout exceeded waiting for ${what} (${millis} ms)\n${describe()}`);
 }
 
 function noNodeFor(settings: RoutedPoolSettings, role: PoolRole): PgSplitError {

@@ -38,6 +38,12 @@ export class RoutedPool extends pg.Pool {
   readonly #checkouts: Checkouts;
   /** Statements of `query()` not settled yet. */
   #running = 0;
+  /** Checkouts of `connect()` not settled yet. */
+  #connecting = 0;
+  /** Called each time a statement or a checkout settles while end() waits for those sent before it. */
+  #onSettled: (() => void) | null = null;
+  /** Set once the node pools end (end() after what was sent before it settled, or close()): waiting checkouts stop then. */
+  #closing = false;
 
   constructor(settings: RoutedPoolSettings) {
     super({ ...settings.pool });
@@ -45,7 +51,7 @@ export class RoutedPool extends pg.Pool {
     this.#role = settings.role;
     this.#router = settings.router;
     this.#nodes = new NodePools(settings.pool, settings.router, this, settings.nodePool);
-    this.#checkouts = new Checkouts(settings, this.#nodes, () => this.ending);
+    this.#checkouts = new Checkouts(settings, this.#nodes, () => this.#closing);
     this.#router.registry.onDrop((hostIndex) => this.#nodes.drop(hostIndex));
   }
 
@@ -65,9 +71,16 @@ export class RoutedPool extends pg.Pool {
   override connect(): Promise<pg.PoolClient>;
   override connect(callback: Callback): void;
   override connect(callback?: Callback): Promise<pg.PoolClient> | void {
-    // An ended pool wakes nothing.
-    if (!this.ending) this.#settings.activity.touch();
-    const acquired = this.#checkouts.held(this.#settings.scope.current());
+    // An ended pool wakes nothing, and checks out nothing more.
+    let acquired: Promise<pg.PoolClient>;
+    if (this.ending) acquired = Promise.reject(poolEndedError());
+    else {
+      this.#settings.activity.touch();
+      this.#connecting++;
+      acquired = this.#checkouts.held(this.#settings.scope.current());
+      const settled = (): void => this.#settled('connect');
+      acquired.then(settled, settled);
+    }
     if (callback === undefined) return acquired;
     acquired.then(
       (client) => callBack(() => callback(undefined, client, (release) => client.release(release))),
@@ -157,13 +170,21 @@ export class RoutedPool extends pg.Pool {
     this.#nodes.dropAll();
   }
 
+  /** A statement or a checkout settled: counted down, and end() told when it waits for them. */
+  #settled(what: 'statement' | 'connect'): void {
+    if (what === 'statement') this.#running--;
+    else this.#connecting--;
+    this.#onSettled?.();
+  }
+
   /**
    * As pg-pool's: `ending` at once, a second call rejects (or calls back) with
-   * pg-pool's error, and it is done once every node pool has ended, their
-   * checked-out clients released; checkouts still waiting for a node, and
-   * statements sent from now on, reject with PGSPLIT_ENDED. The callback is
-   * called as pg-pool calls it: before end() returns when nothing is checked
-   * out, else from the last release.
+   * pg-pool's error, and statements and checkouts sent from now on reject with
+   * PGSPLIT_ENDED. Those sent before it are served, as pg-pool serves them
+   * (one waiting for a node waits until its own deadline), and it is done
+   * once they have settled and every node pool has ended, their checked-out
+   * clients released. The callback is called as pg-pool calls it: before
+   * end() returns when nothing is under way, else once it is done.
    */
   override end(): Promise<void>;
   override end(callback: (err?: Error) => void): void;
@@ -174,17 +195,34 @@ export class RoutedPool extends pg.Pool {
       callback(err);
       return;
     }
-    const ended = this.close();
+    // pg-pool's end() sets `ending` at once (this pool itself never holds a client); its callback form, since the
+    // promise form would use the application's `Promise` option, whatever it is.
+    super.end(() => undefined);
+    const ended = this.#running + this.#connecting === 0 ? this.close() : this.#afterInFlight().then(() => this.close());
     if (callback === undefined) return ended;
     this.#nodes.whenEnded(() => callback());
   }
 
-  /** Ends the pool whether or not the application already did (connectSplit's end()): the same promise every time. */
+  /** Resolves once every statement and checkout sent before end() has settled. */
+  #afterInFlight(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#onSettled = () => {
+        if (this.#running + this.#connecting > 0) return;
+        this.#onSettled = null;
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Ends the pool now, whether or not the application already did
+   * (connectSplit's end(), the cluster ending): checkouts still waiting for a
+   * node reject with PGSPLIT_ENDED. The same promise every time.
+   */
   close(): Promise<void> {
-    if (!this.ending) {
-      // pg-pool's end() sets `ending` at once (this pool itself never holds a client); its callback form, since the
-      // promise form would use the application's `Promise` option, whatever it is.
-      super.end(() => undefined);
+    if (!this.#closing) {
+      if (!this.ending) super.end(() => undefined);
+      this.#closing = true;
       this.#router.nudge();
       this.#settings.onClose?.();
     }
@@ -197,9 +235,11 @@ export class RoutedPool extends pg.Pool {
    * for (a node, a standby's replay, its witnesses): the cluster is not idle.
    */
   #statement(first: unknown, values: unknown, requirement: ReadRequirement, kind: StatementKind): Promise<pg.QueryResult> {
+    // Sent after end(): pg-pool's error at once. Sent before it: served, as pg-pool serves it, end() waiting for it.
+    if (this.ending) return Promise.reject(poolEndedError());
     this.#running++;
     return new Promise((resolve, reject) => {
-      const settled = (): void => void this.#running--;
+      const settled = (): void => this.#settled('statement');
       const statement: Statement = {
         first,
         values,
@@ -228,7 +268,7 @@ export class RoutedPool extends pg.Pool {
    * another is eligible.
    */
   #attempt(s: Statement, attempt: number, avoid: number | null, fast: boolean): void {
-    const role = fast && !this.ending ? nodeRoleNow(this.#role, s, this.#settings.consistency) : null;
+    const role = fast && !this.#closing ? nodeRoleNow(this.#role, s, this.#settings.consistency) : null;
     const host = role === null ? null : this.#router.pick(role, null);
     const pool = host === null ? null : this.#nodes.get(host);
     if (role === null || host === null || pool === null) {
@@ -245,7 +285,7 @@ export class RoutedPool extends pg.Pool {
       const client = pooled as PooledNodeClient | undefined;
       if (connectError !== undefined && connectError !== null) {
         // As Checkouts: the pool ended, or an error that is no failover signal, fails the statement now.
-        if (this.ending) return s.reject(poolEndedError());
+        if (this.#closing) return s.reject(poolEndedError());
         const signal = failoverSignal(connectError);
         if (signal === null) return s.reject(connectError);
         this.#router.report(host, signal);
