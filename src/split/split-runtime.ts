@@ -118,9 +118,7 @@ export class SplitRuntime {
       },
       opts.failoverTimeoutMillis,
     );
-    // A string that never reached a server fails a waiting checkout at once, as it fails connectSplit's start; unless told to wait for a starting cluster.
-    const failFast = opts.waitForPrimary === 'always' ? 'refusals' : 'refusals-and-no-server';
-    this.router = new Router(members, watch, new Balancer(opts.balance), this.registry, this.#witness, failFast);
+    this.router = new Router(members, watch, new Balancer(opts.balance), this.registry, this.#witness);
     // Read at collections only.
     this.#metrics = metricsOf(otel, members, watch, () => [...this.#pools], this.#freshness);
     this.#idle = new IdleKeeper(opts.idleAfterMillis, {

@@ -102,6 +102,16 @@ describe('end() as pg-pool has it', () => {
   });
 });
 
+test("a checkout on a cluster that never reached a server fails at once, as a pg.Pool's connect does", async (t) => {
+  // Nothing listens on these addresses: every connection is refused.
+  const nowhere = `postgresql://postgres@${net.address(200)}:${cluster.port},${net.address(201)}:${cluster.port}/postgres?connect_timeout=2`;
+  const split = await splitFor(t, nowhere, { waitForPrimary: false, failoverTimeoutMillis: 60_000 });
+  const started = Date.now();
+  for (const pool of [split.writer, split.reader])
+    await assert.rejects(pool.query('SELECT 1'), { code: 'PGSPLIT_CONNECT_FAILED', message: /Connection refused/ });
+  assert.ok(Date.now() - started < 30_000, 'not at the failover timeout');
+});
+
 describe('callbacks as pg-pool calls them', () => {
   test("an exception thrown by the application's callback surfaces as with pg.Pool (uncaught, or thrown by end() itself), never as an unhandled rejection", async () => {
     const script = `

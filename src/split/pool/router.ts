@@ -3,6 +3,14 @@ import { clientConfigFor } from '../../connect/client-config.js';
 import type { Balancer } from './balancer.js';
 import type { ClusterWatch } from '../watch/cluster-watch.js';
 import type { RefusalRule } from '../watch/decision-wait.js';
+
+/**
+ * When a waiting checkout fails before its deadline: as soon as every host
+ * refused the login, or no host ever had a server (refused connections, no
+ * such name: the string reached nothing yet), as a pg.Pool's connect fails
+ * and as connectSplit's start does.
+ */
+const FAIL_FAST: RefusalRule = 'refusals-and-no-server';
 import type { ConnectionRegistry } from './connection-registry.js';
 import type { Members } from '../watch/members.js';
 import { ReplayKnowledge } from './replay-knowledge.js';
@@ -27,23 +35,7 @@ export class Router {
   /** For the balancer's least-busy choice; made once, not per read. */
   readonly #openConnections = (hostIndex: number): number => this.registry.openConnections(hostIndex);
 
-  /**
-   * When a waiting checkout fails before its deadline: as soon as every host
-   * refused the login, and (unless the application waits for a starting
-   * cluster, waitForPrimary 'always') when no host ever had a server
-   * (refused connections, no such name), as a pg.Pool's connect fails.
-   */
-  readonly #failFast: RefusalRule;
-
-  constructor(
-    members: Members,
-    watch: ClusterWatch,
-    balancer: Balancer,
-    registry: ConnectionRegistry,
-    witness: WriteWitness,
-    failFast: RefusalRule = 'refusals',
-  ) {
-    this.#failFast = failFast;
+  constructor(members: Members, watch: ClusterWatch, balancer: Balancer, registry: ConnectionRegistry, witness: WriteWitness) {
     this.#members = members;
     this.#witness = witness;
     this.#watch = watch;
@@ -97,7 +89,7 @@ export class Router {
       () => stop() || this.#usable('writer').length > 0 || this.witnessed() !== null,
       deadline,
       onTimeout,
-      this.#failFast,
+      FAIL_FAST,
     );
   }
 
@@ -151,9 +143,9 @@ export class Router {
     void this.#watch.checkAll();
   }
 
-  /** Resolves when the role has a usable node or `stop()` holds; rejects at the deadline, when ended, or as #failFast says. */
+  /** Resolves when the role has a usable node or `stop()` holds; rejects at the deadline, when ended, or as FAIL_FAST says. */
   waitFor(role: PoolRole, deadline: number, onTimeout: () => Error, stop: () => boolean = never): Promise<void> {
-    return this.#watch.waitFor(() => stop() || this.#usable(role).length > 0, deadline, onTimeout, this.#failFast);
+    return this.#watch.waitFor(() => stop() || this.#usable(role).length > 0, deadline, onTimeout, FAIL_FAST);
   }
 
   /** How many statuses the hosts have reported so far: a checkout that failed on a node notes it, to know whether the watch has looked since. */
