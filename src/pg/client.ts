@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { aimClient, destroySocket, isEnding } from '../connect/pg-wire.js';
+import { aimClient, destroySocket } from '../connect/pg-wire.js';
 import { followNode } from '../split/pool/node-client.js';
 import type { SplitRuntime } from '../split/split-runtime.js';
 import { routedConfig, type PgSplitConfigOptions, type Routed } from './pg-config.js';
@@ -48,11 +48,18 @@ export class Client extends pg.Client {
   /** pg's connectionTimeoutMillis also bounds the wait for a node. */
   readonly #connectTimeoutMillis: number | undefined;
   #runtime: SplitRuntime | null = null;
+  /** connect() waits for its node (no socket yet): end() called meanwhile waits for it (#endRequests). */
+  #waitingForNode = false;
+  readonly #endRequests: Array<() => void> = [];
+  /** The config's `Promise`, pg's option for the class of the promises it returns. */
+  readonly #Promise: PromiseConstructor;
 
   constructor(config?: string | ClientConfig) {
     const routed = routedConfig(config);
     super(routed === null ? (config as string | pg.ClientConfig | undefined) : constructorConfig(config, routed));
     this.#routed = routed;
+    const PromiseClass = typeof config === 'object' ? (config as { Promise?: unknown }).Promise : undefined;
+    this.#Promise = typeof PromiseClass === 'function' ? (PromiseClass as PromiseConstructor) : Promise;
     const timeout = typeof config === 'object' ? config.connectionTimeoutMillis : undefined;
     this.#connectTimeoutMillis = timeout !== undefined && timeout > 0 ? timeout : undefined;
   }
@@ -63,12 +70,34 @@ export class Client extends pg.Client {
     const routed = this.#routed;
     if (routed === null || this.#runtime !== null) return callback === undefined ? super.connect() : super.connect(callback);
     const connected = this.#connectRouted(routed);
-    if (callback === undefined) return connected;
+    if (callback === undefined) return this.#promised(connected);
     const done = callback as ConnectCallback;
+    // Called outside the promise, as pg calls it: what the callback throws is an uncaught exception, not a rejection.
     connected.then(
-      () => done(null, this),
-      (err: Error) => done(err),
+      () => process.nextTick(() => done(null, this)),
+      (err: Error) => process.nextTick(() => done(err)),
     );
+  }
+
+  /**
+   * pg's end(). Called while connect() waits for a node (no socket yet), it
+   * takes effect once the client starts connecting there: pg's end() of a
+   * client that is connecting, with pg's outcome (queries queued in pipeline
+   * mode complete first; a connect() with nothing queued never settles).
+   */
+  override end(): Promise<void>;
+  override end(callback: (err?: Error) => void): void;
+  override end(callback?: (err?: Error) => void): Promise<void> | void {
+    if (!this.#waitingForNode) return callback === undefined ? super.end() : super.end(callback);
+    const ended = new Promise<void>((resolve) => this.#endRequests.push(resolve));
+    if (callback === undefined) return this.#promised(ended);
+    void ended.then(() => callback());
+  }
+
+  /** As pg's: a promise of the config's `Promise` class (bluebird, ...) when one was given. */
+  #promised<T>(promise: Promise<T>): Promise<T> {
+    const Custom = this.#Promise;
+    return Custom === Promise ? promise : new Custom<T>((resolve, reject) => promise.then(resolve, reject));
   }
 
   async #connectRouted(routed: Routed): Promise<pg.Client> {
@@ -82,20 +111,24 @@ export class Client extends pg.Client {
       releaseRuntime(routed, runtime);
     };
     try {
-      const { hostIndex, config } = await runtime.nodeFor(routed.role, this.#connectTimeoutMillis);
-      if (isEnding(this)) {
-        // As pg's: a client ended while it connects never settles its connect() (no error, no unhandled rejection).
-        release();
-        return await new Promise<never>(() => undefined);
-      }
+      this.#waitingForNode = true;
+      const { hostIndex, config } = await runtime.nodeFor(routed.role, this.#connectTimeoutMillis).finally(() => {
+        this.#waitingForNode = false;
+      });
       aimClient(this, config);
       followNode(this, runtime.router, hostIndex, () => undefined, { listenToErrors: false });
-      await super.connect();
       this.once('end', release);
+      const connecting = super.connect();
+      // end() called while the node was awaited: now, as on a pg.Client that is connecting.
+      const endRequests = this.#endRequests.splice(0);
+      if (endRequests.length > 0) void super.end().then(() => endRequests.forEach((resolve) => resolve()));
+      await connecting;
       runtime.follow(this, routed.role, hostIndex);
       return this;
     } catch (err) {
       release();
+      // Never connected: an end() asked for meanwhile is done.
+      this.#endRequests.splice(0).forEach((resolve) => resolve());
       throw err;
     }
   }

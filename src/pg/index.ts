@@ -40,8 +40,6 @@ export const escapeIdentifier = pg.escapeIdentifier;
 export const escapeLiteral = pg.escapeLiteral;
 export const Result = pg.Result;
 export const TypeOverrides = pg.TypeOverrides;
-/** pg-native is not routed: code that looks for it stays on the JavaScript client. */
-export const native = null;
 
 /** The default export, as `pg`'s: every export in one object. */
 interface PgSplitPg {
@@ -59,7 +57,7 @@ interface PgSplitPg {
   readonly native: null;
 }
 
-const pgSplitPg: PgSplitPg = {
+const pgSplitPg = {
   Client,
   Pool,
   types,
@@ -71,6 +69,8 @@ const pgSplitPg: PgSplitPg = {
   escapeLiteral,
   Result,
   TypeOverrides,
-  native,
-};
+} as PgSplitPg;
+// pg-native is not routed: code that looks for it stays on the JavaScript client. Not enumerable and not a named
+// export, as pg's own `native` (a lazy getter on the module, absent from its ESM exports).
+Object.defineProperty(pgSplitPg, 'native', { value: null, enumerable: false });
 export default pgSplitPg;

@@ -61,7 +61,10 @@ export async function queryStatus(client: pg.Client, id: HostIdentity, timeoutMi
   const started = performance.now();
   const result = await withTimeout(client.query(STATUS_QUERY), timeoutMillis, () => destroySocket(client));
   const rtt = performance.now() - started;
-  return reachableStatus(id, toStatusRow(result.rows[0] as Record<string, unknown>), Math.round(rtt * 100) / 100);
+  const row = (result as { rows?: unknown[] } | undefined)?.rows?.[0];
+  // Something that speaks the protocol but is no PostgreSQL server (a proxy's own answer, a test double): an unreachable host, with why.
+  if (typeof row !== 'object' || row === null) throw new Error('the server answered the status query with no row');
+  return reachableStatus(id, toStatusRow(row as Record<string, unknown>), Math.round(rtt * 100) / 100);
 }
 
 /** Probes one host entry: opens a session, runs the status query, closes. Never throws, never traced. */

@@ -65,6 +65,7 @@ describe('pg-split/pg', { timeout: 180_000 }, () => {
     ])
       assert.equal((pgSplitPg as unknown as Record<string, unknown>)[name], pg[name], name);
     assert.equal(pgSplitPg.native, null);
+    assert.ok(!Object.keys(pgSplitPg).includes('native'), 'native is not enumerable, as on pg');
     const cjs = require('pg-split/pg') as Record<string, unknown>;
     assert.equal(typeof cjs['Pool'], 'function');
     assert.equal(cjs['types'], pg['types']);
