@@ -150,6 +150,8 @@ export class SplitRuntime {
   #wireEvents(): void {
     const { watch, events, registry } = this;
     const authority = this.#authority;
+    // The last open connection closed (the pools' idle timeout, mostly): the cluster follows them to sleep.
+    registry.onAllClosed(() => this.#idle.poolsEmptied());
     const hostOf = (i: number): { host: string; port: number } => this.members.hostOf(i);
     watch.on('change', (event: ChangeEvent) => events.emit('change', event));
     watch.on('failover', (event: Watch.FailoverEvent) => events.emit('failover', failoverEvent(event, hostOf)));
@@ -232,22 +234,20 @@ export class SplitRuntime {
       metrics: this.#metrics,
     });
     pool.on('error', (err: unknown) => this.emitError(err));
-    // pg-pool closing a client (its idle timeout, mostly): when none is left in any pool, the cluster follows them to sleep.
-    pool.on('remove', () => this.#idle.poolsEmptied());
     this.#pools.add(pool);
     return pool;
   }
 
   /**
-   * Once no pool holds a client: how long without a statement is idle enough,
-   * the pools' own idleTimeoutMillis (the shortest); null while one holds a
-   * client, or when a pool never closes idle ones (idleTimeoutMillis 0 or
-   * null).
+   * Once no connection is open (the pools closed their idle clients, the
+   * application ended those it held): how long without a statement is idle
+   * enough, the pools' own idleTimeoutMillis (the shortest); null while one is
+   * open, or when a pool never closes idle ones (idleTimeoutMillis 0 or null).
    */
   #emptyPoolsQuietMillis(): number | null {
+    if (this.registry.anyOpen) return null;
     let quiet = Infinity;
     for (const pool of this.#pools) {
-      if (pool.totalCount > 0) return null;
       const timeout = pool.options.idleTimeoutMillis ?? 0;
       if (timeout <= 0) return null;
       quiet = Math.min(quiet, timeout);

@@ -137,7 +137,7 @@ describe('pg-split/pg', { timeout: 180_000 }, () => {
     assert.equal(await waitForNoSessions(cluster, app), 0);
   });
 
-  test("pg's own contract where node-postgres's tests found it broken: a Pool from the environment alone, poolSize, allowExitOnIdle reaching the shared watch, a Client ended while it connects", async () => {
+  test("pg's own contract where node-postgres's tests found it broken: a Pool from the environment alone, poolSize, allowExitOnIdle reaching the shared watch, a Client ended while it connects, a pooled client ended instead of released", async () => {
     // In a process of its own, by the package's name, everything from the environment as libpq reads it.
     const script = `
       import pg from 'pg-split/pg';
@@ -163,6 +163,21 @@ describe('pg-split/pg', { timeout: 180_000 }, () => {
     assert.equal(run.signal, null, `the process did not exit by itself within 30 s: ${run.output}`);
     assert.equal(run.code, 0, run.output);
     assert.deepEqual(firstLine(run), { total: 1, standby: false }, 'poolSize 1: one connection, on the primary');
+    // A client checked out and ended by the application instead of released (node-postgres's gh-issues/787): the process exits, as pg's would, once the pool's idle timeout is up.
+    const ended = await runScript(
+      `
+      import pg from 'pg-split/pg';
+      const pool = new pg.Pool({ idleTimeoutMillis: 300 });
+      const client = await pool.connect();
+      await client.query('SELECT 1');
+      await client.end();
+      console.log(JSON.stringify({ ended: true }));
+    `,
+      env,
+      30_000,
+    );
+    assert.equal(ended.signal, null, `the process did not exit by itself within 30 s: ${ended.output}`);
+    assert.deepEqual(firstLine(ended), { ended: true });
   });
 
   test('through a failover: a Client on the old primary is cut (error, then end); the Pool and new Clients write on the new primary only', async () => {

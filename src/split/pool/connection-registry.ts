@@ -15,6 +15,7 @@ export interface Fenceable {
 export class ConnectionRegistry {
   readonly #clients = new Map<number, Set<Fenceable>>();
   readonly #dropListeners: Array<(hostIndex: number) => void> = [];
+  readonly #allClosedListeners: Array<() => void> = [];
 
   opened(hostIndex: number, client: Fenceable): void {
     let set = this.#clients.get(hostIndex);
@@ -27,8 +28,25 @@ export class ConnectionRegistry {
 
   closed(hostIndex: number, client: Fenceable): void {
     const set = this.#clients.get(hostIndex);
-    set?.delete(client);
-    if (set?.size === 0) this.#clients.delete(hostIndex);
+    if (set === undefined || !set.delete(client)) return;
+    if (set.size === 0) this.#clients.delete(hostIndex);
+    if (this.#clients.size === 0) for (const listener of this.#allClosedListeners) listener();
+  }
+
+  /** Calls `listener` each time the last open connection closes (pooled or a pg-split/pg Client's). */
+  onAllClosed(listener: () => void): void {
+    this.#allClosedListeners.push(listener);
+  }
+
+  /** Whether any connection is open, on any node. */
+  get anyOpen(): boolean {
+    return this.#clients.size > 0;
+  }
+
+  /** Whether the application holds an open connection (checked out and not released, or a pg-split/pg Client): the cluster is in use. */
+  anyCheckedOut(): boolean {
+    for (const set of this.#clients.values()) for (const client of set) if (client.pgSplitCheckedOut) return true;
+    return false;
   }
 
   /** Open pooled connections on a node. */

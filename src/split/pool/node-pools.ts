@@ -95,9 +95,9 @@ export class NodePools {
     return [...this.#pools].map(([hostIndex, p]) => ({ hostIndex, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount }));
   }
 
-  /** Whether a client is checked out or connecting, or a checkout waits for one, on any node. */
-  busy(): boolean {
-    for (const p of this.#pools.values()) if (p.totalCount > p.idleCount || p.waitingCount > 0) return true;
+  /** Whether a checkout waits for a client in a full node pool. */
+  waiting(): boolean {
+    for (const p of this.#pools.values()) if (p.waitingCount > 0) return true;
     return false;
   }
 

@@ -160,9 +160,10 @@ export class RoutedPool extends pg.Pool {
     return this.#nodes.usage().map((u) => ({ role: this.#role, ...u }));
   }
 
-  /** Whether a statement of `query()` runs or waits (for a node, a replay, its witnesses), or a client is checked out, connecting or awaited on any node. */
+  /** Whether a statement of `query()` runs or waits (for a node, a replay, its witnesses), a `connect()` is under way, a checkout waits in a full node pool, or the application holds an open connection. */
   busy(): boolean {
-    return this.#running > 0 || this.#nodes.busy();
+    // A client the application holds counts through the registry while its connection is open (ConnectionRegistry.anyCheckedOut): one it ended without releasing it does not.
+    return this.#running > 0 || this.#connecting > 0 || this.#nodes.waiting() || this.#router.registry.anyCheckedOut();
   }
 
   /** The cluster goes idle: every node pool ends (its idle connections close) and a later checkout opens a new one. */

@@ -56,9 +56,9 @@ export class IdleKeeper {
   }
 
   /**
-   * A pool let a client go: when none is left in any pool (closed after their
-   * own idleTimeoutMillis, as a plain pg.Pool's would, after which its
-   * process can exit), the cluster sleeps once no statement came for the
+   * The last open connection closed (the pools closed their idle clients after
+   * their own idleTimeoutMillis, as a plain pg.Pool's would, after which its
+   * process can exit): the cluster sleeps once no statement came for the
    * pools' quiet time (emptyPoolsQuietMillis) rather than at
    * `idleAfterMillis`.
    */
