@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { Logger, run } from 'graphile-worker';
 import knex, { type Knex } from 'knex';
 import { test, type TestContext } from 'node:test';
 import pgPromise from 'pg-promise';
@@ -206,6 +207,56 @@ test('knex: a dialect class whose `_driver()` is pg-split/pg, one knex per targe
       );
     } finally {
       await Promise.all([writes.destroy(), reads.destroy()]);
+    }
+  });
+});
+
+test('graphile-worker: its pgPool a pg-split/pg Pool (read-write), jobs whose task writes, through the same faults', TIMEOUT, async (t) => {
+  const app = 'recipe-graphile-worker';
+  await recipe(t, 42, app, async (cluster) => {
+    const { Pool } = require('pg-split/pg') as typeof import('../../src/pg/index.js');
+    const conninfo = (target: string): string =>
+      `postgresql://postgres@${hostsOf(cluster)}/postgres?target_session_attrs=${target}&application_name=${app}`;
+    const pgPool = new Pool({ connectionString: conninfo('read-write'), max: 4 });
+    const replicas = new Pool({ connectionString: conninfo('prefer-standby') });
+    pgPool.on('error', () => undefined);
+    await pgPool.query(
+      `CREATE TABLE ${TABLE} (id serial PRIMARY KEY, host text NOT NULL DEFAULT ${HOST_DEFAULT}, standby boolean NOT NULL DEFAULT ${STANDBY_DEFAULT})`,
+    );
+    // Each job's task writes one row; the test waits for it by the job's key.
+    const written = new Map<string, (id: number) => void>();
+    const runner = await run({
+      pgPool,
+      concurrency: 2,
+      pollInterval: 200,
+      noHandleSignals: true,
+      logger: new Logger(() => () => undefined),
+      taskList: {
+        record: async (payload, helpers) => {
+          const { rows } = await helpers.query<{ id: number }>(`INSERT INTO ${TABLE} DEFAULT VALUES RETURNING id`);
+          written.get((payload as { key: string }).key)?.(Number(rows[0]?.id));
+        },
+      },
+    });
+    let jobs = 0;
+    try {
+      return await throughFaults(
+        cluster,
+        {
+          // Adding the job is a write too: it fails while there is no primary, as the application's would.
+          write: async () => {
+            const key = `job-${++jobs}`;
+            const done = new Promise<number>((resolve) => written.set(key, resolve));
+            await runner.addJob('record', { key });
+            return done;
+          },
+          read: async () => (await replicas.query<Who>(WHO_SQL)).rows[0] as Who,
+        },
+        app,
+      );
+    } finally {
+      await runner.stop();
+      await Promise.all([pgPool.end(), replicas.end()]);
     }
   });
 });
