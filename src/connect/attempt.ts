@@ -67,15 +67,19 @@ function watch(client: pg.Client, seen: Observed): void {
 
 /**
  * Opens one pg connection to one endpoint, bounded by `timeoutMillis` (0: no
- * bound, as libpq without connect_timeout). Never throws: the outcome says
- * what happened. ParameterStatus values are collected on the way.
+ * bound, as libpq without connect_timeout) and by `signal` (aborted: the
+ * attempt fails now). Never throws: the outcome says what happened. ParameterStatus values are collected on the way.
  */
-export async function attemptConnection(config: ClientConfig, timeoutMillis: number): Promise<AttemptOutcome> {
+export async function attemptConnection(config: ClientConfig, timeoutMillis: number, signal?: AbortSignal): Promise<AttemptOutcome> {
   const client = new pg.Client(config);
   const seen: Observed = { timedOut: false, authenticated: false, params: new Map() };
   watch(client, seen);
   const swallow = (): void => undefined;
   client.on('error', swallow);
+  // Its owner gave up (a monitor closed): the socket goes now, not at the timeout.
+  const abandon = (): void => destroySocket(client);
+  signal?.addEventListener('abort', abandon, { once: true });
+  if (signal?.aborted === true) abandon();
   const timer =
     timeoutMillis > 0
       ? setTimeout(() => {
@@ -93,6 +97,7 @@ export async function attemptConnection(config: ClientConfig, timeoutMillis: num
     return { ok: false, ...classifyConnectError(err, seen) };
   } finally {
     if (timer !== null) clearTimeout(timer);
+    signal?.removeEventListener('abort', abandon);
     client.removeListener('error', swallow);
   }
 }

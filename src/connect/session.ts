@@ -73,16 +73,17 @@ export async function openOnEndpoint(
   hostIndex: number,
   endpoint: Endpoint,
   timeoutMillis: number,
+  signal?: AbortSignal,
 ): Promise<EndpointOutcome> {
   const deadline = timeoutMillis > 0 ? Date.now() + timeoutMillis : Infinity;
   const order = endpoint.kind === 'socket' ? [false] : encryptionOrder(target.option('sslmode') ?? 'prefer');
   const host = hostDisplayName(target.hosts[hostIndex]);
   for (const [i, useTls] of order.entries()) {
     const remaining = deadline === Infinity ? 0 : Math.max(1, deadline - Date.now());
-    const outcome = await attemptConnection(clientConfigFor(target, hostIndex, endpoint, useTls), remaining);
+    const outcome = await attemptConnection(clientConfigFor(target, hostIndex, endpoint, useTls), remaining, signal);
     if (outcome.ok) return { ok: true, session: { client: outcome.client, hostIndex, host, endpoint, useTls, params: outcome.params } };
     const retryable = outcome.tlsRefused || (outcome.error.kind === 'server' && !outcome.error.afterAuth);
-    if (i < order.length - 1 && retryable && Date.now() < deadline) continue;
+    if (i < order.length - 1 && retryable && Date.now() < deadline && signal?.aborted !== true) continue;
     const reason = reasonText(target, hostIndex, endpoint, outcome.error, outcome.message);
     return { ok: false, failure: { host, endpoint, port: endpoint.port, reason, error: outcome.error } };
   }
@@ -118,15 +119,16 @@ export type SessionResult =
 export async function openSession(
   target: ConnectionTarget,
   hostIndex: number,
-  options: { readonly timeoutMillis: number; readonly lookup: Lookup },
+  options: { readonly timeoutMillis: number; readonly lookup: Lookup; readonly signal?: AbortSignal },
 ): Promise<SessionResult> {
   const addresses = await addressesOf(target, hostIndex, options.lookup);
   if (!addresses.ok) return { ok: false, failures: [addresses.failure] };
   const failures: OpenFailure[] = [];
   for (const endpoint of addresses.endpoints) {
-    const outcome = await openOnEndpoint(target, hostIndex, endpoint, options.timeoutMillis);
+    const outcome = await openOnEndpoint(target, hostIndex, endpoint, options.timeoutMillis, options.signal);
     if (outcome.ok) return outcome;
     failures.push(outcome.failure);
+    if (options.signal?.aborted === true) break;
   }
   return { ok: false, failures };
 }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { SECURE_PASSWORD, SECURE_ROLE, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { SECURE_PASSWORD, SECURE_ROLE, startBlackHole, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
 import { connect } from '../../src/connect/connect.js';
 import { ConnectError, PgSplitError } from '../../src/errors.js';
 import { connectSplit } from '../../src/split/connect-split.js';
 import { testNet } from '../support/net.js';
+import { until } from '../support/until.js';
 
 const net = testNet(import.meta.url);
 
@@ -196,10 +197,12 @@ describe('a string that never reached a server (issue: 30 silent seconds)', () =
 
 describe('end()', () => {
   test('rejects a writer checkout waiting for a primary with PGSPLIT_ENDED at once, and leaves no timer or socket', TIMEOUT, async () => {
+    // A host that accepts connections and never answers (frozen, or cut off): the checkout waits for it. (One that refuses
+    // every connection and was never reached fails a checkout at once, as a pg.Pool's connect would.)
+    const hole = await startBlackHole({ host: net.address(60), port: 5999 });
     const handles = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap').length;
     const baseline = handles();
-    // Nothing listens on port 1: the host is down (a refusal waiting may cure), so the checkout waits.
-    const split = await connectSplit('host=127.0.0.1 port=1 user=postgres connect_timeout=2', { waitForPrimary: false });
+    const split = await connectSplit(`host=${hole.host} port=${hole.port} user=postgres connect_timeout=10`, { waitForPrimary: false });
     const waiting = split.writer.query('SELECT 1').then(
       () => null,
       (e: unknown) => e,
@@ -216,7 +219,10 @@ describe('end()', () => {
       (e: unknown) => e,
     );
     assert.ok(late instanceof PgSplitError && late.code === 'PGSPLIT_ENDED', String(late));
-    await new Promise((r) => setImmediate(r));
+    // The monitor's connection attempt, which would have waited for connect_timeout (10 s), is abandoned by end(): its
+    // socket is destroyed at once and closes (and with it the black hole's end of that connection).
+    await until('no timer or socket of pg-split is left', () => handles() === baseline, 1500).catch(() => undefined);
     assert.equal(handles(), baseline, `timers or sockets left: ${process.getActiveResourcesInfo().join(', ')}`);
+    await hole.close();
   });
 });

@@ -202,7 +202,11 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     this.#reconnecting = true;
     const attempt = async (): Promise<Session> => {
       const opened = await untraced(() =>
-        openSession(this.#target, this.hostIndex, { timeoutMillis: this.#options.checkTimeoutMillis, lookup: this.#options.lookup }),
+        openSession(this.#target, this.hostIndex, {
+          timeoutMillis: this.#options.checkTimeoutMillis,
+          lookup: this.#options.lookup,
+          signal: this.#abort.signal,
+        }),
       );
       if (this.#closed) {
         if (opened.ok) void discardClient(opened.session.client);
