@@ -97,7 +97,11 @@ export class Client extends pg.Client {
   /** As pg's: a promise of the config's `Promise` class (bluebird, ...) when one was given. */
   #promised<T>(promise: Promise<T>): Promise<T> {
     const Custom = this.#Promise;
-    return Custom === Promise ? promise : new Custom<T>((resolve, reject) => promise.then(resolve, reject));
+    return Custom === Promise
+      ? promise
+      : new Custom<T>((resolve, reject) => {
+          promise.then(resolve, reject);
+        });
   }
 
   async #connectRouted(routed: Routed): Promise<pg.Client> {
