@@ -27,8 +27,10 @@ const TIMEOUT = { timeout: 240_000 };
 const require = createRequire(import.meta.url);
 const pgSplitPg = require('pg-split/pg') as typeof import('../../src/pg/index.js').default;
 
-function hostsOf(cluster: Cluster): string {
-  return cluster.nodes.map((n) => `${n.host}:${cluster.port}`).join(',');
+/** The cluster's three hosts in one string, for `target` (`user@` in front unless the ORM passes the user apart). */
+function urlOf(cluster: Cluster, target: string, app: string, user: string | null = 'postgres'): string {
+  const hosts = cluster.nodes.map((n) => `${n.host}:${cluster.port}`).join(',');
+  return `postgresql://${user === null ? '' : `${user}@`}${hosts}/postgres?target_session_attrs=${target}&application_name=${app}`;
 }
 
 async function recipe(t: TestContext, offset: number, app: string, run: (cluster: Cluster) => Promise<FaultRun>): Promise<void> {
@@ -60,14 +62,12 @@ test(
           standby: { type: Boolean, default: () => STANDBY_DEFAULT },
         },
       });
-      const url = (target: string): string =>
-        `postgresql://postgres@${hostsOf(cluster)}/postgres?target_session_attrs=${target}&application_name=${app}`;
       const dataSource = new DataSource({
         type: 'postgres',
         driver: pgSplitPg,
         replication: {
-          master: { url: url('read-write') },
-          slaves: [{ url: url('prefer-standby') }],
+          master: { url: urlOf(cluster, 'read-write', app) },
+          slaves: [{ url: urlOf(cluster, 'prefer-standby', app) }],
         },
         entities: [RecipeWrite],
         synchronize: true,
@@ -103,15 +103,13 @@ test(
   async (t) => {
     const app = 'recipe-sequelize';
     await recipe(t, 12, app, async (cluster) => {
-      const conninfo = (target: string): string =>
-        `postgresql://${hostsOf(cluster)}/postgres?target_session_attrs=${target}&application_name=${app}`;
       const sequelize = new Sequelize({
         dialect: 'postgres',
         dialectModule: pgSplitPg,
         username: 'postgres',
         replication: {
-          write: { database: conninfo('read-write') },
-          read: [{ database: conninfo('prefer-standby') }],
+          write: { database: urlOf(cluster, 'read-write', app, null) },
+          read: [{ database: urlOf(cluster, 'prefer-standby', app, null) }],
         },
         pool: { max: 4 },
         logging: false,
@@ -148,10 +146,8 @@ test('pg-promise: `pgp.pg = pg-split/pg`, one Database per target, through the s
     const pgp = pgPromise();
     // pg-promise's types mark `pg` read-only; the library keeps it writable ("so the protocol can be mocked").
     (pgp as { pg: unknown }).pg = pgSplitPg;
-    const conninfo = (target: string): string =>
-      `postgresql://postgres@${hostsOf(cluster)}/postgres?target_session_attrs=${target}&application_name=${app}`;
-    const db = pgp(conninfo('read-write'));
-    const replicas = pgp(conninfo('prefer-standby'));
+    const db = pgp(urlOf(cluster, 'read-write', app));
+    const replicas = pgp(urlOf(cluster, 'prefer-standby', app));
     try {
       await db.none(
         `CREATE TABLE ${TABLE} (id serial PRIMARY KEY, host text NOT NULL DEFAULT ${HOST_DEFAULT}, standby boolean NOT NULL DEFAULT ${STANDBY_DEFAULT})`,
@@ -185,7 +181,7 @@ test('knex: a dialect class whose `_driver()` is pg-split/pg, one knex per targe
       knex({
         client: PgSplitKnex as unknown as typeof Knex.Client,
         connection: {
-          connectionString: `postgresql://postgres@${hostsOf(cluster)}/postgres?target_session_attrs=${target}&application_name=${app}`,
+          connectionString: urlOf(cluster, target, app),
         },
         pool: { min: 0, max: 4 },
       });
@@ -215,10 +211,8 @@ test('graphile-worker: its pgPool a pg-split/pg Pool (read-write), jobs whose ta
   const app = 'recipe-graphile-worker';
   await recipe(t, 42, app, async (cluster) => {
     const { Pool } = require('pg-split/pg') as typeof import('../../src/pg/index.js');
-    const conninfo = (target: string): string =>
-      `postgresql://postgres@${hostsOf(cluster)}/postgres?target_session_attrs=${target}&application_name=${app}`;
-    const pgPool = new Pool({ connectionString: conninfo('read-write'), max: 4 });
-    const replicas = new Pool({ connectionString: conninfo('prefer-standby') });
+    const pgPool = new Pool({ connectionString: urlOf(cluster, 'read-write', app), max: 4 });
+    const replicas = new Pool({ connectionString: urlOf(cluster, 'prefer-standby', app) });
     pgPool.on('error', () => undefined);
     await pgPool.query(
       `CREATE TABLE ${TABLE} (id serial PRIMARY KEY, host text NOT NULL DEFAULT ${HOST_DEFAULT}, standby boolean NOT NULL DEFAULT ${STANDBY_DEFAULT})`,
