@@ -68,7 +68,8 @@ function watch(client: pg.Client, seen: Observed): void {
 /**
  * Opens one pg connection to one endpoint, bounded by `timeoutMillis` (0: no
  * bound, as libpq without connect_timeout) and by `signal` (aborted: the
- * attempt fails now). Never throws: the outcome says what happened. ParameterStatus values are collected on the way.
+ * attempt fails now). Never throws: the outcome says what happened.
+ * ParameterStatus values are collected on the way.
  */
 export async function attemptConnection(config: ClientConfig, timeoutMillis: number, signal?: AbortSignal): Promise<AttemptOutcome> {
   const client = new pg.Client(config);

@@ -91,7 +91,7 @@ export class Client extends pg.Client {
     if (!this.#waitingForNode) return callback === undefined ? super.end() : super.end(callback);
     const ended = new Promise<void>((resolve) => this.#endRequests.push(resolve));
     if (callback === undefined) return this.#promised(ended);
-    void ended.then(() => callback());
+    void ended.then(() => process.nextTick(() => callback()));
   }
 
   /** As pg's: a promise of the config's `Promise` class (bluebird, ...) when one was given. */

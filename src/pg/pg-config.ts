@@ -148,8 +148,8 @@ function asObject(config: unknown): Readonly<Record<string, unknown>> {
 /**
  * Null for a config pg serves as it is: one host, no target_session_attrs
  * or load_balance_hosts (in the string, the fields or the environment), no
- * connection string in `database` and no `pgSplit`. Else the routed reading. Throws ConnInfoError (libpq's
- * words) or OptionError.
+ * connection string in `database` and no `pgSplit`. Else the routed
+ * reading. Throws ConnInfoError (libpq's words) or OptionError.
  */
 export function routedConfig(input: unknown, env: Env = process.env): Routed | null {
   const config = asObject(input);
