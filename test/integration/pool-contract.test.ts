@@ -112,6 +112,33 @@ test("a checkout on a cluster that never reached a server fails at once, as a pg
   assert.ok(Date.now() - started < 30_000, 'not at the failover timeout');
 });
 
+test('statements sent before the first decision, and after it, complete in the order they were sent (one connection: the order the server saw them)', async (t) => {
+  await cluster.primary.query('CREATE TABLE IF NOT EXISTS pool_order (seq serial PRIMARY KEY, sent int NOT NULL)');
+  for (const phase of ['before the first decision', 'after it'] as const) {
+    const split = await splitFor(t, urlFor(`pgsplit-pool-order-${phase.length}`), { waitForPrimary: false, writer: { max: 1 } });
+    if (phase === 'after it') await until('a writer is known', () => split.topology().writer !== null);
+    else assert.equal(split.topology().writer, null, 'no decision yet when the statements are sent');
+    const completed: number[] = [];
+    const sent = Array.from({ length: 20 }, (_, i) =>
+      split.writer.query<{ seq: number }>('INSERT INTO pool_order (sent) VALUES ($1) RETURNING seq', [i]).then((r) => {
+        completed.push(i);
+        return r.rows[0]?.seq ?? -1;
+      }),
+    );
+    const seqs = await Promise.all(sent);
+    assert.deepEqual(
+      completed,
+      [...completed].sort((a, b) => a - b),
+      `${phase}: completed out of order: ${completed.join(',')}`,
+    );
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      `${phase}: the server saw them out of order: ${seqs.join(',')}`,
+    );
+  }
+});
+
 describe('callbacks as pg-pool calls them', () => {
   test("an exception thrown by the application's callback surfaces as with pg.Pool (uncaught, or thrown by end() itself), never as an unhandled rejection", async () => {
     const script = `
