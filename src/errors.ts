@@ -21,6 +21,7 @@ export type PgSplitErrorCode =
   | 'PGSPLIT_ETCD_UNAVAILABLE'
   | 'PGSPLIT_ETCD_AUTH'
   | 'PGSPLIT_PATRONI_SCOPE'
+  | 'PGSPLIT_PATRONI_MEMBERS'
   | 'PGSPLIT_CLUSTER';
 
 export class PgSplitError extends Error {

@@ -21,6 +21,7 @@ import { askMembersOf } from './discovery/discovery-sources.js';
 import { applyMembership } from './discovery/member-changes.js';
 import type { ResolvedSplitOptions } from './options.js';
 import { authorityOf } from './patroni/authority-of.js';
+import { membersNoHostNames } from './patroni/dcs-authority.js';
 import { WriteWitness } from './patroni/write-witness.js';
 import { Balancer } from './pool/balancer.js';
 import type { ClientConfig } from 'pg';
@@ -310,6 +311,20 @@ export class SplitRuntime {
     if (dcsProblem !== null && dcsProblem.code !== 'PGSPLIT_ETCD_UNAVAILABLE') {
       await this.end();
       throw dcsProblem;
+    }
+    const unnamed =
+      this.#dcs === null
+        ? null
+        : membersNoHostNames(
+            [...this.#dcs.state.members.values()],
+            this.members.active().map((i) => this.members.hostOf(i)),
+          );
+    if (unnamed !== null) {
+      await this.end();
+      throw new PgSplitError(
+        'PGSPLIT_PATRONI_MEMBERS',
+        `pg-split: no host of the connection string is one of Patroni's members (the same host and port as its conn_url, or the only member on that host): ${unnamed.map((m) => `${m.name} at ${m.host}:${m.port}`).join(', ')}`,
+      );
     }
     if (opts.waitForPrimary === false) return;
     const noPrimary = (): Error =>

@@ -49,6 +49,24 @@ describe("Patroni read from etcd's v3 watch (3 Patroni members, 3 etcd members)"
   });
 
   test(
+    "a string none of whose hosts is one of Patroni's members: PGSPLIT_PATRONI_MEMBERS at once, naming the members",
+    TIMEOUT,
+    async () => {
+      // Hosts that are not members (nothing listens there either): the scope and the string disagree, which waiting will not cure.
+      const elsewhere = `postgresql://postgres@${net.address(90)}:5432,${net.address(91)}:5432/postgres`;
+      const started = Date.now();
+      await assert.rejects(connectSplit(elsewhere, { ...withEtcd(), failoverTimeoutMillis: 60_000 }), (err: unknown) => {
+        assert.ok(err instanceof PgSplitError, String(err));
+        assert.equal(err.code, 'PGSPLIT_PATRONI_MEMBERS');
+        for (const member of cluster.members)
+          assert.match(err.message, new RegExp(`${member.name} at ${member.host.replaceAll('.', '\\.')}:`));
+        return true;
+      });
+      assert.ok(Date.now() - started < 30_000, 'not at the failover timeout');
+    },
+  );
+
+  test(
     'the leader key moving is a reason to check the member it names at once: with every timed check 30 s apart and no statement running, the new leader is found within seconds',
     TIMEOUT,
     async (t) => {

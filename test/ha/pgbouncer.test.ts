@@ -30,13 +30,21 @@ describe('through PgBouncer (one per Patroni member)', () => {
   });
   after(() => cluster.destroy());
 
-  for (const mode of ['session', 'transaction'] as const) {
+  // Patroni over its REST API, or from etcd: there the members' conn_urls name the servers, not the bouncers in front of
+  // them (each on its member's host, on its own port), and a host of the string is the only member on its host.
+  for (const [mode, patroni] of [
+    ['session', 'REST API'],
+    ['transaction', 'REST API'],
+    ['session', 'etcd'],
+    ['transaction', 'etcd'],
+  ] as const) {
     test(
-      `${mode} pooling: a switchover and a crashed leader PostgreSQL; writes follow Patroni's leader, reads stay on standbys, as the servers say`,
+      `${mode} pooling, Patroni read from its ${patroni}: a switchover and a crashed leader PostgreSQL; writes follow Patroni's leader, reads stay on standbys, as the servers say`,
       TIMEOUT,
       async (t) => {
         const via = bouncers.get(mode) as PgBouncers;
-        const run = await PatroniRun.start(t, cluster, { patroni: { port: cluster.apiPort } }, via.url());
+        const options = patroni === 'etcd' ? { patroni: { etcd: cluster.etcdOptions() } } : { patroni: { port: cluster.apiPort } };
+        const run = await PatroniRun.start(t, cluster, options, via.url());
         const first = await cluster.waitUntilSettled();
         await run.underLoad();
         const switched = Date.now();

@@ -35,12 +35,14 @@ export class DcsAuthority implements LeaderAuthority {
     return this.#staleMillis ?? (timing === null ? DEFAULT_STALE_MILLIS : staleAfter(timing));
   }
 
-  /** The member Patroni keeps for a host (same `host:port` as its conn_url), if any. */
+  /**
+   * The member Patroni keeps for a host: the one whose conn_url has the same
+   * `host:port`, else the only one on the same host (a PgBouncer in front of
+   * it, on its own port: what the string names is the bouncer), if any.
+   */
   #memberOf(hostIndex: number): DcsMember | null {
     const { host, port } = this.#members.hostOf(hostIndex);
-    const key = memberKey(host, port);
-    for (const member of this.#dcs.state.members.values()) if (memberKey(member.host, member.port) === key) return member;
-    return null;
+    return matchMember([...this.#dcs.state.members.values()], host, port);
   }
 
   #isLeader(hostIndex: number): boolean {
@@ -63,9 +65,16 @@ export class DcsAuthority implements LeaderAuthority {
     return this.#memberOf(hostIndex) === null;
   }
 
+  /** Patroni's members as the string names them (a bouncer's `host:port` for the member behind it); one it names by no host keeps its own. */
   async memberKeys(): Promise<string[] | null> {
     const { members, found } = this.#dcs.state;
-    return found ? [...members.values()].map((m) => memberKey(m.host, m.port)) : null;
+    if (!found) return null;
+    const hosts = this.#members.active().map((i) => this.#members.hostOf(i));
+    const all = [...members.values()];
+    return all.map((m) => {
+      const named = hosts.find((h) => matchMember(all, h.host, h.port) === m);
+      return named === undefined ? memberKey(m.host, m.port) : memberKey(named.host, named.port);
+    });
   }
 
   report(hostIndex: number): PatroniReport | null {
@@ -95,4 +104,27 @@ export class DcsAuthority implements LeaderAuthority {
   close(): void {
     this.#dcs.close();
   }
+}
+
+/**
+ * The member a host of the string is: the one whose conn_url has its
+ * `host:port`, else the only member on its host (a PgBouncer in front of the
+ * member, on its own port). Two members on one host with neither port named:
+ * none (which one the bouncer fronts cannot be told).
+ */
+export function matchMember(members: readonly DcsMember[], host: string, port: number): DcsMember | null {
+  const key = memberKey(host, port);
+  const exact = members.find((m) => memberKey(m.host, m.port) === key);
+  if (exact !== undefined) return exact;
+  const sameHost = members.filter((m) => m.host === host);
+  return sameHost.length === 1 ? (sameHost[0] ?? null) : null;
+}
+
+/** Patroni's members when no host of the string is one of them (matchMember): the string and the scope disagree. Null when one is, or before any member is known. */
+export function membersNoHostNames(
+  members: readonly DcsMember[],
+  hosts: ReadonlyArray<{ readonly host: string; readonly port: number }>,
+): readonly DcsMember[] | null {
+  if (members.length === 0) return null;
+  return hosts.some((h) => matchMember(members, h.host, h.port) !== null) ? null : members;
 }
