@@ -139,6 +139,32 @@ test('statements sent before the first decision, and after it, complete in the o
   }
 });
 
+test("a failed statement's stack leads back to the application's await, as pg.Pool's does (async stack traces)", async (t) => {
+  const split = await splitFor(t, urlFor('pgsplit-pool-stack'));
+  const plain = new pg.Pool({ connectionString: urlFor('pgsplit-pool-stack', [cluster.primary]) });
+  t.after(() => plain.end());
+  for (const [name, pool] of [
+    ['pg.Pool', plain],
+    ['writer', split.writer],
+    ['reader', split.reader],
+  ] as const) {
+    async function applicationInner(): Promise<void> {
+      await pool.query('SELECT test FROM no_such_table');
+    }
+    async function applicationOuter(): Promise<string> {
+      try {
+        await applicationInner();
+        return 'no error';
+      } catch (err) {
+        return err instanceof Error ? (err.stack ?? '') : String(err);
+      }
+    }
+    const stack = await applicationOuter();
+    assert.match(stack, /applicationInner/, `${name}: ${stack}`);
+    assert.match(stack, /applicationOuter/, `${name}: ${stack}`);
+  }
+});
+
 describe('callbacks as pg-pool calls them', () => {
   test("an exception thrown by the application's callback surfaces as with pg.Pool (uncaught, or thrown by end() itself), never as an unhandled rejection", async () => {
     const script = `

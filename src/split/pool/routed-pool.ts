@@ -21,6 +21,18 @@ function callBack(fn: () => void): void {
 }
 
 /**
+ * As pg-pool's promises: a failure's stack is taken again where the promise
+ * settles, so that with async stack traces it leads back to the application's
+ * `await`, not to the socket read that carried the server's error.
+ */
+function withCallerStack<T>(promise: Promise<T>): Promise<T> {
+  return promise.catch((err: unknown) => {
+    if (err instanceof Error) Error.captureStackTrace(err);
+    throw err;
+  });
+}
+
+/**
  * A pg.Pool (so `instanceof pg.Pool` holds and ORMs accept it) that holds one
  * ordinary pg.Pool per node and chooses the node on every checkout: the
  * writer's is the current primary, the reader's the next eligible node (one
@@ -81,7 +93,7 @@ export class RoutedPool extends pg.Pool {
       const settled = (): void => this.#settled('connect');
       acquired.then(settled, settled);
     }
-    if (callback === undefined) return acquired;
+    if (callback === undefined) return withCallerStack(acquired);
     acquired.then(
       (client) => callBack(() => callback(undefined, client, (release) => client.release(release))),
       (err: Error) => callBack(() => callback(err, undefined, () => undefined)),
@@ -121,7 +133,7 @@ export class RoutedPool extends pg.Pool {
     const callback = typeof second === 'function' ? second : typeof third === 'function' ? third : undefined;
     const values = second === callback ? undefined : second;
     const result = this.#queryRouted(first, values);
-    if (callback === undefined) return result;
+    if (callback === undefined) return withCallerStack(result);
     const reply = callback as (err?: Error, res?: unknown) => void;
     result.then(
       (res) => callBack(() => reply(undefined, res)),
