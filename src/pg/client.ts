@@ -45,8 +45,6 @@ type ConnectCallback = (err: Error | null, client?: pg.Client) => void;
  */
 export class Client extends pg.Client {
   readonly #routed: Routed | null;
-  /** pg's connectionTimeoutMillis also bounds the wait for a node. */
-  readonly #connectTimeoutMillis: number | undefined;
   #runtime: SplitRuntime | null = null;
   /** connect() waits for its node (no socket yet): end() called meanwhile waits for it (#endRequests). */
   #waitingForNode = false;
@@ -60,8 +58,6 @@ export class Client extends pg.Client {
     this.#routed = routed;
     const PromiseClass = typeof config === 'object' ? (config as { Promise?: unknown }).Promise : undefined;
     this.#Promise = typeof PromiseClass === 'function' ? (PromiseClass as PromiseConstructor) : Promise;
-    const timeout = typeof config === 'object' ? config.connectionTimeoutMillis : undefined;
-    this.#connectTimeoutMillis = timeout !== undefined && timeout > 0 ? timeout : undefined;
   }
 
   override connect(): Promise<pg.Client>;
@@ -116,7 +112,7 @@ export class Client extends pg.Client {
     };
     try {
       this.#waitingForNode = true;
-      const { hostIndex, config } = await runtime.nodeFor(routed.role, this.#connectTimeoutMillis).finally(() => {
+      const { hostIndex, config } = await runtime.nodeFor(routed.role).finally(() => {
         this.#waitingForNode = false;
       });
       aimClient(this, config);

@@ -195,7 +195,7 @@ export function routedConfig(input: unknown, env: Env = process.env): Routed | n
   const target = targetOf(conninfo, { env });
   // The environment's options (PGSPLIT_OPTIONS) under the config's own, key by key.
   const given = { ...optionsFromEnv(env), ...optionsObject('pgSplit', pgSplit ?? {}, PG_SPLIT_KEYS) };
-  // pg's connectionTimeoutMillis bounds a checkout's wait for a connection: here, for a node of its role, unless pgSplit says otherwise.
+  // pg's connectionTimeoutMillis bounds the wait for a connection: here, a checkout's or a Client's connect()'s for a node of its role, unless pgSplit says otherwise.
   if (typeof timeout === 'number' && timeout > 0 && given['failoverTimeoutMillis'] === undefined) given['failoverTimeoutMillis'] = timeout;
   const resolved = resolveSplitOptions(given, target);
   // target_session_attrs=any: libpq's first host that accepts (in random order with load_balance_hosts=random).

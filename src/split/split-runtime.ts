@@ -123,7 +123,9 @@ export class SplitRuntime {
     // Read at collections only.
     this.#metrics = metricsOf(otel, members, watch, () => [...this.#pools], this.#freshness);
     this.#idle = new IdleKeeper(opts.idleAfterMillis, {
-      busy: () => this.#clients.size > 0 || [...this.#pools].some((p) => p.busy()) || watch.waiting > 0,
+      // An open connection the application holds (a pool's checked-out client, a pg-split/pg Client), a statement or
+      // checkout under way, a wait for a node. A client it ended without releasing it holds nothing: not counted.
+      busy: () => this.registry.anyCheckedOut() || [...this.#pools].some((p) => p.busy()) || watch.waiting > 0,
       sleep: () => {
         this.#discovery?.pause();
         watch.sleep();
@@ -184,10 +186,11 @@ export class SplitRuntime {
   /**
    * The node a pg-split/pg Client connects to for `role` (the writer, or the
    * next reader) and how to reach it; waits for one as a pool's checkout
-   * does, up to `timeoutMillis` (failoverTimeoutMillis by default), and fails
-   * as soon as every host refused the login.
+   * does, up to failoverTimeoutMillis, and fails as soon as every host
+   * refused the login.
    */
-  async nodeFor(role: PoolRole, timeoutMillis = this.options.failoverTimeoutMillis): Promise<{ hostIndex: number; config: ClientConfig }> {
+  async nodeFor(role: PoolRole): Promise<{ hostIndex: number; config: ClientConfig }> {
+    const timeoutMillis = this.options.failoverTimeoutMillis;
     this.touch();
     const deadline = Date.now() + timeoutMillis;
     for (;;) {

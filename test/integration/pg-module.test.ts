@@ -9,6 +9,7 @@ import { testNet } from '../support/net.js';
 import { firstLine, runScript } from '../support/run-script.js';
 import { sessionsNamed, waitForNoSessions } from '../support/server-count.js';
 import { until } from '../support/until.js';
+import { who, type Who } from '../support/who.js';
 
 /**
  * pg-split/pg in place of pg (issue: every Node stack that reaches
@@ -19,18 +20,8 @@ import { until } from '../support/until.js';
  * orm-recipes.test.ts). The servers say who answered.
  */
 const net = testNet(import.meta.url);
-const WHO = 'SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
 /** The monitoring sessions' status query: how the servers tell pg-split's own sessions from the pools'. */
 const MONITORS = "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%AS in_recovery%' AND pid <> pg_backend_pid()";
-
-interface Who {
-  host: string;
-  standby: boolean;
-}
-
-async function who(q: { query(text: string): Promise<{ rows: unknown[] }> }): Promise<Who> {
-  return (await q.query(WHO)).rows[0] as Who;
-}
 
 function urlOf(cluster: Cluster, nodes: readonly ClusterNode[], query: string): string {
   return `postgresql://postgres@${nodes.map((n) => `${n.host}:${cluster.port}`).join(',')}/postgres?${query}`;

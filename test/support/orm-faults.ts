@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { Cluster, ClusterNode } from '../../src/cluster/index.js';
 import { sessionsNamed } from './server-count.js';
 import { until } from './until.js';
+import type { Who } from './who.js';
 
 /**
  * One ORM or library, configured as its own docs say with pg-split/pg as its
@@ -15,13 +16,7 @@ export interface OrmUnderTest {
   read(): Promise<Who>;
 }
 
-export interface Who {
-  readonly host: string;
-  readonly standby: boolean;
-}
-
-/** The server that takes a write or answers a read: as SQL the ORMs can give as column defaults or run as a query. */
-export const WHO_SQL = 'SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
+/** The server that takes a write, as column defaults the ORMs can give (WHO_SQL asks the one that answers a read). */
 export const HOST_DEFAULT = 'host(inet_server_addr())';
 export const STANDBY_DEFAULT = 'pg_is_in_recovery()';
 

@@ -455,11 +455,12 @@ test('end(): a statement sent before it and waiting for a connection is served o
   const writer = routedPool('writer', router, nodes, 2000, 1);
   const held = await writer.connect();
   const queued = writer.query('INSERT 1');
-  await new Promise((r) => setTimeout(r, 20));
+  // Event-loop turns, not the clock: the statement waits in the full node pool's queue.
+  while (writer.waitingCount === 0) await new Promise((r) => setImmediate(r));
   let ended = false;
   const ending = writer.end().then(() => (ended = true));
   await assert.rejects(writer.query('INSERT 2'), (err: unknown) => err instanceof PgSplitError && err.code === 'PGSPLIT_ENDED');
-  await new Promise((r) => setTimeout(r, 20));
+  for (let turn = 0; turn < 10; turn++) await new Promise((r) => setImmediate(r));
   assert.equal(ended, false, 'a client is still held, a statement still waits for it');
   held.release();
   await queued;

@@ -172,10 +172,9 @@ export class RoutedPool extends pg.Pool {
     return this.#nodes.usage().map((u) => ({ role: this.#role, ...u }));
   }
 
-  /** Whether a statement of `query()` runs or waits (for a node, a replay, its witnesses), a `connect()` is under way, a checkout waits in a full node pool, or the application holds an open connection. */
+  /** Whether a statement of `query()` runs or waits (for a node, a replay, its witnesses), a `connect()` is under way, or a checkout waits in a full node pool. (A client the application holds is the runtime's to count: ConnectionRegistry.anyCheckedOut.) */
   busy(): boolean {
-    // A client the application holds counts through the registry while its connection is open (ConnectionRegistry.anyCheckedOut): one it ended without releasing it does not.
-    return this.#running > 0 || this.#connecting > 0 || this.#nodes.waiting() || this.#router.registry.anyCheckedOut();
+    return this.#running > 0 || this.#connecting > 0 || this.#nodes.waiting();
   }
 
   /** The cluster goes idle: every node pool ends (its idle connections close) and a later checkout opens a new one. */
