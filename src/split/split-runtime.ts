@@ -158,7 +158,9 @@ export class SplitRuntime {
     const hostOf = (i: number): { host: string; port: number } => this.members.hostOf(i);
     watch.on('change', (event: ChangeEvent) => events.emit('change', event));
     watch.on('failover', (event: Watch.FailoverEvent) => events.emit('failover', failoverEvent(event, hostOf)));
-    watch.on('split-brain', (event: Watch.SplitBrainEvent) => events.emit('split-brain', splitBrainEvent(event, hostOf)));
+    // Emitted after the change that ruled the stale nodes out, so after their connections were cut (below).
+    const confirmsLeader = authority === null ? null : (i: number): boolean => authority.confirms(i);
+    watch.on('split-brain', (event: Watch.SplitBrainEvent) => events.emit('split-brain', splitBrainEvent(event, hostOf, confirmsLeader)));
     watch.on('timeline-discarded', (event: Watch.TimelineDiscardedEvent) =>
       events.emit('timeline-discarded', timelineDiscardedEvent(event, hostOf)),
     );

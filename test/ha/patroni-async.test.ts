@@ -130,6 +130,14 @@ describe('connectSplit under Patroni, asynchronous replication', () => {
         const acks = new Map(run.writes.acks.map((a) => [a.id, a]));
         const ours = lost.filter((id) => !discardedOn.has(acks.get(id)?.server));
         for (const event of run.discarded) assert.ok(event.acknowledgedWrites > 0 && event.lastSeenLsn !== null, JSON.stringify(event));
+        // The thawed old leader, when pg-split saw it read-write before Patroni demoted it, is Patroni's to demote:
+        // the event says so with the patroni option, and cannot know it without.
+        t.diagnostic(`${run.splitBrains.length} split-brain event(s): ${JSON.stringify(run.splitBrains.map((e) => e.orchestrator))}`);
+        const orchestrator = authority ? 'patroni' : null;
+        assert.ok(
+          run.splitBrains.every((e) => e.orchestrator === orchestrator),
+          JSON.stringify(run.splitBrains),
+        );
         if (authority) {
           assert.deepEqual(
             ours,

@@ -2,7 +2,7 @@ import type { TestContext } from 'node:test';
 import type { PatroniCluster, PatroniMember } from '../../src/cluster/index.js';
 import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
 import type { SplitOptions } from '../../src/split/options.js';
-import type { TimelineDiscardedEvent } from '../../src/split/split-events.js';
+import type { SplitBrainEvent, TimelineDiscardedEvent } from '../../src/split/split-events.js';
 import { ReadLoad } from './read-load.js';
 import { until } from './until.js';
 import { missingAcks, WRITES_TABLE, WriteLoad } from './write-load.js';
@@ -12,6 +12,7 @@ export class PatroniRun {
   readonly writes: WriteLoad;
   readonly reads: ReadLoad;
   readonly discarded: TimelineDiscardedEvent[] = [];
+  readonly splitBrains: SplitBrainEvent[] = [];
 
   private constructor(
     readonly cluster: PatroniCluster,
@@ -19,7 +20,7 @@ export class PatroniRun {
   ) {
     this.writes = new WriteLoad(split.writer, 2, 5);
     this.reads = new ReadLoad(split.reader, 2, 5);
-    split.on('timeline-discarded', (e) => this.discarded.push(e));
+    split.on('timeline-discarded', (e) => this.discarded.push(e)).on('split-brain', (e) => this.splitBrains.push(e));
   }
 
   /** Starts the loads on connectSplit(`url`, default: every member directly). */
