@@ -148,19 +148,6 @@ async function peakWhile(cluster: Cluster, done: Promise<unknown>): Promise<numb
   return peak;
 }
 
-/**
- * max_connections on every node: the primary restarts first, and each
- * standby only once it has replayed the primary's new setting (a standby
- * refuses to start with fewer than the primary last recorded).
- */
-async function limitConnections(cluster: Cluster, max: number): Promise<void> {
-  for (const node of cluster.nodes) await node.query(`ALTER SYSTEM SET max_connections = ${max}`);
-  await cluster.primary.restart();
-  await cluster.waitForReplication();
-  for (const standby of cluster.standbys) await standby.restart();
-  await cluster.waitForReplication();
-}
-
 async function failoverWhileIdle(cluster: Cluster): Promise<ClusterNode> {
   const [s1, s2] = cluster.standbys as [ClusterNode, ClusterNode];
   await cluster.primary.stop('fast');
@@ -172,10 +159,9 @@ async function failoverWhileIdle(cluster: Cluster): Promise<ClusterNode> {
 }
 
 export async function measureFleet(instances: number, processes = 4, idleAfterMillis = 1000, startEveryMillis = 400): Promise<FleetResult> {
-  const cluster = await startCluster({ standbys: 2 });
+  const cluster = await startCluster({ standbys: 2, maxConnections: MAX_CONNECTIONS });
   const workers: FleetWorker[] = [];
   try {
-    await limitConnections(cluster, MAX_CONNECTIONS);
     await createFleetTable(cluster.primary);
     await cluster.waitForReplication();
     const url = cluster.url(cluster.nodes, { application_name: APP });

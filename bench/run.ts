@@ -11,6 +11,7 @@ import { measureFailovers, type FailoverRun } from './failover.js';
 import { failoverTimeline } from './failover-timeline.js';
 import { measureFirstQuery } from './first-query.js';
 import { fleetSection, matrixChart, matrixTables, measureFleetMatrix } from './fleet-matrix.js';
+import { harnessTable, measureHarness } from './harness-teardown.js';
 import { measureScaling } from './hosts-scaling.js';
 import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
 import { churnSummary, measureMemberChurn } from './member-churn.js';
@@ -73,6 +74,10 @@ function hopTable(results: readonly HopResult[]): string {
   );
 }
 
+const HARNESS_HEADING = '## The test harness: start and teardown';
+const HARNESS_TEXT =
+  "`bench/harness-teardown.ts` (`npm run bench:harness`): each kind of cluster the test files start, started and destroyed 3 times; every test file pays both. A Patroni cluster's `destroy()` SIGKILLs Patroni, its PostgreSQL, etcd and what it adopted, and waits for them to be gone.";
+
 async function main(): Promise<void> {
   const binDir = findPgBinDir();
   const pgVersion = execFileSync(`${binDir}/postgres`, ['--version'], { encoding: 'utf8' }).trim();
@@ -110,6 +115,7 @@ async function main(): Promise<void> {
   console.log('member churn done');
   const consistency = await measureConsistency();
   const timeline = await failoverTimeline('docs/failover-timeline.svg');
+  const harness = await measureHarness();
   const faultRounds = Number(process.env['PGSPLIT_BENCH_FAULT_ROUNDS'] ?? 10);
   const patroni = await measurePatroniVsHaproxy(faultRounds);
   console.log('patroni vs haproxy done');
@@ -222,6 +228,12 @@ ${table(
 )}
 
 Concurrent reads that must see a write (\`consistency: 'session'\`, all standbys current): ${consistency.concurrent.loops} loops, each writing a row and reading it back through the reader, ${consistency.concurrent.reads} reads. Concurrent reads share write-position fetches (one in flight, one queued) and standbys' replay checks (in flight and their answers), so most reads make no round trip of their own: ${consistency.concurrent.extraRoundTripsPerRead} extra round trips per read (position fetches plus replay checks, \`topology().freshness\`), read p50 ${consistency.concurrent.p50} ms, p99 ${consistency.concurrent.p99} ms, ${consistency.concurrent.stale} stale reads.
+
+${HARNESS_HEADING}
+
+${HARNESS_TEXT}
+
+${harnessTable(harness)}
 `;
   writeFileSync('docs/benchmarks.md', `${doc}\n${fleetSection(fleetTables)}`);
   console.log('wrote docs/benchmarks.md');

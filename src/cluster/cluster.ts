@@ -9,6 +9,7 @@ import { makeClusterDir } from './cluster-dir.js';
 import { guardExit } from './exit-guard.js';
 import { findPgBinDir } from './find-binaries.js';
 import { LIMITS } from './limits.js';
+import { maxConnectionsOf } from './server-config.js';
 import { ClusterNode } from './node.js';
 import { hasCaughtUp } from './replication.js';
 import { chownToServer } from './run-as.js';
@@ -27,6 +28,8 @@ export interface ClusterOptions {
   readonly synchronous?: boolean;
   /** The primary's address; standby N gets the Nth next one. Must be in 127.0.0.0/8. @default '127.0.0.2' */
   readonly firstAddress?: string;
+  /** PostgreSQL's `max_connections` on every node (standbys copy the primary's). @default 200 */
+  readonly maxConnections?: number;
   /** Receives one line per harness step (start, stop, promote, ...), with its duration. @default NODE_DEBUG=pg-split-cluster output */
   readonly log?: (line: string) => void;
 }
@@ -163,9 +166,9 @@ function standbyCount(options: ClusterOptions): number {
   return count;
 }
 
-async function boot(cluster: Cluster, synchronous: boolean): Promise<void> {
+async function boot(cluster: Cluster, synchronous: boolean, maxConnections: number): Promise<void> {
   await chownToServer(cluster.rootDir);
-  await cluster.primary.initPrimary();
+  await cluster.primary.initPrimary(maxConnections);
   await Promise.all(cluster.standbys.map((standby) => standby.rebuildAsStandbyOf(cluster.primary)));
   if (synchronous) await enableSynchronousReplication(cluster.nodes);
 }
@@ -191,13 +194,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   if (options.synchronous === true && standbys === 0) {
     throw new PgSplitError('PGSPLIT_CLUSTER', 'synchronous: true needs at least one standby (every commit would wait forever)');
   }
+  const maxConnections = maxConnectionsOf(options.maxConnections);
   const addresses = nodeAddresses(options.firstAddress ?? '127.0.0.2', 1 + standbys);
   const binDir = findPgBinDir();
   const port = await findFreePort(addresses);
   const rootDir = await makeClusterDir();
   const cluster = new Cluster({ binDir, rootDir, port, addresses, log });
   try {
-    await boot(cluster, options.synchronous ?? false);
+    await boot(cluster, options.synchronous ?? false, maxConnections);
   } catch (err) {
     await cluster.destroy();
     throw err;

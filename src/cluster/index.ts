@@ -16,7 +16,7 @@ export type { FreezeScope } from './patroni/member.js';
 export type { DcsApi, PatroniTiming } from './patroni/member-config.js';
 export type { PatroniClusterView, PatroniMemberView } from './patroni/rest.js';
 export { haproxyConfig, startHaproxy } from './patroni/haproxy.js';
-export type { Haproxy } from './patroni/haproxy.js';
+export type { Haproxy, HaproxyOptions } from './patroni/haproxy.js';
 export { pgbouncerConfig, startPgBouncers } from './patroni/pgbouncer.js';
 export type { PgBouncers, PoolMode } from './patroni/pgbouncer.js';
 export { Daemon } from './patroni/daemon.js';

@@ -83,12 +83,12 @@ export class ClusterNode {
   }
 
   /** initdb plus the harness configuration and the password role: makes this node a fresh primary, running. */
-  async initPrimary(): Promise<void> {
+  async initPrimary(maxConnections: number): Promise<void> {
     const started = Date.now();
     await this.prepare();
     const args = ['-D', this.dataDir, '-U', SUPERUSER, '--no-sync', '--no-instructions', '-E', 'UTF8', '--locale=C', '-A', 'trust'];
     await runServerBinary('initdb', args, { ...this.#run(), label: this.name, timeoutMillis: LIMITS.initdb });
-    await appendFile(join(this.dataDir, 'postgresql.conf'), sharedConfig());
+    await appendFile(join(this.dataDir, 'postgresql.conf'), sharedConfig(maxConnections));
     await writeFile(join(this.dataDir, 'pg_hba.conf'), hbaConfig());
     this.#timed('initdb', started);
     await this.start();

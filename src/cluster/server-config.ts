@@ -1,3 +1,4 @@
+import { PgSplitError } from '../errors.js';
 /** The role that must authenticate with a password (scram-sha-256); every other role is trusted. */
 export const SECURE_ROLE = 'split_secure';
 /** Its password. Known to the tests; never logged nor put in a connection string by the harness. */
@@ -17,8 +18,6 @@ export const SHARED_SETTINGS: Readonly<Record<string, string>> = {
   max_wal_senders: '40',
   max_replication_slots: '40',
   wal_keep_size: "'256MB'",
-  // The routing bench holds a plain pool and pg-split's (64 connections each) open side by side on one node.
-  max_connections: '200',
   shared_buffers: "'16MB'",
   fsync: 'off',
   // A frozen standby must not hold a primary's fast shutdown for the default 60 s.
@@ -31,9 +30,25 @@ export const SHARED_SETTINGS: Readonly<Record<string, string>> = {
   log_line_prefix: "'%m [%p] %q%u@%d '",
 };
 
-/** postgresql.conf lines for SHARED_SETTINGS. */
-export function sharedConfig(): string {
-  const lines = Object.entries(SHARED_SETTINGS).map(([name, value]) => `${name} = ${value}`);
+/**
+ * `max_connections` unless a cluster is started with its own: the routing
+ * bench holds a plain pool and pg-split's (64 connections each) open side by
+ * side on one node.
+ */
+const DEFAULT_MAX_CONNECTIONS = 200;
+
+/** A cluster's `maxConnections` option, checked (the default when not given). */
+export function maxConnectionsOf(value: number | undefined): number {
+  const n = value ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(n) || n < 10 || n > 10_000)
+    throw new PgSplitError('PGSPLIT_CLUSTER', `maxConnections must be an integer from 10 to 10000, not ${String(n)}`);
+  return n;
+}
+
+/** postgresql.conf lines for SHARED_SETTINGS and `max_connections`. */
+export function sharedConfig(maxConnections: number): string {
+  const settings = { ...SHARED_SETTINGS, max_connections: String(maxConnections) };
+  const lines = Object.entries(settings).map(([name, value]) => `${name} = ${value}`);
   return `\n# pg-split cluster harness\n${lines.join('\n')}\n`;
 }
 

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startPatroniCluster, startPgBouncers, type PatroniCluster, type PgBouncers, type PoolMode } from '../../src/cluster/index.js';
+import { existsSync } from 'node:fs';
+import pg from 'pg';
+import {
+  startHaproxy,
+  startPatroniCluster,
+  startPgBouncers,
+  type PatroniCluster,
+  type PgBouncers,
+  type PoolMode,
+} from '../../src/cluster/index.js';
+import { descendantsOf, isProcessAlive } from '../../src/cluster/process-tree.js';
 import { connect } from '../../src/connect/connect.js';
 import { PatroniRun } from '../support/patroni-run.js';
 import { psqlChoice } from '../support/psql.js';
@@ -24,6 +34,7 @@ const sleep = (millis: number): Promise<void> => new Promise((r) => setTimeout(r
 describe('through PgBouncer (one per Patroni member)', () => {
   let cluster: PatroniCluster;
   const bouncers = new Map<PoolMode, PgBouncers>();
+  let haproxyPid: number | undefined;
   before(async () => {
     cluster = await startPatroniCluster({ members: 3, firstAddress: net.first });
     for (const mode of ['session', 'transaction'] as const) bouncers.set(mode, await startPgBouncers(cluster, mode));
@@ -123,6 +134,55 @@ describe('through PgBouncer (one per Patroni member)', () => {
       );
     },
   );
+
+  test(
+    "HAProxy on an address of the file's own (startHaproxy's host): its primary listener reaches Patroni's leader",
+    TIMEOUT,
+    async (t) => {
+      const leader = await cluster.waitUntilSettled();
+      const haproxy = await startHaproxy(cluster, { host: net.address(60) });
+      haproxyPid = haproxy.daemon.pid;
+      assert.equal(haproxy.host, net.address(60));
+      // HAProxy starts with every server up and marks one down after `fall 3` failed checks, `inter 3s` apart: until then
+      // its primary listener also reaches the replicas. Ask until the leader answers through it, on HAProxy's own address.
+      const answered: string[] = [];
+      await until(
+        "HAProxy's primary listener reaches the leader",
+        async () => {
+          const client = new pg.Client({ host: haproxy.host, port: haproxy.primaryPort, user: 'postgres', database: 'postgres' });
+          client.on('error', () => undefined);
+          try {
+            await client.connect();
+            const { rows } = await client.query<{ addr: string }>('SELECT host(inet_server_addr()) AS addr');
+            answered.push(rows[0]?.addr ?? '?');
+          } catch {
+            // No server up: HAProxy closes the connection.
+          } finally {
+            await client.end().catch(() => undefined);
+          }
+          return answered.at(-1) === leader.host;
+        },
+        20_000,
+      );
+      t.diagnostic(`answered before the leader: ${answered.slice(0, -1).join(', ') || 'none'}`);
+    },
+  );
+
+  test('destroy() ends every process the cluster started (Patroni, PostgreSQL, etcd, PgBouncer, HAProxy) and removes its directory', async (t) => {
+    const roots = [
+      ...cluster.members.flatMap((m) => [m.patroniPid, m.postmasterPid]),
+      ...cluster.etcd.members.map((m) => m.daemon.pid),
+      ...[...bouncers.values()].flatMap((b) => b.daemons.map((d) => d.pid)),
+      haproxyPid,
+    ].filter((pid): pid is number => pid !== undefined);
+    const pids = roots.flatMap((pid) => [pid, ...descendantsOf(pid)]);
+    const started = Date.now();
+    await cluster.destroy();
+    // Torn down by SIGKILL (nothing is left to hand over): `npm run bench:harness` times it.
+    t.diagnostic(`destroy() took ${Date.now() - started} ms for ${pids.length} processes`);
+    assert.deepEqual(pids.filter(isProcessAlive), []);
+    assert.equal(existsSync(cluster.rootDir), false);
+  });
 });
 
 async function waitUntilStandby(member: { query: (sql: string) => Promise<Array<{ standby?: boolean }>> }): Promise<void> {

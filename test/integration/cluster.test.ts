@@ -337,6 +337,25 @@ describe('cluster harness: synchronous replication', () => {
   });
 });
 
+describe('cluster harness: options', () => {
+  test('maxConnections sets max_connections on every node (standbys copy it); a bad value is refused before anything starts', async () => {
+    for (const bad of [0, 9, 10.5, Number.NaN, 20_000]) {
+      await assert.rejects(startCluster({ standbys: 1, maxConnections: bad, firstAddress: net.address(32) }), {
+        code: 'PGSPLIT_CLUSTER',
+        message: `maxConnections must be an integer from 10 to 10000, not ${String(bad)}`,
+      });
+    }
+    const cluster = await startCluster({ standbys: 1, maxConnections: 50, firstAddress: net.address(32) });
+    try {
+      for (const node of cluster.nodes) {
+        assert.equal((await one<{ max_connections: string }>(node, 'SHOW max_connections')).max_connections, '50', node.name);
+      }
+    } finally {
+      await cluster.destroy();
+    }
+  });
+});
+
 /** Starts a cluster in a child process that then dies `how`; returns what it reported and how it ended. */
 async function clusterInDyingProcess(how: 'throw' | 'SIGTERM'): Promise<{ rootDir: string; pids: number[]; ended: string }> {
   const script = `

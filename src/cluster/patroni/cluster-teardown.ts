@@ -36,7 +36,7 @@ export class ClusterTeardown {
 
   async #run(): Promise<void> {
     await Promise.all(this.#adopted.map((d) => d.stop(10_000).catch(() => d.killSync())));
-    await Promise.all(this.members.map((m) => m.dispose().catch(() => m.disposeSync())));
+    await Promise.all(this.members.map((m) => m.dispose('kill').catch(() => m.disposeSync())));
     await this.etcd.stop();
     await rm(this.rootDir, { recursive: true, force: true });
     this.#exitGuard.release();

@@ -1,5 +1,7 @@
 import { writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { PgSplitError } from '../../errors.js';
 import { acceptsConnections, findFreePort } from '../addresses.js';
 import { clusterError } from '../cluster-error.js';
 import { chownToServer } from '../run-as.js';
@@ -7,7 +9,7 @@ import { waitUntil } from '../wait.js';
 import { Daemon } from './daemon.js';
 import type { PatroniCluster } from './patroni-cluster.js';
 
-/** HAProxy in front of a Patroni cluster, configured as Patroni ships it: a primary and a replica listener on 127.0.0.1. */
+/** HAProxy in front of a Patroni cluster, configured as Patroni ships it: a primary and a replica listener on `host`. */
 export interface Haproxy {
   readonly host: string;
   /** Routes to the member whose `/primary` check passes. */
@@ -24,14 +26,14 @@ export interface Haproxy {
  * API, `http-check expect status 200`, `default-server inter 3s fall 3 rise 2
  * on-marked-down shutdown-sessions`, `timeout check 5s`.
  */
-export function haproxyConfig(cluster: PatroniCluster, primaryPort: number, replicaPort: number): string {
+export function haproxyConfig(cluster: PatroniCluster, primaryPort: number, replicaPort: number, host = '127.0.0.1'): string {
   const servers = cluster.members
     .map((m) => `    server ${m.name} ${m.host}:${cluster.port} maxconn 100 check port ${cluster.apiPort}`)
     .join('\n');
   const listener = (name: string, port: number, check: string, balance: string): string =>
     [
       `listen ${name}`,
-      `    bind 127.0.0.1:${port}`,
+      `    bind ${host}:${port}`,
       balance,
       `    option httpchk HEAD ${check}`,
       '    http-check expect status 200',
@@ -58,14 +60,20 @@ export function haproxyConfig(cluster: PatroniCluster, primaryPort: number, repl
   ].join('\n');
 }
 
+export interface HaproxyOptions {
+  /** The address both listeners bind, an IPv4 address of this machine (a loopback one of its own, as a separate host would have). @default '127.0.0.1' */
+  readonly host?: string;
+}
+
 /** Starts Debian's haproxy in front of `cluster` (its members as they are now); resolves once both listeners accept. */
-export async function startHaproxy(cluster: PatroniCluster): Promise<Haproxy> {
-  const host = '127.0.0.1';
+export async function startHaproxy(cluster: PatroniCluster, options: HaproxyOptions = {}): Promise<Haproxy> {
+  const host = options.host ?? '127.0.0.1';
+  if (isIP(host) !== 4) throw new PgSplitError('PGSPLIT_CLUSTER', `haproxy: host must be an IPv4 address, not ${JSON.stringify(host)}`);
   const primaryPort = await findFreePort([host]);
   const replicaPort = await findFreePort([host]);
   // Named by port: a cluster can have several HAProxy instances in front of it, as deployments run two.
   const configPath = join(cluster.rootDir, `haproxy-${primaryPort}.cfg`);
-  await writeFile(configPath, haproxyConfig(cluster, primaryPort, replicaPort));
+  await writeFile(configPath, haproxyConfig(cluster, primaryPort, replicaPort, host));
   await chownToServer(configPath);
   const daemon = new Daemon({
     name: 'haproxy',

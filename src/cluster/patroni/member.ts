@@ -180,12 +180,24 @@ export class PatroniMember {
     return queryNode<T>(this, sql, params);
   }
 
-  /** Stops everything and removes the member's directory (remove a member from the cluster). */
-  async dispose(): Promise<void> {
+  /**
+   * Stops everything and removes the member's directory. `graceful` (a member
+   * removed from a running cluster): Patroni's own shutdown, which stops its
+   * PostgreSQL as it does in production; `kill` (the whole cluster torn
+   * down): SIGKILL to Patroni and every PostgreSQL process, waited for, since
+   * nothing is left to hand anything to (a graceful stop waits for PostgreSQL's
+   * shutdown checkpoint and for its WAL senders, seconds).
+   */
+  async dispose(how: 'graceful' | 'kill'): Promise<void> {
     this.thaw();
-    await this.#patroni.stop(LIMITS.stop).catch(() => this.#patroni.kill9(LIMITS.kill));
+    if (how === 'graceful') await this.#patroni.stop(LIMITS.stop).catch(() => this.#patroni.kill9(LIMITS.kill));
     const postmaster = this.postmasterPid;
-    if (postmaster !== undefined) signalTree(postmaster, 'SIGKILL');
+    const pids = postmaster === undefined ? [] : signalTree(postmaster, 'SIGKILL');
+    await this.#patroni.kill9(LIMITS.kill);
+    await waitUntil(() => !pids.some(isProcessAlive), {
+      timeoutMillis: LIMITS.kill,
+      onTimeout: () => clusterError(this.name, `processes ${pids.join(' ')} still alive after SIGKILL`, this.logPath),
+    });
     await rm(join(this.#setup.rootDir, this.name), { recursive: true, force: true });
   }
 

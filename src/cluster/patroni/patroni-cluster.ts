@@ -107,7 +107,7 @@ export class PatroniCluster {
   async removeMember(member: PatroniMember): Promise<void> {
     const i = this.#members.indexOf(member);
     if (i >= 0) this.#members.splice(i, 1);
-    await member.dispose();
+    await member.dispose('graceful');
     this.#shared.log(`${member.name}: removed`);
   }
 

@@ -4,7 +4,7 @@ import { findFreePort, nodeAddresses } from '../addresses.js';
 import { makeClusterDir } from '../cluster-dir.js';
 import { findPgBinDir } from '../find-binaries.js';
 import { chownToServer } from '../run-as.js';
-import { createSecureRoleSql, SHARED_SETTINGS } from '../server-config.js';
+import { createSecureRoleSql, maxConnectionsOf } from '../server-config.js';
 import { Etcd } from './etcd.js';
 import type { DcsApi, PatroniTiming } from './member-config.js';
 import { PatroniCluster } from './patroni-cluster.js';
@@ -85,7 +85,7 @@ export async function startPatroniCluster(options: PatroniClusterOptions = {}): 
     etcd,
     timing,
     synchronousMode: options.synchronousMode ?? false,
-    maxConnections: options.maxConnections ?? Number(SHARED_SETTINGS['max_connections']),
+    maxConnections: maxConnectionsOf(options.maxConnections),
     instruments: options.instruments ?? false,
     dcs: options.dcs ?? 'etcd3',
     firstAddress,
