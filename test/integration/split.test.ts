@@ -229,7 +229,10 @@ describe('failover under a continuous write load', () => {
         );
         assert.ok(splitBrains.length >= 1, 'the restarted old primary was not reported');
         // No orchestrator here demotes it: the case to page someone for.
-        assert.ok(splitBrains.every((e) => e.orchestrator === null), JSON.stringify(splitBrains));
+        assert.ok(
+          splitBrains.every((e) => e.orchestrator === null),
+          JSON.stringify(splitBrains),
+        );
         const topology = sp.topology();
         assert.equal(topology.writer, 1);
         assert.ok(topology.nodes[0]?.stale);
