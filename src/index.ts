@@ -1,3 +1,11 @@
+/**
+ * pg-split: one PostgreSQL connection string naming several hosts; reads go
+ * to standbys and writes to the primary, through failovers. `connectSplit`
+ * for the two pools, `connect` for one client on the host libpq would
+ * choose, the connection-string reader, `probeCluster`, and the errors.
+ *
+ * @module pg-split
+ */
 export { ConnectError, ConnInfoError, OptionError, PgSplitError } from './errors.js';
 export type { AttemptFailure, PgSplitErrorCode } from './errors.js';
 export { parseConnInfo } from './conninfo/parse.js';
@@ -9,6 +17,12 @@ export type { Env } from './conninfo/defaults.js';
 export { connect, connectDetailed } from './connect/connect.js';
 export type { ConnectOptions } from './connect/connect.js';
 export type { Connected } from './connect/walk.js';
+export type { Endpoint } from './connect/messages.js';
+export type { StartupParams } from './connect/attempt.js';
+export type { Lookup } from './connect/endpoints.js';
+export type { RandomInt } from './connect/shuffle.js';
+export type { PgpassWarning } from './conninfo/pgpass.js';
+export type { EtcdOptions } from './etcd/etcd-options.js';
 export type { ServerState } from './connect/server-state.js';
 export { probeCluster } from './probe/probe.js';
 export type { ProbeClusterOptions, ProbeReport } from './probe/probe.js';

@@ -54,6 +54,7 @@ export function findPassword(text: string, key: PgpassKey): string | null {
   return null;
 }
 
+/** Receives libpq's warnings about the password file (permissions, an unreadable file), in libpq's words. */
 export type PgpassWarning = (message: string) => void;
 
 /**

@@ -16,8 +16,11 @@ export type LoadBalanceHosts = 'disable' | 'random';
 
 /** Where defaults come from; every field has a default taken from this process. */
 export interface ResolveContext {
+  /** The environment libpq's variables are read from (`PGHOST`, `PGPORT`, `PGTARGETSESSIONATTRS`, `PGPASSFILE`, ...). @default process.env */
   readonly env?: Env;
+  /** The operating-system user name, libpq's default `user` and `dbname`. @default os.userInfo().username */
   readonly osUser?: () => string;
+  /** The home directory, where libpq looks for `.pgpass` and `.pg_service.conf`; null when there is none. @default the environment's `HOME`, else os.homedir() */
   readonly homeDir?: () => string | null;
   /** Receives libpq's password-file warnings (default: `process.emitWarning`). */
   readonly warn?: PgpassWarning;

@@ -4,6 +4,8 @@
  * own (the same objects: `types`, `defaults`, ...). Give it to an ORM where
  * it takes a pg module (TypeORM's `driver`, Sequelize's `dialectModule`,
  * knex's client `_driver()`), or import it in place of `pg`.
+ *
+ * @module pg-split/pg
  */
 import pg from 'pg';
 import { Client } from './client.js';
@@ -42,7 +44,7 @@ export const Result = pg.Result;
 export const TypeOverrides = pg.TypeOverrides;
 
 /** The default export, as `pg`'s: every export in one object. */
-interface PgSplitPg {
+export interface PgSplitPg {
   readonly Client: typeof Client;
   readonly Pool: typeof Pool;
   readonly types: typeof pg.types;

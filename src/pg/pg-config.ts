@@ -19,12 +19,18 @@ import { describeValue, optionsObject } from '../input.js';
 import type { PoolRole } from '../roles/role-decision.js';
 import { resolveSplitOptions, SPLIT_KEYS, type ResolvedSplitOptions, type SplitOptions } from '../split/options.js';
 
-/** connectSplit's options that `pgSplit` leaves out: the pool settings (the config's own), the start-up wait and the resolve context (pg's environment). */
-const NOT_IN_PG_SPLIT = ['writer', 'reader', 'waitForPrimary', 'env', 'osUser', 'homeDir', 'warn'] as const;
-const PG_SPLIT_KEYS = SPLIT_KEYS.filter((k) => !(NOT_IN_PG_SPLIT as readonly string[]).includes(k));
+/**
+ * The pg-split options a config may carry under `pgSplit`: connectSplit's,
+ * less the pool settings (the config's own), the start-up wait and the
+ * resolve context (pg's environment).
+ */
+export type PgSplitConfigOptions = Omit<SplitOptions, 'writer' | 'reader' | 'waitForPrimary' | 'env' | 'osUser' | 'homeDir' | 'warn'>;
 
-/** The pg-split options a config may carry under `pgSplit`. */
-export type PgSplitConfigOptions = Omit<SplitOptions, (typeof NOT_IN_PG_SPLIT)[number]>;
+/** The keys PgSplitConfigOptions leaves out (the compiler refuses one it keeps). */
+const NOT_IN_PG_SPLIT = ['writer', 'reader', 'waitForPrimary', 'env', 'osUser', 'homeDir', 'warn'] as const satisfies ReadonlyArray<
+  Exclude<keyof SplitOptions, keyof PgSplitConfigOptions>
+>;
+const PG_SPLIT_KEYS = SPLIT_KEYS.filter((k) => !(NOT_IN_PG_SPLIT as readonly string[]).includes(k));
 
 /** pg config fields that say where and as whom to connect, and the libpq keyword each is; in psql's order (dbname after the others it may override). */
 const CONNECTION_FIELDS: ReadonlyArray<readonly [string, string]> = [

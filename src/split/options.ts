@@ -10,6 +10,11 @@ import { resolveDiscovery, type DiscoveryOptions, type ResolvedDiscovery } from 
 import type { PatroniOptions, ResolvedPatroniOptions } from './patroni/patroni-authority.js';
 import type { ReaderPolicy } from '../roles/role-decision.js';
 
+/**
+ * connectSplit's options (the second argument), every one optional. How a
+ * choice plays out: docs/routing.md (balance, lag, policies), consistency.md,
+ * patroni.md, discovery.md, scaling.md (idle).
+ */
 export interface SplitOptions extends ResolveContext {
   /** pg.Pool settings for the writer (`max`, `idleTimeoutMillis`, `statement_timeout`, ...). */
   readonly writer?: PoolSettings;
