@@ -10,6 +10,7 @@ import { guardExit } from './exit-guard.js';
 import { findPgBinDir } from './find-binaries.js';
 import { LIMITS } from './limits.js';
 import { maxConnectionsOf } from './server-config.js';
+import { makeClusterTls, type ClusterTls } from './tls.js';
 import { ClusterNode } from './node.js';
 import { hasCaughtUp } from './replication.js';
 import { chownToServer } from './run-as.js';
@@ -30,6 +31,14 @@ export interface ClusterOptions {
   readonly firstAddress?: string;
   /** PostgreSQL's `max_connections` on every node (standbys copy the primary's). @default 200 */
   readonly maxConnections?: number;
+  /**
+   * TLS on every node: a certificate authority of the cluster's own signs one
+   * server certificate for every node's address (`cluster.tls` has the CA
+   * and makes client certificates), plaintext still accepted, and the role
+   * `CERT_ROLE` logs in only by a client certificate over TLS. Needs
+   * `openssl`. @default false
+   */
+  readonly tls?: boolean;
   /** Receives one line per harness step (start, stop, promote, ...), with its duration. @default NODE_DEBUG=pg-split-cluster output */
   readonly log?: (line: string) => void;
 }
@@ -40,6 +49,7 @@ interface ClusterSetup {
   readonly port: number;
   readonly addresses: readonly string[];
   readonly log: (line: string) => void;
+  readonly tls: ClusterTls | null;
 }
 
 /** A running primary + standbys cluster on loopback addresses, one port for all. Always `destroy()` it. */
@@ -50,6 +60,8 @@ export class Cluster {
   readonly rootDir: string;
   /** Every node: the primary, then standby1, standby2, ... */
   readonly nodes: readonly ClusterNode[];
+  /** The cluster's certificate authority when started with `tls: true`, else null. */
+  readonly tls: ClusterTls | null;
   readonly #log: (line: string) => void;
   readonly #exitGuard: { release(): void };
   #currentPrimary: ClusterNode;
@@ -58,6 +70,7 @@ export class Cluster {
   constructor(setup: ClusterSetup) {
     this.port = setup.port;
     this.rootDir = setup.rootDir;
+    this.tls = setup.tls;
     this.#log = setup.log;
     const ctx = {
       ...setup,
@@ -166,9 +179,17 @@ function standbyCount(options: ClusterOptions): number {
   return count;
 }
 
+/** Removes `dir`, then rethrows `err` (a failure before the cluster owns its directory). */
+function removing(dir: string): (err: unknown) => Promise<never> {
+  return async (err) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  };
+}
+
 async function boot(cluster: Cluster, synchronous: boolean, maxConnections: number): Promise<void> {
   await chownToServer(cluster.rootDir);
-  await cluster.primary.initPrimary(maxConnections);
+  await cluster.primary.initPrimary({ maxConnections, tls: cluster.tls !== null });
   await Promise.all(cluster.standbys.map((standby) => standby.rebuildAsStandbyOf(cluster.primary)));
   if (synchronous) await enableSynchronousReplication(cluster.nodes);
 }
@@ -199,7 +220,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const binDir = findPgBinDir();
   const port = await findFreePort(addresses);
   const rootDir = await makeClusterDir();
-  const cluster = new Cluster({ binDir, rootDir, port, addresses, log });
+  const tls = options.tls === true ? await makeClusterTls(rootDir, addresses).catch(removing(rootDir)) : null;
+  const cluster = new Cluster({ binDir, rootDir, port, addresses, log, tls });
   try {
     await boot(cluster, options.synchronous ?? false, maxConnections);
   } catch (err) {

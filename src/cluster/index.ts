@@ -8,6 +8,8 @@ export { startTcpProxy } from './tcp-proxy.js';
 export type { TcpProxy, TcpProxyOptions } from './tcp-proxy.js';
 export { findPgBinDir } from './find-binaries.js';
 export { SECURE_PASSWORD, SECURE_ROLE, SUPERUSER } from './server-config.js';
+export { CERT_ROLE } from './tls.js';
+export type { ClusterTls } from './tls.js';
 export { PatroniCluster } from './patroni/patroni-cluster.js';
 export { startPatroniCluster } from './patroni/start-patroni-cluster.js';
 export type { PatroniClusterOptions } from './patroni/start-patroni-cluster.js';

@@ -9,6 +9,7 @@ import { Postmaster, type StopMode } from './postmaster.js';
 import { baseBackup, repointStandby, TIMELINE_SQL, waitForStreaming } from './replication.js';
 import { chownToServer, runServerBinary } from './run-as.js';
 import { createSecureRoleSql, hbaConfig, nodeArgs, sharedConfig, SUPERUSER } from './server-config.js';
+import { CERT_HBA_LINES, CERT_ROLE, installServerTls, SERVER_TLS_SETTINGS } from './tls.js';
 import { waitUntil } from './wait.js';
 
 export type { StopMode } from './postmaster.js';
@@ -82,18 +83,26 @@ export class ClusterNode {
     }
   }
 
-  /** initdb plus the harness configuration and the password role: makes this node a fresh primary, running. */
-  async initPrimary(maxConnections: number): Promise<void> {
+  /**
+   * initdb plus the harness configuration and the password role: makes this
+   * node a fresh primary, running. With `tls`, TLS on (the cluster's
+   * certificates, made beforehand in the cluster's directory) and the role
+   * that logs in by client certificate.
+   */
+  async initPrimary(settings: { readonly maxConnections: number; readonly tls: boolean }): Promise<void> {
     const started = Date.now();
     await this.prepare();
     const args = ['-D', this.dataDir, '-U', SUPERUSER, '--no-sync', '--no-instructions', '-E', 'UTF8', '--locale=C', '-A', 'trust'];
     await runServerBinary('initdb', args, { ...this.#run(), label: this.name, timeoutMillis: LIMITS.initdb });
-    await appendFile(join(this.dataDir, 'postgresql.conf'), sharedConfig(maxConnections));
-    await writeFile(join(this.dataDir, 'pg_hba.conf'), hbaConfig());
+    const tlsLines = settings.tls ? `${SERVER_TLS_SETTINGS.join('\n')}\n` : '';
+    await appendFile(join(this.dataDir, 'postgresql.conf'), sharedConfig(settings.maxConnections) + tlsLines);
+    await writeFile(join(this.dataDir, 'pg_hba.conf'), hbaConfig(settings.tls ? CERT_HBA_LINES : []));
+    if (settings.tls) await installServerTls(this.#ctx.rootDir, this.dataDir);
     this.#timed('initdb', started);
     await this.start();
     // An error would log the statement, password included: not for this one.
     await this.query(`SET log_min_error_statement = panic; ${createSecureRoleSql()}`);
+    if (settings.tls) await this.query(`CREATE ROLE ${CERT_ROLE} LOGIN IN ROLE pg_read_all_data, pg_write_all_data`);
   }
 
   /** Starts the server; resolves once it accepts connections. Works after kill9() (stale postmaster.pid). */

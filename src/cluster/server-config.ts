@@ -72,9 +72,9 @@ export function hbaLine(rule: readonly string[]): string {
   return rule.filter((field) => field !== '').join(' ');
 }
 
-/** pg_hba.conf from HBA_RULES. */
-export function hbaConfig(): string {
-  return ['# TYPE DATABASE USER ADDRESS METHOD', ...HBA_RULES.map(hbaLine), ''].join('\n');
+/** pg_hba.conf from HBA_RULES, after `first` (lines that must win over them). */
+export function hbaConfig(first: readonly string[] = []): string {
+  return ['# TYPE DATABASE USER ADDRESS METHOD', ...first, ...HBA_RULES.map(hbaLine), ''].join('\n');
 }
 
 export interface NodeAddress {

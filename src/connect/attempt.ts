@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { ClientConfig } from 'pg';
 import type { AttemptError } from './failure.js';
 import { NoPasswordSupplied } from './client-config.js';
-import { SERVER_CLOSED, strerror } from './messages.js';
+import { SERVER_CLOSED, strerror, tlsFailure } from './messages.js';
 import { destroySocket, isTlsRefusedError, wireOf } from './pg-wire.js';
 
 /** What the server reported about itself during startup (ParameterStatus). */
@@ -45,6 +45,8 @@ function classifyConnectError(err: unknown, seen: Readonly<Observed>): { error: 
   if (errno !== undefined && err instanceof Error && 'syscall' in err) {
     return { error: { kind: 'socket', errno }, message: strerror(errno), tlsRefused: false };
   }
+  const tls = tlsFailure(err);
+  if (tls !== null) return { error: { kind: 'tls', code: tls.code }, message: tls.message, tlsRefused: false };
   if (isTlsRefusedError(err)) {
     return {
       error: { kind: 'socket', errno: 'TLS_REFUSED' },

@@ -17,7 +17,9 @@ export type AttemptError =
   /** The port is not an integer (`fatal`: libpq gives up on the whole string) or out of range. */
   | { readonly kind: 'port'; readonly fatal: boolean }
   /** The host name did not resolve, or the hostaddr is not an address. */
-  | { readonly kind: 'resolve' };
+  | { readonly kind: 'resolve' }
+  /** The TLS handshake failed: the server's certificate did not verify, or the client's TLS material is unusable (Node's code). */
+  | { readonly kind: 'tls'; readonly code: string };
 
 /** SQLSTATE 57P03 cannot_connect_now: starting up, shutting down, in recovery. */
 const CANNOT_CONNECT_NOW = '57P03';
@@ -37,6 +39,7 @@ export function failureAction(error: AttemptError): FailureAction {
       return error.fatal ? 'abort' : 'next-host';
     case 'eof':
     case 'no-password':
+    case 'tls':
       return 'abort';
   }
 }
@@ -44,8 +47,9 @@ export function failureAction(error: AttemptError): FailureAction {
 /**
  * Login refusals that waiting will not cure: authentication failed
  * (28P01, 28000: wrong password, no such role, pg_hba reject), no such
- * database (3D000), no CONNECT privilege (42501), no password to send, or a
- * port that is not one. Anything else (down, starting up, too many
+ * database (3D000), no CONNECT privilege (42501), no password to send, a
+ * port that is not one, a server without TLS when the sslmode requires it,
+ * or a TLS handshake that failed on certificates. Anything else (down, starting up, too many
  * connections, a name that does not resolve) may pass.
  */
 const PERMANENT_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
@@ -64,9 +68,14 @@ export function isPermanentRefusal(error: AttemptError): boolean {
   switch (error.kind) {
     case 'server':
       return PERMANENT_SQLSTATES.has(error.sqlstate);
+    // A certificate that does not verify, or a key that does not load (tls), does not on the next try either.
     case 'no-password':
     case 'port':
+    case 'tls':
       return true;
+    // A server that refused TLS when the sslmode requires it (its configuration, which a retry does not change).
+    case 'socket':
+      return error.errno === 'TLS_REFUSED';
     default:
       return false;
   }

@@ -50,3 +50,50 @@ export function connectHint(endpoint: Endpoint): string {
 
 export const SERVER_CLOSED =
   'server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.';
+
+/** OpenSSL's certificate verification results, as Node names them (tls: X509 certificate error codes). */
+const X509_VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+]);
+
+/**
+ * A TLS handshake failure in libpq's words, with Node's code, or null when
+ * `err` is not one: a certificate that does not verify is libpq's `SSL
+ * error: certificate verify failed` (OpenSSL's reason after it); a host name
+ * the certificate does not name, or TLS material that does not load (a key,
+ * a certificate), `SSL error:` and Node's text.
+ */
+export function tlsFailure(err: unknown): { readonly code: string; readonly message: string } | null {
+  if (!(err instanceof Error)) return null;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return null;
+  if (X509_VERIFY_CODES.has(code)) return { code, message: `SSL error: certificate verify failed (${err.message})` };
+  if (/^ERR_(TLS|SSL|OSSL)_/.test(code)) return { code, message: `SSL error: ${err.message}` };
+  return null;
+}

@@ -55,5 +55,39 @@ export function tlsOptionsFor(target: ConnectionTarget, serverName: string | nul
   const max = target.option('ssl_max_protocol_version');
   if (min) options.minVersion = min.replace(/^tls/i, 'TLS') as ConnectionOptions['minVersion'];
   if (max) options.maxVersion = max.replace(/^tls/i, 'TLS') as ConnectionOptions['maxVersion'];
+  applyMaterial(options, target, sslmode);
   return options;
+}
+
+/** pg `ssl` fields that a libpq keyword also gives (from a file): when the string sets the keyword, it wins, as with pg. */
+const KEYWORD_OF: Readonly<Record<string, string>> = {
+  ca: 'sslrootcert',
+  cert: 'sslcert',
+  key: 'sslkey',
+  passphrase: 'sslpassword',
+  minVersion: 'ssl_min_protocol_version',
+  maxVersion: 'ssl_max_protocol_version',
+};
+
+/** Kept out of enumeration (inspection, JSON), as pg keeps `ssl.key`. */
+const SECRET = new Set(['key', 'passphrase', 'pfx']);
+
+/**
+ * The TLS material given beside the string (pg's `ssl` object: `ca`,
+ * `cert`, `key`, `servername`, ...) over what libpq's keywords gave, each
+ * field as its own property (enumerable or not). Verification stays the
+ * sslmode's, which pg-split/pg derives from the same object unless the
+ * string sets one: `rejectUnauthorized` is never taken, and a
+ * `checkServerIdentity` only under verify-full.
+ */
+function applyMaterial(options: ConnectionOptions, target: ConnectionTarget, sslmode: string): void {
+  const material = target.tlsMaterial();
+  if (material === null) return;
+  for (const name of Object.getOwnPropertyNames(material)) {
+    const keyword = KEYWORD_OF[name];
+    if (name === 'rejectUnauthorized' || (keyword !== undefined && target.sets(keyword))) continue;
+    if (name === 'checkServerIdentity' && sslmode !== 'verify-full') continue;
+    const value: unknown = (material as Readonly<Record<string, unknown>>)[name];
+    Object.defineProperty(options, name, { value, enumerable: !SECRET.has(name), writable: true, configurable: true });
+  }
 }

@@ -1,4 +1,5 @@
 import { homedir, userInfo } from 'node:os';
+import type { ConnectionOptions } from 'node:tls';
 import { join } from 'node:path';
 import { applyDefaults, type Env } from './defaults.js';
 import { buildHostList, type HostEntry } from './host-list.js';
@@ -48,6 +49,7 @@ export class ConnectionTarget {
   readonly #params: ConnParams;
   readonly #options: ReadonlyMap<string, string>;
   readonly #passwords: ReadonlyArray<string | null>;
+  readonly #tls: Readonly<ConnectionOptions> | null;
 
   constructor(
     params: ConnParams,
@@ -55,10 +57,12 @@ export class ConnectionTarget {
     hosts: readonly ResolvedHost[],
     passwords: ReadonlyArray<string | null>,
     passfile: string | null,
+    tls: Readonly<ConnectionOptions> | null = null,
   ) {
     this.#params = params;
     this.#options = options;
     this.#passwords = passwords;
+    this.#tls = tls;
     this.hosts = hosts;
     this.passfile = passfile;
     this.user = options.get('user') ?? '';
@@ -70,6 +74,26 @@ export class ConnectionTarget {
   /** A resolved option (defaults applied). Secret options are readable here, never enumerable. */
   option(keyword: string): string | undefined {
     return this.#options.get(keyword);
+  }
+
+  /** Whether the connection string itself set `keyword` (not a default, not the environment's). */
+  sets(keyword: string): boolean {
+    return this.#params.has(keyword);
+  }
+
+  /**
+   * Node TLS options given beside the string (pg's `ssl` object: `ca`,
+   * `key`, `cert`, ...), for every TLS connection to the hosts, over what
+   * libpq's keywords say (tls-options.ts); null when none. Private, as the
+   * passwords: never in `toJSON()` nor in an inspection.
+   */
+  tlsMaterial(): Readonly<ConnectionOptions> | null {
+    return this.#tls;
+  }
+
+  /** This target with `tls` as its TLS material (null: none). */
+  withTls(tls: Readonly<ConnectionOptions> | null): ConnectionTarget {
+    return new ConnectionTarget(this.#params, this.#options, this.hosts, this.#passwords, this.passfile, tls);
   }
 
   /** The password for host `index`: the explicit one, else the password file's. */
@@ -85,7 +109,14 @@ export class ConnectionTarget {
   withHosts(entries: readonly HostEntry[]): ConnectionTarget {
     const passwords = lookupPasswords(entries, this.#options, this.passfile, (m) => process.emitWarning(m));
     const added = entries.map((h, i) => Object.freeze({ ...h, passwordFromFile: !this.#options.get('password') && passwords[i] != null }));
-    return new ConnectionTarget(this.#params, this.#options, [...this.hosts, ...added], [...this.#passwords, ...passwords], this.passfile);
+    return new ConnectionTarget(
+      this.#params,
+      this.#options,
+      [...this.hosts, ...added],
+      [...this.#passwords, ...passwords],
+      this.passfile,
+      this.#tls,
+    );
   }
 
   /** What the string itself set, in libpq's order, secrets masked. */

@@ -14,8 +14,12 @@ export interface ClientConfig extends Omit<pg.ClientConfig, 'port'> {
   readonly load_balance_hosts?: string;
 }
 
-/** The config keys that say where to connect: a routed Client learns them from its node in connect(). */
-const WHERE = new Set(['connectionString', 'host', 'port', 'password', 'ssl', 'target_session_attrs', 'load_balance_hosts', 'pgSplit']);
+/**
+ * The config keys that say where to connect: a routed Client learns them
+ * from its node in connect(). `ssl` is passed on, so `connectionParameters.ssl`
+ * is the config's until then (pg hides its `key`), as on a pg.Client.
+ */
+const WHERE = new Set(['connectionString', 'host', 'port', 'password', 'target_session_attrs', 'load_balance_hosts', 'pgSplit']);
 
 /** What pg's constructor is given for a routed Client: the application's other keys, the target's user, database and startup options. */
 function constructorConfig(config: unknown, routed: Routed): pg.ClientConfig {

@@ -6,6 +6,8 @@
  * of the cluster runtime it shares with every other config naming the same
  * servers the same way.
  */
+import { createHash } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
 import { parse as pgParse } from 'pg-connection-string';
 import { conninfoValue } from '../conninfo/conninfo-value.js';
 import type { Env } from '../conninfo/defaults.js';
@@ -121,6 +123,31 @@ function sslmodeOf(ssl: unknown): string | undefined {
   return 'verify-full';
 }
 
+/**
+ * pg's `ssl` object as TLS material for every connection to the cluster (a
+ * copy of each of its own fields, enumerable or not, the secrets kept out of
+ * enumeration as pg keeps `ssl.key`); null when `ssl` is not an object or
+ * has no field.
+ */
+function tlsMaterialOf(ssl: unknown): Readonly<ConnectionOptions> | null {
+  if (typeof ssl !== 'object' || ssl === null) return null;
+  const names = Object.getOwnPropertyNames(ssl);
+  if (names.length === 0) return null;
+  const material = {};
+  for (const name of names) {
+    const value: unknown = (ssl as Readonly<Record<string, unknown>>)[name];
+    Object.defineProperty(material, name, { value, enumerable: name !== 'key' && name !== 'passphrase' && name !== 'pfx' });
+  }
+  return Object.freeze(material);
+}
+
+/** What the cluster key holds of TLS material: a digest, so no certificate or private key is kept in it. */
+function tlsKey(material: Readonly<ConnectionOptions> | null): string | null {
+  if (material === null) return null;
+  const fields = Object.fromEntries(Object.getOwnPropertyNames(material).map((n) => [n, (material as Readonly<Record<string, unknown>>)[n]]));
+  return createHash('sha256').update(keyOf(fields)).digest('base64url');
+}
+
 /** Keyed by identity: a function option (lookup, a discovery function) makes its own cluster. */
 const functionIds = new WeakMap<object, number>();
 let functionCount = 0;
@@ -198,7 +225,8 @@ export function routedConfig(input: unknown, env: Env = process.env): Routed | n
   const conninfo = orderedParams(params)
     .map(([k, v]) => `${k}=${conninfoValue(v)}`)
     .join(' ');
-  const target = targetOf(conninfo, { env });
+  const material = tlsMaterialOf(config['ssl']);
+  const target = targetOf(conninfo, { env }).withTls(material);
   // The environment's options (PGSPLIT_OPTIONS) under the config's own, key by key.
   const given = { ...optionsFromEnv(env), ...optionsObject('pgSplit', pgSplit ?? {}, PG_SPLIT_KEYS) };
   // pg's connectionTimeoutMillis bounds the wait for a connection: here, a checkout's or a Client's connect()'s for a node of its role, unless pgSplit says otherwise.
@@ -227,6 +255,7 @@ export function routedConfig(input: unknown, env: Env = process.env): Routed | n
     options.readerPolicy,
     options.balance,
     exitOnIdle,
+    tlsKey(material),
   ]);
   return { target, options, role: anyHost ? 'reader' : roleOf(target), key };
 }

@@ -35,6 +35,10 @@ export class Pool extends pg.Pool {
     // pg's pool settings are the config object's (none for a string or nothing: the environment routed it).
     const settings = poolSettingsIn(typeof config === 'object' ? (config as Readonly<Record<string, unknown>>) : {});
     const pool = runtime.pool(routed.role, settings, () => releaseRuntime(routed, runtime));
+    // pg-pool keeps the config's `ssl` in `options`, its `key` not enumerable: the same object here (its material is the
+    // runtime's, routed.target.tlsMaterial()).
+    const ssl = typeof config === 'object' ? config.ssl : undefined;
+    if (ssl !== undefined) pool.options.ssl = hideKey(ssl);
     return pool;
   }
 
@@ -44,4 +48,10 @@ export class Pool extends pg.Pool {
       (typeof value === 'object' && value !== null && Object.prototype.isPrototypeOf.call(Pool.prototype, value))
     );
   }
+}
+
+/** pg-pool's treatment of `ssl.key`: still readable, but out of inspection and JSON. */
+function hideKey<T>(ssl: T): T {
+  if (typeof ssl === 'object' && ssl !== null && 'key' in ssl) Object.defineProperty(ssl, 'key', { enumerable: false });
+  return ssl;
 }

@@ -171,6 +171,27 @@ describe('pg-split/pg', { timeout: 180_000 }, () => {
     assert.deepEqual(firstLine(ended), { ended: true });
   });
 
+  test("an `ssl` object on servers without TLS: the Client fails at once, as pg's does, with libpq's reason for each host (node-postgres's gh-issues/2307)", async () => {
+    const hosts = cluster.nodes.map((n) => n.host).join(',');
+    const client = new Client({
+      host: hosts,
+      port: cluster.port,
+      user: 'postgres',
+      database: 'postgres',
+      target_session_attrs: 'read-write',
+      ssl: { ca: 'invalid_value', key: 'invalid_value', cert: 'invalid_value' },
+      connectionTimeoutMillis: 30_000,
+    });
+    const started = Date.now();
+    await assert.rejects(client.connect(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'PGSPLIT_CONNECT_FAILED', err.message);
+      assert.equal(err.message.match(/server does not support SSL, but SSL was required/g)?.length, cluster.nodes.length, err.message);
+      return true;
+    });
+    assert.ok(Date.now() - started < 10_000, `failed after ${Date.now() - started} ms`);
+    await client.end();
+  });
+
   test('through a failover: a Client on the old primary is cut (error, then end); the Pool and new Clients write on the new primary only', async () => {
     const url = urlOf(cluster, cluster.nodes, 'target_session_attrs=read-write');
     const pool = new Pool({ connectionString: url, max: 4 });

@@ -41,6 +41,7 @@ const FILES = [
   'pool-contract',
   'pg-module',
   'orm-recipes',
+  'tls',
 ] as const;
 
 /** A test file's own loopback addresses. */

@@ -4,6 +4,7 @@ import { parse as pgConnectionStringParse } from 'pg-connection-string';
 import { resolveConnInfo } from '../../src/conninfo/resolve.js';
 import { clientConfigFor } from '../../src/connect/client-config.js';
 import type { Endpoint } from '../../src/connect/messages.js';
+import { tlsFailure } from '../../src/connect/messages.js';
 import { encryptionOrder, tlsOptionsFor } from '../../src/connect/tls-options.js';
 
 const target = (s: string) => resolveConnInfo(s, { env: {}, osUser: () => 'u', homeDir: () => '/nonexistent', warn: () => undefined });
@@ -73,4 +74,51 @@ test("why pg-split does not use pg-connection-string's parser: it reads libpq's 
       ['127.0.0.1', '5432'],
     ],
   );
+});
+
+test("TLS material given beside the string (pg's ssl object) goes over libpq's keywords, except where the string sets the same thing; verification stays the sslmode's", () => {
+  const material = Object.defineProperties(
+    {},
+    {
+      ca: { value: 'CA', enumerable: true },
+      cert: { value: 'CERT', enumerable: true },
+      key: { value: 'KEY', enumerable: false },
+      servername: { value: 'db.example', enumerable: true },
+      rejectUnauthorized: { value: false, enumerable: true },
+      checkServerIdentity: { value: () => undefined, enumerable: true },
+    },
+  );
+  const full = tlsOptionsFor(target('host=db1 sslmode=verify-full').withTls(material), 'db1');
+  assert.deepEqual([full.ca, full.cert, full.key, full.servername, full.rejectUnauthorized], ['CA', 'CERT', 'KEY', 'db.example', true]);
+  assert.equal(full.checkServerIdentity, (material as { checkServerIdentity: unknown }).checkServerIdentity);
+  // The key is there for Node's TLS, and out of inspection and JSON (as pg keeps ssl.key).
+  assert.ok(!Object.keys(full).includes('key') && !JSON.stringify(full).includes('KEY'));
+  // The string's own file keyword wins over the object's field (pg: the string's ssl settings replace the config's).
+  const fromFile = tlsOptionsFor(target('host=db1 sslmode=verify-full sslcert=/nonexistent/c.crt').withTls(material), 'db1');
+  assert.equal(fromFile.cert, undefined);
+  assert.equal(fromFile.ca, 'CA');
+  // Not verify-full: a checkServerIdentity of the object does not turn the name check back on.
+  const required = tlsOptionsFor(target('host=db1 sslmode=require').withTls(material), 'db1');
+  assert.notEqual(required.checkServerIdentity, (material as { checkServerIdentity: unknown }).checkServerIdentity);
+  assert.equal(required.rejectUnauthorized, false);
+  // No material: as before.
+  assert.deepEqual(tlsOptionsFor(target('host=db1 sslmode=verify-full'), 'db1').ca, undefined);
+});
+
+test("a TLS handshake failure in libpq's words, by Node's code (never by message text)", () => {
+  const err = (code: string, message: string): Error => Object.assign(new Error(message), { code });
+  assert.deepEqual(tlsFailure(err('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain')), {
+    code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    message: 'SSL error: certificate verify failed (self-signed certificate in certificate chain)',
+  });
+  assert.equal(
+    tlsFailure(err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"))?.message,
+    "SSL error: Hostname/IP does not match certificate's altnames",
+  );
+  assert.equal(
+    tlsFailure(err('ERR_OSSL_PEM_NO_START_LINE', 'error:0480006C:PEM routines::no start line'))?.code,
+    'ERR_OSSL_PEM_NO_START_LINE',
+  );
+  for (const other of [err('ECONNRESET', 'read ECONNRESET'), err('28P01', 'password authentication failed'), new Error('x'), 'text', null])
+    assert.equal(tlsFailure(other), null);
 });

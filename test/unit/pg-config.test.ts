@@ -115,6 +115,20 @@ test('configs naming the same servers the same way share a key; the application 
   );
 });
 
+test("pg's ssl object: its material reaches the target, secrets out of enumeration; other material is another cluster runtime", () => {
+  const base = { host: 'db1,db2', user: 'u', target_session_attrs: 'read-write' };
+  const withCa = routed({ ...base, ssl: { ca: 'CA-1', key: 'KEY' } });
+  const material = withCa.target.tlsMaterial() as Readonly<Record<string, unknown>>;
+  assert.deepEqual([material['ca'], material['key']], ['CA-1', 'KEY']);
+  assert.deepEqual(Object.keys(material), ['ca']);
+  assert.equal(withCa.target.option('sslmode'), 'verify-full');
+  assert.ok(!withCa.key.includes('CA-1') && !withCa.key.includes('KEY'), 'the key holds a digest, not the material');
+  assert.equal(routed({ ...base, ssl: { ca: 'CA-1', key: 'KEY' } }).key, withCa.key);
+  assert.notEqual(routed({ ...base, ssl: { ca: 'CA-2', key: 'KEY' } }).key, withCa.key);
+  assert.equal(routed({ ...base, ssl: true }).target.tlsMaterial(), null);
+  assert.equal(routed({ ...base, ssl: { rejectUnauthorized: false } }).target.option('sslmode'), 'require');
+});
+
 test('bad input: coded errors, libpq words for strings, at once', () => {
   assert.throws(() => routedConfig(42, ENV), {
     code: 'PGSPLIT_OPTION_INVALID',

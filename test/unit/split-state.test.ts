@@ -415,7 +415,7 @@ test('replay knowledge: one check per node at a time, later askers share the nex
   assert.equal(knowledge.furthest(1, null, null), null, 'no session: nothing known');
 });
 
-test('permanent refusals: authentication, missing database or role, no password, bad port; not down or busy', () => {
+test('permanent refusals: authentication, missing database or role, no password, bad port, TLS the server lacks or certificates that fail; not down or busy', () => {
   for (const sqlstate of ['28P01', '28000', '3D000', '42501'])
     assert.equal(isPermanentRefusal({ kind: 'server', sqlstate, afterAuth: false }), true, sqlstate);
   for (const sqlstate of ['57P03', '53300', '08006'])
@@ -424,6 +424,9 @@ test('permanent refusals: authentication, missing database or role, no password,
   assert.equal(isPermanentRefusal({ kind: 'port', fatal: false }), true);
   for (const kind of ['timeout', 'eof', 'resolve'] as const) assert.equal(isPermanentRefusal({ kind }), false, kind);
   assert.equal(isPermanentRefusal({ kind: 'socket', errno: 'ECONNREFUSED' }), false);
+  assert.equal(isPermanentRefusal({ kind: 'socket', errno: 'ECONNRESET' }), false);
+  assert.equal(isPermanentRefusal({ kind: 'socket', errno: 'TLS_REFUSED' }), true);
+  assert.equal(isPermanentRefusal({ kind: 'tls', code: 'SELF_SIGNED_CERT_IN_CHAIN' }), true);
 });
 
 test('one port parser, with libpq texts: not an integer gives up on the string, out of range on the host', () => {
