@@ -144,7 +144,9 @@ function tlsMaterialOf(ssl: unknown): Readonly<ConnectionOptions> | null {
 /** What the cluster key holds of TLS material: a digest, so no certificate or private key is kept in it. */
 function tlsKey(material: Readonly<ConnectionOptions> | null): string | null {
   if (material === null) return null;
-  const fields = Object.fromEntries(Object.getOwnPropertyNames(material).map((n) => [n, (material as Readonly<Record<string, unknown>>)[n]]));
+  const fields = Object.fromEntries(
+    Object.getOwnPropertyNames(material).map((n) => [n, (material as Readonly<Record<string, unknown>>)[n]]),
+  );
   return createHash('sha256').update(keyOf(fields)).digest('base64url');
 }
 

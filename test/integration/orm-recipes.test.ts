@@ -208,6 +208,61 @@ test('knex: a dialect class whose `_driver()` is pg-split/pg, one knex per targe
   });
 });
 
+test(
+  'MikroORM 6: its knex dialect given pg-split/pg, `host` a host list, `replicas` for reads, through the same faults',
+  TIMEOUT,
+  async (t) => {
+    const app = 'recipe-mikro-orm';
+    await recipe(t, 52, app, async (cluster) => {
+      const { EntitySchema, MikroORM, PostgreSqlKnexDialect } = require('@mikro-orm/postgresql') as typeof import('@mikro-orm/postgresql');
+      class PgSplitDialect extends PostgreSqlKnexDialect {
+        _driver(): unknown {
+          return pgSplitPg;
+        }
+      }
+      const RecipeWrite = new EntitySchema<{ id: number; host?: string; standby?: boolean }>({
+        name: 'RecipeWrite',
+        tableName: TABLE,
+        properties: {
+          id: { type: 'number', primary: true, autoincrement: true },
+          host: { type: 'string', defaultRaw: HOST_DEFAULT },
+          standby: { type: 'boolean', defaultRaw: STANDBY_DEFAULT },
+        },
+      });
+      const hosts = cluster.nodes.map((n) => n.host).join(',');
+      const orm = await MikroORM.init({
+        entities: [RecipeWrite],
+        host: hosts,
+        port: cluster.port,
+        user: 'postgres',
+        dbName: 'postgres',
+        pool: { min: 0, max: 4 },
+        driverOptions: { client: PgSplitDialect, connection: { target_session_attrs: 'read-write', application_name: app } },
+        replicas: [
+          {
+            name: 'standbys',
+            host: hosts,
+            driverOptions: { client: PgSplitDialect, connection: { target_session_attrs: 'standby', application_name: app } },
+          },
+        ],
+      });
+      try {
+        await orm.schema.createSchema();
+        return await throughFaults(
+          cluster,
+          {
+            write: async () => Number(await orm.em.fork().insert(RecipeWrite, {})),
+            read: async () => (await orm.em.getConnection('read').execute<Who[]>(WHO_SQL))[0] as Who,
+          },
+          app,
+        );
+      } finally {
+        await orm.close();
+      }
+    });
+  },
+);
+
 test('graphile-worker: its pgPool a pg-split/pg Pool (read-write), jobs whose task writes, through the same faults', TIMEOUT, async (t) => {
   const app = 'recipe-graphile-worker';
   await recipe(t, 42, app, async (cluster) => {
