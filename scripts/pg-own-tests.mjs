@@ -23,6 +23,9 @@
 //   standbys it alternates, and the tests that expect their idle client back
 //   would get the other node's); compared test by test.
 //
+// PGSPLIT_PG_OWN_ONLY=<regular expression>: only pg's test files whose path
+// (under test/integration) matches it.
+//
 // The servers: a primary and two standbys of pg-split's harness (127.0.0.2-4
 // unless PGSPLIT_FIRST_ADDRESS moves them); PGUSER=postgres,
 // PGDATABASE=postgres, PGTESTNOSSL=true (the harness serves no TLS). Prints
@@ -201,8 +204,10 @@ async function pgSuite() {
   let both = 0;
   let plainFails = 0;
   const plainOnly = [];
+  const only = process.env.PGSPLIT_PG_OWN_ONLY === undefined ? null : new RegExp(process.env.PGSPLIT_PG_OWN_ONLY);
   for (const file of testFiles(plainDir)) {
     const name = relative(plainDir, file);
+    if (only !== null && !only.test(name)) continue;
     const plain = await run([file], dirname(file), plainEnv, 120_000);
     const split = await run([join(splitDir, name)], dirname(join(splitDir, name)), routedEnv('read-write'), 120_000);
     console.log(`${plain.ok ? 'pass' : 'FAIL'}   ${split.ok ? 'pass' : 'FAIL'}         ${name}`);
