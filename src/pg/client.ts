@@ -69,14 +69,11 @@ export class Client extends pg.Client {
   override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
     const routed = this.#routed;
     if (routed === null || this.#runtime !== null) return callback === undefined ? super.connect() : super.connect(callback);
-    const connected = this.#connectRouted(routed);
-    if (callback === undefined) return this.#promised(connected);
+    if (callback === undefined) return this.#promised(this.#connectRouted(routed, null));
     const done = callback as ConnectCallback;
-    // Called outside the promise, as pg calls it: what the callback throws is an uncaught exception, not a rejection.
-    connected.then(
-      () => process.nextTick(() => done(null, this)),
-      (err: Error) => process.nextTick(() => done(err)),
-    );
+    // A failure before pg's own connect (no node for the role) is called back outside the promise, as pg calls it:
+    // what the callback throws is an uncaught exception, not a rejection. A success is called back by pg itself.
+    this.#connectRouted(routed, done).catch((err: Error) => process.nextTick(() => done(err)));
   }
 
   /**
@@ -104,7 +101,14 @@ export class Client extends pg.Client {
         });
   }
 
-  async #connectRouted(routed: Routed): Promise<pg.Client> {
+  /**
+   * Waits for a node of the role, aims the client there and connects it.
+   * With `callback`, pg's own connect calls it, as a pg.Client's: from its
+   * ReadyForQuery handler, before the client takes queries, so a query made
+   * in it waits in pg's queue (and an end() there ends the client before it
+   * is sent).
+   */
+  async #connectRouted(routed: Routed, callback: ConnectCallback | null): Promise<pg.Client> {
     const runtime = acquireRuntime(routed);
     this.#runtime = runtime;
     let released = false;
@@ -122,12 +126,21 @@ export class Client extends pg.Client {
       aimClient(this, config);
       followNode(this, runtime.router, hostIndex, () => undefined, { listenToErrors: false });
       this.once('end', release);
-      const connecting = super.connect();
+      const connecting = new Promise<void>((resolve, reject) => {
+        super.connect((err: Error | null) => {
+          if (err) {
+            reject(err);
+            return;
+          }
+          runtime.follow(this, routed.role, hostIndex);
+          resolve();
+          callback?.(null, this);
+        });
+      });
       // end() called while the node was awaited: now, as on a pg.Client that is connecting.
       const endRequests = this.#endRequests.splice(0);
       if (endRequests.length > 0) void super.end().then(() => endRequests.forEach((resolve) => resolve()));
       await connecting;
-      runtime.follow(this, routed.role, hostIndex);
       return this;
     } catch (err) {
       release();

@@ -171,6 +171,32 @@ describe('pg-split/pg', { timeout: 180_000 }, () => {
     assert.deepEqual(firstLine(ended), { ended: true });
   });
 
+  test("connect(callback) is called back as pg's: before the client takes queries, so a query made there and an end() after it never reach the server (node-postgres's query-error-handling-prepared-statement)", async () => {
+    const plainPg = createRequire(import.meta.url)('pg') as typeof pgSplitPg;
+    for (const module of [pgSplitPg, plainPg]) {
+      const client = new module.Client(
+        module === pgSplitPg
+          ? {
+              host: cluster.nodes.map((n) => n.host).join(','),
+              port: cluster.port,
+              user: 'postgres',
+              database: 'postgres',
+              target_session_attrs: 'read-write',
+            }
+          : { host: cluster.primary.host, port: cluster.port, user: 'postgres', database: 'postgres' },
+      );
+      const ended = await new Promise<string | undefined>((resolve) =>
+        client.connect(() => {
+          client.query({ name: 'sleeping', text: 'SELECT pg_sleep($1)', values: [30] }, (err: Error | undefined) => resolve(err?.message));
+          void client.end();
+        }),
+      );
+      assert.equal(ended, 'Connection terminated');
+      const sleeping = await cluster.primary.query("SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep($1)'");
+      assert.deepEqual(sleeping, [], module === pgSplitPg ? 'pg-split/pg' : 'pg');
+    }
+  });
+
   test("an `ssl` object on servers without TLS: the Client fails at once, as pg's does, with libpq's reason for each host (node-postgres's gh-issues/2307)", async () => {
     const hosts = cluster.nodes.map((n) => n.host).join(',');
     const client = new Client({
