@@ -17,9 +17,16 @@ export interface MetricsSource {
 export interface PoolMetrics {
   /** A checkout on `hostIndex` was handed out `seconds` after it was asked for. */
   checkedOut(role: PoolRole, hostIndex: number, seconds: number): void;
-  /** A statement ran again after its connection was lost or the server refused it by SQLSTATE. */
-  retried(role: PoolRole): void;
+  /** A statement runs again, and why. */
+  retried(role: PoolRole, reason: RetryReason): void;
 }
+
+/**
+ * Why a statement runs again: its connection was lost (a read), the server
+ * refused it before it could commit (a write, by SQLSTATE), or a standby
+ * cancelled it for a conflict with recovery (a read, 40001).
+ */
+export type RetryReason = 'connection-lost' | 'not-committed' | 'recovery-conflict';
 
 /** The meter's name: what a view or a Prometheus scrape filters on. */
 export const METER_NAME = 'pg-split';
@@ -138,8 +145,8 @@ export class ClusterMetrics implements PoolMetrics {
     this.#waitTime.record(seconds, this.#attributesOf(role, hostIndex));
   }
 
-  retried(role: PoolRole): void {
-    this.#retries.add(1, { 'pg_split.pool.role': role });
+  retried(role: PoolRole, reason: RetryReason): void {
+    this.#retries.add(1, { 'pg_split.pool.role': role, 'pg_split.retry.reason': reason });
   }
 
   /** The writer moved to `to`. */

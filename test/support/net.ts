@@ -42,6 +42,7 @@ const FILES = [
   'pg-module',
   'orm-recipes',
   'tls',
+  'recovery-conflicts',
 ] as const;
 
 /** A test file's own loopback addresses. */

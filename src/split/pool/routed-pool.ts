@@ -9,7 +9,7 @@ import type { RoutedPoolSettings } from './pool-settings.js';
 import { NO_REQUIREMENT, requirementOfQuery, type ReadRequirement } from './read-scope.js';
 import type { PoolRouter } from './router.js';
 import { failoverSignal } from './sqlstate.js';
-import { isSubmittable, lostConnection, writeMayRetry } from './statement-retry.js';
+import { isSubmittable, lostConnection, recoveryConflictMayRetry, writeMayRetry } from './statement-retry.js';
 import { MAX_ATTEMPTS, nodeRoleNow, type Statement, type StatementKind } from './statement.js';
 import { acknowledgeWitnessed, witnessNeeded } from './witnessed-write.js';
 
@@ -328,10 +328,16 @@ export class RoutedPool extends pg.Pool {
     const sentToSilentLeader = s.kind === 'write' && !this.#router.isWriter(host);
     const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
       if (err === null || err === undefined) return this.#acknowledge(s, client, sentToSilentLeader, result as pg.QueryResult);
-      const retry = attempt < MAX_ATTEMPTS[s.kind] && (s.kind === 'write' ? writeMayRetry(err, s.first) : lostConnection(client, err));
-      client.release(err instanceof Error ? err : true);
+      const conflict = s.kind === 'read' && recoveryConflictMayRetry(err, s.first, !this.#router.isWriter(host));
+      const retry =
+        attempt < MAX_ATTEMPTS[s.kind] && (s.kind === 'write' ? writeMayRetry(err, s.first) : conflict || lostConnection(client, err));
+      // A connection that failed is dropped; one whose statement a standby cancelled is as good as before.
+      client.release(conflict ? undefined : err instanceof Error ? err : true);
       if (!retry) return s.reject(err);
-      this.#settings.metrics?.retried(this.#role);
+      this.#settings.metrics?.retried(
+        this.#role,
+        conflict ? 'recovery-conflict' : s.kind === 'write' ? 'not-committed' : 'connection-lost',
+      );
       this.#attempt(s, attempt + 1, host, false);
     };
     try {

@@ -42,3 +42,19 @@ function singleStatement(first: unknown): boolean {
 export function writeMayRetry(err: unknown, first: unknown): boolean {
   return certainlyNotCommitted(err) && singleStatement(first);
 }
+
+/**
+ * Whether a failed read may run again because a standby cancelled it for a
+ * conflict with recovery: SQLSTATE 40001 from a node that is not the writer
+ * (a hot standby runs no SERIALIZABLE transaction, so there 40001 is only
+ * that), on a single statement of `query()` (its own transaction, nothing of
+ * it delivered: pg hands the rows over when it completes) and not a
+ * submittable (a cursor or a stream may have delivered rows).
+ */
+export function recoveryConflictMayRetry(err: unknown, first: unknown, onStandby: boolean): boolean {
+  if (!onStandby || isSubmittable(first) || !singleStatement(first)) return false;
+  return err instanceof Error && (err as { code?: unknown }).code === SERIALIZATION_FAILURE;
+}
+
+/** ERRCODE_T_R_SERIALIZATION_FAILURE, which a standby gives a statement it cancels for a conflict with recovery. */
+const SERIALIZATION_FAILURE = '40001';
