@@ -5,6 +5,8 @@ export interface TcpProxyOptions {
   readonly host: string;
   /** Where every connection is forwarded. */
   readonly target: { readonly host: string; readonly port: number };
+  /** Latency added each way, in milliseconds (a slow network path, a far zone); see setDelay(). @default 0 */
+  readonly delayMillis?: number;
 }
 
 /** A TCP forwarder with faults on demand: a path that stalls (a slow or frozen peer) or breaks (a lost connection). */
@@ -15,6 +17,8 @@ export interface TcpProxy {
   hold(): void;
   /** Forwards again, what waited first. */
   release(): void;
+  /** Adds `millis` each way from now on, on held and new connections alike (bytes keep their order). */
+  setDelay(millis: number): void;
   /** Breaks every connection now (both sides see it end). */
   cut(): void;
   /** Drops every connection and stops listening. Idempotent. */
@@ -29,6 +33,19 @@ export interface TcpProxy {
 export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let held = false;
+  let delay = options.delayMillis ?? 0;
+  /** What `from` sends goes to `to` `delay` ms later, in order (a chunk never overtakes the one before it). */
+  const forward = (from: Socket, to: Socket): void => {
+    let last = 0;
+    const later = (send: () => void): void => {
+      const now = Date.now();
+      if (delay === 0 && last <= now) return send();
+      last = Math.max(now + delay, last);
+      setTimeout(send, last - now).unref();
+    };
+    from.on('data', (chunk: Buffer) => later(() => to.destroyed || to.write(chunk)));
+    from.on('end', () => later(() => to.destroyed || to.end()));
+  };
   const server = createServer((client) => {
     const upstream = connect(options.target.port, options.target.host);
     const pair: [Socket, Socket] = [client, upstream];
@@ -42,8 +59,8 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
         upstream.destroy();
       });
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    forward(client, upstream);
+    forward(upstream, client);
     if (held) for (const socket of pair) socket.pause();
   });
   await new Promise<void>((resolve, reject) => {
@@ -70,6 +87,9 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
     release() {
       held = false;
       each((s) => s.resume());
+    },
+    setDelay(millis: number) {
+      delay = millis;
     },
     cut() {
       each((s) => s.destroy());

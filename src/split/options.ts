@@ -118,7 +118,7 @@ export interface ResolvedSplitOptions {
 }
 
 const POLICIES: readonly ReaderPolicy[] = ['prefer-standby', 'standby', 'any', 'primary'];
-const BALANCES: readonly Balance[] = ['round-robin', 'random', 'least-busy'];
+const BALANCES: readonly Balance[] = ['round-robin', 'random', 'least-busy', 'fastest'];
 
 export const SPLIT_KEYS = [
   ...resolveContextKeys,

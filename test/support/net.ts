@@ -43,6 +43,7 @@ const FILES = [
   'orm-recipes',
   'tls',
   'recovery-conflicts',
+  'balance',
 ] as const;
 
 /** A test file's own loopback addresses. */

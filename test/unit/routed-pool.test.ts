@@ -218,6 +218,11 @@ class FakeRouter implements PoolRouter {
   nudge(): void {
     for (const look of [...this.#waiters]) look();
   }
+  /** Each statement's node, once it settled (the latency the `fastest` balance reads). */
+  readonly settled: number[] = [];
+  started(host: number): () => void {
+    return () => this.settled.push(host);
+  }
 }
 
 function routedPool(role: PoolRole, router: FakeRouter, nodes: FakeNodes, failoverTimeoutMillis = 2000, max = 2): RoutedPool {
@@ -246,7 +251,22 @@ test('a write goes to the writer, a read to a reader, each once', async () => {
   assert.deepEqual((await writer.query('INSERT 1')).rows, [{ host: 0 }]);
   assert.deepEqual((await reader.query('SELECT 1')).rows, [{ host: 1 }]);
   assert.deepEqual(nodes.hosts(), [0, 1]);
+  assert.deepEqual(router.settled, [0, 1], 'each statement counted, once, on its node');
   await Promise.all([writer.end(), reader.end()]);
+});
+
+test('a read a standby cancelled for a conflict with recovery (40001) runs again on another reader; on the writer, never', async () => {
+  const [router, nodes] = [new FakeRouter(), new FakeNodes()];
+  const reader = routedPool('reader', router, nodes);
+  nodes.answers.set(1, [sqlError('40001')]);
+  assert.deepEqual((await reader.query('SELECT 1')).rows, [{ host: 2 }]);
+  assert.deepEqual(nodes.hosts(), [1, 2]);
+  assert.deepEqual(router.settled, [1, 2], 'the cancelled run counts too');
+  // The primary serving reads (no standby left): a 40001 there is its own serialization failure.
+  router.decide(0, [0]);
+  nodes.answers.set(0, [sqlError('40001')]);
+  await assert.rejects(reader.query('SELECT 1'), (err: Error) => (err as { code?: string }).code === '40001');
+  await reader.end();
 });
 
 test('a write the old primary refused as read-only (25006) runs again, once, on the new primary', async () => {

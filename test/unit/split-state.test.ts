@@ -6,6 +6,7 @@ import { isPermanentRefusal } from '../../src/connect/failure.js';
 import { nearestName } from '../../src/input.js';
 import type { NodeStatus } from '../../src/roles/node-status.js';
 import { Balancer } from '../../src/split/pool/balancer.js';
+import { LatencyBook } from '../../src/split/pool/latency-book.js';
 import { ConnectionRegistry } from '../../src/split/pool/connection-registry.js';
 import { freshRead, type FreshReadSteps } from '../../src/split/pool/freshness.js';
 import { emptyFreshnessStats } from '../../src/telemetry/freshness-stats.js';
@@ -246,9 +247,10 @@ test('watch: a switchover back and forth raises a failover each way', () => {
   assert.deepEqual(events, [['change'], ['change', 'failover 0->1'], ['change', 'failover 1->0']]);
 });
 
-test('balancer: round-robin takes turns, skips the node to avoid, least-busy and random pick as said', () => {
-  const rr = new Balancer('round-robin');
-  const none = (): number => 0;
+test('balancer: round-robin takes turns from a random place, skips the node to avoid, least-busy and random pick as said', () => {
+  const startAt0 = (): number => 0;
+  const rr = new Balancer('round-robin', startAt0);
+  const none = { openConnections: () => 0, cost: () => 0 };
   assert.deepEqual(
     [0, 1, 2, 3].map(() => rr.pick([1, 2], none)),
     [1, 2, 1, 2],
@@ -264,15 +266,65 @@ test('balancer: round-robin takes turns, skips the node to avoid, least-busy and
     [2, 1],
     [3, 3],
   ]);
-  assert.equal(
-    new Balancer('least-busy').pick([1, 2, 3], (i) => busy.get(i) ?? 0),
-    2,
-  );
+  assert.equal(new Balancer('least-busy', startAt0).pick([1, 2, 3], { openConnections: (i) => busy.get(i) ?? 0, cost: () => 0 }), 2);
   const random = new Balancer('random', (max) => max - 1);
   assert.equal(random.pick([4, 5, 6], none), 6);
-  const turns = new Balancer('round-robin');
+  const turns = new Balancer('round-robin', startAt0);
   assert.deepEqual(turns.inTurn([1, 2, 3]), [1, 2, 3]);
   assert.deepEqual(turns.inTurn([1, 2, 3]), [2, 3, 1]);
+  // Each balancer starts its rotation where its random draw says: processes started together spread their first reads.
+  const firsts = [0, 1, 2, 3, 4, 5].map((draw) => new Balancer('round-robin', () => draw).pick([1, 2, 3], none));
+  assert.deepEqual(firsts, [1, 2, 3, 1, 2, 3]);
+});
+
+test('balancer: fastest draws two nodes and takes the cheaper (latency observed times statements in flight), the first on a tie', () => {
+  const costs = new Map([
+    [1, 40],
+    [2, 2],
+    [3, 5],
+  ]);
+  const load = { openConnections: () => 0, cost: (i: number) => costs.get(i) ?? 0 };
+  // Draws: the first index, then the second among the others.
+  const draws = (...values: number[]): ((max: number) => number) => {
+    const queue = [0, ...values];
+    return () => queue.shift() ?? 0;
+  };
+  assert.equal(new Balancer('fastest', draws(0, 0)).pick([1, 2, 3], load), 2, 'nodes 1 and 2: 2 is cheaper');
+  assert.equal(new Balancer('fastest', draws(0, 1)).pick([1, 2, 3], load), 3, 'nodes 1 and 3: 3 is cheaper');
+  assert.equal(new Balancer('fastest', draws(1, 1)).pick([1, 2, 3], load), 2, 'nodes 2 and 3: 2 is cheaper');
+  assert.equal(new Balancer('fastest', draws(2, 0)).pick([1, 2, 3], load), 3, 'nodes 3 and 1: 3 is cheaper');
+  costs.set(3, 2);
+  assert.equal(new Balancer('fastest', draws(2, 1)).pick([1, 2, 3], load), 3, 'a tie keeps the first drawn');
+  // Two nodes: always both compared; one: that one; avoid as the others.
+  assert.equal(new Balancer('fastest', draws(0, 0)).pick([1, 2], load), 2);
+  assert.equal(new Balancer('fastest', draws(0, 0)).pick([1, 2], load, 2), 1);
+  assert.equal(new Balancer('fastest').pick([], load), null);
+});
+
+test('latency book: a slow answer counts at once, fast ones pull the average down with time, in-flight statements multiply it, silence decays it', () => {
+  let now = 0;
+  const book = new LatencyBook(() => now, 1000);
+  const run = (host: number, millis: number): void => {
+    const done = book.start(host);
+    now += millis;
+    done();
+  };
+  assert.equal(book.cost(1), 0.1, 'never seen: the floor only');
+  run(1, 2);
+  assert.ok(Math.abs(book.cost(1) - 2.1) < 1e-9);
+  run(1, 40);
+  assert.ok(Math.abs(book.cost(1) - 40.1) < 1e-9, 'a peak replaces the average at once');
+  run(1, 2);
+  const afterOneFast = book.cost(1);
+  assert.ok(afterOneFast > 30 && afterOneFast < 40.1, `one fast answer 2 ms later moves it a little: ${afterOneFast}`);
+  const inFlight = [book.start(1), book.start(1)];
+  assert.ok(Math.abs(book.cost(1) - afterOneFast * 3) < 1e-6, 'two in flight: three times the cost');
+  inFlight.forEach((done) => done());
+  const before = book.cost(1);
+  now += 5000;
+  assert.ok(book.cost(1) < before / 100, 'five time constants of silence: a slow node looks cheap again and is tried');
+  book.forget(1);
+  assert.equal(book.cost(1), 0.1);
 });
 
 test('connection registry: counts per node, fencing cuts every connection of that node only and tells the pools', () => {

@@ -326,7 +326,9 @@ export class RoutedPool extends pg.Pool {
     const host = client.pgSplitHost;
     // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
     const sentToSilentLeader = s.kind === 'write' && !this.#router.isWriter(host);
+    const settled = this.#router.started(host);
     const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
+      settled();
       if (err === null || err === undefined) return this.#acknowledge(s, client, sentToSilentLeader, result as pg.QueryResult);
       const conflict = s.kind === 'read' && recoveryConflictMayRetry(err, s.first, !this.#router.isWriter(host));
       const retry =

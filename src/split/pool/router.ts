@@ -1,6 +1,7 @@
 import type { ClientConfig } from 'pg';
 import { clientConfigFor } from '../../connect/client-config.js';
-import type { Balancer } from './balancer.js';
+import type { Balancer, NodeLoad } from './balancer.js';
+import { LatencyBook } from './latency-book.js';
 import type { ClusterWatch } from '../watch/cluster-watch.js';
 import type { RefusalRule } from '../watch/decision-wait.js';
 
@@ -32,15 +33,33 @@ export class Router {
   readonly registry: ConnectionRegistry;
   readonly #witness: WriteWitness;
   readonly #replay = new ReplayKnowledge();
-  /** For the balancer's least-busy choice; made once, not per read. */
-  readonly #openConnections = (hostIndex: number): number => this.registry.openConnections(hostIndex);
+  readonly #latency: LatencyBook;
+  /** What the balancer reads of each node (open connections, observed latency); made once, not per read. */
+  readonly #load: NodeLoad;
 
-  constructor(members: Members, watch: ClusterWatch, balancer: Balancer, registry: ConnectionRegistry, witness: WriteWitness) {
+  constructor(
+    members: Members,
+    watch: ClusterWatch,
+    balancer: Balancer,
+    registry: ConnectionRegistry,
+    witness: WriteWitness,
+    latency: LatencyBook = new LatencyBook(),
+  ) {
     this.#members = members;
     this.#witness = witness;
     this.#watch = watch;
     this.#balancer = balancer;
     this.registry = registry;
+    this.#latency = latency;
+    this.#load = {
+      openConnections: (hostIndex) => registry.openConnections(hostIndex),
+      cost: (hostIndex) => latency.cost(hostIndex),
+    };
+  }
+
+  /** A statement starts on the node; the result is called once it settled (its latency counts for the `fastest` balance). */
+  started(hostIndex: number): () => void {
+    return this.#latency.start(hostIndex);
   }
 
   /** The role's nodes that have a live monitoring session (so a known way in) and no failover signal pending. */
@@ -65,7 +84,7 @@ export class Router {
       const writer = this.#watch.decision.writer;
       return writer !== null && this.#watch.usable(writer) ? writer : null;
     }
-    return this.#balancer.pick(this.#usable(role), this.#openConnections, avoid);
+    return this.#balancer.pick(this.#usable(role), this.#load, avoid);
   }
 
   /**
@@ -120,6 +139,7 @@ export class Router {
   /** A member left (discovery): what reads learnt of it goes. */
   forget(hostIndex: number): void {
     this.#replay.forget(hostIndex);
+    this.#latency.forget(hostIndex);
   }
 
   /** A replay check on the node newer than this call, shared with other reads (null: no answer). */
@@ -195,4 +215,5 @@ export type PoolRouter = Pick<
   | 'checksSeen'
   | 'nextCheck'
   | 'nudge'
+  | 'started'
 >;
