@@ -242,7 +242,7 @@ test('options are validated once with clear errors', () => {
   );
   bad({ writer: { idleTimeoutMillis: 2 ** 31 } }, /`writer.idleTimeoutMillis`/);
   assert.equal(resolveSplitOptions({ failoverTimeoutMillis: 2 ** 31 - 1 }, t).failoverTimeoutMillis, 2 ** 31 - 1);
-  bad({ balance: 'fastest' }, /`balance` to be one of 'round-robin', 'random', 'least-busy'/);
+  bad({ balance: 'quickest' }, /`balance` to be one of 'round-robin', 'random', 'least-busy', 'fastest'/);
   bad({ readerPolicy: 'replica' }, /`readerPolicy`/);
   bad({ writer: { host: 'x' } }, /`writer.host` is not allowed: connection settings come from the connection string/);
   bad({ reader: { password: 'x' } }, /`reader.password` is not allowed/);
