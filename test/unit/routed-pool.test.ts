@@ -279,6 +279,16 @@ test('a write the old primary refused as read-only (25006) runs again, once, on 
   await writer.end();
 });
 
+test("pg-split's own write-position fetch cut by the old primary's shutdown (57P01) runs again on the new primary", async () => {
+  const [router, nodes] = [new FakeRouter(), new FakeNodes()];
+  nodes.answers.set(0, [sqlError('57P01')]);
+  router.onReport = (host, signal) => signal === 'shutdown' && host === 0 && router.decide(1, [2]);
+  const writer = routedPool('writer', router, nodes);
+  assert.deepEqual((await writer.queryUntracked('SELECT pg_current_wal_insert_lsn()')).rows, [{ host: 1 }]);
+  assert.deepEqual(nodes.hosts(), [0, 1]);
+  await writer.end();
+});
+
 test('a write is run at most twice: refused again on the second node, it fails with the server error', async () => {
   const [router, nodes] = [new FakeRouter(), new FakeNodes()];
   nodes.answers.set(0, [sqlError('57P01')]);
@@ -361,16 +371,20 @@ test('a node that refuses the connection (57P03) is reported and the write goes 
   await writer.end();
 });
 
-test('the write-token fetch (an internal statement) is tried once and counts as no write', async () => {
+test('the write-token fetch (an internal statement) counts as no write; it runs again on a node that stopped being the primary (25006), and fails at once on an error that says nothing of the cluster', async () => {
   const [router, nodes] = [new FakeRouter(), new FakeNodes()];
   nodes.answers.set(0, [sqlError('25006')]);
   router.onReport = () => router.decide(1, [2]);
   const writer = routedPool('writer', router, nodes);
+  assert.deepEqual((await writer.queryUntracked('SELECT pg_current_wal_insert_lsn()')).rows, [{ host: 1 }]);
+  assert.deepEqual(nodes.hosts(), [0, 1]);
+  assert.equal(nodes.tracker.acknowledged, 0);
+  nodes.answers.set(1, [sqlError('42601')]);
   await assert.rejects(
     writer.queryUntracked('SELECT pg_current_wal_insert_lsn()'),
-    (err: Error) => (err as { code?: string }).code === '25006',
+    (err: Error) => (err as { code?: string }).code === '42601',
   );
-  assert.deepEqual(nodes.hosts(), [0]);
+  assert.deepEqual(nodes.hosts(), [0, 1, 1]);
   await writer.end();
 });
 

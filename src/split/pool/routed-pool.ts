@@ -9,7 +9,7 @@ import type { RoutedPoolSettings } from './pool-settings.js';
 import { NO_REQUIREMENT, requirementOfQuery, type ReadRequirement } from './read-scope.js';
 import type { PoolRouter } from './router.js';
 import { failoverSignal } from './sqlstate.js';
-import { isSubmittable, lostConnection, recoveryConflictMayRetry, writeMayRetry } from './statement-retry.js';
+import { internalMayRetry, isSubmittable, lostConnection, recoveryConflictMayRetry, writeMayRetry } from './statement-retry.js';
 import { MAX_ATTEMPTS, nodeRoleNow, type Statement, type StatementKind } from './statement.js';
 import { acknowledgeWitnessed, witnessNeeded } from './witnessed-write.js';
 
@@ -331,8 +331,7 @@ export class RoutedPool extends pg.Pool {
       settled();
       if (err === null || err === undefined) return this.#acknowledge(s, client, sentToSilentLeader, result as pg.QueryResult);
       const conflict = s.kind === 'read' && recoveryConflictMayRetry(err, s.first, !this.#router.isWriter(host));
-      const retry =
-        attempt < MAX_ATTEMPTS[s.kind] && (s.kind === 'write' ? writeMayRetry(err, s.first) : conflict || lostConnection(client, err));
+      const retry = attempt < MAX_ATTEMPTS[s.kind] && mayRetry(s, client, err, conflict);
       // A connection that failed is dropped; one whose statement a standby cancelled is as good as before.
       client.release(conflict ? undefined : err instanceof Error ? err : true);
       if (!retry) return s.reject(err);
@@ -361,5 +360,17 @@ export class RoutedPool extends pg.Pool {
     client.release();
     if (s.kind === 'write') this.#settings.tracker.noteWrite();
     s.resolve(result);
+  }
+}
+
+/** Whether a failed statement runs again (its attempts left aside): by its kind's rule (statement-retry.ts). */
+function mayRetry(s: Statement, client: PooledNodeClient, err: unknown, recoveryConflict: boolean): boolean {
+  switch (s.kind) {
+    case 'write':
+      return writeMayRetry(err, s.first);
+    case 'read':
+      return recoveryConflict || lostConnection(client, err);
+    case 'internal':
+      return internalMayRetry(client, err);
   }
 }

@@ -58,3 +58,15 @@ export function recoveryConflictMayRetry(err: unknown, first: unknown, onStandby
 
 /** ERRCODE_T_R_SERIALIZATION_FAILURE, which a standby gives a statement it cancels for a conflict with recovery. */
 const SERIALIZATION_FAILURE = '40001';
+
+/**
+ * Whether pg-split's own statement on the writer (the write-position fetch,
+ * read-only) may run again: whenever the failure may mean the cluster
+ * changed (the connection lost, a shutdown, a node that is not the primary
+ * any more), since repeating it changes nothing. On the new primary its
+ * answer is at or past every write acknowledged before the failover that
+ * the new primary kept.
+ */
+export function internalMayRetry(client: NodeClient, err: unknown): boolean {
+  return client.pgSplitLost || failoverSignal(err) !== null;
+}

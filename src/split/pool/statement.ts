@@ -16,8 +16,8 @@ export interface Statement {
   readonly reject: (err: unknown) => void;
 }
 
-/** Attempts per statement: a write or a read runs again at most once; an internal statement never. */
-export const MAX_ATTEMPTS: Readonly<Record<StatementKind, number>> = { write: 2, read: 2, internal: 1 };
+/** Attempts per statement: each runs again at most once. */
+export const MAX_ATTEMPTS: Readonly<Record<StatementKind, number>> = { write: 2, read: 2, internal: 2 };
 
 /**
  * Which node role a checkout of `pool` with this requirement goes to: the
