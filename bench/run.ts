@@ -11,6 +11,7 @@ import { measureFailovers, type FailoverRun } from './failover.js';
 import { failoverTimeline } from './failover-timeline.js';
 import { measureFirstQuery } from './first-query.js';
 import { fleetSection, matrixChart, matrixTables, measureFleetMatrix } from './fleet-matrix.js';
+import { BALANCE_TEXT, balanceTable, measureBalance } from './balance.js';
 import { harnessTable, measureHarness } from './harness-teardown.js';
 import { measureScaling } from './hosts-scaling.js';
 import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
@@ -116,6 +117,7 @@ async function main(): Promise<void> {
   const consistency = await measureConsistency();
   const timeline = await failoverTimeline('docs/failover-timeline.svg');
   const harness = await measureHarness();
+  const balance = await measureBalance();
   const faultRounds = Number(process.env['PGSPLIT_BENCH_FAULT_ROUNDS'] ?? 10);
   const patroni = await measurePatroniVsHaproxy(faultRounds);
   console.log('patroni vs haproxy done');
@@ -228,6 +230,12 @@ ${table(
 )}
 
 Concurrent reads that must see a write (\`consistency: 'session'\`, all standbys current): ${consistency.concurrent.loops} loops, each writing a row and reading it back through the reader, ${consistency.concurrent.reads} reads. Concurrent reads share write-position fetches (one in flight, one queued) and standbys' replay checks (in flight and their answers), so most reads make no round trip of their own: ${consistency.concurrent.extraRoundTripsPerRead} extra round trips per read (position fetches plus replay checks, \`topology().freshness\`), read p50 ${consistency.concurrent.p50} ms, p99 ${consistency.concurrent.p99} ms, ${consistency.concurrent.stale} stale reads.
+
+## Reads with one slow standby, by balance
+
+${BALANCE_TEXT}
+
+${balanceTable(balance)}
 
 ${HARNESS_HEADING}
 
