@@ -354,6 +354,7 @@ export class SplitRuntime {
       this.#discovery?.close();
       this.#witness.close(endedError());
       this.watch.close();
+      this.router.close();
       this.#metrics?.close();
       await Promise.allSettled([...this.#pools, ...this.#ownPools.values()].map((p) => p.close()));
     })();

@@ -422,6 +422,41 @@ describe('failover under a continuous write load', () => {
     },
   );
 
+  test(
+    'an application that only writes: a primary frozen for a second and thawed after a standby took over gets no write sent after the promotion (its stalled writes make pg-split check every host; found by the chaos test)',
+    TIMEOUT,
+    async (t) => {
+      await withCluster({}, async (cluster) => {
+        const [s1, s2] = cluster.standbys as [ClusterNode, ClusterNode];
+        // One standby: the other would stream the thawed old primary's writes and could not follow the new one.
+        await s2.stop('fast');
+        const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }));
+        const load = new WriteLoad(sp.writer);
+        load.start();
+        try {
+          await load.progressed();
+          // The fault: the primary frozen for a second (less than a check's timeout), the standby promoted meanwhile.
+          const frozenAt = Date.now();
+          await cluster.primary.freeze();
+          await s1.promote();
+          const promotedAt = Date.now();
+          await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - frozenAt))));
+          await cluster.primary.thaw();
+          await load.firstAckAfter(promotedAt, 10_000);
+          await load.progressed();
+          const late = load.acks.filter((a) => a.server === cluster.primary.host && a.sentAt > promotedAt);
+          t.diagnostic(
+            `promoted ${promotedAt - frozenAt} ms after the freeze; ${load.acks.filter((a) => a.server === s1.host).length} writes on the new primary`,
+          );
+          assert.deepEqual(late, [], 'writes sent after the promotion were acknowledged by the thawed old primary');
+        } finally {
+          await load.stop();
+        }
+        await endAndCheckNoLeak(sp, cluster);
+      });
+    },
+  );
+
   test('all nodes down then back: queries wait and then succeed', TIMEOUT, async (t) => {
     await withCluster({}, async (cluster) => {
       const sp = await split(t, cluster.conninfo(cluster.nodes, { application_name: APP }), { failoverTimeoutMillis: 20_000 });

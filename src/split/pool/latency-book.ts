@@ -11,7 +11,7 @@
 export class LatencyBook {
   readonly #now: () => number;
   readonly #decayMillis: number;
-  readonly #nodes = new Map<number, { estimate: number; at: number; inFlight: number }>();
+  readonly #nodes = new Map<number, Node>();
 
   /** `decayMillis`: the time constant of the average (and of its decay toward zero when no sample comes). */
   constructor(now: () => number = () => performance.now(), decayMillis = 10_000) {
@@ -19,32 +19,43 @@ export class LatencyBook {
     this.#decayMillis = decayMillis;
   }
 
-  #node(hostIndex: number): { estimate: number; at: number; inFlight: number } {
+  #node(hostIndex: number): Node {
     let node = this.#nodes.get(hostIndex);
-    if (node === undefined) this.#nodes.set(hostIndex, (node = { estimate: 0, at: this.#now(), inFlight: 0 }));
+    if (node === undefined) this.#nodes.set(hostIndex, (node = { estimate: 0, at: this.#now(), inFlight: new Set() }));
     return node;
   }
 
+  /** When the oldest statement still running on the node started (this book's clock), or null when none runs. */
+  oldestInFlight(hostIndex: number): number | null {
+    const node = this.#nodes.get(hostIndex);
+    if (node === undefined || node.inFlight.size === 0) return null;
+    let oldest = Infinity;
+    for (const { started } of node.inFlight) oldest = Math.min(oldest, started);
+    return oldest;
+  }
+
+  /** This book's clock. */
+  now(): number {
+    return this.#now();
+  }
+
   /** The average as of now: decayed toward zero since the last sample. */
-  #decayed(node: { estimate: number; at: number }, now: number): number {
+  #decayed(node: Node, now: number): number {
     return node.estimate * Math.exp(-(now - node.at) / this.#decayMillis);
   }
 
   /** A statement starts on the node; call the result once it settled (it records its latency). */
   start(hostIndex: number): () => void {
     const node = this.#node(hostIndex);
-    const started = this.#now();
-    node.inFlight++;
-    let done = false;
+    const statement = { started: this.#now() };
+    node.inFlight.add(statement);
     return () => {
-      if (done) return;
-      done = true;
-      node.inFlight--;
-      this.#observe(node, this.#now() - started);
+      if (!node.inFlight.delete(statement)) return;
+      this.#observe(node, this.#now() - statement.started);
     };
   }
 
-  #observe(node: { estimate: number; at: number }, millis: number): void {
+  #observe(node: Node, millis: number): void {
     const now = this.#now();
     const current = this.#decayed(node, now);
     if (millis > current) node.estimate = millis;
@@ -63,13 +74,21 @@ export class LatencyBook {
   cost(hostIndex: number): number {
     const node = this.#nodes.get(hostIndex);
     if (node === undefined) return FLOOR_MILLIS;
-    return (this.#decayed(node, this.#now()) + FLOOR_MILLIS) * (node.inFlight + 1);
+    return (this.#decayed(node, this.#now()) + FLOOR_MILLIS) * (node.inFlight.size + 1);
   }
 
   /** Forgets a node (discovery removed it). */
   forget(hostIndex: number): void {
     this.#nodes.delete(hostIndex);
   }
+}
+
+interface Node {
+  /** The moving average, in milliseconds, as of `at`. */
+  estimate: number;
+  at: number;
+  /** The statements running there, each with its start. */
+  readonly inFlight: Set<{ readonly started: number }>;
 }
 
 /** The latency every node is assumed to cost on top of its average: a tenth of a millisecond. */

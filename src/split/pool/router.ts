@@ -2,6 +2,7 @@ import type { ClientConfig } from 'pg';
 import { clientConfigFor } from '../../connect/client-config.js';
 import type { Balancer, NodeLoad } from './balancer.js';
 import { LatencyBook } from './latency-book.js';
+import { WriterWatchdog } from './writer-watchdog.js';
 import type { ClusterWatch } from '../watch/cluster-watch.js';
 import type { RefusalRule } from '../watch/decision-wait.js';
 
@@ -12,6 +13,14 @@ import type { RefusalRule } from '../watch/decision-wait.js';
  * and as connectSplit's start does.
  */
 const FAIL_FAST: RefusalRule = 'refusals-and-no-server';
+
+/**
+ * How long a statement may run on the writer before the writer counts as
+ * stalling (WriterWatchdog): every host is then checked at the failover
+ * rate until it answers again. A long statement of the application costs
+ * those checks while it runs, nothing more.
+ */
+const STALL_MILLIS = 200;
 import type { ConnectionRegistry } from './connection-registry.js';
 import type { Members } from '../watch/members.js';
 import { ReplayKnowledge } from './replay-knowledge.js';
@@ -36,6 +45,7 @@ export class Router {
   readonly #latency: LatencyBook;
   /** What the balancer reads of each node (open connections, observed latency); made once, not per read. */
   readonly #load: NodeLoad;
+  readonly #watchdog: WriterWatchdog;
 
   constructor(
     members: Members,
@@ -55,11 +65,31 @@ export class Router {
       openConnections: (hostIndex) => registry.openConnections(hostIndex),
       cost: (hostIndex) => latency.cost(hostIndex),
     };
+    this.#watchdog = new WriterWatchdog(
+      () => {
+        const writer = watch.decision.writer;
+        return writer === null ? null : latency.oldestInFlight(writer);
+      },
+      (stalled) => watch.writerStalls(stalled),
+      () => latency.now(),
+      STALL_MILLIS,
+    );
   }
 
-  /** A statement starts on the node; the result is called once it settled (its latency counts for the `fastest` balance). */
+  /**
+   * A statement starts on the node; the result is called once it settled.
+   * Its latency counts for the `fastest` balance; on the writer, the
+   * watchdog looks whether it stalls.
+   */
   started(hostIndex: number): () => void {
-    return this.#latency.start(hostIndex);
+    const settled = this.#latency.start(hostIndex);
+    if (hostIndex === this.#watch.decision.writer) this.#watchdog.started();
+    return settled;
+  }
+
+  /** Stops the watchdog's timer (the runtime ends). */
+  close(): void {
+    this.#watchdog.close();
   }
 
   /** The role's nodes that have a live monitoring session (so a known way in) and no failover signal pending. */

@@ -38,6 +38,8 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   #firstChecksDone = false;
   /** Idle (sleep()): no monitoring session, no timer; nothing is usable until wake(). */
   #asleep = false;
+  /** The writer's statements stall (writerStalls()): hosts are checked as while no writer is known. */
+  #writerStalled = false;
   /**
    * Since wake(): the hosts whose first check is still to come. Until each has answered or failed, the decision from before
    * the sleep stands and no node is usable, unless what has answered names a writer on evidence (`leadsOnEvidence`).
@@ -55,7 +57,9 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
     this.#options = options;
     this.#members = members;
     this.#monitorOptions = monitorOptions(options);
-    const writerKnown = (): boolean | null => (this.#closed || this.#asleep ? null : this.#state.decision.writer !== null);
+    // A writer whose statements stall is not counted as known: a promotion elsewhere may be under way.
+    const writerKnown = (): boolean | null =>
+      this.#closed || this.#asleep ? null : this.#state.decision.writer !== null && !this.#writerStalled;
     this.#schedule = new CheckSchedule((i) => this.#monitors.get(i), writerKnown, options);
     this.#startHosts = members.active();
     for (const i of this.#startHosts) this.#monitor(i);
@@ -231,6 +235,21 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   checkAll(): Promise<void> {
     if (this.#closed || this.#asleep) return Promise.resolve();
     return Promise.all([...this.#monitors.keys()].map((i) => this.#schedule.checkNow(i))).then(() => undefined);
+  }
+
+  /**
+   * The writer's statements stall (the oldest has run for longer than the
+   * pools' stall limit, Router's watchdog) or no longer do. While they do,
+   * every host is checked every failoverRecheckMillis, as while no writer is
+   * known: a frozen or cut-off primary may be being replaced, and a
+   * promotion must be seen before the old primary can take a write again
+   * (it could thaw). Starting to stall checks every host at once.
+   */
+  writerStalls(stalled: boolean): void {
+    if (stalled === this.#writerStalled) return;
+    this.#writerStalled = stalled;
+    this.#schedule.retime();
+    if (stalled) void this.checkAll();
   }
 
   /** A pooled connection to this host failed in a way that says the cluster changed. */
