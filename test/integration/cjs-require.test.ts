@@ -132,6 +132,7 @@ test(
         assert.ok(report.exports.index.includes(name), `pg-split (CommonJS) does not export ${name}`);
       }
       const clusterExports = [
+        'CERT_ROLE',
         'Cluster',
         'ClusterNode',
         'Daemon',
