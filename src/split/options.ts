@@ -26,7 +26,7 @@ export interface SplitOptions extends ResolveContext {
    * else `prefer-standby` (standbys; the primary when none is left).
    */
   readonly readerPolicy?: ReaderPolicy;
-  /** How reads are spread over eligible nodes. @default 'round-robin' */
+  /** How reads are spread over eligible nodes. @default 'fastest' */
   readonly balance?: Balance;
   /** Re-check every host this often, in milliseconds. @default 2000 */
   readonly recheckMillis?: number;
@@ -216,7 +216,7 @@ export function resolveSplitOptions(input: unknown, target: ConnectionTarget): R
     writer: poolSettings('writer', options.writer),
     reader: poolSettings('reader', options.reader),
     readerPolicy: oneOfOption('readerPolicy', options.readerPolicy, POLICIES, policyFromTarget(target)),
-    balance: oneOfOption('balance', options.balance, BALANCES, 'round-robin'),
+    balance: oneOfOption('balance', options.balance, BALANCES, 'fastest'),
     recheckMillis: millis('recheckMillis', 2000),
     failoverRecheckMillis: millis('failoverRecheckMillis', 100),
     checkTimeoutMillis: millis('checkTimeoutMillis', fromString > 0 ? fromString : 2000),
