@@ -22,9 +22,9 @@ export interface PoolMetrics {
 }
 
 /**
- * Why a statement runs again: its connection was lost (a read), the server
- * refused it before it could commit (a write, by SQLSTATE), or a standby
- * cancelled it for a conflict with recovery (a read, 40001).
+ * Why a statement runs again: its connection was lost or the server shut it
+ * down, the server refused it before it could commit (by SQLSTATE), or a
+ * standby cancelled it for a conflict with recovery (a read, 40001).
  */
 export type RetryReason = 'connection-lost' | 'not-committed' | 'recovery-conflict';
 

@@ -337,7 +337,7 @@ export class RoutedPool extends pg.Pool {
       if (!retry) return s.reject(err);
       this.#settings.metrics?.retried(
         this.#role,
-        conflict ? 'recovery-conflict' : s.kind === 'write' ? 'not-committed' : 'connection-lost',
+        conflict ? 'recovery-conflict' : lostConnection(client, err) ? 'connection-lost' : 'not-committed',
       );
       this.#attempt(s, attempt + 1, host, false);
     };

@@ -5,6 +5,12 @@ import { LatencyBook } from './latency-book.js';
 import { WriterWatchdog } from './writer-watchdog.js';
 import type { ClusterWatch } from '../watch/cluster-watch.js';
 import type { RefusalRule } from '../watch/decision-wait.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import type { Members } from '../watch/members.js';
+import { ReplayKnowledge } from './replay-knowledge.js';
+import type { FailoverSignal } from './sqlstate.js';
+import type { WriteWitness } from '../patroni/write-witness.js';
+import type { PoolRole } from '../../roles/role-decision.js';
 
 /**
  * When a waiting checkout fails before its deadline: as soon as every host
@@ -21,12 +27,6 @@ const FAIL_FAST: RefusalRule = 'refusals-and-no-server';
  * those checks while it runs, nothing more.
  */
 const STALL_MILLIS = 200;
-import type { ConnectionRegistry } from './connection-registry.js';
-import type { Members } from '../watch/members.js';
-import { ReplayKnowledge } from './replay-knowledge.js';
-import type { FailoverSignal } from './sqlstate.js';
-import type { WriteWitness } from '../patroni/write-witness.js';
-import type { PoolRole } from '../../roles/role-decision.js';
 
 const never = (): boolean => false;
 
