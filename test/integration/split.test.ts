@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
-import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { SECURE_PASSWORD, SECURE_ROLE, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
 import type { SplitCluster } from '../../src/split/connect-split.js';
 import type { Topology } from '../../src/split/topology.js';
 import type { FailoverEvent, SplitBrainEvent } from '../../src/split/split-events.js';
@@ -28,7 +28,10 @@ const TIMEOUT = { timeout: 120_000 };
 /** connectSplit, ended when the test ends whatever happens (an open pool would keep the test process alive). */
 const split = splitFor;
 
-async function withCluster(options: { synchronous?: boolean }, body: (cluster: Cluster) => Promise<void>): Promise<void> {
+async function withCluster(
+  options: { synchronous?: boolean; maxConnections?: number },
+  body: (cluster: Cluster) => Promise<void>,
+): Promise<void> {
   const cluster = await startCluster({ standbys: 2, firstAddress: net.first, ...options });
   try {
     await cluster.primary.query(WRITES_TABLE);
@@ -143,6 +146,45 @@ describe('routing on a healthy cluster', () => {
       assert.deepEqual(handles(), handlesBefore, 'a socket or timer left behind by end()');
     });
   });
+
+  test(
+    'a primary whose connections are all taken (53300): the writer waits for one to free, where a plain pg.Pool fails at once',
+    TIMEOUT,
+    async (t) => {
+      await withCluster({ maxConnections: 10 }, async (cluster) => {
+        // A role that is no superuser gets max_connections less superuser_reserved_connections (3): 7 sessions.
+        const as = { host: cluster.primary.host, port: cluster.port, user: SECURE_ROLE, password: SECURE_PASSWORD, database: 'postgres' };
+        const sp = await split(
+          t,
+          `host=${cluster.nodes.map((n) => n.host).join(',')} port=${cluster.port} user=${SECURE_ROLE} dbname=postgres`,
+          { env: { PGPASSWORD: SECURE_PASSWORD } },
+        );
+        await until('every host checked', () => sp.topology().readers.length === 2);
+        // Every other session the role may have on the primary taken by another process's clients.
+        const blockers: pg.Client[] = [];
+        t.after(() => Promise.all(blockers.map((c) => c.end().catch(() => undefined))));
+        for (;;) {
+          const client = new pg.Client(as);
+          client.on('error', () => undefined);
+          const full = await client.connect().then(
+            () => false,
+            (err: Error & { code?: string }) => err.code === '53300',
+          );
+          if (full) break;
+          blockers.push(client);
+        }
+        const plain = new pg.Pool(as);
+        await assert.rejects(plain.query('SELECT 1'), (err: Error & { code?: string }) => err.code === '53300');
+        await plain.end();
+        const write = sp.writer.query<{ host: string }>('SELECT host(inet_server_addr()) AS host');
+        // The fault lasts a second: then another process closes a session.
+        await new Promise((r) => setTimeout(r, 1000));
+        await blockers.pop()?.end();
+        assert.deepEqual((await write).rows, [{ host: cluster.primary.host }]);
+        t.diagnostic(`${blockers.length + 1} sessions taken by other clients`);
+      });
+    },
+  );
 
   test('a standby lost and back: reads go to the other standby, then to both again', TIMEOUT, async (t) => {
     await withCluster({}, async (cluster) => {

@@ -427,6 +427,34 @@ test('a node whose connect failed with a failover signal is not tried again befo
   await writer.end();
 });
 
+test('a node whose connections are all taken (53300) is tried again, once at once and then only after each look of the watch, the same node, and not reported as a failover; at the deadline the 53300 goes to the caller', async () => {
+  const [router, nodes] = [new FakeRouter(), new FakeNodes()];
+  nodes.connectErrors.set(0, [sqlError('53300'), sqlError('53300')]);
+  const writer = routedPool('writer', router, nodes);
+  const pending = writer.query('INSERT 1');
+  setTimeout(() => router.decide(0), 100);
+  assert.deepEqual((await pending).rows, [{ host: 0 }]);
+  assert.deepEqual(nodes.connects, [
+    { host: 0, looks: 0 },
+    { host: 0, looks: 0 },
+    { host: 0, looks: 1 },
+  ]);
+  assert.deepEqual(
+    router.reports.filter(([, signal]) => signal !== null),
+    [],
+    'no failover signal: the node is fine',
+  );
+  await writer.end();
+  // Never a free connection before the deadline: the server's own error.
+  const [router2, nodes2] = [new FakeRouter(), new FakeNodes()];
+  nodes2.connectErrors.set(0, [sqlError('53300'), sqlError('53300'), sqlError('53300')]);
+  const short = routedPool('writer', router2, nodes2, 300);
+  const failing = short.query('INSERT 1');
+  setTimeout(() => router2.decide(0), 100);
+  await assert.rejects(failing, (err: Error) => (err as { code?: string }).code === '53300');
+  await short.end();
+});
+
 test('a held checkout (connect()) that failed on a node tries it again once the watch has looked again, not before, and not twice', async () => {
   const [router, nodes] = [new FakeRouter(), new FakeNodes()];
   nodes.connectErrors.set(0, [sqlError('57P03')]);

@@ -8,7 +8,7 @@ import type { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import type { ReadRequirement } from './read-scope.js';
 import type { PoolRouter } from './router.js';
-import { failoverSignal, NodeDroppedError } from './sqlstate.js';
+import { failoverSignal, NodeDroppedError, tooManyConnections } from './sqlstate.js';
 import { nodeRoleFor } from './statement.js';
 
 export type PooledNodeClient = pg.PoolClient & NodeClient;
@@ -187,7 +187,7 @@ export class Checkouts {
         client = await this.#acquireOn(host, deadline);
       } catch (err) {
         if (this.#ending()) throw poolEndedError();
-        if (failoverSignal(err) === null) throw err;
+        if (failoverSignal(err) === null && !tooManyConnections(err)) throw err;
         if (Date.now() >= deadline) throw err instanceof NodeDroppedError ? noNodeFor(this.#settings, pick) : err;
         error = err;
       }

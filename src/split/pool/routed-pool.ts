@@ -8,7 +8,7 @@ import { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import { NO_REQUIREMENT, requirementOfQuery, type ReadRequirement } from './read-scope.js';
 import type { PoolRouter } from './router.js';
-import { failoverSignal } from './sqlstate.js';
+import { failoverSignal, tooManyConnections } from './sqlstate.js';
 import { internalMayRetry, isSubmittable, lostConnection, recoveryConflictMayRetry, writeMayRetry } from './statement-retry.js';
 import { MAX_ATTEMPTS, nodeRoleNow, type Statement, type StatementKind } from './statement.js';
 import { acknowledgeWitnessed, witnessNeeded } from './witnessed-write.js';
@@ -299,7 +299,8 @@ export class RoutedPool extends pg.Pool {
         // As Checkouts: the pool ended, or an error that is no failover signal, fails the statement now.
         if (this.#closing) return s.reject(poolEndedError());
         const signal = failoverSignal(connectError);
-        if (signal === null) return s.reject(connectError);
+        // A node whose connections are all taken (53300): Checkouts tries again after the watch's next look.
+        if (signal === null && !tooManyConnections(connectError)) return s.reject(connectError);
         this.#router.report(host, signal);
         return this.#attempt(s, attempt, null, false);
       }

@@ -64,3 +64,15 @@ export function certainlyNotCommitted(err: unknown): boolean {
   if (typeof code === 'string' && NOT_COMMITTED.has(code)) return true;
   return isNotQueryableError(err);
 }
+
+/**
+ * SQLSTATE 53300 too_many_connections: the node refused a new session
+ * because its `max_connections` (for roles that are not superusers, less
+ * the reserved ones) are taken. Not a failover: the node is fine, and a
+ * session frees when a pool or another process goes idle, so a checkout
+ * tries it again after the watch's next look, up to its deadline, where
+ * pg.Pool fails at once.
+ */
+export function tooManyConnections(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === '53300';
+}
