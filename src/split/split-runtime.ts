@@ -33,6 +33,7 @@ import { ReadScope } from './pool/read-scope.js';
 import { RoutedPool } from './pool/routed-pool.js';
 import { Router } from './pool/router.js';
 import { WriteTracker } from './pool/write-tracker.js';
+import { logDecision, logWatchDecisions } from './watch/decision-log.js';
 import { failoverEvent, splitBrainEvent, timelineDiscardedEvent, type ChangeEvent } from './split-events.js';
 import { describeNodes, snapshot, type Topology } from './topology.js';
 import { ClusterWatch } from './watch/cluster-watch.js';
@@ -127,11 +128,13 @@ export class SplitRuntime {
       // checkout under way, a wait for a node. A client it ended without releasing it holds nothing: not counted.
       busy: () => this.registry.anyCheckedOut() || [...this.#pools].some((p) => p.busy()) || watch.waiting > 0,
       sleep: () => {
+        logDecision('sleep: idle; every monitoring session, pooled connection and timer closes');
         this.#discovery?.pause();
         watch.sleep();
         for (const pool of this.#pools) pool.releaseIdle();
       },
       wake: () => {
+        logDecision('wake: a statement came; every host is checked again');
         watch.wake();
         this.#discovery?.start();
       },
@@ -156,6 +159,7 @@ export class SplitRuntime {
     // The last open connection closed (the pools' idle timeout, mostly): the cluster follows them to sleep.
     registry.onAllClosed(() => this.#idle.poolsEmptied());
     const hostOf = (i: number): { host: string; port: number } => this.members.hostOf(i);
+    logWatchDecisions(watch, hostOf);
     watch.on('change', (event: ChangeEvent) => events.emit('change', event));
     watch.on('failover', (event: Watch.FailoverEvent) => events.emit('failover', failoverEvent(event, hostOf)));
     // Emitted after the change that ruled the stale nodes out, so after their connections were cut (below).

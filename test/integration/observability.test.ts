@@ -8,9 +8,10 @@ import { after, before, test } from 'node:test';
 import type { DataPoint, Histogram, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { findFreePort } from '../../src/cluster/addresses.js';
-import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { SECURE_PASSWORD, SECURE_ROLE, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
 import { connectSplit } from '../../src/split/connect-split.js';
 import { mostAdvanced } from '../support/failover.js';
+import { runScript, SPLIT_MODULE } from '../support/run-script.js';
 import { until } from '../support/until.js';
 import { testNet } from '../support/net.js';
 
@@ -249,5 +250,36 @@ test(
     assert.deepEqual(scraped(afterwards, 'pg_split_failovers_total', { server_address: second.host }), [1], afterwards);
     // The application prints once its write and its read both returned: shortly after the scrape, not before it.
     await until('the application writes on the promoted node', () => app.output().includes(`write ${second.host} `), 15_000);
+  },
+);
+
+test(
+  'NODE_DEBUG=pg-split: a line per decision (the roles chosen, sleep, wake), hosts by name, never the password',
+  { timeout: 60_000 },
+  async () => {
+    const hosts = cluster.nodes.map((n) => n.host).join(',');
+    const url = `postgresql://${SECURE_ROLE}:${SECURE_PASSWORD}@${hosts
+      .split(',')
+      .map((h) => `${h}:${cluster.port}`)
+      .join(',')}/postgres`;
+    const script = `
+    import { connectSplit } from ${SPLIT_MODULE};
+    const split = await connectSplit(process.env.URL, { idleAfterMillis: 300, writer: { idleTimeoutMillis: 0 }, reader: { idleTimeoutMillis: 0 } });
+    await split.writer.query('SELECT 1');
+    await new Promise((resolve) => { const t = setInterval(() => { if (split.topology().idle) { clearInterval(t); resolve(); } }, 20); });
+    await split.reader.query('SELECT 1');
+    await split.end();
+  `;
+    const run = await runScript(script, { NODE_DEBUG: 'pg-split', URL: url }, 30_000);
+    assert.equal(run.code, 0, run.output);
+    const lines = run.output.split('\n').filter((l) => l.startsWith('PG-SPLIT '));
+    // Whichever node is the primary now (an earlier test of this file made a failover).
+    const primary = `${cluster.currentPrimary.host}:${cluster.port}`;
+    assert.ok(
+      lines.some((l) => l.includes(`decision: writer ${primary}; readers `)),
+      run.output,
+    );
+    assert.ok(lines.some((l) => l.includes('sleep: idle')) && lines.some((l) => l.includes('wake: a statement came')), run.output);
+    assert.ok(!run.output.includes(SECURE_PASSWORD), 'the password appeared in the debug output');
   },
 );

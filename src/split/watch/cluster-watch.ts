@@ -6,6 +6,7 @@ import type { NodeStatus } from '../../roles/node-status.js';
 import { allRefused, endedError, waitForDecision, type RefusalRule } from './decision-wait.js';
 import { CheckSchedule } from './check-schedule.js';
 import { HostMonitor, type HostMonitorOptions } from './host-monitor.js';
+import { logDecision } from './decision-log.js';
 import { emitWatchEvent, type ClusterWatchEvents } from './watch-events.js';
 import { monitorOptions, watchInput, type WatchOptions } from './watch-options.js';
 import { mustStay, type Members } from './members.js';
@@ -248,6 +249,9 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   writerStalls(stalled: boolean): void {
     if (stalled === this.#writerStalled) return;
     this.#writerStalled = stalled;
+    logDecision(
+      stalled ? 'the writer stalls (a statement running 200 ms): every host checked at the failover rate' : 'the writer answers again',
+    );
     this.#schedule.retime();
     if (stalled) void this.checkAll();
   }
