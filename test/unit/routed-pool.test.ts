@@ -219,9 +219,12 @@ class FakeRouter implements PoolRouter {
     for (const look of [...this.#waiters]) look();
   }
   /** Each statement's node, once it settled (the latency the `fastest` balance reads). */
-  readonly settled: number[] = [];
-  started(host: number): () => void {
-    return () => this.settled.push(host);
+  readonly settledOn: number[] = [];
+  started(): number {
+    return 1;
+  }
+  settled(host: number): void {
+    this.settledOn.push(host);
   }
 }
 
@@ -251,7 +254,7 @@ test('a write goes to the writer, a read to a reader, each once', async () => {
   assert.deepEqual((await writer.query('INSERT 1')).rows, [{ host: 0 }]);
   assert.deepEqual((await reader.query('SELECT 1')).rows, [{ host: 1 }]);
   assert.deepEqual(nodes.hosts(), [0, 1]);
-  assert.deepEqual(router.settled, [0, 1], 'each statement counted, once, on its node');
+  assert.deepEqual(router.settledOn, [0, 1], 'each statement counted, once, on its node');
   await Promise.all([writer.end(), reader.end()]);
 });
 
@@ -261,7 +264,7 @@ test('a read a standby cancelled for a conflict with recovery (40001) runs again
   nodes.answers.set(1, [sqlError('40001')]);
   assert.deepEqual((await reader.query('SELECT 1')).rows, [{ host: 2 }]);
   assert.deepEqual(nodes.hosts(), [1, 2]);
-  assert.deepEqual(router.settled, [1, 2], 'the cancelled run counts too');
+  assert.deepEqual(router.settledOn, [1, 2], 'the cancelled run counts too');
   // The primary serving reads (no standby left): a 40001 there is its own serialization failure.
   router.decide(0, [0]);
   nodes.answers.set(0, [sqlError('40001')]);

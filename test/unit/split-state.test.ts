@@ -305,9 +305,9 @@ test('latency book: a slow answer counts at once, fast ones pull the average dow
   let now = 0;
   const book = new LatencyBook(() => now, 1000);
   const run = (host: number, millis: number): void => {
-    const done = book.start(host);
+    const started = book.begin(host);
     now += millis;
-    done();
+    book.end(host, started);
   };
   assert.equal(book.cost(1), 0.1, 'never seen: the floor only');
   run(1, 2);
@@ -317,12 +317,14 @@ test('latency book: a slow answer counts at once, fast ones pull the average dow
   run(1, 2);
   const afterOneFast = book.cost(1);
   assert.ok(afterOneFast > 30 && afterOneFast < 40.1, `one fast answer 2 ms later moves it a little: ${afterOneFast}`);
-  const inFlight = [book.start(1), book.start(1)];
+  const inFlight = [book.begin(1), book.begin(1)];
   assert.ok(Math.abs(book.cost(1) - afterOneFast * 3) < 1e-6, 'two in flight: three times the cost');
-  inFlight.forEach((done) => done());
+  inFlight.forEach((started) => book.end(1, started));
   const before = book.cost(1);
   now += 5000;
   assert.ok(book.cost(1) < before / 100, 'five time constants of silence: a slow node looks cheap again and is tried');
+  book.end(1, 0);
+  assert.ok(book.cost(1) < before / 100, 'an end() without a begin() counts nothing');
   book.forget(1);
   assert.equal(book.cost(1), 0.1);
 });

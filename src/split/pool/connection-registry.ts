@@ -3,6 +3,8 @@ export interface Fenceable {
   fence(): void;
   /** Checked out by the application (`connect()`), not running one of `query()`'s statements or idle. */
   readonly pgSplitCheckedOut: boolean;
+  /** When the statement of `query()` running on it was sent, 0 while none runs (pooled clients only). */
+  readonly pgSplitSentAt?: number;
 }
 
 /**
@@ -50,6 +52,16 @@ export class ConnectionRegistry {
   }
 
   /** Open pooled connections on a node. */
+  /** When the oldest statement of `query()` still running on the node was sent, or null when none runs. */
+  oldestSentAt(hostIndex: number): number | null {
+    let oldest: number | null = null;
+    for (const client of this.#clients.get(hostIndex) ?? []) {
+      const sent = client.pgSplitSentAt ?? 0;
+      if (sent > 0 && (oldest === null || sent < oldest)) oldest = sent;
+    }
+    return oldest;
+  }
+
   openConnections(hostIndex: number): number {
     return this.#clients.get(hostIndex)?.size ?? 0;
   }

@@ -57,6 +57,8 @@ export class NodeClient extends pg.Client {
   pgSplitLost = false;
   /** True while the application holds it (`connect()` until `release()`). */
   pgSplitCheckedOut = false;
+  /** When a statement of `query()` was sent on it (the latency book's clock), 0 while none runs: the writer's watchdog reads it. */
+  pgSplitSentAt = 0;
 
   constructor(config: NodeClientConfig) {
     super(config);

@@ -327,9 +327,11 @@ export class RoutedPool extends pg.Pool {
     const host = client.pgSplitHost;
     // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
     const sentToSilentLeader = s.kind === 'write' && !this.#router.isWriter(host);
-    const settled = this.#router.started(host);
+    const startedAt = this.#router.started(host);
+    client.pgSplitSentAt = startedAt;
     const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
-      settled();
+      client.pgSplitSentAt = 0;
+      this.#router.settled(host, startedAt);
       if (err === null || err === undefined) return this.#acknowledge(s, client, sentToSilentLeader, result as pg.QueryResult);
       const conflict = s.kind === 'read' && recoveryConflictMayRetry(err, s.first, !this.#router.isWriter(host));
       const retry = attempt < MAX_ATTEMPTS[s.kind] && mayRetry(s, client, err, conflict);

@@ -68,7 +68,7 @@ export class Router {
     this.#watchdog = new WriterWatchdog(
       () => {
         const writer = watch.decision.writer;
-        return writer === null ? null : latency.oldestInFlight(writer);
+        return writer === null ? null : registry.oldestSentAt(writer);
       },
       (stalled) => watch.writerStalls(stalled),
       () => latency.now(),
@@ -77,14 +77,18 @@ export class Router {
   }
 
   /**
-   * A statement starts on the node; the result is called once it settled.
-   * Its latency counts for the `fastest` balance; on the writer, the
-   * watchdog looks whether it stalls.
+   * A statement of `query()` starts on the node: returns its start (for
+   * settled()). Its latency counts for the `fastest` balance; on the writer,
+   * the watchdog looks whether it stalls.
    */
-  started(hostIndex: number): () => void {
-    const settled = this.#latency.start(hostIndex);
+  started(hostIndex: number): number {
     if (hostIndex === this.#watch.decision.writer) this.#watchdog.started();
-    return settled;
+    return this.#latency.begin(hostIndex);
+  }
+
+  /** The statement started at `startedAt` on the node settled. */
+  settled(hostIndex: number, startedAt: number): void {
+    this.#latency.end(hostIndex, startedAt);
   }
 
   /** Stops the watchdog's timer (the runtime ends). */
@@ -246,4 +250,5 @@ export type PoolRouter = Pick<
   | 'nextCheck'
   | 'nudge'
   | 'started'
+  | 'settled'
 >;
