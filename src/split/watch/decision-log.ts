@@ -14,11 +14,6 @@ const debug = debuglog('pg-split');
 
 type HostOf = (hostIndex: number) => { readonly host: string; readonly port: number };
 
-/** Whether NODE_DEBUG names the channel. */
-export function decisionLogOn(): boolean {
-  return debug.enabled;
-}
-
 /** One decision, as a line (exported for the runtime's own: sleep, wake). */
 export function logDecision(format: string, ...args: unknown[]): void {
   debug(format, ...args);
@@ -31,7 +26,7 @@ function named(hostOf: HostOf, i: number | null): string {
 }
 
 /** The roles a decision gives, in a line. */
-export function describeDecision(d: RoleDecision, hostOf: HostOf): string {
+function describeDecision(d: RoleDecision, hostOf: HostOf): string {
   const list = (nodes: readonly number[]): string => (nodes.length === 0 ? 'none' : nodes.map((i) => named(hostOf, i)).join(', '));
   const stale = d.stalePrimaries.length === 0 ? '' : `; stale primaries ${list(d.stalePrimaries)} (fenced)`;
   const unconfirmed = d.unconfirmed.length === 0 ? '' : `; read-write but not confirmed ${list(d.unconfirmed)}`;
