@@ -49,18 +49,22 @@ describe('reads cancelled by a conflict with recovery', TIMEOUT, () => {
     await cluster.primary.query('BEGIN; LOCK TABLE conflict_t IN ACCESS EXCLUSIVE MODE; COMMIT');
   }
 
+  /** The conflict made under `read` (once it runs on a standby), which a standby cancels with 40001 and nothing runs again. */
+  async function cancelledByConflict(read: Promise<unknown>): Promise<void> {
+    read.catch(() => undefined); // asserted below, once the conflict is made
+    await runningOn();
+    await conflictingLock();
+    await assert.rejects(read, (err: Error & { code?: string }) => {
+      assert.equal(err.code, '40001');
+      return true;
+    });
+  }
+
   test('beside plain pg.Pool: the conflict is real and fails the read there', async () => {
     const standby = cluster.standbys[0] as ClusterNode;
     const plain = new pg.Pool({ host: standby.host, port: cluster.port, user: 'postgres', database: 'postgres' });
     try {
-      const read = plain.query(LONG_READ);
-      read.catch(() => undefined); // asserted below, once the conflict is made
-      await runningOn();
-      await conflictingLock();
-      await assert.rejects(read, (err: Error & { code?: string }) => {
-        assert.equal(err.code, '40001');
-        return true;
-      });
+      await cancelledByConflict(plain.query(LONG_READ));
     } finally {
       await plain.end();
     }
@@ -81,14 +85,7 @@ describe('reads cancelled by a conflict with recovery', TIMEOUT, () => {
     const client = await sp.reader.connect();
     try {
       await client.query('BEGIN');
-      const read = client.query(LONG_READ);
-      read.catch(() => undefined); // asserted below, once the conflict is made
-      await runningOn();
-      await conflictingLock();
-      await assert.rejects(read, (err: Error & { code?: string }) => {
-        assert.equal(err.code, '40001');
-        return true;
-      });
+      await cancelledByConflict(client.query(LONG_READ));
     } finally {
       client.release(true);
     }
