@@ -23,8 +23,14 @@ export class LatencyBook {
 
   #node(hostIndex: number): Node {
     let node = this.#nodes.get(hostIndex);
-    if (node === undefined) this.#nodes.set(hostIndex, (node = { estimate: 0, at: this.#now(), inFlight: 0 }));
+    if (node === undefined) this.#nodes.set(hostIndex, (node = { estimate: 0, at: this.#now(), inFlight: 0, answered: false }));
     return node;
+  }
+
+  /** When a statement on the node last settled (this book's clock), or null before any did. */
+  lastAnswer(hostIndex: number): number | null {
+    const node = this.#nodes.get(hostIndex);
+    return node === undefined || !node.answered ? null : node.at;
   }
 
   /** This book's clock. */
@@ -50,6 +56,7 @@ export class LatencyBook {
     const current = node.estimate * weight;
     node.estimate = millis > current ? millis : current + millis * (1 - weight);
     node.at = now;
+    node.answered = true;
   }
 
   /**
@@ -76,6 +83,8 @@ interface Node {
   at: number;
   /** Statements running there. */
   inFlight: number;
+  /** Whether a statement there has settled (`at` is then the last one's end). */
+  answered: boolean;
 }
 
 /** The latency every node is assumed to cost on top of its average: a tenth of a millisecond. */

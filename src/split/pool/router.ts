@@ -21,10 +21,12 @@ import type { PoolRole } from '../../roles/role-decision.js';
 const FAIL_FAST: RefusalRule = 'refusals-and-no-server';
 
 /**
- * How long a statement may run on the writer before the writer counts as
- * stalling (WriterWatchdog): every host is then checked at the failover
- * rate until it answers again. A long statement of the application costs
- * those checks while it runs, nothing more.
+ * How long the writer may leave statements unanswered (one in flight, and
+ * no answer since it was sent or since the last answer after it) before it
+ * counts as stalling (WriterWatchdog): every host is then checked at the
+ * failover rate until it answers again. A long statement of the
+ * application while the writer answers others costs nothing; alone, it
+ * costs those checks while it runs.
  */
 const STALL_MILLIS = 200;
 
@@ -68,7 +70,11 @@ export class Router {
     this.#watchdog = new WriterWatchdog(
       () => {
         const writer = watch.decision.writer;
-        return writer === null ? null : registry.oldestSentAt(writer);
+        const oldest = writer === null ? null : registry.oldestSentAt(writer);
+        if (oldest === null) return null;
+        // Silent since: the oldest statement's send, or the last answer after it (then that one is just long).
+        const answered = latency.lastAnswer(writer as number);
+        return answered !== null && answered > oldest ? answered : oldest;
       },
       (stalled) => watch.writerStalls(stalled),
       () => latency.now(),

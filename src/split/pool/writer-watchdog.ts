@@ -1,16 +1,18 @@
 /**
  * Notices the writer's statements stalling: a primary frozen or cut off
  * stops answering, and its statements wait, before its monitor's check
- * times out (`checkTimeoutMillis`, 2 s). While the oldest statement in
- * flight on the writer has run for `limitMillis` or more, `stalls(true)`;
- * once none has, `stalls(false)`. The watch then checks every host at the
+ * times out (`checkTimeoutMillis`, 2 s). While the writer has left a
+ * statement unanswered for `limitMillis` or more, `stalls(true)`; once it
+ * has not, `stalls(false)`. The watch then checks every host at the
  * failover rate, so a standby's promotion is seen before the old primary,
  * should it thaw, takes another write (chaos: a primary frozen for a
- * second, replaced, thawed). One timer, armed while statements run on the
+ * second, replaced, thawed). It counts from the last answer when one came
+ * after the oldest statement was sent: a long statement while the writer
+ * answers others is no stall. One timer, armed while statements run on the
  * writer; time injected (`now`; setTimeout is Node's, mockable).
  */
 export class WriterWatchdog {
-  readonly #oldestInFlight: () => number | null;
+  readonly #silentSince: () => number | null;
   readonly #stalls: (stalled: boolean) => void;
   readonly #now: () => number;
   readonly #limitMillis: number;
@@ -18,9 +20,13 @@ export class WriterWatchdog {
   #stalled = false;
   #closed = false;
 
-  /** `oldestInFlight`: when the oldest statement still running on the current writer started (`now`'s clock), null when none runs. */
-  constructor(oldestInFlight: () => number | null, stalls: (stalled: boolean) => void, now: () => number, limitMillis: number) {
-    this.#oldestInFlight = oldestInFlight;
+  /**
+   * `silentSince`: since when the current writer has left a statement
+   * unanswered (`now`'s clock): the oldest running's send, or the last
+   * answer after it; null when none runs.
+   */
+  constructor(silentSince: () => number | null, stalls: (stalled: boolean) => void, now: () => number, limitMillis: number) {
+    this.#silentSince = silentSince;
     this.#stalls = stalls;
     this.#now = now;
     this.#limitMillis = limitMillis;
@@ -38,15 +44,15 @@ export class WriterWatchdog {
 
   #look(): void {
     this.#timer = null;
-    const oldest = this.#oldestInFlight();
+    const since = this.#silentSince();
     const now = this.#now();
-    const stalled = oldest !== null && now - oldest >= this.#limitMillis;
+    const stalled = since !== null && now - since >= this.#limitMillis;
     if (stalled !== this.#stalled) {
       this.#stalled = stalled;
       this.#stalls(stalled);
     }
-    // Statements still running: look again when the oldest reaches the limit, or a limit later while it stalls.
-    if (oldest !== null) this.#arm(stalled ? this.#limitMillis : this.#limitMillis - (now - oldest));
+    // Statements still running: look again when the silence reaches the limit, or a limit later while it stalls.
+    if (since !== null) this.#arm(stalled ? this.#limitMillis : this.#limitMillis - (now - since));
   }
 
   close(): void {
