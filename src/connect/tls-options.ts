@@ -69,8 +69,8 @@ const KEYWORD_OF: Readonly<Record<string, string>> = {
   maxVersion: 'ssl_max_protocol_version',
 };
 
-/** Kept out of enumeration (inspection, JSON), as pg keeps `ssl.key`. */
-const SECRET = new Set(['key', 'passphrase', 'pfx']);
+/** TLS options kept out of enumeration (inspection, JSON), as pg keeps `ssl.key`. */
+export const TLS_SECRETS: ReadonlySet<string> = new Set(['key', 'passphrase', 'pfx']);
 
 /**
  * The TLS material given beside the string (pg's `ssl` object: `ca`,
@@ -88,6 +88,6 @@ function applyMaterial(options: ConnectionOptions, target: ConnectionTarget, ssl
     if (name === 'rejectUnauthorized' || (keyword !== undefined && target.sets(keyword))) continue;
     if (name === 'checkServerIdentity' && sslmode !== 'verify-full') continue;
     const value: unknown = (material as Readonly<Record<string, unknown>>)[name];
-    Object.defineProperty(options, name, { value, enumerable: !SECRET.has(name), writable: true, configurable: true });
+    Object.defineProperty(options, name, { value, enumerable: !TLS_SECRETS.has(name), writable: true, configurable: true });
   }
 }

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { parse as pgParse } from 'pg-connection-string';
+import { TLS_SECRETS } from '../connect/tls-options.js';
 import { conninfoValue } from '../conninfo/conninfo-value.js';
 import type { Env } from '../conninfo/defaults.js';
 import { portOf, type HostEntry } from '../conninfo/host-list.js';
@@ -136,7 +137,7 @@ function tlsMaterialOf(ssl: unknown): Readonly<ConnectionOptions> | null {
   const material = {};
   for (const name of names) {
     const value: unknown = (ssl as Readonly<Record<string, unknown>>)[name];
-    Object.defineProperty(material, name, { value, enumerable: name !== 'key' && name !== 'passphrase' && name !== 'pfx' });
+    Object.defineProperty(material, name, { value, enumerable: !TLS_SECRETS.has(name) });
   }
   return Object.freeze(material);
 }

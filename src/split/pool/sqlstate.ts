@@ -37,9 +37,9 @@ export class NodeDroppedError extends Error {
 export function failoverSignal(err: unknown): FailoverSignal {
   if (!(err instanceof Error)) return null;
   if (err instanceof NodeDroppedError) return 'cannot-connect';
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return signalOfSqlstate(code);
-  if (typeof code === 'string' && SOCKET_CODES.has(code)) return 'connection-lost';
+  const code = codeOf(err);
+  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) return signalOfSqlstate(code);
+  if (code !== undefined && SOCKET_CODES.has(code)) return 'connection-lost';
   if (isConnectionEndedError(err)) return 'connection-lost';
   return null;
 }
@@ -60,8 +60,8 @@ const NOT_COMMITTED = new Set(['57P01', '57P02', '57P03', '25006']);
  */
 export function certainlyNotCommitted(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && NOT_COMMITTED.has(code)) return true;
+  const code = codeOf(err);
+  if (code !== undefined && NOT_COMMITTED.has(code)) return true;
   return isNotQueryableError(err);
 }
 
@@ -74,5 +74,21 @@ export function certainlyNotCommitted(err: unknown): boolean {
  * pg.Pool fails at once.
  */
 export function tooManyConnections(err: unknown): boolean {
-  return err instanceof Error && (err as { code?: unknown }).code === '53300';
+  return codeOf(err) === '53300';
+}
+
+/**
+ * SQLSTATE 40001 serialization_failure: what a standby gives a statement it
+ * cancels for a conflict with recovery (a hot standby runs no SERIALIZABLE
+ * transaction, so there it means only that; on a primary it is the
+ * application's own serialization failure).
+ */
+export function serializationFailure(err: unknown): boolean {
+  return codeOf(err) === '40001';
+}
+
+/** The `code` of an error pg raised (a SQLSTATE or a socket error code), if it has one. */
+function codeOf(err: unknown): string | undefined {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
 }

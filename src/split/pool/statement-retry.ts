@@ -5,7 +5,7 @@
  * connection. Pure.
  */
 import type { NodeClient } from './node-client.js';
-import { certainlyNotCommitted, failoverSignal } from './sqlstate.js';
+import { certainlyNotCommitted, failoverSignal, serializationFailure } from './sqlstate.js';
 
 export function isSubmittable(value: unknown): boolean {
   return typeof value === 'object' && value !== null && typeof (value as { submit?: unknown }).submit === 'function';
@@ -52,12 +52,8 @@ export function writeMayRetry(err: unknown, first: unknown): boolean {
  * submittable (a cursor or a stream may have delivered rows).
  */
 export function recoveryConflictMayRetry(err: unknown, first: unknown, onStandby: boolean): boolean {
-  if (!onStandby || isSubmittable(first) || !singleStatement(first)) return false;
-  return err instanceof Error && (err as { code?: unknown }).code === SERIALIZATION_FAILURE;
+  return onStandby && !isSubmittable(first) && singleStatement(first) && serializationFailure(err);
 }
-
-/** ERRCODE_T_R_SERIALIZATION_FAILURE, which a standby gives a statement it cancels for a conflict with recovery. */
-const SERIALIZATION_FAILURE = '40001';
 
 /**
  * Whether pg-split's own statement on the writer (the write-position fetch,

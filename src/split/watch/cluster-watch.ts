@@ -250,7 +250,9 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
     if (stalled === this.#writerStalled) return;
     this.#writerStalled = stalled;
     logDecision(
-      stalled ? 'the writer stalls (a statement running 200 ms): every host checked at the failover rate' : 'the writer answers again',
+      stalled
+        ? 'the writer stalls (a statement left unanswered past the stall limit): every host checked at the failover rate'
+        : 'the writer answers again',
     );
     this.#schedule.retime();
     if (stalled) void this.checkAll();
