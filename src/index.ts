@@ -34,7 +34,7 @@ export type { ChangeEvent, FailoverEvent, HostPort, SplitBrainEvent, TimelineDis
 export type { PatroniOptions } from './split/patroni/patroni-authority.js';
 export type { PatroniReport } from './split/watch/leader-authority.js';
 export type { RoleDecision } from './roles/role-decision.js';
-export type { SplitOptions } from './split/options.js';
+export type { HostOptions, SplitOptions } from './split/options.js';
 export type { PoolSettings } from './split/pool/pool-settings.js';
 export type { DiscoveryOptions, MemberList } from './split/discovery/discovery.js';
 export type { MemberEvent } from './split/discovery/member-changes.js';

@@ -56,7 +56,7 @@ export function nearestName(key: string, names: readonly string[]): string | nul
   return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
@@ -131,6 +131,13 @@ export function oneOfOption<T extends string>(name: string, value: unknown, allo
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
   throw new OptionError(`Expected \`${name}\` to be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`);
+}
+
+/** A non-empty string option, or `fallback` when absent. Throws `OptionError`. */
+export function textOption<F>(name: string, value: unknown, fallback: F): string | F {
+  if (value === undefined) return fallback;
+  if (typeof value === 'string' && value !== '') return value;
+  throw new OptionError(`Expected \`${name}\` to be a non-empty string, got ${describeValue(value)}`);
 }
 
 export function functionOption<F>(name: string, value: unknown): F | undefined {

@@ -1,4 +1,4 @@
-import type { PatroniMemberView } from '../probe/patroni-members.js';
+import { patroniTags, type PatroniMemberView } from '../probe/patroni-members.js';
 import { fromB64 } from './etcd-client.js';
 
 /** One key-value as etcd's JSON gateway sends it (int64s as strings, zero fields left out). */
@@ -58,7 +58,6 @@ export function parseMember(name: string, json: string): DcsMember | null {
   } catch {
     return null;
   }
-  const tags = (typeof data['tags'] === 'object' && data['tags'] !== null ? data['tags'] : {}) as Record<string, unknown>;
   return {
     name,
     host: url.hostname.replace(/^\[|\]$/g, ''),
@@ -66,8 +65,7 @@ export function parseMember(name: string, json: string): DcsMember | null {
     role: text(data['role']),
     state: text(data['state']),
     timeline: typeof data['timeline'] === 'number' ? data['timeline'] : null,
-    noLoadBalance: tags['noloadbalance'] === true,
-    noFailover: tags['nofailover'] === true,
+    ...patroniTags(data['tags']),
   };
 }
 

@@ -13,6 +13,19 @@ export interface PatroniMemberView {
   readonly lag: number | null;
   readonly noLoadBalance: boolean;
   readonly noFailover: boolean;
+  /** Its `zone` tag (a tag of the user's own: Patroni passes any tag through), or null. */
+  readonly zone: string | null;
+}
+
+/** What pg-split reads of a member's Patroni tags (`tags` of `GET /cluster` or of its key in etcd): `noloadbalance`, `nofailover`, `zone`. */
+export function patroniTags(value: unknown): Pick<PatroniMemberView, 'noLoadBalance' | 'noFailover' | 'zone'> {
+  const tags = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const zone = tags['zone'];
+  return {
+    noLoadBalance: tags['noloadbalance'] === true,
+    noFailover: tags['nofailover'] === true,
+    zone: typeof zone === 'string' && zone !== '' ? zone : null,
+  };
 }
 
 /** Patroni's view of its cluster: which REST API answered, and its members. */
@@ -23,7 +36,6 @@ export interface PatroniView {
 
 function memberOf(m: Record<string, unknown>): PatroniMemberView | null {
   if (typeof m['host'] !== 'string' || m['host'] === '' || typeof m['port'] !== 'number') return null;
-  const tags = (typeof m['tags'] === 'object' && m['tags'] !== null ? m['tags'] : {}) as Record<string, unknown>;
   const text = (key: string): string | null => {
     const value = m[key];
     return typeof value === 'string' ? value : null;
@@ -36,8 +48,7 @@ function memberOf(m: Record<string, unknown>): PatroniMemberView | null {
     state: text('state'),
     timeline: typeof m['timeline'] === 'number' ? m['timeline'] : null,
     lag: typeof m['lag'] === 'number' ? m['lag'] : null,
-    noLoadBalance: tags['noloadbalance'] === true,
-    noFailover: tags['nofailover'] === true,
+    ...patroniTags(m['tags']),
   };
 }
 

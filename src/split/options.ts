@@ -3,12 +3,22 @@ import { connectTimeoutMillis } from '../connect/connect.js';
 import type { Lookup } from '../connect/endpoints.js';
 import { OptionError } from '../errors.js';
 import { etcdOption } from '../etcd/etcd-options.js';
-import { describeValue, functionOption, numberOption, oneOfOption, optionsObject, portOption } from '../input.js';
+import {
+  describeValue,
+  functionOption,
+  isPlainObject,
+  numberOption,
+  oneOfOption,
+  optionsObject,
+  portOption,
+  textOption,
+} from '../input.js';
 import type { Balance, BalanceRule } from './pool/balancer.js';
-import { poolSettings, type PoolSettings } from './pool/pool-settings.js';
+import { poolSettings, type FallbackReads, type PoolSettings } from './pool/pool-settings.js';
 import { resolveDiscovery, type DiscoveryOptions, type ResolvedDiscovery } from './discovery/discovery.js';
 import type { PatroniOptions, ResolvedPatroniOptions } from './patroni/patroni-authority.js';
 import type { ReaderPolicy } from '../roles/role-decision.js';
+import type { HostTraits } from './watch/members.js';
 
 /**
  * connectSplit's options (the second argument), every one optional. How a
@@ -28,6 +38,20 @@ export interface SplitOptions extends ResolveContext {
   readonly readerPolicy?: ReaderPolicy;
   /** How reads are spread over eligible nodes. @default 'fastest' */
   readonly balance?: Balance;
+  /**
+   * The application's zone (as the hosts' zones are named, e.g.
+   * `'eu-west-1a'`): reads stay on the zone's nodes while one is eligible
+   * and has a free connection, and spill to other zones only when every one
+   * there is full (docs/routing.md#zones-and-weights). @default no zone
+   */
+  readonly zone?: string;
+  /**
+   * Each host's zone and weight for reads, by `'host'` or `'host:port'` as
+   * the string or discovery names it (`host:port` first). A zone given here
+   * wins over Patroni's `zone` tag or a discovery function's. A weight
+   * (default 1) scales the host's share of reads under every balance.
+   */
+  readonly hosts?: Readonly<Record<string, HostOptions>>;
   /** Re-check every host this often, in milliseconds. @default 2000 */
   readonly recheckMillis?: number;
   /** Re-check every host this often while no writer is known (during a failover), in milliseconds. @default 100 */
@@ -73,6 +97,15 @@ export interface SplitOptions extends ResolveContext {
    * @default 'eventual'
    */
   readonly consistency?: 'eventual' | 'session';
+  /**
+   * A bound on the reads the primary takes at once when it serves them for
+   * want of a standby (`readerPolicy: 'prefer-standby'`, every standby gone):
+   * beyond `max` reads in flight there, a read waits for one to finish
+   * (up to the reader's `connectionTimeoutMillis`, else
+   * `failoverTimeoutMillis`; `whenFull: 'wait'`) or fails at once
+   * (`'error'`), both with `PGSPLIT_FALLBACK_FULL`. @default no bound
+   */
+  readonly fallbackReads?: { readonly max: number; readonly whenFull?: 'wait' | 'error' };
   /** How a read that must see a write is served when no standby is known to have it. */
   readonly sessionReads?: {
     /** Wait this long for a standby to replay far enough. @default 1000 */
@@ -97,11 +130,20 @@ export interface SplitOptions extends ResolveContext {
   readonly discovery?: DiscoveryOptions;
 }
 
+/** What the `hosts` option says of one host. */
+export interface HostOptions {
+  readonly zone?: string;
+  /** The host's share of reads against a host of weight 1 (a positive number). @default 1 */
+  readonly weight?: number;
+}
+
 export interface ResolvedSplitOptions {
   readonly writer: PoolSettings;
   readonly reader: PoolSettings;
   readonly readerPolicy: ReaderPolicy;
   readonly balance: BalanceRule;
+  readonly zone: string | null;
+  readonly hosts: ReadonlyMap<string, HostTraits>;
   readonly recheckMillis: number;
   readonly failoverRecheckMillis: number;
   readonly checkTimeoutMillis: number;
@@ -113,6 +155,7 @@ export interface ResolvedSplitOptions {
   readonly maxReplicaLag: { readonly bytes: number | null; readonly millis: number | null };
   readonly consistency: 'eventual' | 'session';
   readonly sessionReads: { readonly waitMillis: number; readonly fallback: 'primary' | 'error' };
+  readonly fallbackReads: FallbackReads | null;
   readonly patroni: ResolvedPatroniOptions | null;
   readonly discovery: ResolvedDiscovery | null;
 }
@@ -126,6 +169,8 @@ export const SPLIT_KEYS = [
   'reader',
   'readerPolicy',
   'balance',
+  'zone',
+  'hosts',
   'recheckMillis',
   'failoverRecheckMillis',
   'checkTimeoutMillis',
@@ -137,6 +182,7 @@ export const SPLIT_KEYS = [
   'maxReplicaLag',
   'consistency',
   'sessionReads',
+  'fallbackReads',
   'patroni',
   'discovery',
 ] as const;
@@ -177,11 +223,40 @@ function maxReplicaLag(value: unknown): ResolvedSplitOptions['maxReplicaLag'] {
   });
 }
 
+function hostOptions(value: unknown): ResolvedSplitOptions['hosts'] {
+  if (value === undefined) return new Map();
+  if (!isPlainObject(value)) throw new OptionError(`Expected \`hosts\` to be an object, got ${describeValue(value)}`);
+  return new Map(
+    Object.entries(value).map(([key, host]): [string, HostTraits] => {
+      const name = `hosts['${key}']`;
+      if (key === '') throw new OptionError('Expected each key of `hosts` to be a host or host:port, got an empty string');
+      const traits = optionsObject(name, host, ['zone', 'weight']);
+      return [
+        key,
+        Object.freeze({
+          zone: textOption(`${name}.zone`, traits['zone'], null),
+          weight: numberOption(`${name}.weight`, traits['weight'], null),
+        }),
+      ];
+    }),
+  );
+}
+
 function sessionReads(value: unknown): ResolvedSplitOptions['sessionReads'] {
   const reads = optionsObject('sessionReads', value, ['waitMillis', 'fallback']);
   return Object.freeze({
     waitMillis: numberOption('sessionReads.waitMillis', reads['waitMillis'], 1000, { zero: true, unit: 'milliseconds' }),
     fallback: oneOfOption('sessionReads.fallback', reads['fallback'], ['primary', 'error'], 'primary'),
+  });
+}
+
+function fallbackReads(value: unknown): FallbackReads | null {
+  if (value === undefined) return null;
+  const bound = optionsObject('fallbackReads', value, ['max', 'whenFull']);
+  if (bound['max'] === undefined) throw new OptionError('Expected `fallbackReads.max` to be a positive whole number, got undefined');
+  return Object.freeze({
+    max: numberOption('fallbackReads.max', bound['max'], 0, { integer: true }),
+    whenFull: oneOfOption('fallbackReads.whenFull', bound['whenFull'], ['wait', 'error'], 'wait'),
   });
 }
 
@@ -217,6 +292,8 @@ export function resolveSplitOptions(input: unknown, target: ConnectionTarget): R
     reader: poolSettings('reader', options.reader),
     readerPolicy: oneOfOption('readerPolicy', options.readerPolicy, POLICIES, policyFromTarget(target)),
     balance: oneOfOption('balance', options.balance, BALANCES, 'fastest'),
+    zone: textOption('zone', options.zone, null),
+    hosts: hostOptions(options.hosts),
     recheckMillis: millis('recheckMillis', 2000),
     failoverRecheckMillis: millis('failoverRecheckMillis', 100),
     checkTimeoutMillis: millis('checkTimeoutMillis', fromString > 0 ? fromString : 2000),
@@ -228,6 +305,7 @@ export function resolveSplitOptions(input: unknown, target: ConnectionTarget): R
     maxReplicaLag: maxReplicaLag(options.maxReplicaLag),
     consistency: oneOfOption('consistency', options.consistency, ['eventual', 'session'], 'eventual'),
     sessionReads: sessionReads(options.sessionReads),
+    fallbackReads: fallbackReads(options.fallbackReads),
     patroni: patroniOptions(options.patroni) ?? impliedPatroni,
     discovery,
   });

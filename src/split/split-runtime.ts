@@ -90,7 +90,7 @@ export class SplitRuntime {
       this.#freshness.tokenFetches++;
       return this.writeToken();
     });
-    const members = (this.members = new Members(target));
+    const members = (this.members = new Members(target, opts.hosts));
     // pg-pool's allowExitOnIdle on either pool: pg-split's own sessions, requests and watches never keep the process alive.
     const exitOnIdle = opts.writer.allowExitOnIdle === true || opts.reader.allowExitOnIdle === true;
     const { authority, dcs } = authorityOf(opts.patroni, members, exitOnIdle);
@@ -120,7 +120,10 @@ export class SplitRuntime {
       },
       opts.failoverTimeoutMillis,
     );
-    this.router = new Router(members, watch, new Balancer(opts.balance), this.registry, this.#witness);
+    this.router = new Router(members, watch, new Balancer(opts.balance), this.registry, this.#witness, {
+      zone: opts.zone,
+      policy: opts.readerPolicy,
+    });
     // Read at collections only.
     this.#metrics = metricsOf(otel, members, watch, () => [...this.#pools], this.#freshness);
     this.#idle = new IdleKeeper(opts.idleAfterMillis, {
@@ -240,6 +243,7 @@ export class SplitRuntime {
       scope: this.scope,
       consistency: opts.consistency,
       freshness: opts.sessionReads,
+      fallbackReads: role === 'reader' ? opts.fallbackReads : null,
       stats: this.#freshness,
       metrics: this.#metrics,
     });

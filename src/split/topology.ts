@@ -32,6 +32,10 @@ export interface TopologyNode extends NodeStatus {
   readonly noLoadBalance: boolean;
   /** Patroni's `nofailover` tag (discovery `patroni`). */
   readonly noFailover: boolean;
+  /** Its zone (option `hosts`, Patroni's `zone` tag, a discovery function), or null. */
+  readonly zone: string | null;
+  /** Its weight for reads (option `hosts` or a discovery function; 1 unless set). */
+  readonly weight: number;
 }
 
 export interface Topology {
@@ -74,6 +78,7 @@ export function snapshot(
   idle: boolean,
 ): Topology {
   const d = watch.decision;
+  const weights = members.weights();
   const nodes = watch.statuses().map((s) =>
     Object.freeze({
       ...s,
@@ -87,6 +92,8 @@ export function snapshot(
       origin: members.origin(s.hostIndex),
       noLoadBalance: members.noLoadBalance(s.hostIndex),
       noFailover: members.noFailover(s.hostIndex),
+      zone: members.zone(s.hostIndex),
+      weight: weights?.(s.hostIndex) ?? 1,
     }),
   );
   return Object.freeze({

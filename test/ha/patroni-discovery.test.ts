@@ -39,7 +39,7 @@ test(
 );
 
 test(
-  'one member in the string: the others come from Patroni; an added member serves reads, a noloadbalance one none, a removed one costs no statement',
+  'one member in the string: the others come from Patroni; an added member serves reads (its zone tag read), a noloadbalance one none, a removed one costs no statement',
   { timeout: 240_000 },
   async (t) => {
     const leader = await cluster.waitUntilSettled();
@@ -77,9 +77,17 @@ test(
     );
 
     const adding = Date.now();
-    const added = await cluster.addMember();
+    const added = await cluster.addMember({ zone: 'far' });
     const addedAt = Date.now();
     await until('the added member answers reads', () => run.reads.serversSince(addedAt).has(added.host), 120_000);
+    assert.deepEqual(
+      run.split
+        .topology()
+        .nodes.filter((n) => n.zone !== null)
+        .map((n) => [n.host, n.zone]),
+      [[added.host, 'far']],
+      "Patroni's zone tag is the member's zone",
+    );
     const firstRead = run.reads.reads.find((r) => r.at > addedAt && r.server === added.host)!.at;
     t.diagnostic(
       `${added.name} (${added.host}): cloned and started by Patroni in ${addedAt - adding} ms; first read ${firstRead - addedAt} ms after that, ${firstRead - adding} ms after it was added`,

@@ -54,4 +54,82 @@ describe('reads where they are fastest (balance)', { timeout: 120_000 }, () => {
     const roundRobin = await readsPerServer('round-robin', t);
     assert.equal(roundRobin.get(slow.host), READS / 2);
   });
+
+  /** The same cluster, every standby named directly. */
+  const direct = (): string => `host=${cluster.primary.host},${fast.host},${slow.host} port=${cluster.port} user=postgres dbname=postgres`;
+
+  async function serverOf(query: Promise<{ rows: Array<{ host: string }> }>): Promise<string> {
+    return (await query).rows[0]?.host ?? '?';
+  }
+  const WHO = 'SELECT host(inet_server_addr()) AS host';
+
+  test('weights: a standby of weight 3 takes three reads for each of a standby of weight 1 (round-robin and fastest)', async (t) => {
+    const hosts = { [fast.host]: { weight: 3 }, [slow.host]: { weight: 1 } };
+    const sp = await splitFor(t, direct(), { balance: 'round-robin', hosts });
+    await until('both standbys serve reads', () => sp.topology().readers.length === 2);
+    assert.deepEqual(
+      sp.topology().nodes.map((n) => n.weight),
+      [1, 3, 1],
+    );
+    const served = new Map<string, number>();
+    for (let i = 0; i < 400; i++) {
+      const host = await serverOf(sp.reader.query<{ host: string }>(WHO));
+      served.set(host, (served.get(host) ?? 0) + 1);
+    }
+    assert.deepEqual(Object.fromEntries(served), { [fast.host]: 300, [slow.host]: 100 });
+  });
+
+  test('zones: reads stay in the zone, spill while its node is full, come back, and leave it when it has no eligible node', async (t) => {
+    const hosts = { [cluster.primary.host]: { zone: 'a' }, [fast.host]: { zone: 'a' }, [slow.host]: { zone: 'b' } };
+    const sp = await splitFor(t, direct(), { zone: 'a', hosts, reader: { max: 1 } });
+    await until('both standbys serve reads', () => sp.topology().readers.length === 2);
+    assert.deepEqual(
+      sp.topology().nodes.map((n) => n.zone),
+      ['a', 'a', 'b'],
+    );
+    const cross = async (reads: number): Promise<number> => {
+      let count = 0;
+      for (let i = 0; i < reads; i++) if ((await serverOf(sp.reader.query<{ host: string }>(WHO))) !== fast.host) count++;
+      return count;
+    };
+    assert.equal(await cross(100), 0, 'no read left the zone while its standby was free');
+    // The zone's only standby is full (max 1, checked out): a read goes to the other zone rather than queue.
+    const held = await sp.reader.connect();
+    try {
+      assert.equal(await serverOf(held.query<{ host: string }>(WHO)), fast.host);
+      assert.equal(await serverOf(sp.reader.query<{ host: string }>(WHO)), slow.host, 'spilled while the zone was full');
+    } finally {
+      held.release();
+    }
+    assert.equal(await cross(50), 0, 'back in the zone once its standby had a free connection');
+    // The zone's standby stops: reads go to the other zone, none fails.
+    await fast.stop('fast');
+    await until('the zone has no reader', () => !sp.topology().readers.includes(1));
+    const elsewhere = await Promise.all(Array.from({ length: 20 }, () => serverOf(sp.reader.query<{ host: string }>(WHO))));
+    assert.deepEqual(new Set(elsewhere), new Set([slow.host]));
+  });
+
+  test("zones from discovery: a function source names each member's zone and weight", async (t) => {
+    // The standby stopped by the test before is back.
+    await fast.start();
+    const port = cluster.port;
+    const sp = await splitFor(t, direct(), {
+      zone: 'b',
+      discovery: {
+        source: 'function',
+        intervalMillis: 100,
+        members: () => [
+          { host: cluster.primary.host, port },
+          { host: fast.host, port, zone: 'a' },
+          { host: slow.host, port, zone: 'b', weight: 2 },
+        ],
+      },
+    });
+    await until('discovery named the zones and both standbys serve', () => {
+      const topology = sp.topology();
+      return topology.readers.length === 2 && topology.nodes.map((n) => n.zone).join() === ',a,b';
+    });
+    assert.equal(sp.topology().nodes[2]?.weight, 2);
+    for (let i = 0; i < 50; i++) assert.equal(await serverOf(sp.reader.query<{ host: string }>(WHO)), slow.host);
+  });
 });

@@ -44,6 +44,7 @@ const FILES = [
   'tls',
   'recovery-conflicts',
   'balance',
+  'fallback-reads',
 ] as const;
 
 /** A test file's own loopback addresses. */

@@ -17,6 +17,7 @@ const member = (name: string, host: string, port: number): DcsMember => ({
   timeline: 1,
   noLoadBalance: false,
   noFailover: false,
+  zone: null,
 });
 const MEMBERS = [member('m1', '10.0.0.1', 5432), member('m2', '10.0.0.2', 5432), member('m3', '10.0.0.3', 5432)];
 

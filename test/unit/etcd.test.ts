@@ -29,8 +29,8 @@ test("scopePrefix: Patroni's namespace and scope, one slash between", () => {
   assert.equal(prefixEnd('/service/shop/'), '/service/shop0');
 });
 
-test("parseMember: the address from conn_url (IPv6, default port), role, state, timeline, Patroni's tags", () => {
-  assert.deepEqual(parseMember('m1', member('10.0.0.5:5433', { role: 'master', tags: { noloadbalance: true } })), {
+test("parseMember: the address from conn_url (IPv6, default port), role, state, timeline, Patroni's tags (zone a tag of the user's)", () => {
+  assert.deepEqual(parseMember('m1', member('10.0.0.5:5433', { role: 'master', tags: { noloadbalance: true, zone: 'eu-1a' } })), {
     name: 'm1',
     host: '10.0.0.5',
     port: 5433,
@@ -39,7 +39,9 @@ test("parseMember: the address from conn_url (IPv6, default port), role, state, 
     timeline: 3,
     noLoadBalance: true,
     noFailover: false,
+    zone: 'eu-1a',
   });
+  assert.equal(parseMember('m1', member('10.0.0.5:5433', { tags: { zone: 7 } }))?.zone, null, 'a zone that is no text is none');
   assert.equal(parseMember('m2', member('[::1]:5432'))?.host, '::1');
   assert.equal(parseMember('m3', member('db3'))?.port, 5432);
   assert.equal(parseMember('m4', '{"api_url": "http://x:8008"}'), null, 'no conn_url');

@@ -16,6 +16,7 @@ import { emptyFreshnessStats } from '../../src/telemetry/freshness-stats.js';
 import { ConnectionRegistry } from '../../src/split/pool/connection-registry.js';
 import type { NodeClientConfig } from '../../src/split/pool/node-client.js';
 import type { NodePoolFactory } from '../../src/split/pool/node-pools.js';
+import type { RoutedPoolSettings } from '../../src/split/pool/pool-settings.js';
 import { ReadScope } from '../../src/split/pool/read-scope.js';
 import { RoutedPool } from '../../src/split/pool/routed-pool.js';
 import type { PoolRouter } from '../../src/split/pool/router.js';
@@ -197,6 +198,13 @@ class FakeRouter implements PoolRouter {
   isWriter(host: number): boolean {
     return this.writer === host;
   }
+  /** As with `prefer-standby`: the writer serves reads only for want of a standby. */
+  isFallbackReader(host: number): boolean {
+    return this.writer === host;
+  }
+  waitUntil(condition: () => boolean, deadline: number, onTimeout: () => Error): Promise<void> {
+    return this.#wait(condition, deadline, onTimeout);
+  }
   knownReplay(): string | null {
     return null;
   }
@@ -228,7 +236,14 @@ class FakeRouter implements PoolRouter {
   }
 }
 
-function routedPool(role: PoolRole, router: FakeRouter, nodes: FakeNodes, failoverTimeoutMillis = 2000, max = 2): RoutedPool {
+function routedPool(
+  role: PoolRole,
+  router: FakeRouter,
+  nodes: FakeNodes,
+  failoverTimeoutMillis = 2000,
+  max = 2,
+  fallbackReads: RoutedPoolSettings['fallbackReads'] = null,
+): RoutedPool {
   nodes.looks = () => router.looks;
   return new RoutedPool({
     role,
@@ -240,6 +255,7 @@ function routedPool(role: PoolRole, router: FakeRouter, nodes: FakeNodes, failov
     scope: new ReadScope(),
     consistency: 'eventual',
     freshness: { waitMillis: 100, fallback: 'primary' },
+    fallbackReads,
     stats: emptyFreshnessStats(),
     metrics: null,
     activity: { touch: () => undefined },
@@ -290,6 +306,40 @@ test("pg-split's own write-position fetch cut by the old primary's shutdown (57P
   assert.deepEqual((await writer.queryUntracked('SELECT pg_current_wal_insert_lsn()')).rows, [{ host: 1 }]);
   assert.deepEqual(nodes.hosts(), [0, 1]);
   await writer.end();
+});
+
+test('fallbackReads: the primary reading for want of a standby takes `max` reads at once; the next waits, or fails with whenFull error', async () => {
+  const [router, nodes] = [new FakeRouter(), new FakeNodes()];
+  router.decide(0, [0]);
+  const reader = routedPool('reader', router, nodes, 2000, 5, { max: 1, whenFull: 'wait' });
+  const held = await reader.connect();
+  let served = false;
+  const waiting = reader.query('SELECT 1').then((r) => {
+    served = true;
+    return r.rows as unknown[];
+  });
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(served, false, 'a second read at once on the fallback primary');
+  assert.equal(reader.waitingCount, 1, 'the held-back read counts as waiting');
+  held.release();
+  assert.deepEqual(await waiting, [{ host: 0 }], 'served once the first read ended');
+  // A standby back: a held-back read goes there instead.
+  const again = await reader.connect();
+  const moved = reader.query('SELECT 1');
+  await new Promise((r) => setImmediate(r));
+  router.decide(0, [1]);
+  assert.deepEqual((await moved).rows, [{ host: 1 }]);
+  again.release();
+  await reader.end();
+
+  const failing = routedPool('reader', router, nodes, 2000, 5, { max: 1, whenFull: 'error' });
+  router.decide(0, [0]);
+  const busy = await failing.connect();
+  await assert.rejects(failing.query('SELECT 1'), (err: Error) => (err as { code?: string }).code === 'PGSPLIT_FALLBACK_FULL');
+  busy.release();
+  assert.deepEqual((await failing.query('SELECT 1')).rows, [{ host: 0 }]);
+  await failing.end();
 });
 
 test('a write is run at most twice: refused again on the second node, it fails with the server error', async () => {

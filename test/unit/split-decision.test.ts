@@ -244,6 +244,17 @@ test('options are validated once with clear errors', () => {
   assert.equal(resolveSplitOptions({ failoverTimeoutMillis: 2 ** 31 - 1 }, t).failoverTimeoutMillis, 2 ** 31 - 1);
   bad({ balance: 'quickest' }, /`balance` to be one of 'round-robin', 'random', 'least-busy', 'fastest'/);
   bad({ readerPolicy: 'replica' }, /`readerPolicy`/);
+  bad({ zone: '' }, /`zone` to be a non-empty string, got ""/);
+  bad({ zone: 3 }, /`zone` to be a non-empty string, got 3/);
+  bad({ hosts: [] }, /`hosts` to be an object/);
+  bad({ hosts: { db1: { weight: 0 } } }, /`hosts\['db1'\].weight` to be a positive finite number, got 0/);
+  bad({ hosts: { db1: { zone: null } } }, /`hosts\['db1'\].zone` to be a non-empty string/);
+  bad({ hosts: { db1: { zones: 'a' } } }, /Unknown option `hosts\['db1'\].zones`; did you mean `hosts\['db1'\].zone`\?/);
+  bad({ hosts: { '': { zone: 'a' } } }, /each key of `hosts` to be a host or host:port/);
+  const placed = resolveSplitOptions({ zone: 'a', hosts: { db1: { zone: 'a', weight: 2 }, 'db2:5433': { zone: 'b' } } }, t);
+  assert.equal(placed.zone, 'a');
+  assert.deepEqual(placed.hosts.get('db1'), { zone: 'a', weight: 2 });
+  assert.deepEqual(placed.hosts.get('db2:5433'), { zone: 'b', weight: null });
   bad({ writer: { host: 'x' } }, /`writer.host` is not allowed: connection settings come from the connection string/);
   bad({ reader: { password: 'x' } }, /`reader.password` is not allowed/);
 });

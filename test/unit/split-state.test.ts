@@ -6,6 +6,7 @@ import { isPermanentRefusal } from '../../src/connect/failure.js';
 import { nearestName } from '../../src/input.js';
 import type { NodeStatus } from '../../src/roles/node-status.js';
 import { Balancer } from '../../src/split/pool/balancer.js';
+import { placeByZone, zoneFirst } from '../../src/split/pool/zone-placement.js';
 import { LatencyBook } from '../../src/split/pool/latency-book.js';
 import { ConnectionRegistry } from '../../src/split/pool/connection-registry.js';
 import { freshRead, type FreshReadSteps } from '../../src/split/pool/freshness.js';
@@ -250,7 +251,7 @@ test('watch: a switchover back and forth raises a failover each way', () => {
 test('balancer: round-robin takes turns from a random place, skips the node to avoid, least-busy and random pick as said', () => {
   const startAt0 = (): number => 0;
   const rr = new Balancer('round-robin', startAt0);
-  const none = { openConnections: () => 0, cost: () => 0 };
+  const none = { openConnections: () => 0, cost: () => 0, weights: () => null };
   assert.deepEqual(
     [0, 1, 2, 3].map(() => rr.pick([1, 2], none)),
     [1, 2, 1, 2],
@@ -266,7 +267,10 @@ test('balancer: round-robin takes turns from a random place, skips the node to a
     [2, 1],
     [3, 3],
   ]);
-  assert.equal(new Balancer('least-busy', startAt0).pick([1, 2, 3], { openConnections: (i) => busy.get(i) ?? 0, cost: () => 0 }), 2);
+  assert.equal(
+    new Balancer('least-busy', startAt0).pick([1, 2, 3], { openConnections: (i) => busy.get(i) ?? 0, cost: () => 0, weights: () => null }),
+    2,
+  );
   const random = new Balancer('random', (max) => max - 1);
   assert.equal(random.pick([4, 5, 6], none), 6);
   const turns = new Balancer('round-robin', startAt0);
@@ -283,7 +287,7 @@ test('balancer: fastest draws two nodes and takes the cheaper (latency observed 
     [2, 2],
     [3, 5],
   ]);
-  const load = { openConnections: () => 0, cost: (i: number) => costs.get(i) ?? 0 };
+  const load = { openConnections: () => 0, cost: (i: number) => costs.get(i) ?? 0, weights: () => null };
   // Draws: the first index, then the second among the others.
   const draws = (...values: number[]): ((max: number) => number) => {
     const queue = [0, ...values];
@@ -299,6 +303,102 @@ test('balancer: fastest draws two nodes and takes the cheaper (latency observed 
   assert.equal(new Balancer('fastest', draws(0, 0)).pick([1, 2], load), 2);
   assert.equal(new Balancer('fastest', draws(0, 0)).pick([1, 2], load, 2), 1);
   assert.equal(new Balancer('fastest').pick([], load), null);
+});
+
+test('balancer: weights scale every rule (smooth weighted turns, weighted draws, open connections and cost per unit of weight)', () => {
+  const weight = (i: number): number => (i === 1 ? 3 : 1);
+  const load = (open: (i: number) => number, cost: (i: number) => number) => ({ openConnections: open, cost, weights: () => weight });
+  // Round-robin: over a round of 4, node 1 (weight 3) takes 3 turns and node 2 one, interleaved rather than in a run.
+  const rr = new Balancer('round-robin', () => 0);
+  const flat = load(
+    () => 0,
+    () => 0,
+  );
+  const turns = Array.from({ length: 8 }, () => rr.pick([1, 2], flat));
+  assert.deepEqual(turns, [1, 1, 2, 1, 1, 1, 2, 1]);
+  // Random: a draw lands on each node in proportion to its weight (draws are fractions of 2^30).
+  const at = (fraction: number) => new Balancer('random', (max) => Math.floor(fraction * max));
+  assert.equal(at(0.74).pick([1, 2], flat), 1, 'the first three quarters are node 1');
+  assert.equal(at(0.76).pick([1, 2], flat), 2, 'the last quarter is node 2');
+  // Least-busy: 6 open on weight 3 is 2 per unit, less than 3 open on weight 1.
+  const open = new Map([
+    [1, 6],
+    [2, 3],
+  ]);
+  assert.equal(
+    new Balancer('least-busy').pick(
+      [1, 2],
+      load(
+        (i) => open.get(i) ?? 0,
+        () => 0,
+      ),
+    ),
+    1,
+  );
+  open.set(1, 12);
+  assert.equal(
+    new Balancer('least-busy').pick(
+      [1, 2],
+      load(
+        (i) => open.get(i) ?? 0,
+        () => 0,
+      ),
+    ),
+    2,
+  );
+  // Fastest: a cost of 9 on weight 3 is 3 per unit, less than 4 on weight 1.
+  const costs = new Map([
+    [1, 9],
+    [2, 4],
+  ]);
+  assert.equal(
+    new Balancer('fastest', () => 0).pick(
+      [1, 2],
+      load(
+        () => 0,
+        (i) => costs.get(i) ?? 0,
+      ),
+    ),
+    1,
+  );
+  costs.set(1, 15);
+  assert.equal(
+    new Balancer('fastest', () => 0).pick(
+      [1, 2],
+      load(
+        () => 0,
+        (i) => costs.get(i) ?? 0,
+      ),
+    ),
+    2,
+  );
+});
+
+test("placeByZone: the zone's free nodes, then other zones' free nodes, then the zone's own; every node when the zone has none (table)", () => {
+  const zones = new Map<number, string | null>([
+    [1, 'a'],
+    [2, 'a'],
+    [3, 'b'],
+    [4, null],
+  ]);
+  const zoneOf = (i: number): string | null => zones.get(i) ?? null;
+  const rows: ReadonlyArray<[string, string | null, number[], number[], number[]]> = [
+    ['no zone: every node', null, [1, 2, 3, 4], [1, 2, 3], [1, 2, 3, 4]],
+    ["the zone's nodes while free", 'a', [1, 2, 3, 4], [], [1, 2]],
+    ['only the free one of the zone', 'a', [1, 2, 3, 4], [1], [2]],
+    ["the zone full: other zones' free nodes (unknown zone included)", 'a', [1, 2, 3, 4], [1, 2], [3, 4]],
+    ["everything full: the zone's own, to wait there", 'a', [1, 2, 3, 4], [1, 2, 3, 4], [1, 2]],
+    ['no eligible node in the zone: every node', 'a', [3, 4], [], [3, 4]],
+    ['a zone no host has: every node', 'c', [1, 2, 3], [], [1, 2, 3]],
+  ];
+  for (const [what, zone, nodes, full, expected] of rows)
+    assert.deepEqual(
+      placeByZone(nodes, zone, zoneOf, (i) => full.includes(i)),
+      expected,
+      what,
+    );
+  assert.deepEqual(zoneFirst([3, 1, 4, 2], 'a', zoneOf), [1, 2, 3, 4], 'a rotation tries the zone first');
+  assert.deepEqual(zoneFirst([3, 1], null, zoneOf), [3, 1]);
 });
 
 test('latency book: a slow answer counts at once, fast ones pull the average down with time, in-flight statements multiply it, silence decays it', () => {

@@ -38,7 +38,15 @@ export interface MemberConfigInput {
   readonly maxConnections: number;
   /** A bench's instruments: pg_stat_statements preloaded, and Patroni's REST API logging each request it answers. */
   readonly instruments: boolean;
-  readonly tags: { readonly nofailover?: boolean; readonly noloadbalance?: boolean };
+  /** Patroni's tags; `zone` is one of the user's own (pg-split reads it as the member's zone). */
+  readonly tags: MemberTags;
+}
+
+/** The tags a harness member can carry. */
+export interface MemberTags {
+  readonly nofailover?: boolean;
+  readonly noloadbalance?: boolean;
+  readonly zone?: string;
 }
 
 /** Where the harness's Patroni keeps its keys in etcd. */
@@ -102,7 +110,13 @@ export function memberConfig(input: MemberConfigInput): string {
       parameters: { unix_socket_directories: input.socketDir, cluster_name: input.name },
       basebackup: [{ checkpoint: 'fast' }],
     },
-    tags: { nofailover: input.tags.nofailover ?? false, noloadbalance: input.tags.noloadbalance ?? false, clonefrom: false, nosync: false },
+    tags: {
+      nofailover: input.tags.nofailover ?? false,
+      noloadbalance: input.tags.noloadbalance ?? false,
+      clonefrom: false,
+      nosync: false,
+      ...(input.tags.zone === undefined ? {} : { zone: input.tags.zone }),
+    },
   };
   return `${JSON.stringify(config, null, 2)}\n`;
 }

@@ -7,7 +7,7 @@ import { ClusterTeardown } from './cluster-teardown.js';
 import type { Daemon } from './daemon.js';
 import type { Etcd } from './etcd.js';
 import { PatroniMember } from './member.js';
-import { DCS_NAMESPACE, leaderKey, type DcsApi, type PatroniTiming } from './member-config.js';
+import { DCS_NAMESPACE, leaderKey, type DcsApi, type MemberTags, type PatroniTiming } from './member-config.js';
 import { clusterView, patchConfig, postAction, type PatroniClusterView } from './rest.js';
 import { leaseRenewed } from './lease-renewed.js';
 import { healCluster } from './heal.js';
@@ -85,7 +85,7 @@ export class PatroniCluster {
   }
 
   /** Creates a member (not started): the next loopback address, its own directories, `tags` as given. */
-  async createMember(tags: { nofailover?: boolean; noloadbalance?: boolean } = {}): Promise<PatroniMember> {
+  async createMember(tags: MemberTags = {}): Promise<PatroniMember> {
     const index = this.#nextIndex++;
     const [host] = nodeAddresses(this.#shared.firstAddress, index + 1).slice(index);
     if (host === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', 'no address left for a member');
@@ -97,7 +97,7 @@ export class PatroniCluster {
   }
 
   /** Adds a member and starts it: Patroni clones it from the leader and it joins as a replica. */
-  async addMember(tags: { nofailover?: boolean; noloadbalance?: boolean } = {}): Promise<PatroniMember> {
+  async addMember(tags: MemberTags = {}): Promise<PatroniMember> {
     const member = await this.createMember(tags);
     await member.start();
     return member;

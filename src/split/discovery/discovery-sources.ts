@@ -1,5 +1,6 @@
 import { Resolver } from 'node:dns/promises';
 import { firstPatroniView, restBase } from '../../probe/patroni-members.js';
+import type { DcsMember } from '../../etcd/patroni-keys.js';
 import type { PatroniDcs } from '../../etcd/patroni-dcs.js';
 import { listedMembers, type AskMembers, type ResolvedDiscovery } from './discovery.js';
 import type { DiscoveredMember, Members } from '../watch/members.js';
@@ -28,21 +29,23 @@ async function srvMembers(resolver: Resolver, name: string): Promise<DiscoveredM
   }
 }
 
+/** A member as Patroni lists it (REST or etcd): its address and what its tags say. */
+function discoveredOf(m: DcsMember): DiscoveredMember {
+  const member = { host: m.host, port: m.port, noLoadBalance: m.noLoadBalance, noFailover: m.noFailover };
+  return m.zone === null ? member : { ...member, zone: m.zone };
+}
+
 /** Asks each active member's REST API in turn until one lists the cluster. */
 async function patroniMembers(members: Members, restPort: number, timeoutMillis: number): Promise<DiscoveredMember[] | null> {
   const bases = members.active().map((i) => restBase(members.hostOf(i).host, restPort));
   const view = await firstPatroniView(bases, timeoutMillis);
-  return view === null
-    ? null
-    : view.members.map((m) => ({ host: m.host, port: m.port, noLoadBalance: m.noLoadBalance, noFailover: m.noFailover }));
+  return view === null ? null : view.members.map(discoveredOf);
 }
 
 /** Patroni's members as its keys in etcd list them now (kept current by the watch); null before they were read. */
 function dcsMembers(dcs: PatroniDcs): DiscoveredMember[] | null {
   const { found, members } = dcs.state;
-  return found
-    ? [...members.values()].map((m) => ({ host: m.host, port: m.port, noLoadBalance: m.noLoadBalance, noFailover: m.noFailover }))
-    : null;
+  return found ? [...members.values()].map(discoveredOf) : null;
 }
 
 /** How to ask the configured source for the members (`dcs`: Patroni's keys in etcd, when the source reads them). */

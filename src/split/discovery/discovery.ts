@@ -5,7 +5,9 @@ import type { PatroniDcsOptions } from '../../etcd/etcd-options.js';
 import type { DiscoveredMember, MemberOrigin } from '../watch/members.js';
 
 /** What a function source returns: `'host:port'` (or `'host'`, port 5432) or `{ host, port }` per member. */
-export type MemberList = ReadonlyArray<string | { readonly host: string; readonly port?: number }>;
+export type MemberList = ReadonlyArray<
+  string | { readonly host: string; readonly port?: number; readonly zone?: string; readonly weight?: number }
+>;
 
 /**
  * Where pg-split finds the cluster's members (option `discovery`); the
@@ -114,13 +116,21 @@ function listedMember(item: unknown): DiscoveredMember {
     const host = match?.[1]?.replace(/^\[|\]$/g, '');
     if (host !== undefined && host !== '') return { host, port: Number(match?.[2] ?? 5432) };
   } else if (typeof item === 'object' && item !== null && typeof (item as { host?: unknown }).host === 'string') {
-    const { host, port } = item as { host: string; port?: unknown };
-    if (host !== '' && (port === undefined || (Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535)))
-      return { host, port: (port as number | undefined) ?? 5432 };
+    const { host, port, zone, weight } = item as { host: string; port?: unknown; zone?: unknown; weight?: unknown };
+    const portOk = port === undefined || (Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535);
+    const zoneOk = zone === undefined || (typeof zone === 'string' && zone !== '');
+    const weightOk = weight === undefined || (typeof weight === 'number' && Number.isFinite(weight) && weight > 0);
+    if (host !== '' && portOk && zoneOk && weightOk)
+      return {
+        host,
+        port: (port as number | undefined) ?? 5432,
+        ...(zone === undefined ? {} : { zone: zone }),
+        ...(weight === undefined ? {} : { weight: weight }),
+      };
   }
   throw new PgSplitError(
     'PGSPLIT_DISCOVERY_INVALID',
-    `pg-split: discovery.members() returned ${describeValue(item)} as a member; expected 'host:port' or { host, port }`,
+    `pg-split: discovery.members() returned ${describeValue(item)} as a member; expected 'host:port' or { host, port, zone?, weight? } (a positive weight)`,
   );
 }
 

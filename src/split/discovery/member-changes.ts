@@ -32,6 +32,7 @@ export function applyMembership(
   for (const member of found) {
     const index = active.get(memberKey(member.host, member.port));
     if (index === undefined) continue;
+    // A node tagged noloadbalance (or no longer) leaves (or joins) the readers at the next decision; a new zone or weight counts at the next pick.
     retagged ||= members.noLoadBalance(index) !== (member.noLoadBalance === true);
     members.tag(index, member);
   }

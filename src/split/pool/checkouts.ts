@@ -32,6 +32,15 @@ export function noNodeError(role: PoolRole, millis: number, describe: () => stri
   return new PgSplitError(code, `pg-split: timeout exceeded waiting for ${what} (${millis} ms)\n${describe()}`);
 }
 
+/** A read the primary, reading for want of a standby, cannot take: `fallbackReads.max` reads run there already. */
+function fallbackFullError(max: number, waitedMillis: number | null): PgSplitError {
+  const waited = waitedMillis === null ? '' : ` after waiting ${waitedMillis} ms`;
+  return new PgSplitError(
+    'PGSPLIT_FALLBACK_FULL',
+    `pg-split: the primary, serving reads while no standby is eligible, has ${max} reads in flight (fallbackReads.max)${waited}`,
+  );
+}
+
 function noNodeFor(settings: RoutedPoolSettings, role: PoolRole): PgSplitError {
   return noNodeError(role, settings.failoverTimeoutMillis, settings.describe);
 }
@@ -158,7 +167,7 @@ export class Checkouts {
   async #acquire(pick: PoolRole, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
     const deadline = Date.now() + this.#settings.failoverTimeoutMillis;
     const eligible = (host: number): boolean => this.#router.eligible(pick, host) || (witnessed && this.#router.witnessed() === host);
-    const pickNow = (): number | null => this.#router.pick(pick, avoid) ?? (witnessed ? this.#router.witnessed() : null);
+    const pickNow = (): number | null => this.#router.pick(pick, avoid, this.#nodes.full) ?? (witnessed ? this.#router.witnessed() : null);
     /** The node the last attempt failed on (or found no longer eligible), the watch's status count then, and the error. */
     let failed: { host: number; seen: number; error: unknown } | null = null;
     for (;;) {
@@ -178,6 +187,10 @@ export class Checkouts {
       }
       if (!this.#router.eligible(pick, host) && !this.#pooledOnly(host)) {
         await this.#whileLeaderBusy(host, pick, deadline);
+        continue;
+      }
+      if (pick === 'reader' && this.fallbackFull(host)) {
+        await this.#whileFallbackFull(host, pickNow);
         continue;
       }
       const seen = this.#router.checksSeen();
@@ -207,6 +220,38 @@ export class Checkouts {
     try {
       const stop = (): boolean => this.#ending() || this.#pooledOnly(host) || this.#router.witnessed() !== host;
       await this.#counted(this.#router.waitFor(pick, deadline, () => noNodeFor(this.#settings, pick), stop));
+    } finally {
+      stopWaiting();
+    }
+  }
+
+  /**
+   * Whether the node is the primary reading for want of a standby with
+   * `fallbackReads.max` reads of this pool in flight there: its clients
+   * checked out or connecting, and checkouts in its queue (pg-pool hands an
+   * idle client over on its next tick: counted from the call).
+   */
+  fallbackFull(host: number): boolean {
+    const bound = this.#settings.fallbackReads;
+    if (bound === null || !this.#router.isFallbackReader(host)) return false;
+    const pool = this.#nodes.existing(host);
+    return pool !== undefined && pool.totalCount - pool.idleCount + pool.waitingCount >= bound.max;
+  }
+
+  /**
+   * The primary reads for want of a standby and its bound is reached: fails
+   * at once (`whenFull: 'error'`), or waits until a read there ends, a
+   * standby serves, or the pool ends, up to the pool's
+   * connectionTimeoutMillis (else failoverTimeoutMillis).
+   */
+  async #whileFallbackFull(host: number, pickNow: () => number | null): Promise<void> {
+    const bound = this.#settings.fallbackReads as NonNullable<RoutedPoolSettings['fallbackReads']>;
+    if (bound.whenFull === 'error') throw fallbackFullError(bound.max, null);
+    const millis = this.#settings.pool.connectionTimeoutMillis || this.#settings.failoverTimeoutMillis;
+    const stopWaiting = this.#onRelease(host);
+    try {
+      const free = (): boolean => this.#ending() || pickNow() !== host || !this.fallbackFull(host);
+      await this.#counted(this.#router.waitUntil(free, Date.now() + millis, () => fallbackFullError(bound.max, millis)));
     } finally {
       stopWaiting();
     }

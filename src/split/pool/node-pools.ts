@@ -95,6 +95,12 @@ export class NodePools {
     return [...this.#pools].map(([hostIndex, p]) => ({ hostIndex, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount }));
   }
 
+  /** Whether a checkout on the node's pool would wait: it has opened every connection it may, and none is idle for it. */
+  readonly full = (hostIndex: number): boolean => {
+    const pool = this.#pools.get(hostIndex);
+    return pool !== undefined && pool.totalCount >= (pool.options.max ?? 10) && pool.idleCount <= pool.waitingCount;
+  };
+
   /** Whether a checkout waits for a client in a full node pool. */
   waiting(): boolean {
     for (const p of this.#pools.values()) if (p.waitingCount > 0) return true;

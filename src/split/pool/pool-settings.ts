@@ -90,6 +90,12 @@ export function poolSettingsIn(config: Readonly<Record<string, unknown>>): PoolS
 }
 
 /** What a routed pool (the reader or the writer) is made with: its role, the router, its pg.Pool settings, and the cluster's shared parts. */
+/** The `fallbackReads` option, resolved: how many reads the primary takes at once for want of a standby, and what a read beyond does. */
+export interface FallbackReads {
+  readonly max: number;
+  readonly whenFull: 'wait' | 'error';
+}
+
 export interface RoutedPoolSettings {
   readonly role: PoolRole;
   readonly router: PoolRouter;
@@ -104,6 +110,8 @@ export interface RoutedPoolSettings {
   /** 'session': every read sees every write acknowledged through this writer before it started. */
   readonly consistency: 'eventual' | 'session';
   readonly freshness: FreshnessOptions;
+  /** The bound on reads the primary takes for want of a standby (option `fallbackReads`); null: none. */
+  readonly fallbackReads: FallbackReads | null;
   readonly stats: FreshnessStats;
   /** Checkout waits and retries, when the application has OpenTelemetry's API; else null (nothing measured). */
   readonly metrics: PoolMetrics | null;

@@ -10,7 +10,8 @@ import type { Members } from '../watch/members.js';
 import { ReplayKnowledge } from './replay-knowledge.js';
 import type { FailoverSignal } from './sqlstate.js';
 import type { WriteWitness } from '../patroni/write-witness.js';
-import type { PoolRole } from '../../roles/role-decision.js';
+import type { PoolRole, ReaderPolicy } from '../../roles/role-decision.js';
+import { placeByZone, zoneFirst } from './zone-placement.js';
 
 /**
  * When a waiting checkout fails before its deadline: as soon as every host
@@ -48,6 +49,11 @@ export class Router {
   /** What the balancer reads of each node (open connections, observed latency); made once, not per read. */
   readonly #load: NodeLoad;
   readonly #watchdog: WriterWatchdog;
+  /** The application's zone (option `zone`): reads stay there while they can (placeByZone). */
+  readonly #zone: string | null;
+  readonly #zoneOf: (hostIndex: number) => string | null;
+  /** Whether the primary reads only for want of a standby (`prefer-standby`). */
+  readonly #primaryFallsBack: boolean;
 
   constructor(
     members: Members,
@@ -55,9 +61,13 @@ export class Router {
     balancer: Balancer,
     registry: ConnectionRegistry,
     witness: WriteWitness,
+    reads: { readonly zone: string | null; readonly policy: ReaderPolicy },
     latency: LatencyBook = new LatencyBook(),
   ) {
     this.#members = members;
+    this.#zone = reads.zone;
+    this.#primaryFallsBack = reads.policy === 'prefer-standby';
+    this.#zoneOf = (hostIndex) => members.zone(hostIndex);
     this.#witness = witness;
     this.#watch = watch;
     this.#balancer = balancer;
@@ -66,6 +76,7 @@ export class Router {
     this.#load = {
       openConnections: (hostIndex) => registry.openConnections(hostIndex),
       cost: (hostIndex) => latency.cost(hostIndex),
+      weights: () => members.weights(),
     };
     this.#watchdog = new WriterWatchdog(
       () => {
@@ -117,14 +128,21 @@ export class Router {
     return role === 'writer' ? d.writer === hostIndex : d.readers.includes(hostIndex);
   }
 
-  /** The node for the next checkout, or null when the role has none; `avoid` is skipped when another node is eligible. */
-  pick(role: PoolRole, avoid: number | null = null): number | null {
+  /**
+   * The node for the next checkout, or null when the role has none; `avoid`
+   * is skipped when another node is eligible; reads stay in the
+   * application's zone while a node there is not `full` (placeByZone).
+   */
+  pick(role: PoolRole, avoid: number | null = null, full: (hostIndex: number) => boolean = never): number | null {
     if (role === 'writer') {
       // The hot path of every write: no array built.
       const writer = this.#watch.decision.writer;
       return writer !== null && this.#watch.usable(writer) ? writer : null;
     }
-    return this.#balancer.pick(this.#usable(role), this.#load, avoid);
+    const usable = this.#usable(role);
+    if (this.#zone === null) return this.#balancer.pick(usable, this.#load, avoid);
+    const allowed = usable.length > 1 && avoid !== null ? usable.filter((i) => i !== avoid) : usable;
+    return this.#balancer.pick(placeByZone(allowed, this.#zone, this.#zoneOf, full), this.#load);
   }
 
   /**
@@ -159,11 +177,21 @@ export class Router {
 
   /** The eligible nodes for a role, starting with the one whose turn it is (advances the turn). */
   inTurn(role: PoolRole): number[] {
-    return this.#balancer.inTurn(this.#usable(role));
+    return zoneFirst(this.#balancer.inTurn(this.#usable(role)), this.#zone, this.#zoneOf);
   }
 
   isWriter(hostIndex: number): boolean {
     return this.#watch.decision.writer === hostIndex;
+  }
+
+  /** Whether the node is the primary serving reads for want of a standby (`prefer-standby`, none left). */
+  isFallbackReader(hostIndex: number): boolean {
+    return this.#primaryFallsBack && this.#watch.decision.writer === hostIndex;
+  }
+
+  /** Resolves once `condition` holds (tested again at each change of the watch and each nudge()); rejects at the deadline or when ended. */
+  waitUntil(condition: () => boolean, deadline: number, onTimeout: () => Error): Promise<void> {
+    return this.#watch.waitFor(condition, deadline, onTimeout);
   }
 
   /** A standby's furthest known replay position: its last status check, or a read's replay check since. */
@@ -180,6 +208,7 @@ export class Router {
   forget(hostIndex: number): void {
     this.#replay.forget(hostIndex);
     this.#latency.forget(hostIndex);
+    this.#balancer.forget(hostIndex);
   }
 
   /** A replay check on the node newer than this call, shared with other reads (null: no answer). */
@@ -245,6 +274,8 @@ export type PoolRouter = Pick<
   | 'confirmWitnessed'
   | 'inTurn'
   | 'isWriter'
+  | 'isFallbackReader'
+  | 'waitUntil'
   | 'knownReplay'
   | 'replayCheckInFlight'
   | 'checkReplay'

@@ -14,6 +14,16 @@ export interface DiscoveredMember {
   readonly noLoadBalance?: boolean;
   /** Patroni's `nofailover` tag: shown in `topology()`. */
   readonly noFailover?: boolean;
+  /** Its zone (Patroni's `zone` tag, or a discovery function's), for reads that stay in the application's zone. */
+  readonly zone?: string;
+  /** Its weight for reads (a discovery function's). */
+  readonly weight?: number;
+}
+
+/** What the `hosts` option says of a host (null: nothing); keyed by `host:port` or `host`. */
+export interface HostTraits {
+  readonly zone: string | null;
+  readonly weight: number | null;
 }
 
 /** What discovery changes: members to add (or re-add), and the indexes of members to drain. */
@@ -73,12 +83,18 @@ export function planMembership(active: ReadonlyMap<string, number>, discovered: 
 export class Members {
   #target: ConnectionTarget;
   readonly #origins: MemberOrigin[];
-  readonly #tags = new Map<number, { noLoadBalance: boolean; noFailover: boolean }>();
+  readonly #tags = new Map<number, { noLoadBalance: boolean; noFailover: boolean; zone: string | null; weight: number | null }>();
   readonly #active: Set<number>;
   readonly #byKey = new Map<string, number>();
+  /** The `hosts` option. */
+  readonly #given: ReadonlyMap<string, HostTraits>;
+  /** Whether any host ever had a weight (given, or discovered): else the balancer weighs nothing. */
+  #weighted: boolean;
 
-  constructor(target: ConnectionTarget) {
+  constructor(target: ConnectionTarget, given: ReadonlyMap<string, HostTraits> = new Map()) {
     this.#target = target;
+    this.#given = given;
+    this.#weighted = [...given.values()].some((t) => t.weight !== null);
     this.#origins = target.hosts.map(() => 'connection string');
     this.#active = new Set(target.hosts.map((_, i) => i));
     target.hosts.forEach((h, i) => this.#byKey.set(entryKey(h), i));
@@ -120,6 +136,23 @@ export class Members {
     return this.#tags.get(hostIndex)?.noFailover === true;
   }
 
+  /** What the `hosts` option says of the member: under `host:port`, else under `host`. */
+  #givenFor(hostIndex: number): HostTraits | undefined {
+    if (this.#given.size === 0) return undefined;
+    const { host, port } = this.hostOf(hostIndex);
+    return this.#given.get(memberKey(host, port)) ?? this.#given.get(host);
+  }
+
+  /** The member's zone: the `hosts` option's, else its source's; null when none says. */
+  zone(hostIndex: number): string | null {
+    return this.#givenFor(hostIndex)?.zone ?? this.#tags.get(hostIndex)?.zone ?? null;
+  }
+
+  /** Each member's weight for reads (the option's, else its source's, else 1), or null while no member has one. */
+  weights(): ((hostIndex: number) => number) | null {
+    return this.#weighted ? (i) => this.#givenFor(i)?.weight ?? this.#tags.get(i)?.weight ?? 1 : null;
+  }
+
   /** Makes a member active (new, or back); returns its index. */
   add(member: DiscoveredMember, origin: MemberOrigin): number {
     const key = memberKey(member.host, member.port);
@@ -135,9 +168,15 @@ export class Members {
     return index;
   }
 
-  /** Patroni's tags of an active member, as the source last reported them. */
+  /** What the source last reported of an active member: Patroni's tags, its zone and weight. */
   tag(hostIndex: number, member: DiscoveredMember): void {
-    this.#tags.set(hostIndex, { noLoadBalance: member.noLoadBalance === true, noFailover: member.noFailover === true });
+    this.#tags.set(hostIndex, {
+      noLoadBalance: member.noLoadBalance === true,
+      noFailover: member.noFailover === true,
+      zone: member.zone ?? null,
+      weight: member.weight ?? null,
+    });
+    this.#weighted ||= member.weight !== undefined;
   }
 
   remove(hostIndex: number): void {
