@@ -25,7 +25,7 @@ import { membersNoHostNames } from './patroni/dcs-authority.js';
 import { WriteWitness } from './patroni/write-witness.js';
 import { Balancer } from './pool/balancer.js';
 import type { ClientConfig } from 'pg';
-import { noNodeError } from './pool/checkouts.js';
+import { noNodeError } from './pool/pool-errors.js';
 import { ConnectionRegistry, type Fenceable } from './pool/connection-registry.js';
 import { fenceAfterEpisode, fencePlan } from './pool/fence-plan.js';
 import type { PoolSettings } from './pool/pool-settings.js';

@@ -88,3 +88,48 @@ test('src/split/: no room imports from src/split/ itself, the folder above it', 
     .map(([from, to]) => `${relative(SRC, from)} -> ${relative(SRC, to)}`);
   assert.deepEqual(up, []);
 });
+
+/** The strongly connected components of more than one module (Tarjan's algorithm): each is an import cycle. */
+function cycles(edges: ReadonlyArray<[string, string]>): string[][] {
+  const next = new Map<string, string[]>();
+  for (const [from, to] of edges) next.set(from, [...(next.get(from) ?? []), to]);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const found: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v) ?? 0);
+    stack.push(v);
+    for (const w of next.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) ?? 0, low.get(w) ?? 0));
+      } else if (stack.includes(w)) low.set(v, Math.min(low.get(v) ?? 0, index.get(w) ?? 0));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    for (let w = stack.pop(); w !== undefined; w = w === v ? undefined : stack.pop()) component.push(w);
+    if (component.length > 1) found.push(component.map((p) => relative(SRC, p)).sort());
+  };
+  for (const v of next.keys()) if (!index.has(v)) visit(v);
+  return found;
+}
+
+test('src/: no import cycle, type-only imports included (a module and what it uses are read one way)', () => {
+  assert.deepEqual(cycles(imports()), []);
+});
+
+test('the cycle check finds a cycle (a -> b -> c -> a) and leaves a chain alone', () => {
+  const at = (name: string): string => join(SRC, name);
+  assert.deepEqual(
+    cycles([
+      [at('a.ts'), at('b.ts')],
+      [at('b.ts'), at('c.ts')],
+      [at('c.ts'), at('a.ts')],
+      [at('c.ts'), at('d.ts')],
+    ]),
+    [['a.ts', 'b.ts', 'c.ts']],
+  );
+  assert.deepEqual(cycles([[at('a.ts'), at('b.ts')]]), []);
+});

@@ -1,10 +1,19 @@
 import type { PatroniMember } from './member.js';
-import type { PatroniCluster } from './patroni-cluster.js';
+import type { PatroniClusterView } from './rest.js';
 import { unfitMembers } from './server-state.js';
 import { membersToRebuild } from './settle.js';
 
+/** What healing uses of a Patroni cluster (PatroniCluster's own methods). */
+export interface Healable {
+  readonly members: readonly PatroniMember[];
+  member(name: string): PatroniMember;
+  view(): Promise<PatroniClusterView>;
+  waitUntilSettled(options: { timeoutMillis: number }): Promise<PatroniMember>;
+  reinitialize(member: PatroniMember): Promise<void>;
+}
+
 /** PatroniCluster.heal(): what a test (or an operator) does between two faults. */
-export async function healCluster(cluster: PatroniCluster, timeoutMillis: number, log: (line: string) => void): Promise<PatroniMember> {
+export async function healCluster(cluster: Healable, timeoutMillis: number, log: (line: string) => void): Promise<PatroniMember> {
   for (const member of cluster.members) {
     member.thaw();
     if (!member.isRunning()) await member.start();

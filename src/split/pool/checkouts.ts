@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { PgSplitError } from '../../errors.js';
 import { untraced } from '../../otel/otel-api.js';
 import type { PoolRole } from '../../roles/role-decision.js';
 import { freshRead, type FreshReadSteps } from './freshness.js';
@@ -7,6 +6,7 @@ import type { NodeClient } from './node-client.js';
 import type { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import type { ReadRequirement } from './read-scope.js';
+import { fallbackFullError, noNodeError, poolEndedError } from './pool-errors.js';
 import type { PoolRouter } from './router.js';
 import { failoverSignal, NodeDroppedError, tooManyConnections } from './sqlstate.js';
 import { nodeRoleFor } from './statement.js';
@@ -19,29 +19,7 @@ const REPLAY_QUERY = 'SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn';
 /** How far a standby has received and flushed WAL (a write witness's question); null on a primary. */
 const RECEIVED_QUERY = 'SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_receive_lsn()::text END AS lsn';
 
-/** A statement or checkout on a pool after its end() was called: pg-pool's words. */
-export function poolEndedError(): PgSplitError {
-  return new PgSplitError('PGSPLIT_ENDED', 'Cannot use a pool after calling end on the pool');
-}
-
-/** No node of the role came within `millis`: a checkout's (and a pg-split/pg Client's) timeout, with why each node was not eligible. */
-export function noNodeError(role: PoolRole, millis: number, describe: () => string): PgSplitError {
-  const what = role === 'writer' ? 'a read-write primary' : 'an eligible node for reads';
-  const code = role === 'writer' ? 'PGSPLIT_FAILOVER_TIMEOUT' : 'PGSPLIT_NO_READER';
-  // "timeout exceeded", as pg-pool words a checkout that waited too long.
-  return new PgSplitError(code, `pg-split: timeout exceeded waiting for ${what} (${millis} ms)\n${describe()}`);
-}
-
-/** A read the primary, reading for want of a standby, cannot take: `fallbackReads.max` reads run there already. */
-function fallbackFullError(max: number, waitedMillis: number | null): PgSplitError {
-  const waited = waitedMillis === null ? '' : ` after waiting ${waitedMillis} ms`;
-  return new PgSplitError(
-    'PGSPLIT_FALLBACK_FULL',
-    `pg-split: the primary, serving reads while no standby is eligible, has ${max} reads in flight (fallbackReads.max)${waited}`,
-  );
-}
-
-function noNodeFor(settings: RoutedPoolSettings, role: PoolRole): PgSplitError {
+function noNodeFor(settings: RoutedPoolSettings, role: PoolRole): Error {
   return noNodeError(role, settings.failoverTimeoutMillis, settings.describe);
 }
 

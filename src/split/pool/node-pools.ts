@@ -1,17 +1,14 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { failQueuedCheckouts, type PoolCounter } from '../../connect/pg-wire.js';
-import { poolEndedError } from './checkouts.js';
+import { poolEndedError } from './pool-errors.js';
 import { NodeClient, type NodeClientConfig } from './node-client.js';
-import type { PoolSettings } from './pool-settings.js';
+import type { NodePoolFactory, PoolSettings } from './pool-settings.js';
 import { NodeDroppedError } from './sqlstate.js';
 import type { PoolRouter } from './router.js';
 
 /** pg.Pool events re-emitted from the per-node pools, with pg-pool's arguments, once someone listens to them. */
 const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acquire', 'release', 'remove']);
-
-/** Makes one node's pg.Pool from its config: the seam around pg-pool and pg (unit tests give pools of clients that need no server). */
-export type NodePoolFactory = (config: NodeClientConfig & pg.PoolConfig) => pg.Pool;
 
 /** A pg.Pool of NodeClients: what every node pool is outside unit tests. */
 const nodePool: NodePoolFactory = (config) => new pg.Pool({ ...config, Client: NodeClient as unknown as new () => pg.ClientBase });

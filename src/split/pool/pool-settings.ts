@@ -3,12 +3,12 @@
  * pg.Client's, each checked by type; connection settings are refused, they
  * come from the connection string.
  */
-import type { PoolConfig } from 'pg';
+import type { Pool, PoolConfig } from 'pg';
 import type { PoolRole } from '../../roles/role-decision.js';
 import type { FreshnessStats } from '../../telemetry/freshness-stats.js';
 import type { PoolMetrics } from '../../telemetry/cluster-metrics.js';
 import type { FreshnessOptions } from './freshness.js';
-import type { NodePoolFactory } from './node-pools.js';
+import type { NodeClientConfig } from './node-client.js';
 import type { ReadScope } from './read-scope.js';
 import type { PoolRouter } from './router.js';
 import type { WriteTracker } from './write-tracker.js';
@@ -95,6 +95,9 @@ export interface FallbackReads {
   readonly max: number;
   readonly whenFull: 'wait' | 'error';
 }
+
+/** Makes one node's pg.Pool from its config: the seam around pg-pool and pg (unit tests give pools of clients that need no server). */
+export type NodePoolFactory = (config: NodeClientConfig & PoolConfig) => Pool;
 
 export interface RoutedPoolSettings {
   readonly role: PoolRole;

@@ -3,7 +3,8 @@ import { overridePoolCounters, type PoolCounter } from '../../connect/pg-wire.js
 import { untraced } from '../../otel/otel-api.js';
 import type { PoolRole } from '../../roles/role-decision.js';
 import type { PoolUsage } from '../../telemetry/observations.js';
-import { Checkouts, poolEndedError, type PooledNodeClient } from './checkouts.js';
+import { Checkouts, type PooledNodeClient } from './checkouts.js';
+import { poolEndedError } from './pool-errors.js';
 import { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import { NO_REQUIREMENT, requirementOfQuery, type ReadRequirement } from './read-scope.js';

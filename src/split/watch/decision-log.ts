@@ -6,9 +6,10 @@
  * wake. Hosts by name and port; never a password (none is at hand here).
  * Nothing is listened to unless the channel is on.
  */
+import type { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import type { RoleDecision } from '../../roles/role-decision.js';
-import type { ClusterWatch } from './cluster-watch.js';
+import type { ClusterWatchEvents } from './watch-events.js';
 
 const debug = debuglog('pg-split');
 
@@ -34,7 +35,7 @@ function describeDecision(d: RoleDecision, hostOf: HostOf): string {
 }
 
 /** Logs the watch's decisions as they come (only when the channel is on). */
-export function logWatchDecisions(watch: ClusterWatch, hostOf: HostOf): void {
+export function logWatchDecisions(watch: EventEmitter<ClusterWatchEvents>, hostOf: HostOf): void {
   if (!debug.enabled) return;
   watch.on('change', ({ current }) => debug('decision: %s', describeDecision(current, hostOf)));
   watch.on('failover', ({ from, to }) => debug('failover: writes move from %s to %s', named(hostOf, from), named(hostOf, to)));
