@@ -11,7 +11,8 @@ import { measureFailovers, type FailoverRun } from './failover.js';
 import { failoverTimeline } from './failover-timeline.js';
 import { measureFirstQuery } from './first-query.js';
 import { fleetSection, matrixChart, matrixTables, measureFleetMatrix } from './fleet-matrix.js';
-import { BALANCE_TEXT, balanceTable, measureBalance } from './balance.js';
+import { BALANCE_TEXT, balanceTable, CONDITION_NAMES, measureBalance } from './balance.js';
+import { balanceChart } from './balance-chart.js';
 import { harnessTable, measureHarness } from './harness-teardown.js';
 import { measureScaling } from './hosts-scaling.js';
 import { measurePatroniVsHaproxy, type FaultResult, type HopResult } from './patroni-haproxy.js';
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
   const timeline = await failoverTimeline('docs/failover-timeline.svg');
   const harness = await measureHarness();
   const balance = await measureBalance();
+  writeFileSync('docs/balance.svg', balanceChart(balance, CONDITION_NAMES));
   const faultRounds = Number(process.env['PGSPLIT_BENCH_FAULT_ROUNDS'] ?? 10);
   const patroni = await measurePatroniVsHaproxy(faultRounds);
   console.log('patroni vs haproxy done');
@@ -234,6 +236,8 @@ Concurrent reads that must see a write (\`consistency: 'session'\`, all standbys
 ## Reads with one slow standby, by balance
 
 ${BALANCE_TEXT}
+
+![Read p99 by balance, with the third standby healthy, far, or starved of CPU](balance.svg)
 
 ${balanceTable(balance)}
 

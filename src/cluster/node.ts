@@ -2,6 +2,7 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { clusterError } from './cluster-error.js';
+import { CpuLimit } from './cpu-limit.js';
 import { LIMITS } from './limits.js';
 import { queryNode } from './node-query.js';
 import { removeStaleServerState } from './pid-file.js';
@@ -38,6 +39,8 @@ export class ClusterNode {
   readonly logPath: string;
   readonly #ctx: NodeContext;
   readonly #postmaster: Postmaster;
+  /** The CPU limit in force (limitCpu), released by dispose() if the caller did not. */
+  #cpuLimit: CpuLimit | null = null;
 
   constructor(name: string, host: string, ctx: NodeContext) {
     const nodeDir = join(ctx.rootDir, name);
@@ -139,6 +142,27 @@ export class ClusterNode {
     this.#ctx.log(`${this.name}: frozen (SIGSTOP)`);
   }
 
+  /**
+   * Starves the server of CPU: it and every process it forks run throttled
+   * to `percent` of one CPU (a cgroup, CpuLimit) until `release()` of what
+   * it returns. Throws where cgroup v1's cpu controller is not writable.
+   */
+  limitCpu(percent: number): { release(): void } {
+    const pid = this.#postmaster.pid;
+    if (pid === undefined) throw clusterError(this.name, 'cannot limit the CPU of a server that is not running', this.logPath);
+    this.#cpuLimit?.release();
+    const limit = new CpuLimit(this.name, pid, percent);
+    this.#cpuLimit = limit;
+    this.#ctx.log(`${this.name}: limited to ${percent} % of a CPU`);
+    return {
+      release: () => {
+        if (this.#cpuLimit !== limit) return;
+        this.#cpuLimit = null;
+        limit.release();
+      },
+    };
+  }
+
   /** SIGCONTs what freeze() stopped. */
   async thaw(): Promise<void> {
     if (!this.frozen) return;
@@ -228,6 +252,12 @@ export class ClusterNode {
   /** For cluster.destroy(): an immediate stop (SIGKILL if that overruns), then whatever a crash left behind. */
   async dispose(): Promise<void> {
     await this.#postmaster.stop('immediate', LIMITS.kill).catch(() => undefined);
+    try {
+      this.#cpuLimit?.release();
+    } catch {
+      // Its group is left behind, empty: nothing runs in it.
+    }
+    this.#cpuLimit = null;
     removeStaleServerState(this.dataDir);
   }
 

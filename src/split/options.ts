@@ -41,8 +41,8 @@ export interface SplitOptions extends ResolveContext {
   /**
    * The application's zone (as the hosts' zones are named, e.g.
    * `'eu-west-1a'`): reads stay on the zone's nodes while one is eligible
-   * and has a free connection, and spill to other zones only when every one
-   * there is full (docs/routing.md#zones-and-weights). @default no zone
+   * and not overloaded, and spill to other zones only when every one there
+   * is (docs/routing.md#zones-and-weights). @default no zone
    */
   readonly zone?: string;
   /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -241,6 +241,39 @@ describe('cluster harness: primary + 2 standbys', () => {
     assert.equal(standby2.isRunning(), false);
     await standby2.start();
     await cluster.waitForReplication();
+  });
+
+  test('limitCpu() runs the server and the sessions it forks in a throttled cgroup; release() moves them back', async (t) => {
+    const standby2 = cluster.standbys[1];
+    assert.ok(standby2);
+    const groupOf = (pid: number): string =>
+      readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.split(':')[1]?.split(',').includes('cpu'))
+        ?.split(':')[2] ?? '?';
+    let limit: { release(): void };
+    try {
+      limit = standby2.limitCpu(10);
+    } catch (err) {
+      t.skip(`no writable cgroup v1 cpu controller here: ${(err as Error).message}`);
+      return;
+    }
+    const client = new pg.Client({ host: standby2.host, port: standby2.port, user: 'postgres', database: 'postgres' });
+    await client.connect();
+    try {
+      // A session opened after the limit: its backend, forked by the postmaster, is in the group too.
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
+      const group = groupOf(pid);
+      assert.match(group, new RegExp(`/pg-split-${standby2.name}-${standby2.pid}$`));
+      assert.equal(readFileSync(`/sys/fs/cgroup/cpu${group}/cpu.cfs_quota_us`, 'utf8').trim(), '10000', '10 % of a 100 ms period');
+      assert.equal(groupOf(standby2.pid ?? 0), group);
+      limit.release();
+      assert.notEqual(groupOf(pid), group, 'the session is back where it was');
+      assert.equal(existsSync(`/sys/fs/cgroup/cpu${group}`), false, 'the group is removed');
+      assert.equal((await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one, 1);
+    } finally {
+      await client.end();
+    }
   });
 
   test('a black hole accepts TCP and never sends a byte', async () => {

@@ -385,7 +385,7 @@ test("placeByZone: the zone's free nodes, then other zones' free nodes, then the
   const rows: ReadonlyArray<[string, string | null, number[], number[], number[]]> = [
     ['no zone: every node', null, [1, 2, 3, 4], [1, 2, 3], [1, 2, 3, 4]],
     ["the zone's nodes while free", 'a', [1, 2, 3, 4], [], [1, 2]],
-    ['only the free one of the zone', 'a', [1, 2, 3, 4], [1], [2]],
+    ["only the zone's node not overloaded", 'a', [1, 2, 3, 4], [1], [2]],
     ["the zone full: other zones' free nodes (unknown zone included)", 'a', [1, 2, 3, 4], [1, 2], [3, 4]],
     ["everything full: the zone's own, to wait there", 'a', [1, 2, 3, 4], [1, 2, 3, 4], [1, 2]],
     ['no eligible node in the zone: every node', 'a', [3, 4], [], [3, 4]],

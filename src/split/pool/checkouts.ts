@@ -145,7 +145,8 @@ export class Checkouts {
   async #acquire(pick: PoolRole, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
     const deadline = Date.now() + this.#settings.failoverTimeoutMillis;
     const eligible = (host: number): boolean => this.#router.eligible(pick, host) || (witnessed && this.#router.witnessed() === host);
-    const pickNow = (): number | null => this.#router.pick(pick, avoid, this.#nodes.full) ?? (witnessed ? this.#router.witnessed() : null);
+    const pickNow = (): number | null =>
+      this.#router.pick(pick, avoid, this.#nodes.overloaded) ?? (witnessed ? this.#router.witnessed() : null);
     /** The node the last attempt failed on (or found no longer eligible), the watch's status count then, and the error. */
     let failed: { host: number; seen: number; error: unknown } | null = null;
     for (;;) {

@@ -92,10 +92,16 @@ export class NodePools {
     return [...this.#pools].map(([hostIndex, p]) => ({ hostIndex, total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount }));
   }
 
-  /** Whether a checkout on the node's pool would wait: it has opened every connection it may, and none is idle for it. */
-  readonly full = (hostIndex: number): boolean => {
+  /**
+   * Whether the node's pool is overloaded: every connection it may open is
+   * open and busy, and as many checkouts wait for one as it has (a new one
+   * would wait, on average, at least one more statement's time).
+   */
+  readonly overloaded = (hostIndex: number): boolean => {
     const pool = this.#pools.get(hostIndex);
-    return pool !== undefined && pool.totalCount >= (pool.options.max ?? 10) && pool.idleCount <= pool.waitingCount;
+    if (pool === undefined) return false;
+    const max = pool.options.max ?? 10;
+    return pool.totalCount >= max && pool.idleCount <= pool.waitingCount && pool.waitingCount - pool.idleCount >= max;
   };
 
   /** Whether a checkout waits for a client in a full node pool. */

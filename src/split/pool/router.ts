@@ -131,9 +131,9 @@ export class Router {
   /**
    * The node for the next checkout, or null when the role has none; `avoid`
    * is skipped when another node is eligible; reads stay in the
-   * application's zone while a node there is not `full` (placeByZone).
+   * application's zone while a node there is not `overloaded` (placeByZone).
    */
-  pick(role: PoolRole, avoid: number | null = null, full: (hostIndex: number) => boolean = never): number | null {
+  pick(role: PoolRole, avoid: number | null = null, overloaded: (hostIndex: number) => boolean = never): number | null {
     if (role === 'writer') {
       // The hot path of every write: no array built.
       const writer = this.#watch.decision.writer;
@@ -142,7 +142,7 @@ export class Router {
     const usable = this.#usable(role);
     if (this.#zone === null) return this.#balancer.pick(usable, this.#load, avoid);
     const allowed = usable.length > 1 && avoid !== null ? usable.filter((i) => i !== avoid) : usable;
-    return this.#balancer.pick(placeByZone(allowed, this.#zone, this.#zoneOf, full), this.#load);
+    return this.#balancer.pick(placeByZone(allowed, this.#zone, this.#zoneOf, overloaded), this.#load);
   }
 
   /**

@@ -1,12 +1,12 @@
 /**
  * Which of the eligible nodes a read may go to, by zone (pure). Without the
  * application's zone: every eligible node. With it:
- * 1. the zone's nodes that have a free connection (an idle one, or room to
- *    open one);
- * 2. when every node of the zone is full, the other nodes with a free
- *    connection (reads spill out of the zone rather than queue);
- * 3. when no node has a free connection, the zone's own (the read waits
- *    there for the next one released);
+ * 1. the zone's nodes that are not overloaded (a free connection, or fewer
+ *    reads waiting for one than the pool has connections: a short queue
+ *    costs less than a trip to another zone);
+ * 2. when every node of the zone is overloaded, the other nodes that are
+ *    not (reads spill out of the zone rather than queue long);
+ * 3. when every node is overloaded, the zone's own (the read waits there);
  * 4. when the zone has no eligible node, every eligible node.
  * A node of unknown zone belongs to no zone but its own.
  */
@@ -14,14 +14,14 @@ export function placeByZone(
   nodes: readonly number[],
   zone: string | null,
   zoneOf: (node: number) => string | null,
-  full: (node: number) => boolean,
+  overloaded: (node: number) => boolean,
 ): readonly number[] {
   if (zone === null) return nodes;
   const local = nodes.filter((i) => zoneOf(i) === zone);
   if (local.length === 0) return nodes;
-  const localFree = local.filter((i) => !full(i));
+  const localFree = local.filter((i) => !overloaded(i));
   if (localFree.length > 0) return localFree;
-  const elsewhereFree = nodes.filter((i) => zoneOf(i) !== zone && !full(i));
+  const elsewhereFree = nodes.filter((i) => zoneOf(i) !== zone && !overloaded(i));
   return elsewhereFree.length > 0 ? elsewhereFree : local;
 }
 
