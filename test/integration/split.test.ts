@@ -427,7 +427,7 @@ describe('failover under a continuous write load', () => {
       await withCluster({}, async (cluster) => {
         const sp = await splitWithHangingChecks(t, cluster);
         // Reads on both standbys (none may be stuck on the primary when it freezes): their sessions carry the promotion report.
-        while (sp.topology().readers.join() !== '1,2') await new Promise((r) => setTimeout(r, 10));
+        await until('both standbys serve reads', () => sp.topology().readers.join() === '1,2');
         let reading = true;
         const reads = (async () => {
           while (reading) await sp.reader.query('SELECT 1').catch(() => undefined);

@@ -14,7 +14,7 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '../../../src');
 
 /** Lowest first. Root modules are named by file. */
 const LAYERS = [
-  ['errors.ts', 'input.ts', 'lsn.ts'],
+  ['errors.ts', 'input.ts', 'lsn.ts', 'single-flight.ts'],
   ['otel'],
   ['conninfo'],
   ['connect'],

@@ -1,6 +1,5 @@
 import { parseLsn } from '../../lsn.js';
-
-const ignore = (): void => undefined;
+import { SingleFlight } from '../../single-flight.js';
 
 /**
  * What reads learnt of the standbys' replay positions, shared between them:
@@ -14,8 +13,8 @@ const ignore = (): void => undefined;
  */
 export class ReplayKnowledge {
   readonly #furthest = new Map<number, { session: object; lsn: string; position: bigint }>();
-  readonly #running = new Map<number, Promise<string | null>>();
-  readonly #next = new Map<number, Promise<string | null>>();
+  /** Per node: the check running, and the one queued behind it. */
+  readonly #checks = new Map<number, SingleFlight<string | null>>();
 
   /** `fromStatus` or what a check found since, whichever is further; `session`: the node's session now. */
   furthest(host: number, fromStatus: string | null, session: object | null): string | null {
@@ -26,7 +25,7 @@ export class ReplayKnowledge {
 
   /** The check running on the node, if any. */
   running(host: number): Promise<string | null> | null {
-    return this.#running.get(host) ?? null;
+    return this.#checks.get(host)?.running ?? null;
   }
 
   /**
@@ -36,25 +35,16 @@ export class ReplayKnowledge {
    * runs the check (null: no answer).
    */
   check(host: number, session: () => object | null, ask: () => Promise<string | null>): Promise<string | null> {
-    const running = this.#running.get(host);
-    if (running === undefined) return this.#start(host, session, ask);
-    let next = this.#next.get(host);
-    if (next === undefined) {
-      next = running.then(ignore, ignore).then(() => {
-        this.#next.delete(host);
-        return this.#start(host, session, ask);
-      });
-      this.#next.set(host, next);
-    }
-    return next;
+    let checks = this.#checks.get(host);
+    if (checks === undefined) this.#checks.set(host, (checks = new SingleFlight()));
+    return checks.fresh(() => this.#start(host, session, ask));
   }
 
+  /** One check: its answer is remembered against the session the node had when it started. */
   #start(host: number, session: () => object | null, ask: () => Promise<string | null>): Promise<string | null> {
     const atStart = session();
     const check = ask().catch(() => null);
-    this.#running.set(host, check);
     void check.then((lsn) => {
-      if (this.#running.get(host) === check) this.#running.delete(host);
       if (lsn !== null && atStart !== null) this.#remember(host, atStart, lsn);
     });
     return check;

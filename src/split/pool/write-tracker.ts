@@ -1,4 +1,4 @@
-const ignore = (): void => undefined;
+import { SingleFlight } from '../../single-flight.js';
 
 /**
  * Remembers that writes happened and turns that into a WAL position when a
@@ -15,9 +15,8 @@ export class WriteTracker {
   #seq = 0;
   /** The last fetch started, and the writes acknowledged when it started. */
   #latest: { seq: number; lsn: Promise<string> } | null = null;
-  #inFlight: Promise<string> | null = null;
-  /** The fetch that starts when the one in flight ends, shared by the reads waiting for it. */
-  #next: Promise<string> | null = null;
+  /** The fetch in flight, and the one that starts when it ends, shared by the reads waiting for it. */
+  readonly #fetches = new SingleFlight<string>(() => this.#fetch());
 
   constructor(private readonly fetchLsn: () => Promise<string>) {}
 
@@ -36,25 +35,15 @@ export class WriteTracker {
     if (this.#seq === 0) return null;
     const latest = this.#latest;
     if (latest !== null && latest.seq >= this.#seq) return latest.lsn;
-    const inFlight = this.#inFlight;
-    if (inFlight === null) return this.#start();
-    this.#next ??= inFlight.then(ignore, ignore).then(() => {
-      this.#next = null;
-      return this.#start();
-    });
-    return this.#next;
+    return this.#fetches.fresh();
   }
 
-  #start(): Promise<string> {
+  /** One fetch, remembered with the writes acknowledged when it started (forgotten if it fails). */
+  #fetch(): Promise<string> {
     const lsn = this.fetchLsn();
     const token = { seq: this.#seq, lsn };
     this.#latest = token;
-    this.#inFlight = lsn;
-    const settled = (): void => {
-      if (this.#inFlight === lsn) this.#inFlight = null;
-    };
-    lsn.then(settled, () => {
-      settled();
+    lsn.catch(() => {
       if (this.#latest === token) this.#latest = null;
     });
     return lsn;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { SingleFlight } from '../../single-flight.js';
 import type { HostMonitorEvents } from './watch-events.js';
 import pRetry from 'p-retry';
 import type { ConnectionTarget } from '../../conninfo/resolve.js';
@@ -42,8 +43,8 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   #status: NodeStatus;
   #session: Session | null = null;
   #reconnecting = false;
-  #inFlight: Promise<NodeStatus> | null = null;
-  #queued: Promise<NodeStatus> | null = null;
+  /** One status query at a time, and one queued behind it (recheck). */
+  readonly #checks = new SingleFlight<NodeStatus>(() => this.#checkOnce());
   #checked = false;
   #closed = false;
   #refusal: readonly OpenFailure[] | null = null;
@@ -100,10 +101,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
 
   /** Runs one status query on the session (one at a time); with no session, starts reconnecting. */
   check(): Promise<NodeStatus> {
-    this.#inFlight ??= this.#checkOnce().finally(() => {
-      this.#inFlight = null;
-    });
-    return this.#inFlight;
+    return this.#checks.run();
   }
 
   /**
@@ -112,12 +110,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
    * never answered with the status from before it.
    */
   recheck(): Promise<NodeStatus> {
-    if (this.#inFlight === null) return this.check();
-    this.#queued ??= this.#inFlight.then(() => {
-      this.#queued = null;
-      return this.check();
-    });
-    return this.#queued;
+    return this.#checks.fresh();
   }
 
   async #checkOnce(): Promise<NodeStatus> {
