@@ -284,7 +284,7 @@ export class RoutedPool extends pg.Pool {
     const role = fast && !this.#closing ? nodeRoleNow(this.#role, s, this.#settings.consistency) : null;
     const host = role === null ? null : this.#router.pick(role, null, this.#nodes.overloaded);
     // The primary reading for want of a standby at its fallbackReads bound: Checkouts waits (or fails) as the option says.
-    const pool = host === null || this.#checkouts.fallbackFull(host) ? null : this.#nodes.get(host);
+    const pool = host === null || (role === 'reader' && this.#checkouts.fallbackFull(host)) ? null : this.#nodes.get(host);
     if (role === null || host === null || pool === null) {
       const checkout =
         s.kind === 'internal'
