@@ -137,55 +137,8 @@ export interface HostOptions {
   readonly weight?: number;
 }
 
-export interface ResolvedSplitOptions {
-  readonly writer: PoolSettings;
-  readonly reader: PoolSettings;
-  readonly readerPolicy: ReaderPolicy;
-  readonly balance: BalanceRule;
-  readonly zone: string | null;
-  readonly hosts: ReadonlyMap<string, HostTraits>;
-  readonly recheckMillis: number;
-  readonly failoverRecheckMillis: number;
-  readonly checkTimeoutMillis: number;
-  readonly reconnectMaxDelayMillis: number;
-  readonly failoverTimeoutMillis: number;
-  readonly waitForPrimary: boolean | 'always';
-  readonly idleAfterMillis: number;
-  readonly lookup: Lookup | undefined;
-  readonly maxReplicaLag: { readonly bytes: number | null; readonly millis: number | null };
-  readonly consistency: 'eventual' | 'session';
-  readonly sessionReads: { readonly waitMillis: number; readonly fallback: 'primary' | 'error' };
-  readonly fallbackReads: FallbackReads | null;
-  readonly patroni: ResolvedPatroniOptions | null;
-  readonly discovery: ResolvedDiscovery | null;
-}
-
 const POLICIES: readonly ReaderPolicy[] = ['prefer-standby', 'standby', 'any', 'primary'];
 const BALANCES: readonly Balance[] = ['round-robin', 'random', 'least-busy', 'fastest'];
-
-export const SPLIT_KEYS = [
-  ...resolveContextKeys,
-  'writer',
-  'reader',
-  'readerPolicy',
-  'balance',
-  'zone',
-  'hosts',
-  'recheckMillis',
-  'failoverRecheckMillis',
-  'checkTimeoutMillis',
-  'reconnectMaxDelayMillis',
-  'failoverTimeoutMillis',
-  'waitForPrimary',
-  'idleAfterMillis',
-  'lookup',
-  'maxReplicaLag',
-  'consistency',
-  'sessionReads',
-  'fallbackReads',
-  'patroni',
-  'discovery',
-] as const;
 
 /**
  * The reader policy the string's target_session_attrs asks for: `standby` and
@@ -215,7 +168,7 @@ export function checkSplitOptions(options: unknown): SplitOptions {
   return optionsObject('options', options, SPLIT_KEYS);
 }
 
-function maxReplicaLag(value: unknown): ResolvedSplitOptions['maxReplicaLag'] {
+function maxReplicaLag(value: unknown): { readonly bytes: number | null; readonly millis: number | null } {
   const limit = optionsObject('maxReplicaLag', value, ['bytes', 'millis']);
   return Object.freeze({
     bytes: numberOption('maxReplicaLag.bytes', limit['bytes'], null, { unit: 'bytes' }),
@@ -223,7 +176,7 @@ function maxReplicaLag(value: unknown): ResolvedSplitOptions['maxReplicaLag'] {
   });
 }
 
-function hostOptions(value: unknown): ResolvedSplitOptions['hosts'] {
+function hostOptions(value: unknown): ReadonlyMap<string, HostTraits> {
   if (value === undefined) return new Map();
   if (!isPlainObject(value)) throw new OptionError(`Expected \`hosts\` to be an object, got ${describeValue(value)}`);
   return new Map(
@@ -242,7 +195,7 @@ function hostOptions(value: unknown): ResolvedSplitOptions['hosts'] {
   );
 }
 
-function sessionReads(value: unknown): ResolvedSplitOptions['sessionReads'] {
+function sessionReads(value: unknown): { readonly waitMillis: number; readonly fallback: 'primary' | 'error' } {
   const reads = optionsObject('sessionReads', value, ['waitMillis', 'fallback']);
   return Object.freeze({
     waitMillis: numberOption('sessionReads.waitMillis', reads['waitMillis'], 1000, { zero: true, unit: 'milliseconds' }),
@@ -277,36 +230,67 @@ function patroniOptions(value: unknown): ResolvedPatroniOptions | null {
   });
 }
 
+/** An option as given (unchecked), with the connection string it goes with. */
+type Given = Readonly<Record<keyof SplitOptions, unknown>>;
+
+/** The options that `patroni` does not name but discovery from Patroni implies: Patroni's leader as a second authority for the writer. */
+function impliedPatroni(discovery: ResolvedDiscovery | null): ResolvedPatroniOptions | null {
+  if (discovery?.source !== 'patroni') return null;
+  const rest = patroniOptions({ port: discovery.port ?? undefined });
+  return rest === null ? null : Object.freeze({ ...rest, etcd: discovery.etcd });
+}
+
+const millis =
+  (name: keyof SplitOptions, fallback: number) =>
+  (o: Given): number =>
+    numberOption(name, o[name], fallback, { unit: 'milliseconds' });
+
+/**
+ * How each of connectSplit's options is read: validated, its default filled.
+ * One entry per option of SplitOptions (the compiler checks that none is
+ * missing and none is extra): the key list (SPLIT_KEYS) and the resolved
+ * type (ResolvedSplitOptions) come from it.
+ */
+const RESOLVERS = {
+  writer: (o: Given) => poolSettings('writer', o.writer),
+  reader: (o: Given) => poolSettings('reader', o.reader),
+  readerPolicy: (o: Given, target: ConnectionTarget): ReaderPolicy =>
+    oneOfOption('readerPolicy', o.readerPolicy, POLICIES, policyFromTarget(target)),
+  balance: (o: Given): BalanceRule => oneOfOption('balance', o.balance, BALANCES, 'fastest'),
+  zone: (o: Given): string | null => textOption('zone', o.zone, null),
+  hosts: (o: Given) => hostOptions(o.hosts),
+  recheckMillis: millis('recheckMillis', 2000),
+  failoverRecheckMillis: millis('failoverRecheckMillis', 100),
+  checkTimeoutMillis: (o: Given, target: ConnectionTarget): number => {
+    const fromString = connectTimeoutMillis(target);
+    return millis('checkTimeoutMillis', fromString > 0 ? fromString : 2000)(o);
+  },
+  reconnectMaxDelayMillis: millis('reconnectMaxDelayMillis', 1000),
+  failoverTimeoutMillis: millis('failoverTimeoutMillis', 30000),
+  waitForPrimary: (o: Given) => waitForPrimaryOption(o.waitForPrimary),
+  idleAfterMillis: (o: Given): number => numberOption('idleAfterMillis', o.idleAfterMillis, 30_000, { zero: true, unit: 'milliseconds' }),
+  lookup: (o: Given) => functionOption<Lookup>('lookup', o.lookup),
+  maxReplicaLag: (o: Given) => maxReplicaLag(o.maxReplicaLag),
+  consistency: (o: Given): 'eventual' | 'session' => oneOfOption('consistency', o.consistency, ['eventual', 'session'], 'eventual'),
+  sessionReads: (o: Given) => sessionReads(o.sessionReads),
+  fallbackReads: (o: Given) => fallbackReads(o.fallbackReads),
+  patroni: (o: Given) => patroniOptions(o.patroni) ?? impliedPatroni(resolveDiscovery(o.discovery)),
+  discovery: (o: Given) => resolveDiscovery(o.discovery),
+} satisfies { readonly [K in Exclude<keyof SplitOptions, keyof ResolveContext>]-?: (o: Given, target: ConnectionTarget) => unknown };
+
+/** connectSplit's options, each validated and with its default (the connection string's context, ResolveContext, is read with the string). */
+export type ResolvedSplitOptions = { readonly [K in keyof typeof RESOLVERS]: ReturnType<(typeof RESOLVERS)[K]> };
+
+/** Every key connectSplit's options may have. */
+export const SPLIT_KEYS: ReadonlyArray<keyof SplitOptions> = [
+  ...resolveContextKeys,
+  ...(Object.keys(RESOLVERS) as Array<keyof typeof RESOLVERS>),
+];
+
 /** Validates every option once, fills defaults, freezes. Throws `OptionError`. */
 export function resolveSplitOptions(input: unknown, target: ConnectionTarget): ResolvedSplitOptions {
-  const options = checkSplitOptions(input) as Record<keyof SplitOptions, unknown>;
-  const fromString = connectTimeoutMillis(target);
-  const millis = (name: keyof SplitOptions, fallback: number): number =>
-    numberOption(name, options[name], fallback, { unit: 'milliseconds' });
-  const discovery = resolveDiscovery(options.discovery);
-  // Discovery from Patroni makes Patroni's leader a second authority for the writer, as the `patroni` option does.
-  const restPatroni = discovery?.source === 'patroni' ? patroniOptions({ port: discovery.port ?? undefined }) : null;
-  const impliedPatroni = restPatroni === null ? null : Object.freeze({ ...restPatroni, etcd: discovery?.etcd ?? null });
-  return Object.freeze({
-    writer: poolSettings('writer', options.writer),
-    reader: poolSettings('reader', options.reader),
-    readerPolicy: oneOfOption('readerPolicy', options.readerPolicy, POLICIES, policyFromTarget(target)),
-    balance: oneOfOption('balance', options.balance, BALANCES, 'fastest'),
-    zone: textOption('zone', options.zone, null),
-    hosts: hostOptions(options.hosts),
-    recheckMillis: millis('recheckMillis', 2000),
-    failoverRecheckMillis: millis('failoverRecheckMillis', 100),
-    checkTimeoutMillis: millis('checkTimeoutMillis', fromString > 0 ? fromString : 2000),
-    reconnectMaxDelayMillis: millis('reconnectMaxDelayMillis', 1000),
-    failoverTimeoutMillis: millis('failoverTimeoutMillis', 30000),
-    waitForPrimary: waitForPrimaryOption(options.waitForPrimary),
-    idleAfterMillis: numberOption('idleAfterMillis', options.idleAfterMillis, 30_000, { zero: true, unit: 'milliseconds' }),
-    lookup: functionOption<Lookup>('lookup', options.lookup),
-    maxReplicaLag: maxReplicaLag(options.maxReplicaLag),
-    consistency: oneOfOption('consistency', options.consistency, ['eventual', 'session'], 'eventual'),
-    sessionReads: sessionReads(options.sessionReads),
-    fallbackReads: fallbackReads(options.fallbackReads),
-    patroni: patroniOptions(options.patroni) ?? impliedPatroni,
-    discovery,
-  });
+  const given = checkSplitOptions(input) as Given;
+  const resolvers: ReadonlyArray<[string, (o: Given, target: ConnectionTarget) => unknown]> = Object.entries(RESOLVERS);
+  const resolved = Object.fromEntries(resolvers.map(([key, resolve]) => [key, resolve(given, target)]));
+  return Object.freeze(resolved) as ResolvedSplitOptions;
 }
