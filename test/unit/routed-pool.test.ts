@@ -28,6 +28,14 @@ type Answer = { rows: unknown[] } | Error;
 const sqlError = (code: string): Error => Object.assign(new Error(`SQLSTATE ${code}`), { code });
 const connectionReset = (): Error => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
 
+/** Waits, by turns of the event loop (no clock), until `condition` holds; fails after 10000 turns. */
+async function turnsUntil(condition: () => boolean): Promise<void> {
+  for (let turn = 0; !condition(); turn++) {
+    if (turn > 10_000) throw new Error('the condition never held');
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 /** The nodes as the test scripts them, and every statement each was sent. */
 class FakeNodes {
   readonly sent: Array<{ host: number; sql: string }> = [];
@@ -317,8 +325,7 @@ test('fallbackReads: the primary reading for want of a standby takes `max` reads
     served = true;
     return r.rows as unknown[];
   });
-  await new Promise((r) => setImmediate(r));
-  await new Promise((r) => setImmediate(r));
+  await turnsUntil(() => reader.waitingCount === 1);
   assert.equal(served, false, 'a second read at once on the fallback primary');
   assert.equal(reader.waitingCount, 1, 'the held-back read counts as waiting');
   held.release();
@@ -326,7 +333,7 @@ test('fallbackReads: the primary reading for want of a standby takes `max` reads
   // A standby back: a held-back read goes there instead.
   const again = await reader.connect();
   const moved = reader.query('SELECT 1');
-  await new Promise((r) => setImmediate(r));
+  await turnsUntil(() => reader.waitingCount === 1);
   router.decide(0, [1]);
   assert.deepEqual((await moved).rows, [{ host: 1 }]);
   again.release();
@@ -398,14 +405,18 @@ test('a read that fails with an ordinary error is not run again', async () => {
 test('without a writer, a write waits for one and goes there; none within failoverTimeoutMillis: PGSPLIT_FAILOVER_TIMEOUT', async () => {
   const [router, nodes] = [new FakeRouter(), new FakeNodes()];
   router.decide(null);
-  const writer = routedPool('writer', router, nodes, 300);
+  const writer = routedPool('writer', router, nodes);
   const pending = writer.query('INSERT 1');
-  setTimeout(() => router.decide(2, [0, 1]), 50);
+  await turnsUntil(() => writer.waitingCount === 1);
+  router.decide(2, [0, 1]);
   assert.deepEqual((await pending).rows, [{ host: 2 }]);
-  router.decide(null);
-  await assert.rejects(writer.query('INSERT 2'), (err: unknown) => err instanceof PgSplitError && err.code === 'PGSPLIT_FAILOVER_TIMEOUT');
-  assert.deepEqual(nodes.hosts(), [2]);
   await writer.end();
+  // A deadline of now: no writer by then, the timeout error.
+  router.decide(null);
+  const hurried = routedPool('writer', router, nodes, 0);
+  await assert.rejects(hurried.query('INSERT 2'), (err: unknown) => err instanceof PgSplitError && err.code === 'PGSPLIT_FAILOVER_TIMEOUT');
+  assert.deepEqual(nodes.hosts(), [2]);
+  await hurried.end();
 });
 
 test('a node that refuses the connection (57P03) is reported and the write goes to the next writer; another connect error fails it', async () => {
@@ -470,7 +481,9 @@ test('a node whose connect failed with a failover signal is not tried again befo
   nodes.connectErrors.set(0, [sqlError('57P03')]);
   const writer = routedPool('writer', router, nodes);
   const pending = writer.query('INSERT 1');
-  setTimeout(() => router.decide(0), 100);
+  // The watch looks again once the write failed on node 0 and waits for that look.
+  await turnsUntil(() => nodes.connects.length === 1 && writer.waitingCount === 1);
+  router.decide(0);
   assert.deepEqual((await pending).rows, [{ host: 0 }]);
   assert.deepEqual(nodes.connects, [
     { host: 0, looks: 0 },
@@ -512,7 +525,8 @@ test('a held checkout (connect()) that failed on a node tries it again once the 
   nodes.connectErrors.set(0, [sqlError('57P03')]);
   const writer = routedPool('writer', router, nodes);
   const held = writer.connect();
-  setTimeout(() => router.decide(0), 100);
+  await turnsUntil(() => nodes.connects.length === 1 && writer.waitingCount === 1);
+  router.decide(0);
   const client = await held;
   assert.equal((client as unknown as { pgSplitHost: number }).pgSplitHost, 0);
   assert.deepEqual(nodes.connects, [
@@ -536,7 +550,7 @@ test('a write for a silent leader whose pool has no connection to spare waits fo
     order.push('write acknowledged');
     return r;
   });
-  await new Promise((r) => setTimeout(r, 50));
+  await turnsUntil(() => writer.waitingCount === 1);
   order.push('released');
   held.release();
   assert.deepEqual((await write).rows, [{ host: 0 }]);
@@ -555,8 +569,7 @@ test('a statement waiting in the pool of a node that is cut goes to the next wri
   const writer = routedPool('writer', router, nodes, 2000, 1);
   const held = await writer.connect();
   const queued = writer.query('INSERT 1');
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(writer.waitingCount, 1);
+  await turnsUntil(() => writer.waitingCount === 1);
   router.decide(1, [2]);
   router.registry.fence(0);
   assert.deepEqual((await queued).rows, [{ host: 1 }]);
@@ -570,7 +583,7 @@ test('end(): a statement sent before it and waiting for a connection is served o
   const held = await writer.connect();
   const queued = writer.query('INSERT 1');
   // Event-loop turns, not the clock: the statement waits in the full node pool's queue.
-  while (writer.waitingCount === 0) await new Promise((r) => setImmediate(r));
+  await turnsUntil(() => writer.waitingCount > 0);
   let ended = false;
   const ending = writer.end().then(() => (ended = true));
   await assert.rejects(writer.query('INSERT 2'), (err: unknown) => err instanceof PgSplitError && err.code === 'PGSPLIT_ENDED');
@@ -604,7 +617,7 @@ test('a statement waiting for its witnesses keeps the pool busy: the cluster doe
   router.witnessing = new Promise((resolve) => (witnessed = resolve));
   nodes.answers.set(0, [{ rows: [{ host: 0 }] }, { rows: [{ lsn: '0/3000060' }] }]);
   const write = writer.query('INSERT 1');
-  await new Promise((r) => setTimeout(r, 50));
+  await turnsUntil(() => router.witnessedAt.length === 1);
   assert.deepEqual(router.witnessedAt, ['0/3000060'], 'committed, its client released, waiting for its witnesses');
   assert.equal(writer.idleCount, 1);
   assert.equal(writer.busy(), true);

@@ -680,7 +680,7 @@ test('read scopes belong to the cluster that made them: a scope on one never rea
   const a = new ReadScope();
   const b = new ReadScope();
   const seen = await a.run({ primary: true }, async () => {
-    await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setImmediate(r));
     return { a: a.current(), b: b.current() };
   });
   assert.deepEqual(seen, { a: { primary: true }, b: {} });

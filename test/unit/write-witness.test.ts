@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { PgSplitError } from '../../src/errors.js';
 import type { RoleDecision } from '../../src/roles/role-decision.js';
-import { requiredWitnesses, silentLeader, witnessedBy, WriteWitness, type WitnessSteps } from '../../src/split/patroni/write-witness.js';
+import {
+  POLL_MILLIS,
+  requiredWitnesses,
+  silentLeader,
+  witnessedBy,
+  WriteWitness,
+  type WitnessSteps,
+} from '../../src/split/patroni/write-witness.js';
 
 const decision = (writer: number | null, unconfirmed: number[]): RoleDecision => ({
   writer,
@@ -72,9 +79,18 @@ const settle = (p: Promise<void>): Promise<string> =>
     () => 'acknowledged',
     (e: PgSplitError) => e.code,
   );
-const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+/** Turns of the event loop (the witness's steps answer at once): its promises settle, no clock moves. */
+async function turns(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
 
-test('WriteWitness: a write is acknowledged once every other member has received it', async () => {
+/** The witness's timers (its poll interval, a write's timeout) on mock time: `t.mock.timers.tick()` moves them. */
+function mockTime(t: TestContext): void {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+}
+
+test('WriteWitness: a write is acknowledged once every other member has received it', async (t) => {
+  mockTime(t);
   const positions = new Map<number, string | null>([
     [1, '0/100'],
     [2, '0/50'],
@@ -82,20 +98,22 @@ test('WriteWitness: a write is acknowledged once every other member has received
   const s = steps(positions);
   const witness = new WriteWitness(s, 5000);
   witness.follow(0, null);
-  await tick();
+  await turns();
   assert.equal(witness.ready, 0);
   assert.equal(s.readies, 1);
   const write = settle(witness.confirm(0, '0/80'));
   let state = 'waiting';
   void write.then((r) => (state = r));
-  await tick();
+  await turns();
   assert.equal(state, 'waiting', 'member 2 has not received it');
   positions.set(2, '0/80');
+  t.mock.timers.tick(POLL_MILLIS);
   assert.equal(await write, 'acknowledged');
   witness.close(new PgSplitError('PGSPLIT_ENDED', 'ended'));
 });
 
-test('WriteWitness: the episode ends: waiting writes fail when another member leads, are acknowledged when the leader is confirmed again', async () => {
+test('WriteWitness: the episode ends: waiting writes fail when another member leads, are acknowledged when the leader is confirmed again', async (t) => {
+  mockTime(t);
   const witness = new WriteWitness(
     steps(
       new Map([
@@ -106,13 +124,13 @@ test('WriteWitness: the episode ends: waiting writes fail when another member le
     5000,
   );
   witness.follow(0, null);
-  await tick();
+  await turns();
   const lost = settle(witness.confirm(0, '0/80'));
   assert.equal(witness.follow(null, 1), 0);
   assert.equal(await lost, 'PGSPLIT_WRITE_UNCONFIRMED');
   assert.equal(witness.ready, null);
   witness.follow(0, null);
-  await tick();
+  await turns();
   const kept = settle(witness.confirm(0, '0/80'));
   assert.equal(witness.follow(null, 0), 0);
   assert.equal(await kept, 'acknowledged', 'Patroni confirms the same leader again: its timeline goes on');
@@ -120,10 +138,11 @@ test('WriteWitness: the episode ends: waiting writes fail when another member le
   witness.close(new PgSplitError('PGSPLIT_ENDED', 'ended'));
 });
 
-test('WriteWitness: never ready when Patroni lists an unknown member; a waiting write fails at the timeout', async () => {
+test('WriteWitness: never ready when Patroni lists an unknown member; a waiting write fails at the timeout', async (t) => {
+  mockTime(t);
   const unknown = new WriteWitness(steps(new Map(), ['a:1', 'b:1', 'z:1']), 5000);
   unknown.follow(0, null);
-  await tick();
+  await turns();
   assert.equal(unknown.ready, null);
   unknown.close(new PgSplitError('PGSPLIT_ENDED', 'ended'));
   const slow = new WriteWitness(
@@ -136,12 +155,16 @@ test('WriteWitness: never ready when Patroni lists an unknown member; a waiting 
     50,
   );
   slow.follow(0, null);
-  await tick();
-  assert.equal(await settle(slow.confirm(0, '0/80')), 'PGSPLIT_WRITE_UNCONFIRMED');
+  await turns();
+  const timedOut = settle(slow.confirm(0, '0/80'));
+  await turns();
+  t.mock.timers.tick(50);
+  assert.equal(await timedOut, 'PGSPLIT_WRITE_UNCONFIRMED');
   slow.close(new PgSplitError('PGSPLIT_ENDED', 'ended'));
 });
 
-test('WriteWitness: a write that committed before the witnesses are known waits for them (a statement in flight at the cut-off)', async () => {
+test('WriteWitness: a write that committed before the witnesses are known waits for them (a statement in flight at the cut-off)', async (t) => {
+  mockTime(t);
   let listMembers: (keys: string[]) => void = () => undefined;
   const s = steps(
     new Map([
@@ -156,9 +179,11 @@ test('WriteWitness: a write that committed before the witnesses are known waits 
   const write = settle(witness.confirm(0, '0/80'));
   let state = 'waiting';
   void write.then((r) => (state = r));
-  await tick();
+  await turns();
   assert.equal(state, 'waiting', 'no witness known yet');
   listMembers(['a:1', 'b:1', 'c:1']);
+  await turns();
+  t.mock.timers.tick(POLL_MILLIS);
   assert.equal(await write, 'acknowledged');
   witness.close(new PgSplitError('PGSPLIT_ENDED', 'ended'));
 });

@@ -53,7 +53,7 @@ interface Waiter {
 }
 
 /** Between two rounds of asking the witnesses, while writes wait. */
-const POLL_MILLIS = 5;
+export const POLL_MILLIS = 5;
 
 function unconfirmed(leaderName: string, why: string): PgSplitError {
   return new PgSplitError(
