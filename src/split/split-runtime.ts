@@ -24,6 +24,7 @@ import { authorityOf } from './patroni/authority-of.js';
 import { membersNoHostNames } from './patroni/dcs-authority.js';
 import { WriteWitness } from './patroni/write-witness.js';
 import { Balancer } from './pool/balancer.js';
+import type pg from 'pg';
 import type { ClientConfig } from 'pg';
 import { noNodeError } from './pool/pool-errors.js';
 import { ConnectionRegistry, type Fenceable } from './pool/connection-registry.js';
@@ -108,6 +109,8 @@ export class SplitRuntime {
       isTooFarBehind: this.#tooFar,
       noReads: (i) => members.noLoadBalance(i),
       exitOnIdle,
+      // Checks run on an idle pooled connection when the pools have one (every pooled connection is a NodeClient, a pg.Client).
+      pooled: (i) => this.registry.idleClient(i) as pg.Client | null,
     }));
     // Asks a reader's pools (standbys) how far they received.
     this.#witness = new WriteWitness(

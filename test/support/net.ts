@@ -45,6 +45,7 @@ const FILES = [
   'recovery-conflicts',
   'balance',
   'fallback-reads',
+  'pooled-checks',
 ] as const;
 
 /** A test file's own loopback addresses. */

@@ -5,6 +5,8 @@ export interface Fenceable {
   readonly pgSplitCheckedOut: boolean;
   /** When the statement of `query()` running on it was sent, 0 while none runs (pooled clients only). */
   readonly pgSplitSentAt?: number;
+  /** A pooled connection a status check may run on now (NodeClient), else absent. */
+  readonly pgSplitIdle?: boolean;
 }
 
 /**
@@ -60,6 +62,12 @@ export class ConnectionRegistry {
       if (sent > 0 && (oldest === null || sent < oldest)) oldest = sent;
     }
     return oldest;
+  }
+
+  /** An idle pooled connection to the node (NodeClient.pgSplitIdle), for its monitor's checks; null when it has none. */
+  idleClient(hostIndex: number): Fenceable | null {
+    for (const client of this.#clients.get(hostIndex) ?? []) if (client.pgSplitIdle === true) return client;
+    return null;
   }
 
   openConnections(hostIndex: number): number {

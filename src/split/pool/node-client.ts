@@ -59,6 +59,8 @@ export class NodeClient extends pg.Client {
   pgSplitCheckedOut = false;
   /** When a statement of `query()` was sent on it (the latency book's clock), 0 while none runs: the writer's watchdog reads it. */
   pgSplitSentAt = 0;
+  /** True once connected (pg's `connect` event). */
+  #connected = false;
 
   constructor(config: NodeClientConfig) {
     super(config);
@@ -67,6 +69,18 @@ export class NodeClient extends pg.Client {
     followNode(this, router, hostIndex, () => {
       this.pgSplitLost = true;
     });
+    this.once('connect', () => {
+      this.#connected = true;
+    });
+  }
+
+  /**
+   * Connected, not lost or ending, not held by the application, no
+   * statement of `query()` running: a monitor's status check may run on it
+   * (pg queues a statement sent meanwhile behind it).
+   */
+  get pgSplitIdle(): boolean {
+    return this.#connected && !this.pgSplitLost && !this.pgSplitCheckedOut && this.pgSplitSentAt === 0 && !isEnding(this);
   }
 
   /** Destroys the socket: a statement in flight fails, the pool drops the client. */

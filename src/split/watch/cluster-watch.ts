@@ -136,7 +136,7 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
 
   /** How the host's monitor reached it (pooled connections go the same way), or null while it has no session. */
   wayIn(hostIndex: number): Pick<Session, 'endpoint' | 'useTls'> | null {
-    return this.#monitors.get(hostIndex)?.session ?? null;
+    return this.#monitors.get(hostIndex)?.wayIn ?? null;
   }
 
   /**
@@ -146,7 +146,7 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
    */
   usable(hostIndex: number): boolean {
     const monitor = this.#monitors.get(hostIndex);
-    return monitor !== undefined && monitor.session !== null && !monitor.suspected && this.#waking === null;
+    return monitor !== undefined && monitor.wayIn !== null && !monitor.suspected && this.#waking === null;
   }
 
   /** Whether sleep() holds it idle. */

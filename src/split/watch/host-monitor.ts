@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type pg from 'pg';
 import { SingleFlight } from '../../single-flight.js';
 import type { HostMonitorEvents } from './watch-events.js';
 import pRetry from 'p-retry';
@@ -8,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { hostDisplayName } from '../../conninfo/host-list.js';
 import { isNoServer, isPermanentRefusal } from '../../connect/failure.js';
 import { hostIdentity } from '../../connect/messages.js';
-import { destroySocket, unrefClient, wireOf } from '../../connect/pg-wire.js';
+import { destroySocket, isEnding, unrefClient, wireOf } from '../../connect/pg-wire.js';
 import { untraced } from '../../otel/otel-api.js';
 import { discardClient, openSession, type OpenFailure, type Session } from '../../connect/session.js';
 import { unreachableStatus, type NodeStatus } from '../../roles/node-status.js';
@@ -24,15 +25,30 @@ export interface HostMonitorOptions {
   readonly refusalBackoffMillis: number;
   /** The monitoring session never keeps the process alive (the pools' `allowExitOnIdle`). */
   readonly exitOnIdle?: boolean;
+  /**
+   * An idle pooled connection to the host, if the pools have one (not
+   * checked out, no statement running): checks run on it, and the
+   * monitor's own session closes once they have for a while.
+   */
+  readonly pooled?: (hostIndex: number) => pg.Client | null;
 }
+
+/** Checks in a row on pooled connections after which the monitor's own session closes: a pool that keeps an idle connection for that long is likely to keep one. */
+const HAND_OVER_AFTER = 3;
 
 const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_only']);
 
 /**
- * Watches one host through one long-lived session: a status query per check
- * while the host is up (no new connection), the server's own ParameterStatus
- * reports of `in_hot_standby` (a promotion is seen without polling), and
- * reconnects with backoff (p-retry) while it is down.
+ * Watches one host: a status query per check, on an idle pooled connection
+ * to the host when the pools have one, else on the monitor's own
+ * long-lived session (no new connection while the host is up), which also
+ * hears the server's ParameterStatus reports of `in_hot_standby` (a
+ * promotion is seen without polling); reconnects with backoff (p-retry)
+ * while the host is down. Once HAND_OVER_AFTER checks in a row ran on
+ * pooled connections, the own session closes: the application's
+ * connections carry the checks, and report what a session hears (a
+ * shutdown, a lost connection, a role change) through the router. The
+ * first check that finds no idle pooled connection opens it again.
  *
  * Events: `status` (a new NodeStatus), `signal` (the server reported a role
  * change), `unresponsive` (a check or a connect timed out: the host may be
@@ -42,6 +58,10 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   readonly hostIndex: number;
   #status: NodeStatus;
   #session: Session | null = null;
+  /** How the host was last reached (a session's endpoint and TLS), kept after the own session closed on a hand-over; null once the host is lost. */
+  #way: Session | null = null;
+  /** Checks in a row that ran on pooled connections. */
+  #pooledChecks = 0;
   #reconnecting = false;
   /** One status query at a time, and one queued behind it (recheck). */
   readonly #checks = new SingleFlight<NodeStatus>(() => this.#checkOnce());
@@ -94,9 +114,18 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     return this.#noServer;
   }
 
-  /** How the monitor reached the host: pooled connections go the same way. */
-  get session(): Pick<Session, 'endpoint' | 'useTls'> | null {
-    return this.#session;
+  /**
+   * How the monitor reached the host (pooled connections go the same way),
+   * while the host is known to be up: the same object for as long as the
+   * way in lasts (a new one once the host was lost and reached again).
+   */
+  get wayIn(): Pick<Session, 'endpoint' | 'useTls'> | null {
+    return this.#way;
+  }
+
+  /** Whether the monitor holds a session of its own on the host (none once checks run on pooled connections). */
+  get ownSession(): boolean {
+    return this.#session !== null;
   }
 
   /** Runs one status query on the session (one at a time); with no session, starts reconnecting. */
@@ -114,8 +143,12 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   }
 
   async #checkOnce(): Promise<NodeStatus> {
-    const session = this.#session;
     if (this.#closed) return this.#status;
+    const way = this.#way;
+    const pooled = way === null ? null : (this.#options.pooled?.(this.hostIndex) ?? null);
+    if (way !== null && pooled !== null && (await this.#checkPooled(pooled, way))) return this.#status;
+    this.#pooledChecks = 0;
+    const session = this.#session;
     if (session === null) {
       this.#startReconnecting();
       return this.#status;
@@ -131,14 +164,46 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   }
 
   /**
+   * One check on an idle pooled connection. False when it says nothing of
+   * the host: the pool let the connection go meanwhile (its idle timeout),
+   * and the check runs on the own session instead.
+   */
+  async #checkPooled(client: pg.Client, way: Session): Promise<boolean> {
+    try {
+      this.#setStatus(await untraced(() => queryStatus(client, sessionIdentity(way), this.#options.checkTimeoutMillis)));
+    } catch (err) {
+      if (isEnding(client)) return false;
+      this.#pooledChecks = 0;
+      const timedOut = err instanceof StatusTimeout;
+      this.#lost(way, hostIdentity(way.endpoint) + (err instanceof Error ? err.message : String(err)));
+      if (timedOut) this.#unresponsive();
+      return true;
+    }
+    if (++this.#pooledChecks >= HAND_OVER_AFTER) this.#handOver();
+    return true;
+  }
+
+  /** The checks run on pooled connections: the own session closes (not a loss: the host is up). */
+  #handOver(): void {
+    const session = this.#session;
+    if (session === null || this.#closed) return;
+    this.#session = null;
+    void discardClient(session.client);
+  }
+
+  /**
    * A pooled connection to the host saw a failover signal (the server shutting
    * down, read-only, a lost connection): until the next status, new checkouts
    * avoid the host, and it is re-checked now (after the check running, if any).
    */
   suspect(): void {
     this.#suspected = true;
-    if (this.#session !== null) void this.recheck();
-    else this.#startReconnecting();
+    if (this.#session !== null) return void this.recheck();
+    // Checks ran on pooled connections (or none): a session of its own tells now, and a new way in (what reads learnt of
+    // the host's replay is kept per way in) covers a restart the pooled connections went down with.
+    this.#way = null;
+    this.#pooledChecks = 0;
+    this.#startReconnecting();
   }
 
   /** Whether a failover signal came since the last status. */
@@ -169,10 +234,19 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
 
   #lose(session: Session, message: string): void {
     if (this.#session !== session) return;
+    this.#lost(session, message);
+  }
+
+  /** The host was lost (its session or a pooled check failed): unreachable until a new session opens. */
+  #lost(way: Session, message: string): void {
+    const session = this.#session;
     this.#session = null;
-    destroySocket(session.client);
-    session.client.end().catch(() => undefined);
-    this.#setStatus(unreachableStatus(sessionIdentity(session), message));
+    this.#way = null;
+    if (session !== null) {
+      destroySocket(session.client);
+      session.client.end().catch(() => undefined);
+    }
+    this.#setStatus(unreachableStatus(sessionIdentity(way), message));
     this.#startReconnecting();
   }
 
@@ -186,6 +260,8 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
       if (ROLE_PARAMETERS.has(msg.parameterName) && !this.#closed) this.emit('signal', msg.parameterName);
     });
     this.#session = session;
+    this.#way = session;
+    this.#pooledChecks = 0;
     this.#reached = true;
     this.#noServer = null;
   }
@@ -206,6 +282,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
         throw new Error('monitor closed');
       }
       if (!opened.ok) {
+        this.#way = null;
         this.#refusal = opened.failures.every((f) => isPermanentRefusal(f.error)) ? opened.failures : null;
         this.#noServer = !this.#reached && opened.failures.every((f) => isNoServer(f.error)) ? opened.failures : null;
         this.#setStatus(failedStatus(this.hostIndex, opened.failures));

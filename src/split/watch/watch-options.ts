@@ -25,6 +25,8 @@ export interface WatchOptions {
   readonly noReads?: (hostIndex: number) => boolean;
   /** Monitoring sessions never keep the process alive (the pools' `allowExitOnIdle`). */
   readonly exitOnIdle?: boolean;
+  /** An idle pooled connection to a host, for its checks (HostMonitorOptions.pooled). */
+  readonly pooled?: HostMonitorOptions['pooled'];
 }
 
 /** What one decision is made from: the hosts' statuses now, and the options that bear on it. */
@@ -51,5 +53,6 @@ export function monitorOptions(options: WatchOptions): HostMonitorOptions {
     lookup: options.lookup,
     refusalBackoffMillis: options.refusalBackoffMillis ?? Math.max(10_000, 10 * options.maxBackoffMillis),
     exitOnIdle: options.exitOnIdle ?? false,
+    ...(options.pooled === undefined ? {} : { pooled: options.pooled }),
   };
 }

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { testNet } from '../support/net.js';
+import { splitFor } from '../support/split.js';
+import { until } from '../support/until.js';
+
+/**
+ * Checks on the application's own connections (issue 32 item 2): while a
+ * pool holds an idle connection to a host, the host's checks run on it and
+ * the monitor's own session closes, so an active instance holds on each node
+ * what its pools hold (at least one session), not one more. The servers
+ * count the sessions; faults are real (a stopped primary, a frozen standby).
+ */
+const net = testNet(import.meta.url);
+const APP = 'pgsplit-pooled-checks';
+const WHO = 'SELECT host(inet_server_addr()) AS host';
+
+/** Sessions of the application on one node, as the server counts them. */
+async function sessionsOn(node: ClusterNode): Promise<number> {
+  const rows = await node.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [APP]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+describe('checks on pooled connections', { timeout: 120_000 }, () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ standbys: 2, firstAddress: net.first });
+  });
+  after(() => cluster?.destroy());
+
+  test('an active instance holds on each node what its pools hold, not one session more; failover and a frozen standby are still seen', async (t) => {
+    const [s1, s2] = cluster.standbys as [ClusterNode, ClusterNode];
+    const sp = await splitFor(t, cluster.conninfo(cluster.nodes, { application_name: APP, connect_timeout: '1' }), {
+      recheckMillis: 100,
+      balance: 'round-robin',
+      writer: { idleTimeoutMillis: 60_000 },
+      reader: { idleTimeoutMillis: 60_000 },
+      idleAfterMillis: 0,
+    });
+    // One connection in each pool's node pool: the writer's on the primary, the reader's on each standby.
+    await sp.writer.query('SELECT 1');
+    await Promise.all([sp.reader.query(WHO), sp.reader.query(WHO)]);
+    const pooled = (): number[] => sp.topology().nodes.map((n) => n.openConnections);
+    assert.deepEqual(pooled(), [1, 1, 1]);
+    // Before the hand-over each node has the monitor's session besides the pooled one; after it, the pooled one only.
+    await until('each node holds only the pooled connection', async () => {
+      const counts = await Promise.all(cluster.nodes.map(sessionsOn));
+      return counts.join() === '1,1,1';
+    });
+    // Still followed: the standbys' checks on pooled connections see the primary's replacement.
+    await cluster.primary.stop('fast');
+    await s1.promote();
+    await s2.follow(s1);
+    await until('the promoted standby is the writer', () => sp.topology().writer === 1);
+    const { rows } = await sp.writer.query<{ host: string }>(WHO);
+    assert.equal(rows[0]?.host, s1.host);
+    // A frozen host whose only checks run on a pooled connection: the check times out (connect_timeout 1 s), it leaves the readers.
+    await until('reads on both live nodes', async () => {
+      await Promise.all([sp.reader.query(WHO), sp.reader.query(WHO)]);
+      return sp.topology().readers.includes(2);
+    });
+    await s2.freeze();
+    try {
+      await until('the frozen standby is found down', () => sp.topology().nodes[2]?.reachable === false, 10_000);
+      for (let i = 0; i < 10; i++) assert.notEqual((await sp.reader.query<{ host: string }>(WHO)).rows[0]?.host, s2.host);
+    } finally {
+      await s2.thaw();
+    }
+  });
+});
