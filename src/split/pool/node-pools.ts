@@ -101,7 +101,7 @@ export class NodePools {
     const pool = this.#pools.get(hostIndex);
     if (pool === undefined) return false;
     const max = pool.options.max ?? 10;
-    return pool.totalCount >= max && pool.idleCount <= pool.waitingCount && pool.waitingCount - pool.idleCount >= max;
+    return pool.totalCount >= max && pool.waitingCount - pool.idleCount >= max;
   };
 
   /** Whether a checkout waits for a client in a full node pool. */

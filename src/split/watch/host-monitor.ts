@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import { SingleFlight } from '../../single-flight.js';
+import { logDecision } from './decision-log.js';
 import type { HostMonitorEvents } from './watch-events.js';
 import pRetry from 'p-retry';
 import type { ConnectionTarget } from '../../conninfo/resolve.js';
@@ -150,6 +151,8 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     this.#pooledChecks = 0;
     const session = this.#session;
     if (session === null) {
+      if (way !== null && !this.#reconnecting)
+        logDecision('%s: no idle pooled connection; its monitoring session opens again', this.#named());
       this.#startReconnecting();
       return this.#status;
     }
@@ -166,13 +169,15 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   /**
    * One check on an idle pooled connection. False when it says nothing of
    * the host: the pool let the connection go meanwhile (its idle timeout),
-   * and the check runs on the own session instead.
+   * or the server answered with an error (a session the application left in
+   * an aborted transaction); the check then runs on the own session.
    */
   async #checkPooled(client: pg.Client, way: Session): Promise<boolean> {
     try {
       this.#setStatus(await untraced(() => queryStatus(client, sessionIdentity(way), this.#options.checkTimeoutMillis)));
     } catch (err) {
-      if (isEnding(client)) return false;
+      // An ErrorResponse (pg's DatabaseError carries the server's severity): the server answered.
+      if (isEnding(client) || typeof (err as { severity?: unknown }).severity === 'string') return false;
       this.#pooledChecks = 0;
       const timedOut = err instanceof StatusTimeout;
       this.#lost(way, hostIdentity(way.endpoint) + (err instanceof Error ? err.message : String(err)));
@@ -189,6 +194,12 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     if (session === null || this.#closed) return;
     this.#session = null;
     void discardClient(session.client);
+    logDecision('%s: checked on pooled connections; its monitoring session closes', this.#named());
+  }
+
+  /** The host as the decision log names it. */
+  #named(): string {
+    return `${this.#status.host}:${this.#status.port}`;
   }
 
   /**
