@@ -230,7 +230,7 @@ function patroniOptions(value: unknown): ResolvedPatroniOptions | null {
   });
 }
 
-/** An option as given (unchecked), with the connection string it goes with. */
+/** connectSplit's options as given, each value unchecked. */
 type Given = Readonly<Record<keyof SplitOptions, unknown>>;
 
 /** The options that `patroni` does not name but discovery from Patroni implies: Patroni's leader as a second authority for the writer. */

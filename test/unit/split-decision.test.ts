@@ -251,6 +251,11 @@ test('options are validated once with clear errors', () => {
   bad({ hosts: { db1: { zone: null } } }, /`hosts\['db1'\].zone` to be a non-empty string/);
   bad({ hosts: { db1: { zones: 'a' } } }, /Unknown option `hosts\['db1'\].zones`; did you mean `hosts\['db1'\].zone`\?/);
   bad({ hosts: { '': { zone: 'a' } } }, /each key of `hosts` to be a host or host:port/);
+  bad({ fallbackReads: {} }, /`fallbackReads.max` to be a positive whole number, got undefined/);
+  bad({ fallbackReads: { max: 1.5 } }, /`fallbackReads.max` to be a positive whole number, got 1.5/);
+  bad({ fallbackReads: { max: 2, whenFull: 'drop' } }, /`fallbackReads.whenFull` to be one of 'wait', 'error'/);
+  assert.deepEqual(resolveSplitOptions({ fallbackReads: { max: 2 } }, t).fallbackReads, { max: 2, whenFull: 'wait' });
+  assert.equal(resolveSplitOptions({}, t).fallbackReads, null, 'no bound by default');
   const placed = resolveSplitOptions({ zone: 'a', hosts: { db1: { zone: 'a', weight: 2 }, 'db2:5433': { zone: 'b' } } }, t);
   assert.equal(placed.zone, 'a');
   assert.deepEqual(placed.hosts.get('db1'), { zone: 'a', weight: 2 });
