@@ -325,53 +325,25 @@ test('balancer: weights scale every rule (smooth weighted turns, weighted draws,
     [1, 6],
     [2, 3],
   ]);
-  assert.equal(
-    new Balancer('least-busy').pick(
-      [1, 2],
-      load(
-        (i) => open.get(i) ?? 0,
-        () => 0,
-      ),
-    ),
-    1,
+  const byOpen = load(
+    (i) => open.get(i) ?? 0,
+    () => 0,
   );
+  assert.equal(new Balancer('least-busy').pick([1, 2], byOpen), 1);
   open.set(1, 12);
-  assert.equal(
-    new Balancer('least-busy').pick(
-      [1, 2],
-      load(
-        (i) => open.get(i) ?? 0,
-        () => 0,
-      ),
-    ),
-    2,
-  );
+  assert.equal(new Balancer('least-busy').pick([1, 2], byOpen), 2);
   // Fastest: a cost of 9 on weight 3 is 3 per unit, less than 4 on weight 1.
   const costs = new Map([
     [1, 9],
     [2, 4],
   ]);
-  assert.equal(
-    new Balancer('fastest', () => 0).pick(
-      [1, 2],
-      load(
-        () => 0,
-        (i) => costs.get(i) ?? 0,
-      ),
-    ),
-    1,
+  const byCost = load(
+    () => 0,
+    (i) => costs.get(i) ?? 0,
   );
+  assert.equal(new Balancer('fastest', () => 0).pick([1, 2], byCost), 1);
   costs.set(1, 15);
-  assert.equal(
-    new Balancer('fastest', () => 0).pick(
-      [1, 2],
-      load(
-        () => 0,
-        (i) => costs.get(i) ?? 0,
-      ),
-    ),
-    2,
-  );
+  assert.equal(new Balancer('fastest', () => 0).pick([1, 2], byCost), 2);
 });
 
 test("placeByZone: the zone's free nodes, then other zones' free nodes, then the zone's own; every node when the zone has none (table)", () => {
