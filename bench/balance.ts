@@ -44,7 +44,7 @@ export const CONDITION_NAMES: Readonly<Record<Condition, string>> = {
   starved: `${CPU_PERCENT} % of a CPU`,
 };
 /** The client whose reads stay in a zone (the first two standbys'): its share of the third is its cross-zone share. */
-export const ZONED_CLIENT = 'pg-split reader, fastest, zone of standbys 1-2';
+const ZONED_CLIENT = 'pg-split reader, fastest, zone of standbys 1-2';
 const CONCURRENCY = [8, 32] as const;
 const BALANCES: readonly Balance[] = ['round-robin', 'least-busy', 'fastest'];
 const READ = 'SELECT host(inet_server_addr()) AS host';
