@@ -105,10 +105,16 @@ test(
   { timeout: 60_000 },
   async (t) => {
     let listed: unknown = [member(s1)];
-    const sp = await split(t, [primary, s1], { discovery: { source: 'function', members: () => listed as string[], intervalMillis: 50 } });
+    let asked = 0;
+    const members = (): string[] => {
+      asked++;
+      return listed as string[];
+    };
+    const sp = await split(t, [primary, s1], { discovery: { source: 'function', members, intervalMillis: 50 } });
     const errors: Error[] = [];
     sp.on('error', (e) => errors.push(e));
-    await new Promise((r) => setTimeout(r, 500));
+    // Discovery has answered (without the writer's node) several times over, not a fixed time.
+    await until('discovery answered five times', () => asked >= 5);
     assert.deepEqual((await sp.writer.query<{ h: string }>('SELECT host(inet_server_addr()) AS h')).rows[0]?.h, primary.host);
     assert.ok(
       sp.topology().nodes.some((n) => n.host === primary.host && n.writer),

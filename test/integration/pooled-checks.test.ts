@@ -29,6 +29,22 @@ describe('checks on pooled connections', { timeout: 120_000 }, () => {
   });
   after(() => cluster?.destroy());
 
+  test("the monitor's first session closes once the first statement on its host ended, without waiting for a timed check", async (t) => {
+    const sp = await splitFor(t, cluster.conninfo(cluster.nodes, { application_name: APP }), {
+      recheckMillis: 60_000,
+      writer: { idleTimeoutMillis: 60_000 },
+      idleAfterMillis: 0,
+    });
+    const [primary, s1, s2] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
+    assert.deepEqual(await Promise.all([primary, s1, s2].map(sessionsOn)), [1, 1, 1], 'one monitoring session per node');
+    await sp.writer.query('SELECT 1');
+    // Timed checks are a minute apart: only the statement's end can have moved the primary's checks to the pooled connection.
+    // The pooled connection stays open (idleTimeoutMillis a minute): one session on the primary is that one, the monitor's gone.
+    await until('the primary holds only the pooled connection', async () => (await sessionsOn(primary)) === 1, 5000);
+    assert.equal(sp.topology().nodes[0]?.openConnections, 1, 'the pooled connection is open');
+    assert.deepEqual(await Promise.all([s1, s2].map(sessionsOn)), [1, 1], 'standbys the pools never used keep the monitoring session');
+  });
+
   test('an active instance holds on each node what its pools hold, not one session more; failover and a frozen standby are still seen', async (t) => {
     const [s1, s2] = cluster.standbys as [ClusterNode, ClusterNode];
     const sp = await splitFor(t, cluster.conninfo(cluster.nodes, { application_name: APP, connect_timeout: '1' }), {

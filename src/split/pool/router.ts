@@ -106,6 +106,7 @@ export class Router {
   /** The statement started at `startedAt` on the node settled. */
   settled(hostIndex: number, startedAt: number): void {
     this.#latency.end(hostIndex, startedAt);
+    this.#watch.statementEnded(hostIndex);
   }
 
   /** Stops the watchdog's timer (the runtime ends). */

@@ -258,6 +258,11 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
     if (stalled) void this.checkAll();
   }
 
+  /** A statement of the pools ended on the host: its monitor may check on the pooled connection now (HostMonitor.pooledMayBeIdle). */
+  statementEnded(hostIndex: number): void {
+    this.#monitors.get(hostIndex)?.pooledMayBeIdle();
+  }
+
   /** A pooled connection to this host failed in a way that says the cluster changed. */
   suspect(hostIndex: number): void {
     this.#monitors.get(hostIndex)?.suspect();

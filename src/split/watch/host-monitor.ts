@@ -34,8 +34,15 @@ export interface HostMonitorOptions {
   readonly pooled?: (hostIndex: number) => pg.Client | null;
 }
 
-/** Checks in a row on pooled connections after which the monitor's own session closes: a pool that keeps an idle connection for that long is likely to keep one. */
-const HAND_OVER_AFTER = 3;
+/**
+ * Checks in a row on pooled connections after which the monitor's own
+ * session closes: at once for the monitor's first session (at start, or on
+ * waking), which exists only because the pools held nothing yet; three for
+ * a session opened again because no pooled connection was idle (a pool that
+ * just had none may soon have none again: no session opened and closed at
+ * every check).
+ */
+const HAND_OVER_AFTER = { first: 1, again: 3 } as const;
 
 const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_only']);
 
@@ -63,6 +70,12 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   #way: Session | null = null;
   /** Checks in a row that ran on pooled connections. */
   #pooledChecks = 0;
+  /** How many of them close the own session (HAND_OVER_AFTER): once for the monitor's first session. */
+  #handOverAfter: number = HAND_OVER_AFTER.first;
+  /** Whether the next check on a pooled connection gives a new way in (a failover signal came while the checks ran there). */
+  #renewWay = false;
+  /** Whether a statement's end on the host should ask for a check now (the first session, not yet handed over): pooledMayBeIdle(). */
+  #awaitsPooled = false;
   #reconnecting = false;
   /** One status query at a time, and one queued behind it (recheck). */
   readonly #checks = new SingleFlight<NodeStatus>(() => this.#checkOnce());
@@ -184,8 +197,25 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
       if (timedOut) this.#unresponsive();
       return true;
     }
-    if (++this.#pooledChecks >= HAND_OVER_AFTER) this.#handOver();
+    if (this.#renewWay) {
+      this.#renewWay = false;
+      this.#way = { ...way };
+    }
+    if (++this.#pooledChecks >= this.#handOverAfter) this.#handOver();
     return true;
+  }
+
+  /**
+   * A statement of the pools ended on the host, so a pooled connection may be
+   * idle now: while the monitor's first session waits for its hand-over, a
+   * check runs right after (once the connection is back in its pool), so a
+   * process that wakes for a statement or two holds its own session only
+   * that long, not until the next timed check.
+   */
+  pooledMayBeIdle(): void {
+    if (!this.#awaitsPooled) return;
+    this.#awaitsPooled = false;
+    setImmediate(() => void this.recheck());
   }
 
   /** The checks run on pooled connections: the own session closes (not a loss: the host is up). */
@@ -193,6 +223,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     const session = this.#session;
     if (session === null || this.#closed) return;
     this.#session = null;
+    this.#awaitsPooled = false;
     void discardClient(session.client);
     logDecision('%s: checked on pooled connections; its monitoring session closes', this.#named());
   }
@@ -209,12 +240,12 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
    */
   suspect(): void {
     this.#suspected = true;
-    if (this.#session !== null) return void this.recheck();
-    // Checks ran on pooled connections (or none): a session of its own tells now, and a new way in (what reads learnt of
-    // the host's replay is kept per way in) covers a restart the pooled connections went down with.
-    this.#way = null;
-    this.#pooledChecks = 0;
-    this.#startReconnecting();
+    if (this.#way === null) return this.#startReconnecting();
+    // Checks run on pooled connections: the next one that succeeds gives a new way in (what reads learnt of the host's
+    // replay is kept per way in), which covers a restart the pooled connections went down with. No new connection is
+    // needed for that: a leader whose postmaster is frozen still answers on the connections it has.
+    if (this.#session === null) this.#renewWay = true;
+    void this.recheck();
   }
 
   /** Whether a failover signal came since the last status. */
@@ -270,8 +301,12 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     connection.on('parameterStatus', (msg: { parameterName: string }) => {
       if (ROLE_PARAMETERS.has(msg.parameterName) && !this.#closed) this.emit('signal', msg.parameterName);
     });
+    // The first session hands over at the first pooled check; one opened again, after a few.
+    if (this.#reached) this.#handOverAfter = HAND_OVER_AFTER.again;
+    this.#awaitsPooled = this.#handOverAfter === HAND_OVER_AFTER.first && this.#options.pooled !== undefined;
     this.#session = session;
     this.#way = session;
+    this.#renewWay = false;
     this.#pooledChecks = 0;
     this.#reached = true;
     this.#noServer = null;
