@@ -15,7 +15,7 @@ export interface ProbeOptions {
 }
 
 /** Who a session is connected to, as statuses name it. */
-export function sessionIdentity(session: Session): HostIdentity {
+export function sessionIdentity(session: Pick<Session, 'hostIndex' | 'host' | 'endpoint'>): HostIdentity {
   const { endpoint } = session;
   return {
     hostIndex: session.hostIndex,

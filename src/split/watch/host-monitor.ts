@@ -46,6 +46,13 @@ const HAND_OVER_AFTER = { first: 1, again: 3 } as const;
 
 const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_only']);
 
+/** How a host was reached (what pooled connections and checks need of a session), without the session's client: it outlives it. */
+type WayIn = Pick<Session, 'hostIndex' | 'host' | 'endpoint' | 'useTls'>;
+
+function wayOf(session: Session): WayIn {
+  return { hostIndex: session.hostIndex, host: session.host, endpoint: session.endpoint, useTls: session.useTls };
+}
+
 /**
  * Watches one host: a status query per check, on an idle pooled connection
  * to the host when the pools have one, else on the monitor's own
@@ -67,7 +74,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   #status: NodeStatus;
   #session: Session | null = null;
   /** How the host was last reached (a session's endpoint and TLS), kept after the own session closed on a hand-over; null once the host is lost. */
-  #way: Session | null = null;
+  #way: WayIn | null = null;
   /** Checks in a row that ran on pooled connections. */
   #pooledChecks = 0;
   /** How many of them close the own session (HAND_OVER_AFTER): once for the monitor's first session. */
@@ -185,7 +192,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
    * or the server answered with an error (a session the application left in
    * an aborted transaction); the check then runs on the own session.
    */
-  async #checkPooled(client: pg.Client, way: Session): Promise<boolean> {
+  async #checkPooled(client: pg.Client, way: WayIn): Promise<boolean> {
     try {
       this.#setStatus(await untraced(() => queryStatus(client, sessionIdentity(way), this.#options.checkTimeoutMillis)));
     } catch (err) {
@@ -280,7 +287,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   }
 
   /** The host was lost (its session or a pooled check failed): unreachable until a new session opens. */
-  #lost(way: Session, message: string): void {
+  #lost(way: WayIn, message: string): void {
     const session = this.#session;
     this.#session = null;
     this.#way = null;
@@ -305,7 +312,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     if (this.#reached) this.#handOverAfter = HAND_OVER_AFTER.again;
     this.#awaitsPooled = this.#handOverAfter === HAND_OVER_AFTER.first && this.#options.pooled !== undefined;
     this.#session = session;
-    this.#way = session;
+    this.#way = wayOf(session);
     this.#renewWay = false;
     this.#pooledChecks = 0;
     this.#reached = true;
