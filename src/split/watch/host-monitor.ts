@@ -144,11 +144,6 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     return this.#way;
   }
 
-  /** Whether the monitor holds a session of its own on the host (none once checks run on pooled connections). */
-  get ownSession(): boolean {
-    return this.#session !== null;
-  }
-
   /** Runs one status query on the session (one at a time); with no session, starts reconnecting. */
   check(): Promise<NodeStatus> {
     return this.#checks.run();
