@@ -207,7 +207,7 @@ describe('end()', () => {
       () => null,
       (e: unknown) => e,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await until('the statement waits for the host', () => split.writer.waitingCount > 0);
     const ending = Date.now();
     await split.end();
     const err = await waiting;

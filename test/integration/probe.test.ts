@@ -51,7 +51,13 @@ test('a standby with replay paused shows its lag in bytes and seconds', async ()
     await cluster.primary.query('INSERT INTO filler SELECT generate_series(1, 20000)');
     await new Promise((r) => setTimeout(r, 1100));
     await cluster.primary.query('INSERT INTO filler VALUES (0)');
-    await new Promise((r) => setTimeout(r, 300));
+    const lsn = (await cluster.primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))[0]?.lsn ?? '0/0';
+    const other = cluster.standbys[1]!;
+    await until('the paused standby received the last insert and the other one replayed it', async () => {
+      const received = await s1.query<{ ok: boolean }>('SELECT pg_last_wal_receive_lsn() >= $1::pg_lsn AS ok', [lsn]);
+      const replayed = await other.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn]);
+      return received[0]?.ok === true && replayed[0]?.ok === true;
+    });
     const report = await probeCluster(cluster.conninfo(), { env: {} });
     const lagging = report.nodes[1]!;
     const current = report.nodes[2]!;
