@@ -7,7 +7,7 @@ const CPU_CGROUPS = '/sys/fs/cgroup/cpu';
 const PERIOD_MICROS = 100_000;
 
 /** The cgroup (under CPU_CGROUPS) a process is in now, from /proc/<pid>/cgroup's `cpu` line ('/' when none is named). */
-function cpuCgroupOf(pid: number): string {
+export function cpuCgroupOf(pid: number): string {
   const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
   const line = lines.find((l) => l.split(':')[1]?.split(',').includes('cpu'));
   return line?.split(':')[2] ?? '/';

@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { SECURE_PASSWORD, SECURE_ROLE, startBlackHole, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { cpuCgroupOf } from '../../src/cluster/cpu-limit.js';
 import { readPidFile } from '../../src/cluster/pid-file.js';
 import { descendantsOf, isProcessAlive } from '../../src/cluster/process-tree.js';
 import { settlesWithin, waitUntil } from '../../src/cluster/wait.js';
@@ -246,11 +247,6 @@ describe('cluster harness: primary + 2 standbys', () => {
   test('limitCpu() runs the server and the sessions it forks in a throttled cgroup; release() moves them back', async (t) => {
     const standby2 = cluster.standbys[1];
     assert.ok(standby2);
-    const groupOf = (pid: number): string =>
-      readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-        .split('\n')
-        .find((l) => l.split(':')[1]?.split(',').includes('cpu'))
-        ?.split(':')[2] ?? '?';
     let limit: { release(): void };
     try {
       limit = standby2.limitCpu(10);
@@ -263,12 +259,12 @@ describe('cluster harness: primary + 2 standbys', () => {
     try {
       // A session opened after the limit: its backend, forked by the postmaster, is in the group too.
       const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
-      const group = groupOf(pid);
+      const group = cpuCgroupOf(pid);
       assert.match(group, new RegExp(`/pg-split-${standby2.name}-${standby2.pid}$`));
       assert.equal(readFileSync(`/sys/fs/cgroup/cpu${group}/cpu.cfs_quota_us`, 'utf8').trim(), '10000', '10 % of a 100 ms period');
-      assert.equal(groupOf(standby2.pid ?? 0), group);
+      assert.equal(cpuCgroupOf(standby2.pid ?? 0), group);
       limit.release();
-      assert.notEqual(groupOf(pid), group, 'the session is back where it was');
+      assert.notEqual(cpuCgroupOf(pid), group, 'the session is back where it was');
       assert.equal(existsSync(`/sys/fs/cgroup/cpu${group}`), false, 'the group is removed');
       assert.equal((await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one, 1);
     } finally {

@@ -21,20 +21,13 @@ import { RoutedPool } from '../../src/split/pool/routed-pool.js';
 import type { PoolRouter } from '../../src/split/pool/router.js';
 import { failoverSignal, type FailoverSignal } from '../../src/split/pool/sqlstate.js';
 import { WriteTracker } from '../../src/split/pool/write-tracker.js';
+import { turn, turnsUntil } from '../support/turns.js';
 
 /** What a scripted node answers a statement: a result, or an error. */
 type Answer = { rows: unknown[] } | Error;
 
 const sqlError = (code: string): Error => Object.assign(new Error(`SQLSTATE ${code}`), { code });
 const connectionReset = (): Error => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-
-/** Waits, by turns of the event loop (no clock), until `condition` holds; fails after 10000 turns. */
-async function turnsUntil(condition: () => boolean): Promise<void> {
-  for (let turn = 0; !condition(); turn++) {
-    if (turn > 10_000) throw new Error('the condition never held');
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 /** The nodes as the test scripts them, and every statement each was sent. */
 class FakeNodes {
@@ -587,7 +580,7 @@ test('end(): a statement sent before it and waiting for a connection is served o
   let ended = false;
   const ending = writer.end().then(() => (ended = true));
   await assert.rejects(writer.query('INSERT 2'), (err: unknown) => err instanceof PgSplitError && err.code === 'PGSPLIT_ENDED');
-  for (let turn = 0; turn < 10; turn++) await new Promise((r) => setImmediate(r));
+  for (let n = 0; n < 10; n++) await turn();
   assert.equal(ended, false, 'a client is still held, a statement still waits for it');
   held.release();
   await queued;

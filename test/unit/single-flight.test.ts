@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SingleFlight } from '../../src/single-flight.js';
+import { turn } from '../support/turns.js';
 
 /** A task whose runs the test settles by hand: each run is numbered. */
 function manual() {
@@ -12,8 +13,6 @@ function manual() {
   return { runs, task };
 }
 
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
-
 test('run() joins the run in flight; a new run starts once it settled', async () => {
   const { runs, task } = manual();
   const flight = new SingleFlight(task);
@@ -24,7 +23,7 @@ test('run() joins the run in flight; a new run starts once it settled', async ()
   assert.equal(flight.running, a);
   runs[0]?.resolve(1);
   assert.equal(await b, 1);
-  await tick();
+  await turn();
   assert.equal(flight.running, null);
   const c = flight.run();
   assert.equal(runs.length, 2);
@@ -43,7 +42,7 @@ test('fresh() starts now when nothing runs, else shares the one run queued behin
   assert.equal(runs.length, 1, 'the queued run waits for the one in flight');
   runs[0]?.resolve(1);
   assert.equal(await first, 1);
-  await tick();
+  await turn();
   assert.equal(runs.length, 2);
   runs[1]?.resolve(2);
   assert.deepEqual(await Promise.all([second, third]), [2, 2]);
@@ -57,7 +56,7 @@ test('a failed run fails its callers and the queued run starts all the same; a t
   const after = flight.fresh(task);
   runs[0]?.reject(new Error('boom'));
   await assert.rejects(failing, /boom/);
-  await tick();
+  await turn();
   assert.equal(runs.length, 2);
   runs[1]?.resolve(7);
   assert.equal(await after, 7);

@@ -10,6 +10,7 @@ import {
   WriteWitness,
   type WitnessSteps,
 } from '../../src/split/patroni/write-witness.js';
+import { turn } from '../support/turns.js';
 
 const decision = (writer: number | null, unconfirmed: number[]): RoleDecision => ({
   writer,
@@ -81,7 +82,7 @@ const settle = (p: Promise<void>): Promise<string> =>
   );
 /** Turns of the event loop (the witness's steps answer at once): its promises settle, no clock moves. */
 async function turns(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  for (let i = 0; i < 20; i++) await turn();
 }
 
 /** The witness's timers (its poll interval, a write's timeout) on mock time: `t.mock.timers.tick()` moves them. */

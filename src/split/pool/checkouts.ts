@@ -194,14 +194,9 @@ export class Checkouts {
    * to its frozen postmaster): waits for one of its clients to be released,
    * a writer to be confirmed, or the episode to end, by events.
    */
-  async #whileLeaderBusy(host: number, pick: PoolRole, deadline: number): Promise<void> {
-    const stopWaiting = this.#onRelease(host);
-    try {
-      const stop = (): boolean => this.#ending() || this.#pooledOnly(host) || this.#router.witnessed() !== host;
-      await this.#counted(this.#router.waitFor(pick, deadline, () => noNodeFor(this.#settings, pick), stop));
-    } finally {
-      stopWaiting();
-    }
+  #whileLeaderBusy(host: number, pick: PoolRole, deadline: number): Promise<void> {
+    const stop = (): boolean => this.#ending() || this.#pooledOnly(host) || this.#router.witnessed() !== host;
+    return this.#untilReleased(host, () => this.#router.waitFor(pick, deadline, () => noNodeFor(this.#settings, pick), stop));
   }
 
   /**
@@ -227,10 +222,15 @@ export class Checkouts {
     const bound = this.#settings.fallbackReads as NonNullable<RoutedPoolSettings['fallbackReads']>;
     if (bound.whenFull === 'error') throw fallbackFullError(bound.max, null);
     const millis = this.#settings.pool.connectionTimeoutMillis || this.#settings.failoverTimeoutMillis;
+    const free = (): boolean => this.#ending() || pickNow() !== host || !this.fallbackFull(host);
+    await this.#untilReleased(host, () => this.#router.waitUntil(free, Date.now() + millis, () => fallbackFullError(bound.max, millis)));
+  }
+
+  /** A wait (counted in waitingCount) that looks again each time the node's pool gets a client back. */
+  async #untilReleased(host: number, wait: () => Promise<void>): Promise<void> {
     const stopWaiting = this.#onRelease(host);
     try {
-      const free = (): boolean => this.#ending() || pickNow() !== host || !this.fallbackFull(host);
-      await this.#counted(this.#router.waitUntil(free, Date.now() + millis, () => fallbackFullError(bound.max, millis)));
+      await this.#counted(wait());
     } finally {
       stopWaiting();
     }
