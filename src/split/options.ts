@@ -4,6 +4,7 @@ import type { Lookup } from '../connect/endpoints.js';
 import { OptionError } from '../errors.js';
 import { etcdOption } from '../etcd/etcd-options.js';
 import {
+  booleanOption,
   describeValue,
   functionOption,
   isPlainObject,
@@ -36,6 +37,15 @@ export interface SplitOptions extends ResolveContext {
    * else `prefer-standby` (standbys; the primary when none is left).
    */
   readonly readerPolicy?: ReaderPolicy;
+  /**
+   * Run each host's checks on an idle connection of the pools when one
+   * exists, and close the monitoring session there meanwhile (fewer
+   * sessions per process). Off by default: while every pooled connection to
+   * a host is busy, a check needs a new session, which a leader whose
+   * postmaster is frozen (its backends still serving) cannot give, so such
+   * a leader is taken for down (docs/scaling.md). @default false
+   */
+  readonly pooledChecks?: boolean;
   /** How reads are spread over eligible nodes. @default 'fastest' */
   readonly balance?: Balance;
   /**
@@ -256,6 +266,7 @@ const RESOLVERS = {
   reader: (o: Given) => poolSettings('reader', o.reader),
   readerPolicy: (o: Given, target: ConnectionTarget): ReaderPolicy =>
     oneOfOption('readerPolicy', o.readerPolicy, POLICIES, policyFromTarget(target)),
+  pooledChecks: (o: Given): boolean => booleanOption('pooledChecks', o.pooledChecks, false),
   balance: (o: Given): BalanceRule => oneOfOption('balance', o.balance, BALANCES, 'fastest'),
   zone: (o: Given): string | null => textOption('zone', o.zone, null),
   hosts: (o: Given) => hostOptions(o.hosts),

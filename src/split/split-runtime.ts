@@ -109,8 +109,8 @@ export class SplitRuntime {
       isTooFarBehind: this.#tooFar,
       noReads: (i) => members.noLoadBalance(i),
       exitOnIdle,
-      // Checks run on an idle pooled connection when the pools have one (every pooled connection is a NodeClient, a pg.Client).
-      pooled: (i) => this.registry.idleClient(i) as pg.Client | null,
+      // With pooledChecks, checks run on an idle pooled connection when the pools have one (every pooled connection is a NodeClient, a pg.Client).
+      ...(opts.pooledChecks ? { pooled: (i: number) => this.registry.idleClient(i) as pg.Client | null } : {}),
     }));
     // Asks a reader's pools (standbys) how far they received.
     this.#witness = new WriteWitness(

@@ -34,6 +34,7 @@ describe('checks on pooled connections', { timeout: 120_000 }, () => {
       recheckMillis: 60_000,
       writer: { idleTimeoutMillis: 60_000 },
       idleAfterMillis: 0,
+      pooledChecks: true,
     });
     const [primary, s1, s2] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
     assert.deepEqual(await Promise.all([primary, s1, s2].map(sessionsOn)), [1, 1, 1], 'one monitoring session per node');
@@ -53,6 +54,7 @@ describe('checks on pooled connections', { timeout: 120_000 }, () => {
       writer: { idleTimeoutMillis: 60_000 },
       reader: { idleTimeoutMillis: 60_000 },
       idleAfterMillis: 0,
+      pooledChecks: true,
     });
     // One connection in each pool's node pool: the writer's on the primary, the reader's on each standby.
     await sp.writer.query('SELECT 1');
