@@ -3,7 +3,7 @@ import type { ClientConfig } from 'pg';
 import type { AttemptError } from './failure.js';
 import { NoPasswordSupplied } from './client-config.js';
 import { SERVER_CLOSED, strerror, tlsFailure } from './messages.js';
-import { destroySocket, isTlsRefusedError, wireOf } from './pg-wire.js';
+import { destroySocket, isServerError, isTlsRefusedError, wireOf } from './pg-wire.js';
 
 /** What the server reported about itself during startup (ParameterStatus). */
 export type StartupParams = ReadonlyMap<string, string>;
@@ -25,19 +25,13 @@ function serverErrorText(err: pg.DatabaseError): string {
   return text;
 }
 
-function isDatabaseError(err: unknown): err is pg.DatabaseError {
-  return (
-    err instanceof pg.DatabaseError || (err instanceof Error && 'severity' in err && typeof (err as { code?: unknown }).code === 'string')
-  );
-}
-
 /** Turns whatever pg rejected with into libpq's view of the failure. */
 function classifyConnectError(err: unknown, seen: Readonly<Observed>): { error: AttemptError; message: string; tlsRefused: boolean } {
   if (seen.timedOut) return { error: { kind: 'timeout' }, message: 'timeout expired', tlsRefused: false };
   if (err instanceof NoPasswordSupplied || (err instanceof Error && err.cause instanceof NoPasswordSupplied)) {
     return { error: { kind: 'no-password' }, message: 'fe_sendauth: no password supplied', tlsRefused: false };
   }
-  if (isDatabaseError(err)) {
+  if (isServerError(err)) {
     const error: AttemptError = { kind: 'server', sqlstate: err.code ?? '', afterAuth: seen.authenticated };
     return { error, message: serverErrorText(err), tlsRefused: false };
   }

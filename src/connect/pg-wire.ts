@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type pg from 'pg';
+import pg from 'pg';
 
 /**
  * The one place pg-split reaches below the public API of pg and pg-pool:
@@ -52,6 +52,17 @@ export function isConnectionEndedError(err: Error): boolean {
 /** Whether pg refused to send a query because the client's connection had already failed (the query never left). */
 export function isNotQueryableError(err: Error): boolean {
   return err.message === 'Client has encountered a connection error and is not queryable';
+}
+
+/**
+ * Whether the server answered with an ErrorResponse (pg's DatabaseError, or
+ * an error of another copy of pg carrying the server's severity and SQLSTATE):
+ * the server is there and said no, as against a connection that failed.
+ */
+export function isServerError(err: unknown): err is pg.DatabaseError {
+  return (
+    err instanceof pg.DatabaseError || (err instanceof Error && 'severity' in err && typeof (err as { code?: unknown }).code === 'string')
+  );
 }
 
 /** Whether pg rejected because the server answered SSLRequest with `N`. */

@@ -8,6 +8,14 @@ export interface ServerState {
   readonly readOnly: boolean;
 }
 
+/** The parameters a PG14+ server reports again (ParameterStatus) when its role changes mid-session: a promotion, or `ALTER SYSTEM` of the read-only default. */
+const ROLE_PARAMETERS: ReadonlySet<string> = new Set(['in_hot_standby', 'default_transaction_read_only']);
+
+/** Whether a ParameterStatus the server sent says its role may have changed (ROLE_PARAMETERS). */
+export function isRoleParameter(name: string): boolean {
+  return ROLE_PARAMETERS.has(name);
+}
+
 /** Which pass of the host walk: prefer-standby walks the list twice. */
 export type WalkPass = 1 | 2;
 

@@ -39,11 +39,12 @@ export interface SplitOptions extends ResolveContext {
   readonly readerPolicy?: ReaderPolicy;
   /**
    * Run each host's checks on an idle connection of the pools when one
-   * exists, and close the monitoring session there meanwhile (fewer
-   * sessions per process). Off by default: while every pooled connection to
-   * a host is busy, a check needs a new session, which a leader whose
-   * postmaster is frozen (its backends still serving) cannot give, so such
-   * a leader is taken for down (docs/scaling.md). @default false
+   * exists, and close the monitoring session there meanwhile (no session
+   * beside the pools' on a node they use). While every pooled connection to
+   * a host is busy, its answers to them stand for the check (a statement
+   * answered since the last status): no session is opened on a busy or
+   * full server (docs/scaling.md). `false`: a monitoring session on every
+   * host while the cluster is awake. @default true
    */
   readonly pooledChecks?: boolean;
   /** How reads are spread over eligible nodes. @default 'fastest' */
@@ -266,7 +267,7 @@ const RESOLVERS = {
   reader: (o: Given) => poolSettings('reader', o.reader),
   readerPolicy: (o: Given, target: ConnectionTarget): ReaderPolicy =>
     oneOfOption('readerPolicy', o.readerPolicy, POLICIES, policyFromTarget(target)),
-  pooledChecks: (o: Given): boolean => booleanOption('pooledChecks', o.pooledChecks, false),
+  pooledChecks: (o: Given): boolean => booleanOption('pooledChecks', o.pooledChecks, true),
   balance: (o: Given): BalanceRule => oneOfOption('balance', o.balance, BALANCES, 'fastest'),
   zone: (o: Given): string | null => textOption('zone', o.zone, null),
   hosts: (o: Given) => hostOptions(o.hosts),

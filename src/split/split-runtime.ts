@@ -32,6 +32,7 @@ import { fenceAfterEpisode, fencePlan } from './pool/fence-plan.js';
 import type { PoolSettings } from './pool/pool-settings.js';
 import { ReadScope } from './pool/read-scope.js';
 import { RoutedPool } from './pool/routed-pool.js';
+import { LatencyBook } from './pool/latency-book.js';
 import { Router } from './pool/router.js';
 import { WriteTracker } from './pool/write-tracker.js';
 import { logDecision, logWatchDecisions } from './watch/decision-log.js';
@@ -94,6 +95,8 @@ export class SplitRuntime {
     const members = (this.members = new Members(target, opts.hosts));
     // pg-pool's allowExitOnIdle on either pool: pg-split's own sessions, requests and watches never keep the process alive.
     const exitOnIdle = opts.writer.allowExitOnIdle === true || opts.reader.allowExitOnIdle === true;
+    // What the pools observe of each node's statements: the `fastest` balance's costs, and the answers that tell a host is up.
+    const latency = new LatencyBook();
     const { authority, dcs } = authorityOf(opts.patroni, members, exitOnIdle);
     this.#authority = authority;
     this.#dcs = dcs;
@@ -110,7 +113,12 @@ export class SplitRuntime {
       noReads: (i) => members.noLoadBalance(i),
       exitOnIdle,
       // With pooledChecks, checks run on an idle pooled connection when the pools have one (every pooled connection is a NodeClient, a pg.Client).
-      ...(opts.pooledChecks ? { pooled: (i: number) => this.registry.idleClient(i) as pg.Client | null } : {}),
+      ...(opts.pooledChecks
+        ? {
+            pooled: (i: number) => this.registry.idleClient(i) as pg.Client | null,
+            answers: { last: (i: number) => latency.lastAnswer(i), now: () => latency.now() },
+          }
+        : {}),
     }));
     // Asks a reader's pools (standbys) how far they received.
     this.#witness = new WriteWitness(
@@ -123,10 +131,18 @@ export class SplitRuntime {
       },
       opts.failoverTimeoutMillis,
     );
-    this.router = new Router(members, watch, new Balancer(opts.balance), this.registry, this.#witness, {
-      zone: opts.zone,
-      policy: opts.readerPolicy,
-    });
+    this.router = new Router(
+      members,
+      watch,
+      new Balancer(opts.balance),
+      this.registry,
+      this.#witness,
+      {
+        zone: opts.zone,
+        policy: opts.readerPolicy,
+      },
+      latency,
+    );
     // Read at collections only.
     this.#metrics = metricsOf(otel, members, watch, () => [...this.#pools], this.#freshness);
     this.#idle = new IdleKeeper(opts.idleAfterMillis, {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
 import { testNet } from '../support/net.js';
 import { splitFor } from '../support/split.js';
@@ -15,6 +17,8 @@ import { until } from '../support/until.js';
 const net = testNet(import.meta.url);
 const APP = 'pgsplit-pooled-checks';
 const WHO = 'SELECT host(inet_server_addr()) AS host';
+/** A role that may hold two sessions on each server. */
+const LIMITED = 'pooled_checks_limited';
 
 /** Sessions of the application on one node, as the server counts them. */
 async function sessionsOn(node: ClusterNode): Promise<number> {
@@ -44,6 +48,46 @@ describe('checks on pooled connections', { timeout: 120_000 }, () => {
     await until('the primary holds only the pooled connection', async () => (await sessionsOn(primary)) === 1, 5000);
     assert.equal(sp.topology().nodes[0]?.openConnections, 1, 'the pooled connection is open');
     assert.deepEqual(await Promise.all([s1, s2].map(sessionsOn)), [1, 1], 'standbys the pools never used keep the monitoring session');
+  });
+
+  test('a host whose pooled connections are all busy and answering opens no session for its checks: a full primary stays the writer', async (t) => {
+    const primary = cluster.primary;
+    await primary.query(`CREATE ROLE ${LIMITED} LOGIN CONNECTION LIMIT 2`);
+    t.after(() => primary.query(`DROP ROLE ${LIMITED}`));
+    const sp = await splitFor(t, cluster.conninfo(cluster.nodes, { application_name: APP, user: LIMITED }), {
+      recheckMillis: 100,
+      failoverTimeoutMillis: 3000,
+      writer: { max: 1, idleTimeoutMillis: 60_000 },
+      idleAfterMillis: 0,
+      pooledChecks: true,
+    });
+    await sp.writer.query('SELECT 1');
+    await until('the primary holds only the pooled connection', async () => (await sessionsOn(primary)) === 1);
+    // Another process takes the role's other session on the primary: a new session there is refused (53300).
+    const other = new pg.Client({ host: primary.host, port: cluster.port, user: LIMITED, database: 'postgres' });
+    await other.connect();
+    t.after(() => other.end());
+    const logFrom = (await readFile(primary.logPath, 'utf8')).length;
+    // Two callers on the writer's one connection: one always waits, so no check finds it idle, and statements keep ending.
+    let written = 0;
+    const failures: string[] = [];
+    const until2s = Date.now() + 2000;
+    const writes = async (): Promise<void> => {
+      while (Date.now() < until2s) {
+        await sp.writer.query('SELECT pg_sleep(0.01)').then(
+          () => void written++,
+          (err: Error & { code?: string }) => void failures.push(err.code ?? err.message),
+        );
+      }
+    };
+    await Promise.all([writes(), writes()]);
+    assert.deepEqual(failures, [], 'no write failed');
+    assert.ok(written > 0);
+    assert.equal(sp.topology().writer, 0, 'the primary stayed the writer');
+    // The server's word: no login of the role was refused while the checks came due (about 20 of them).
+    const refused = (await readFile(primary.logPath, 'utf8')).slice(logFrom).match(/too many connections for role/g) ?? [];
+    assert.equal(refused.length, 0, `${refused.length} sessions refused`);
+    t.diagnostic(`${written} writes in 2 s on one pooled connection`);
   });
 
   test('an active instance holds on each node what its pools hold, not one session more; failover and a frozen standby are still seen', async (t) => {

@@ -23,14 +23,13 @@ export class LatencyBook {
 
   #node(hostIndex: number): Node {
     let node = this.#nodes.get(hostIndex);
-    if (node === undefined) this.#nodes.set(hostIndex, (node = { estimate: 0, at: this.#now(), inFlight: 0, answered: false }));
+    if (node === undefined) this.#nodes.set(hostIndex, (node = { estimate: 0, at: this.#now(), inFlight: 0, answeredAt: null }));
     return node;
   }
 
-  /** When a statement on the node last settled (this book's clock), or null before any did. */
+  /** When the server last answered a statement on the node (a result or an error of its own; this book's clock), or null before it did. */
   lastAnswer(hostIndex: number): number | null {
-    const node = this.#nodes.get(hostIndex);
-    return node === undefined || !node.answered ? null : node.at;
+    return this.#nodes.get(hostIndex)?.answeredAt ?? null;
   }
 
   /** This book's clock. */
@@ -44,8 +43,8 @@ export class LatencyBook {
     return this.#now();
   }
 
-  /** The statement begun at `startedAt` settled: its latency counts. */
-  end(hostIndex: number, startedAt: number): void {
+  /** The statement begun at `startedAt` settled: its latency counts; `answered`: the server answered it (not a lost connection). */
+  end(hostIndex: number, startedAt: number, answered = true): void {
     const node = this.#nodes.get(hostIndex);
     if (node === undefined || node.inFlight === 0) return;
     node.inFlight--;
@@ -56,7 +55,7 @@ export class LatencyBook {
     const current = node.estimate * weight;
     node.estimate = millis > current ? millis : current + millis * (1 - weight);
     node.at = now;
-    node.answered = true;
+    if (answered) node.answeredAt = now;
   }
 
   /**
@@ -83,8 +82,8 @@ interface Node {
   at: number;
   /** Statements running there. */
   inFlight: number;
-  /** Whether a statement there has settled (`at` is then the last one's end). */
-  answered: boolean;
+  /** When the server last answered a statement there, or null before it did. */
+  answeredAt: number | null;
 }
 
 /** The latency every node is assumed to cost on top of its average: a tenth of a millisecond. */

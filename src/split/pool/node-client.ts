@@ -3,13 +3,12 @@ import { destroySocket, isEnding, wireOf } from '../../connect/pg-wire.js';
 import type { Fenceable } from './connection-registry.js';
 import type { PoolRouter } from './router.js';
 import { signalOfSqlstate } from './sqlstate.js';
+import { isRoleParameter } from '../../connect/server-state.js';
 
 /** The pool config a NodeClient is built from: pg's own, plus the node it belongs to. */
 export interface NodeClientConfig extends pg.ClientConfig {
   readonly pgSplitNode: { readonly router: PoolRouter; readonly hostIndex: number };
 }
-
-const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_only']);
 
 /**
  * Binds a connected-to-be client to its node: counted in the registry (which
@@ -36,7 +35,7 @@ export function followNode(
   };
   connection.on('errorMessage', (msg: { code?: string }) => router.report(hostIndex, signalOfSqlstate(msg.code)));
   connection.on('parameterStatus', (msg: { parameterName: string }) => {
-    if (ROLE_PARAMETERS.has(msg.parameterName)) router.roleReported();
+    if (isRoleParameter(msg.parameterName)) router.roleReported();
   });
   connection.once('end', () => close(!isEnding(client)));
   // A client of the application's own (pg-split/pg) gets no listener from pg-split: an error it does not handle is thrown, as pg's.

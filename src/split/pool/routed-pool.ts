@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { overridePoolCounters, type PoolCounter } from '../../connect/pg-wire.js';
+import { isServerError, overridePoolCounters, type PoolCounter } from '../../connect/pg-wire.js';
 import { untraced } from '../../otel/otel-api.js';
 import type { PoolRole } from '../../roles/role-decision.js';
 import type { PoolUsage } from '../../telemetry/observations.js';
@@ -333,7 +333,7 @@ export class RoutedPool extends pg.Pool {
     client.pgSplitSentAt = startedAt;
     const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
       client.pgSplitSentAt = 0;
-      this.#router.settled(host, startedAt);
+      this.#router.settled(host, startedAt, err === null || err === undefined || isServerError(err));
       if (err === null || err === undefined) return this.#acknowledge(s, client, sentToSilentLeader, result as pg.QueryResult);
       const conflict = s.kind === 'read' && recoveryConflictMayRetry(err, s.first, !this.#router.isWriter(host));
       const retry = attempt < MAX_ATTEMPTS[s.kind] && mayRetry(s, client, err, conflict);

@@ -103,9 +103,9 @@ export class Router {
     return this.#latency.begin(hostIndex);
   }
 
-  /** The statement started at `startedAt` on the node settled. */
-  settled(hostIndex: number, startedAt: number): void {
-    this.#latency.end(hostIndex, startedAt);
+  /** The statement started at `startedAt` on the node settled; `answered`: the server answered it (a result or its own error). */
+  settled(hostIndex: number, startedAt: number, answered: boolean): void {
+    this.#latency.end(hostIndex, startedAt, answered);
     this.#watch.statementEnded(hostIndex);
   }
 

@@ -15,6 +15,7 @@ import { untraced } from '../../otel/otel-api.js';
 import { discardClient, openSession, type OpenFailure, type Session } from '../../connect/session.js';
 import { unreachableStatus, type NodeStatus } from '../../roles/node-status.js';
 import { failedStatus, queryStatus, sessionIdentity, StatusTimeout } from '../../probe/probe-host.js';
+import { isRoleParameter } from '../../connect/server-state.js';
 
 export interface HostMonitorOptions {
   /** Bound on connecting and on one status query. */
@@ -32,6 +33,15 @@ export interface HostMonitorOptions {
    * monitor's own session closes once they have for a while.
    */
   readonly pooled?: (hostIndex: number) => pg.Client | null;
+  /**
+   * When the server last answered a statement of the pools on the host, and
+   * the clock that time is on. While checks run on pooled connections and
+   * none is idle, a host that answered statements since its last status is
+   * up: no session is opened to say so (a leader whose postmaster is frozen
+   * answers on the connections it has but cannot open one; a full server
+   * refuses one with `53300`).
+   */
+  readonly answers?: { readonly last: (hostIndex: number) => number | null; readonly now: () => number };
 }
 
 /**
@@ -43,8 +53,6 @@ export interface HostMonitorOptions {
  * every check).
  */
 const HAND_OVER_AFTER = { first: 1, again: 3 } as const;
-
-const ROLE_PARAMETERS = new Set(['in_hot_standby', 'default_transaction_read_only']);
 
 /** How a host was reached (what pooled connections and checks need of a session), without the session's client: it outlives it. */
 type WayIn = Pick<Session, 'hostIndex' | 'host' | 'endpoint' | 'useTls'>;
@@ -81,8 +89,12 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   #handOverAfter: number = HAND_OVER_AFTER.first;
   /** Whether the next check on a pooled connection gives a new way in (a failover signal came while the checks ran there). */
   #renewWay = false;
-  /** Whether a statement's end on the host should ask for a check now (the first session, not yet handed over): pooledMayBeIdle(). */
+  /** Whether a statement's end on the host should ask for a check now (the first session not yet handed over, or a check vouched for by answers): pooledMayBeIdle(). */
   #awaitsPooled = false;
+  /** Whether the last check was answered for by the pools' statements (logged once in a row). */
+  #vouched = false;
+  /** When the last status was set (on the `answers` clock). */
+  #statusAt = Number.NEGATIVE_INFINITY;
   #reconnecting = false;
   /** One status query at a time, and one queued behind it (recheck). */
   readonly #checks = new SingleFlight<NodeStatus>(() => this.#checkOnce());
@@ -163,8 +175,16 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     const way = this.#way;
     const pooled = way === null ? null : (this.#options.pooled?.(this.hostIndex) ?? null);
     if (way !== null && pooled !== null && (await this.#checkPooled(pooled, way))) return this.#status;
-    this.#pooledChecks = 0;
     const session = this.#session;
+    if (session === null && way !== null && !this.#suspected && this.#answeredSinceStatus()) {
+      // Every pooled connection is busy and the host keeps answering them: it is up, and its role is what its
+      // connections report (no failover signal since). The check runs on the first one a statement gives back.
+      this.#awaitsPooled = true;
+      if (!this.#vouched) logDecision('%s: no idle pooled connection, statements answered there: no session opened', this.#named());
+      this.#vouched = true;
+      return this.#status;
+    }
+    this.#pooledChecks = 0;
     if (session === null) {
       if (way !== null && !this.#reconnecting)
         logDecision('%s: no idle pooled connection; its monitoring session opens again', this.#named());
@@ -220,6 +240,12 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     setImmediate(() => void this.recheck());
   }
 
+  /** Whether the server answered a statement of the pools on the host after its last status was set. */
+  #answeredSinceStatus(): boolean {
+    const answered = this.#options.answers?.last(this.hostIndex) ?? null;
+    return answered !== null && answered > this.#statusAt;
+  }
+
   /** The checks run on pooled connections: the own session closes (not a loss: the host is up). */
   #handOver(): void {
     const session = this.#session;
@@ -266,6 +292,8 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
 
   #setStatus(status: NodeStatus): void {
     this.#status = status;
+    this.#statusAt = this.#options.answers?.now() ?? 0;
+    this.#vouched = false;
     this.#suspected = false;
     this.#checked = true;
     if (!this.#closed) this.emit('status', status);
@@ -301,7 +329,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     session.client.on('error', lost);
     session.client.on('end', lost);
     connection.on('parameterStatus', (msg: { parameterName: string }) => {
-      if (ROLE_PARAMETERS.has(msg.parameterName) && !this.#closed) this.emit('signal', msg.parameterName);
+      if (isRoleParameter(msg.parameterName) && !this.#closed) this.emit('signal', msg.parameterName);
     });
     // The first session hands over at the first pooled check; one opened again, after a few.
     if (this.#reached) this.#handOverAfter = HAND_OVER_AFTER.again;

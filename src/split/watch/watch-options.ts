@@ -27,6 +27,8 @@ export interface WatchOptions {
   readonly exitOnIdle?: boolean;
   /** An idle pooled connection to a host, for its checks (HostMonitorOptions.pooled). */
   readonly pooled?: HostMonitorOptions['pooled'];
+  /** When each host last answered a statement of the pools (HostMonitorOptions.answers). */
+  readonly answers?: HostMonitorOptions['answers'];
 }
 
 /** What one decision is made from: the hosts' statuses now, and the options that bear on it. */
@@ -54,5 +56,6 @@ export function monitorOptions(options: WatchOptions): HostMonitorOptions {
     refusalBackoffMillis: options.refusalBackoffMillis ?? Math.max(10_000, 10 * options.maxBackoffMillis),
     exitOnIdle: options.exitOnIdle ?? false,
     ...(options.pooled === undefined ? {} : { pooled: options.pooled }),
+    ...(options.answers === undefined ? {} : { answers: options.answers }),
   };
 }
