@@ -17,7 +17,7 @@ const NODE_GLOBALS = Object.fromEntries(
 );
 
 export default tseslint.config(
-  { ignores: ['build/', 'dist/', 'node_modules/', 'coverage/', 'test/prisma/generated/'] },
+  { ignores: ['build/', '**/dist/', 'node_modules/', 'coverage/', 'test/prisma/generated/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -6,7 +6,7 @@
  * Exits with status 1 when a case broke the contract of docs/errors.md.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { SECURE_PASSWORD, SECURE_ROLE, startCluster } from '../src/cluster/index.js';
+import { SECURE_PASSWORD, SECURE_ROLE, startCluster } from '@pg-split/harness';
 import { BAD_INPUTS, DOWN, NO_SERVER, outcomeOf, type BadInputContext, type Outcome } from '../test/support/bad-inputs.js';
 import { table } from './stats.js';
 

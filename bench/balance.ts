@@ -20,10 +20,18 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startCluster, startTcpProxy, Daemon, type Cluster, type ClusterNode, type TcpProxy } from '../src/cluster/index.js';
-import { findFreePort, acceptsConnections } from '../src/cluster/addresses.js';
-import { chownToServer } from '../src/cluster/run-as.js';
-import { waitUntil } from '../src/cluster/wait.js';
+import {
+  acceptsConnections,
+  chownToServer,
+  Daemon,
+  findFreePort,
+  startCluster,
+  startTcpProxy,
+  waitUntil,
+  type Cluster,
+  type ClusterNode,
+  type TcpProxy,
+} from '@pg-split/harness';
 import { connectSplit } from '../src/split/connect-split.js';
 import type { SplitOptions } from '../src/split/options.js';
 import type { Balance } from '../src/split/pool/balancer.js';

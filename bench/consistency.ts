@@ -4,7 +4,7 @@
  * first all current, then with one standby paused and one lagging 150 ms.
  * Reports per-read latency (p50, p99) and how the fresh reads were served.
  */
-import { startCluster, type Cluster } from '../src/cluster/index.js';
+import { startCluster, type Cluster } from '@pg-split/harness';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import { percentile } from './stats.js';
 

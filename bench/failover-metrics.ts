@@ -7,7 +7,7 @@
 import { collect } from '../test/support/otel-sdk.js';
 import { writeFileSync } from 'node:fs';
 import type { DataPoint, Histogram, ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { startCluster } from '../src/cluster/index.js';
+import { startCluster } from '@pg-split/harness';
 import { connectSplit } from '../src/split/connect-split.js';
 import { ReadLoad } from '../test/support/read-load.js';
 import { WRITES_TABLE, WriteLoad } from '../test/support/write-load.js';

@@ -6,7 +6,7 @@
  * Writes docs/failover-timeline.svg.
  */
 import { writeFileSync } from 'node:fs';
-import { startCluster } from '../src/cluster/index.js';
+import { startCluster } from '@pg-split/harness';
 import { connectSplit } from '../src/split/connect-split.js';
 import { WRITES_TABLE, WriteLoad } from '../test/support/write-load.js';
 

@@ -6,7 +6,7 @@
  * and acknowledged writes missing from the new primary.
  */
 import postgres from 'postgres';
-import { startCluster } from '../src/cluster/index.js';
+import { startCluster } from '@pg-split/harness';
 import { connectSplit } from '../src/split/connect-split.js';
 
 export interface FailoverRun {

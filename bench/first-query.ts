@@ -7,10 +7,9 @@
  */
 import { execFile } from 'node:child_process';
 import postgres from 'postgres';
-import type { Cluster } from '../src/cluster/index.js';
+import { waitUntil, type Cluster } from '@pg-split/harness';
 import { connect } from '../src/connect/connect.js';
 import { connectSplit } from '../src/split/connect-split.js';
-import { waitUntil } from '../src/cluster/wait.js';
 import { median } from './stats.js';
 
 export interface FirstQueryResult {

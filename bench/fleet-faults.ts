@@ -8,7 +8,7 @@
  * settled (lost).
  */
 import { appendFileSync } from 'node:fs';
-import type { PatroniCluster, PatroniMember } from '../src/cluster/index.js';
+import type { PatroniCluster, PatroniMember } from '@pg-split/harness';
 import type { FleetWorker, Line, Round } from './fleet.js';
 import { machineBusyDuring } from './proc-cpu.js';
 import { median } from './stats.js';

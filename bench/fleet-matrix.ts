@@ -23,14 +23,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
-import {
-  SECURE_PASSWORD,
-  SECURE_ROLE,
-  startHaproxy,
-  startPatroniCluster,
-  type Haproxy,
-  type PatroniCluster,
-} from '../src/cluster/index.js';
+import { SECURE_PASSWORD, SECURE_ROLE, startHaproxy, startPatroniCluster, type Haproxy, type PatroniCluster } from '@pg-split/harness';
 import type { SplitOptions } from '../src/split/options.js';
 import { lineCharts } from './fleet-chart.js';
 import { faultUnderFleet, HOT, type FaultResult } from './fleet-faults.js';

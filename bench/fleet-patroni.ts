@@ -16,7 +16,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
-import { SECURE_PASSWORD, SECURE_ROLE, startHaproxy, startPatroniCluster, type PatroniCluster } from '../src/cluster/index.js';
+import { SECURE_PASSWORD, SECURE_ROLE, startHaproxy, startPatroniCluster, type PatroniCluster } from '@pg-split/harness';
 import { connectSplit } from '../src/split/connect-split.js';
 import type { SplitOptions } from '../src/split/options.js';
 import { createFleetTable, FleetWorker, sessionsNamed } from './fleet.js';

@@ -17,7 +17,7 @@
  * PGSPLIT_SOAK_MODE ('etcd watch' or 'REST API').
  */
 import { readFileSync, statSync } from 'node:fs';
-import { SECURE_PASSWORD, SECURE_ROLE, startPatroniCluster, type PatroniCluster, type PatroniMember } from '../src/cluster/index.js';
+import { SECURE_PASSWORD, SECURE_ROLE, startPatroniCluster, type PatroniCluster, type PatroniMember } from '@pg-split/harness';
 import type { SplitOptions } from '../src/split/options.js';
 import { createFleetTable, FleetWorker, heapPerInstance, sessionsNamed, type Line } from './fleet.js';
 import { LockHistory } from './fleet-faults.js';

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startCluster, type Cluster, type ClusterNode } from '../src/cluster/index.js';
+import { startCluster, type Cluster, type ClusterNode } from '@pg-split/harness';
 import { median, table } from './stats.js';
 
 const APP = 'pgsplit-fleet';

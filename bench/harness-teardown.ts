@@ -5,7 +5,7 @@
  * PostgreSQL's shutdown checkpoint, its WAL senders) and now SIGKILLs what
  * nothing will use again.
  */
-import { startCluster, startHaproxy, startPatroniCluster, startPgBouncers } from '../src/cluster/index.js';
+import { startCluster, startHaproxy, startPatroniCluster, startPgBouncers } from '@pg-split/harness';
 import { median, table } from './stats.js';
 
 export interface HarnessTiming {

@@ -4,7 +4,7 @@
  * of reads and writes; next to a plain pg.Pool on one host.
  */
 import pg from 'pg';
-import { startCluster } from '../src/cluster/index.js';
+import { startCluster } from '@pg-split/harness';
 import { connectSplit } from '../src/split/connect-split.js';
 
 export interface ScalingRow {

@@ -4,7 +4,7 @@
  * behind in the heap (run with --expose-gc), in handles and in sessions on
  * the server. `npm run bench` runs it; alone: `node --expose-gc build/bench/member-churn.js`.
  */
-import { startCluster, type ClusterNode } from '../src/cluster/index.js';
+import { startCluster, type ClusterNode } from '@pg-split/harness';
 import { connectSplit } from '../src/split/connect-split.js';
 import { memberCycle } from '../test/support/member-cycle.js';
 import { median } from './stats.js';

@@ -4,7 +4,7 @@
  * statements run by them per minute (distinct query_start values of those
  * sessions, sampled every 200 ms; a check runs one statement).
  */
-import { startCluster, type ClusterNode } from '../src/cluster/index.js';
+import { startCluster, type ClusterNode } from '@pg-split/harness';
 import { connectSplit } from '../src/split/connect-split.js';
 
 const WINDOW_MILLIS = Number(process.env['PGSPLIT_BENCH_WINDOW'] ?? 30_000);

@@ -12,7 +12,7 @@
 import pg from 'pg';
 import { QueryTypes, Sequelize } from 'sequelize';
 import { DataSource } from 'typeorm';
-import { startCluster, type Cluster, type ClusterNode } from '../src/cluster/index.js';
+import { startCluster, type Cluster, type ClusterNode } from '@pg-split/harness';
 import PgSplitPg from '../src/pg/index.js';
 import { table } from './stats.js';
 

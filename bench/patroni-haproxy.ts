@@ -8,7 +8,7 @@
  * HAProxy's extra hop against pg-split's direct connections.
  */
 import pg from 'pg';
-import { startHaproxy, startPatroniCluster, type PatroniCluster, type PatroniMember } from '../src/cluster/index.js';
+import { startHaproxy, startPatroniCluster, type PatroniCluster, type PatroniMember } from '@pg-split/harness';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import { ReadLoad } from '../test/support/read-load.js';
 import { missingAcks, WriteLoad, writesTable, type Ack } from '../test/support/write-load.js';

@@ -21,7 +21,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { findPgBinDir, startCluster, type Cluster, type ClusterNode } from '../src/cluster/index.js';
+import { findPgBinDir, startCluster, type Cluster, type ClusterNode } from '@pg-split/harness';
 import PgSplitPg from '../src/pg/index.js';
 import { connectSplit } from '../src/split/connect-split.js';
 import { percentile, table } from './stats.js';

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { findPgBinDir, startCluster } from '../src/cluster/index.js';
+import { findPgBinDir, startCluster } from '@pg-split/harness';
 import { measureConsistency } from './consistency.js';
 import { measureFailovers, type FailoverRun } from './failover.js';
 import { failoverTimeline } from './failover-timeline.js';

@@ -8,7 +8,7 @@
  * `npm run bench:session-failover` (PGSPLIT_SESSION_RUNS, default 10).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCluster, type ClusterNode } from '../src/cluster/index.js';
+import { startCluster, type ClusterNode } from '@pg-split/harness';
 import { connectSplit } from '../src/split/connect-split.js';
 import { ReadLoad } from '../test/support/read-load.js';
 import { WRITES_TABLE, WriteLoad } from '../test/support/write-load.js';

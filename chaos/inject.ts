@@ -1,4 +1,4 @@
-import type { Cluster, ClusterNode } from '../src/cluster/index.js';
+import type { Cluster, ClusterNode } from '@pg-split/harness';
 import { mostAdvanced } from '../test/support/failover.js';
 import { isFailover, type FaultPlan } from './fault-plan.js';
 import type { TenureLog } from './tenure.js';

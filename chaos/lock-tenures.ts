@@ -1,4 +1,4 @@
-import type { PatroniCluster } from '../src/cluster/index.js';
+import type { PatroniCluster } from '@pg-split/harness';
 import { clock } from './fault-loop.js';
 import { TenureLog, type Tenure } from './tenure.js';
 

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { findPgBinDir } from '../src/cluster/index.js';
+import { findPgBinDir } from '@pg-split/harness';
 import { renderPatroniRun } from './patroni-report.js';
 import { renderRun } from './report.js';
 import { runChaos, violationCount, type ChaosReport } from './run-chaos.js';

@@ -1,4 +1,4 @@
-import type { PatroniCluster, PatroniMember } from '../src/cluster/index.js';
+import type { PatroniCluster, PatroniMember } from '@pg-split/harness';
 import type { Random } from './random.js';
 
 /** What is done to a member under Patroni; Patroni does every failover itself. */

@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import type { Cluster } from '../src/cluster/index.js';
+import type { Cluster } from '@pg-split/harness';
 import type { WriteAck } from './invariants.js';
 import { INSERT } from './mixed-load.js';
 

@@ -1,4 +1,4 @@
-import { startCluster, type Cluster } from '../src/cluster/index.js';
+import { startCluster, type Cluster } from '@pg-split/harness';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import { waitForNoSessions } from '../test/support/server-count.js';
 import { acknowledgedRows, invariantChecks, peerFigures, type PeerFigures } from './checks.js';

@@ -1,4 +1,4 @@
-import { startPatroniCluster, type PatroniCluster } from '../src/cluster/index.js';
+import { startPatroniCluster, type PatroniCluster } from '@pg-split/harness';
 import { connectSplit, type SplitCluster } from '../src/split/connect-split.js';
 import type { TimelineDiscardedEvent } from '../src/split/watch/watch-events.js';
 import { acknowledgedRows, invariantChecks } from './checks.js';

@@ -22,8 +22,7 @@ export type PgSplitErrorCode =
   | 'PGSPLIT_ETCD_UNAVAILABLE'
   | 'PGSPLIT_ETCD_AUTH'
   | 'PGSPLIT_PATRONI_SCOPE'
-  | 'PGSPLIT_PATRONI_MEMBERS'
-  | 'PGSPLIT_CLUSTER';
+  | 'PGSPLIT_PATRONI_MEMBERS';
 
 export class PgSplitError extends Error {
   readonly code: PgSplitErrorCode;

@@ -1,5 +1,4 @@
-import { nodeAddresses } from '../cluster/addresses.js';
-import { startCluster, type Cluster } from '../cluster/index.js';
+import type { Cluster } from '@pg-split/harness';
 import { renderFrame, type DemoEvent } from '../demo/screen.js';
 import { emptyCounts, startTraffic, type TrafficCounts } from '../demo/traffic.js';
 import { connectSplit, type SplitCluster } from '../split/connect-split.js';
@@ -79,10 +78,22 @@ async function show(run: DemoRun, cluster: Cluster, split: SplitCluster, seconds
   run.io.stdout.write(`${run.io.stdout.isTTY ? '\x1b[H\x1b[2J' : '\n'}${frame()}`);
 }
 
-/** The demo's three addresses from `--first-address`: loopback, with room for two more after it. */
-function demoAddresses(first: string): string[] {
+type Harness = typeof import('@pg-split/harness');
+
+/** The test harness, a package of its own (the library does not ship it): null when it is not installed. */
+async function loadHarness(): Promise<Harness | null> {
   try {
-    return nodeAddresses(first, 3);
+    return await import('@pg-split/harness');
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+/** The demo's three addresses from `--first-address`: loopback, with room for two more after it. */
+function demoAddresses(harness: Harness, first: string): string[] {
+  try {
+    return harness.nodeAddresses(first, 3);
   } catch {
     throw new UsageError(
       `--first-address must be an IPv4 address in 127.0.0.0/8 with two more after it, got ${shown(first, 'another value')}`,
@@ -102,10 +113,15 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   }
   const seconds = secondsOption(line, 'seconds', 8) ?? 15;
   const firstAddress = text(line, 'first-address') ?? '127.0.0.2';
-  const addresses = demoAddresses(firstAddress);
+  const harness = await loadHarness();
+  if (harness === null) {
+    io.stderr.write('pg-split demo starts its servers with the test harness, a package of its own: npm install @pg-split/harness\n');
+    return EXIT.failed;
+  }
+  const addresses = demoAddresses(harness, firstAddress);
   const run: DemoRun = { io, started: Date.now(), events: [] };
   io.stdout.write(`starting a primary and two standbys on ${addresses.join(', ')} ...\n`);
-  const cluster = await startCluster({ standbys: 2, firstAddress });
+  const cluster = await harness.startCluster({ standbys: 2, firstAddress });
   try {
     io.stdout.write(`cluster up in ${((Date.now() - run.started) / 1000).toFixed(1)} s on port ${cluster.port}\n`);
     await cluster.primary.query('CREATE TABLE demo_writes (id bigserial PRIMARY KEY, at timestamptz NOT NULL)');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startPatroniCluster, type PatroniCluster, type PatroniMember } from '../../src/cluster/index.js';
+import { startPatroniCluster, type PatroniCluster, type PatroniMember } from '@pg-split/harness';
 import { testNet } from '../support/net.js';
 import { PatroniRun } from '../support/patroni-run.js';
 import { others, PATRONI_TIMEOUT as TIMEOUT, SETTLE_BOUND_MILLIS, withPatroni } from '../support/patroni-tests.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startPatroniCluster, type PatroniCluster, type PatroniMember } from '../../src/cluster/index.js';
+import { startPatroniCluster, type PatroniCluster, type PatroniMember } from '@pg-split/harness';
 import { renderProbe } from '../../src/cli/probe-render.js';
 import { probeCluster } from '../../src/probe/probe.js';
 import type { MemberEvent } from '../../src/split/discovery/member-changes.js';

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startPatroniCluster, startTcpProxy, type PatroniCluster } from '../../src/cluster/index.js';
-import { makeClusterDir } from '../../src/cluster/cluster-dir.js';
-import { findFreePort } from '../../src/cluster/addresses.js';
-import { chownToServer } from '../../src/cluster/run-as.js';
+import {
+  chownToServer,
+  Etcd,
+  findFreePort,
+  makeClusterDir,
+  startPatroniCluster,
+  startTcpProxy,
+  type PatroniCluster,
+} from '@pg-split/harness';
 import { rm } from 'node:fs/promises';
-import { Etcd } from '../../src/cluster/patroni/etcd.js';
 import { PgSplitError } from '../../src/errors.js';
 import { connectSplit } from '../../src/split/connect-split.js';
 import type { SplitOptions } from '../../src/split/options.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startPatroniCluster, type PatroniCluster } from '../../src/cluster/index.js';
+import { startPatroniCluster, type PatroniCluster } from '@pg-split/harness';
 import { testNet } from '../support/net.js';
 import { PatroniRun } from '../support/patroni-run.js';
 import { PATRONI_TIMEOUT as TIMEOUT, withPatroni } from '../support/patroni-tests.js';

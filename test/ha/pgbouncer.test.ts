@@ -3,14 +3,15 @@ import { after, before, describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import {
+  descendantsOf,
+  isProcessAlive,
   startHaproxy,
   startPatroniCluster,
   startPgBouncers,
   type PatroniCluster,
   type PgBouncers,
   type PoolMode,
-} from '../../src/cluster/index.js';
-import { descendantsOf, isProcessAlive } from '../../src/cluster/process-tree.js';
+} from '@pg-split/harness';
 import { connect } from '../../src/connect/connect.js';
 import { PatroniRun } from '../support/patroni-run.js';
 import { psqlChoice } from '../support/psql.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startCluster, startTcpProxy, type Cluster, type ClusterNode, type TcpProxy } from '../../src/cluster/index.js';
+import { startCluster, startTcpProxy, type Cluster, type ClusterNode, type TcpProxy } from '@pg-split/harness';
 import type { Balance } from '../../src/split/pool/balancer.js';
 import { testNet } from '../support/net.js';
 import { splitFor } from '../support/split.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
-import { startCluster } from '../../src/cluster/index.js';
+import { startCluster } from '@pg-split/harness';
 import { testNet } from '../support/net.js';
 
 const net = testNet(import.meta.url);
@@ -18,7 +18,6 @@ const net = testNet(import.meta.url);
  */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CJS_INDEX = join(ROOT, 'dist', 'cjs', 'index.js');
-const CJS_CLUSTER = join(ROOT, 'dist', 'cjs', 'cluster', 'index.js');
 
 function newestSource(dir: string): { path: string; mtimeMs: number } {
   let newest = { path: dir, mtimeMs: 0 };
@@ -31,21 +30,21 @@ function newestSource(dir: string): { path: string; mtimeMs: number } {
 }
 
 function assertFreshBuild(): void {
-  assert.ok(existsSync(CJS_INDEX) && existsSync(CJS_CLUSTER), `${CJS_INDEX} is missing: run npm run build`);
+  assert.ok(existsSync(CJS_INDEX), `${CJS_INDEX} is missing: run npm run build`);
   const source = newestSource(join(ROOT, 'src'));
   assert.ok(statSync(CJS_INDEX).mtimeMs >= source.mtimeMs, `dist/cjs/ is older than ${source.path}: run npm run build`);
 }
 
 /**
  * Runs as CommonJS in its own node process, from the package root: requires
- * pg-split and pg-split/cluster by name (the "require" condition of the
- * exports map), then one write through the writer and one read through the
- * reader, each asking the server who answered.
+ * pg-split by name (the "require" condition of the exports map), then one
+ * write through the writer and one read through the reader, each asking the
+ * server who answered. The test harness is a package of its own
+ * (@pg-split/harness, an ES module): the library's build has no trace of it.
  */
 const CHILD = String.raw`
 const assert = require('node:assert/strict');
 const split = require('pg-split');
-const harness = require('pg-split/cluster');
 const WHO = 'host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
 (async () => {
   const dist = require('node:path').join(process.cwd(), 'dist') + '/';
@@ -56,11 +55,11 @@ const WHO = 'host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
     const write = await writer.query("INSERT INTO cjs_writes (via) VALUES ('require') RETURNING " + WHO);
     const read = await reader.query('SELECT ' + WHO);
     console.log(JSON.stringify({
-      resolved: { index: require.resolve('pg-split'), cluster: require.resolve('pg-split/cluster') },
+      resolved: { index: require.resolve('pg-split') },
+      harnessPath: (() => { try { return require.resolve('pg-split/cluster'); } catch (err) { return err.code; } })(),
       loaded,
-      exports: { index: Object.keys(split).sort(), cluster: Object.keys(harness).sort() },
-      classes: split.ConnInfoError.prototype instanceof split.PgSplitError && typeof harness.Cluster === 'function' && typeof harness.ClusterNode === 'function',
-      binDir: harness.findPgBinDir(),
+      exports: Object.keys(split).sort(),
+      classes: split.ConnInfoError.prototype instanceof split.PgSplitError,
       write: write.rows[0],
       read: read.rows[0],
     }));
@@ -74,12 +73,13 @@ const WHO = 'host(inet_server_addr()) AS host, pg_is_in_recovery() AS standby';
 `;
 
 interface ChildReport {
-  readonly resolved: { readonly index: string; readonly cluster: string };
+  readonly resolved: { readonly index: string };
+  /** What require.resolve('pg-split/cluster') threw: the harness left the package. */
+  readonly harnessPath: string;
   /** Every file of this package's dist/ that require() loaded. */
   readonly loaded: readonly string[];
-  readonly exports: { readonly index: readonly string[]; readonly cluster: readonly string[] };
+  readonly exports: readonly string[];
   readonly classes: boolean;
-  readonly binDir: string;
   readonly write: { readonly host: string; readonly standby: boolean };
   readonly read: { readonly host: string; readonly standby: boolean };
 }
@@ -112,8 +112,9 @@ test(
         `write answered by ${report.write.host} (in recovery: ${report.write.standby}); read answered by ${report.read.host} (in recovery: ${report.read.standby})`,
       );
 
-      assert.deepEqual(report.resolved, { index: CJS_INDEX, cluster: CJS_CLUSTER });
-      assert.ok(report.loaded.includes(CJS_INDEX) && report.loaded.includes(CJS_CLUSTER), report.loaded.join('\n'));
+      assert.deepEqual(report.resolved, { index: CJS_INDEX });
+      assert.equal(report.harnessPath, 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'pg-split/cluster is gone from the package');
+      assert.ok(report.loaded.includes(CJS_INDEX), report.loaded.join('\n'));
       assert.deepEqual(
         report.loaded.filter((path) => !path.startsWith(join(ROOT, 'dist', 'cjs', '/'))),
         [],
@@ -129,32 +130,9 @@ test(
         'PgSplitError',
         'ConnInfoError',
       ]) {
-        assert.ok(report.exports.index.includes(name), `pg-split (CommonJS) does not export ${name}`);
+        assert.ok(report.exports.includes(name), `pg-split (CommonJS) does not export ${name}`);
       }
-      const clusterExports = [
-        'CERT_ROLE',
-        'Cluster',
-        'ClusterNode',
-        'Daemon',
-        'PatroniCluster',
-        'PatroniMember',
-        'SECURE_PASSWORD',
-        'SECURE_ROLE',
-        'SUPERUSER',
-        'findPgBinDir',
-        'haproxyConfig',
-        'pgbouncerConfig',
-        'startBlackHole',
-        'startCluster',
-        'startDnsServer',
-        'startHaproxy',
-        'startPatroniCluster',
-        'startPgBouncers',
-        'startTcpProxy',
-      ];
-      assert.deepEqual(report.exports.cluster, clusterExports);
       assert.ok(report.classes);
-      assert.ok(existsSync(join(report.binDir, 'initdb')));
 
       assert.deepEqual(report.write, { host: cluster.primary.host, standby: false });
       assert.equal(report.read.standby, true);

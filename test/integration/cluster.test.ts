@@ -4,16 +4,25 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { SECURE_PASSWORD, SECURE_ROLE, startBlackHole, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
-import { cpuCgroupOf } from '../../src/cluster/cpu-limit.js';
-import { readPidFile } from '../../src/cluster/pid-file.js';
-import { descendantsOf, isProcessAlive } from '../../src/cluster/process-tree.js';
-import { settlesWithin, waitUntil } from '../../src/cluster/wait.js';
+import {
+  cpuCgroupOf,
+  descendantsOf,
+  isProcessAlive,
+  readPidFile,
+  SECURE_PASSWORD,
+  SECURE_ROLE,
+  settlesWithin,
+  startBlackHole,
+  startCluster,
+  waitUntil,
+  type Cluster,
+  type ClusterNode,
+} from '@pg-split/harness';
 import { testNet } from '../support/net.js';
 
 const net = testNet(import.meta.url);
 
-const CLUSTER_MODULE = new URL('../../src/cluster/index.js', import.meta.url).href;
+const CLUSTER_MODULE = import.meta.resolve('@pg-split/harness');
 
 async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMillis = 10_000): Promise<void> {
   await waitUntil(check, { timeoutMillis, onTimeout: (last) => new Error(`timed out waiting for ${what}`, { cause: last }) });
@@ -389,8 +398,7 @@ describe('cluster harness: options', () => {
 async function clusterInDyingProcess(how: 'throw' | 'SIGTERM'): Promise<{ rootDir: string; pids: number[]; ended: string }> {
   const script = `
     const [moduleUrl, how] = process.argv.slice(1);
-    const { startCluster } = await import(moduleUrl);
-    const { descendantsOf } = await import(new URL('./process-tree.js', moduleUrl).href);
+    const { descendantsOf, startCluster } = await import(moduleUrl);
     const cluster = await startCluster({ standbys: 1, firstAddress: '${net.address(22)}' });
     const pids = cluster.nodes.flatMap((node) => [node.pid, ...descendantsOf(node.pid)]);
     process.stdout.write(JSON.stringify({ rootDir: cluster.rootDir, pids }) + '\\n');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { startBlackHole, startCluster, type BlackHole, type Cluster } from '../../src/cluster/index.js';
+import { startBlackHole, startCluster, type BlackHole, type Cluster } from '@pg-split/harness';
 import { pgSplitChoice } from '../support/choose.js';
 import { psqlChoice } from '../support/psql.js';
 import { testNet } from '../support/net.js';

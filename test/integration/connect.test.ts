@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startBlackHole, startCluster, type BlackHole, type Cluster } from '../../src/cluster/index.js';
+import { startBlackHole, startCluster, type BlackHole, type Cluster } from '@pg-split/harness';
 import { connectDetailed } from '../../src/connect/connect.js';
 import { pgSplitChoice } from '../support/choose.js';
 import { CLEAN_ENV, psqlChoice, type Choice } from '../support/psql.js';

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { after, before, test, type TestContext } from 'node:test';
-import { startCluster, startDnsServer, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { startCluster, startDnsServer, type Cluster, type ClusterNode } from '@pg-split/harness';
 import { systemLookup } from '../../src/connect/endpoints.js';
 import type { SplitCluster } from '../../src/split/connect-split.js';
 import type { SplitOptions } from '../../src/split/options.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { SECURE_PASSWORD, SECURE_ROLE, startBlackHole, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { SECURE_PASSWORD, SECURE_ROLE, startBlackHole, startCluster, type Cluster, type ClusterNode } from '@pg-split/harness';
 import { connect } from '../../src/connect/connect.js';
 import { ConnectError, PgSplitError } from '../../src/errors.js';
 import { connectSplit } from '../../src/split/connect-split.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { startCluster, type Cluster } from '@pg-split/harness';
 import type { SplitOptions } from '../../src/split/options.js';
 import { testNet } from '../support/net.js';
 import { splitFor } from '../support/split.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { startCluster, type Cluster, type ClusterNode } from '@pg-split/harness';
 import type { SplitCluster } from '../../src/split/connect-split.js';
 import { until } from '../support/until.js';
 import { testNet } from '../support/net.js';

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { startBlackHole, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
-import { buildConnInfo } from '../../src/cluster/cluster-conninfo.js';
+import { buildConnInfo, startBlackHole, startCluster, type Cluster, type ClusterNode } from '@pg-split/harness';
 import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
 import { testNet } from '../support/net.js';
 import { firstLine, runScript, SPLIT_MODULE } from '../support/run-script.js';

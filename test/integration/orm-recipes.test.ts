@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import pgPromise from 'pg-promise';
 import { DataTypes, QueryTypes, Sequelize } from 'sequelize';
 import { DataSource, EntitySchema } from 'typeorm';
-import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { startCluster, type Cluster } from '@pg-split/harness';
 import { sharedRuntimes } from '../../src/pg/shared-runtimes.js';
 import { HOST_DEFAULT, STANDBY_DEFAULT, TABLE, throughFaults, type FaultRun } from '../support/orm-faults.js';
 import { WHO_SQL, type Who } from '../support/who.js';

@@ -25,6 +25,11 @@ test('publint and attw find nothing wrong with the package', { timeout: 120_000 
   await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT });
   const [tarball] = (await readdir(dir)).filter((f) => f.endsWith('.tgz'));
   assert.ok(tarball !== undefined, 'npm pack made no tarball');
+  // The test harness is a package of its own (packages/harness): none of its files is in the library's.
+  const { stdout: listing } = await run('tar', ['-tzf', join(dir, tarball)]);
+  const harnessFiles = listing.split('\n').filter((path) => /\/(cluster|harness)\/|postmaster|run-as|black-hole/.test(path));
+  assert.deepEqual(harnessFiles, [], 'the library package carries files of the test harness');
+  assert.match(listing, /package\/dist\/index\.js/);
   const types = await run('npx', ['attw', join(dir, tarball), '--profile', 'node16'], { cwd: ROOT }).catch(
     (err: { stdout?: string; stderr?: string }) => assert.fail(`attw: ${err.stdout ?? ''}${err.stderr ?? ''}`),
   );

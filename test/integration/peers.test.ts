@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import postgres from 'postgres';
-import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { startCluster, type Cluster } from '@pg-split/harness';
 import { connectSplit } from '../../src/split/connect-split.js';
 import { pgSplitChoice } from '../support/choose.js';
 import { psqlChoice } from '../support/psql.js';

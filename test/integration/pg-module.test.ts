@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import pgSplitPg, { Client, Pool } from '../../src/pg/index.js';
 import { sharedRuntimes } from '../../src/pg/shared-runtimes.js';
 import { RoutedPool } from '../../src/split/pool/routed-pool.js';
-import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { startCluster, type Cluster, type ClusterNode } from '@pg-split/harness';
 import { testNet } from '../support/net.js';
 import { firstLine, runScript } from '../support/run-script.js';
 import { sessionsNamed, waitForNoSessions } from '../support/server-count.js';

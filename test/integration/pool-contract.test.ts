@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { startCluster, type Cluster } from '@pg-split/harness';
 import { testNet } from '../support/net.js';
 import { firstLine, runScript, SPLIT_MODULE } from '../support/run-script.js';
 import { sessionsNamed } from '../support/server-count.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { startCluster, type Cluster, type ClusterNode } from '@pg-split/harness';
 import { testNet } from '../support/net.js';
 import { splitFor } from '../support/split.js';
 import { until } from '../support/until.js';

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@prisma/client';
 import { readReplicas } from '@prisma/extension-read-replicas';
-import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { startCluster, type Cluster } from '@pg-split/harness';
 import { connectSplit } from '../../src/split/connect-split.js';
 import { testNet } from '../support/net.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { run } from '../../src/cli/run.js';
-import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { startCluster, type Cluster } from '@pg-split/harness';
 import { probeCluster } from '../../src/probe/probe.js';
 import { testNet } from '../support/net.js';
 import { until } from '../support/until.js';

@@ -6,7 +6,7 @@ import { bigserial, pgTable, text, withReplicas } from 'drizzle-orm/pg-core';
 import { Kysely, PostgresDialect, sql as ksql, type Generated } from 'kysely';
 import { KyselyReplicationDialect } from 'kysely-replication';
 import { RoundRobinReplicaStrategy } from 'kysely-replication/strategy/round-robin';
-import { startCluster, type Cluster } from '../../src/cluster/index.js';
+import { startCluster, type Cluster } from '@pg-split/harness';
 import type { SplitCluster } from '../../src/split/connect-split.js';
 import { testNet } from '../support/net.js';
 import { splitFor } from '../support/split.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
-import { SECURE_PASSWORD, SECURE_ROLE, startCluster, type Cluster, type ClusterNode } from '../../src/cluster/index.js';
+import { SECURE_PASSWORD, SECURE_ROLE, startCluster, type Cluster, type ClusterNode } from '@pg-split/harness';
 import type { SplitCluster } from '../../src/split/connect-split.js';
 import type { Topology } from '../../src/split/topology.js';
 import type { FailoverEvent, SplitBrainEvent } from '../../src/split/split-events.js';

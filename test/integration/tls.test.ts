@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inspect, promisify } from 'node:util';
 import { Client, Pool } from '../../src/pg/index.js';
-import { CERT_ROLE, startCluster, type Cluster, type ClusterTls } from '../../src/cluster/index.js';
+import { CERT_ROLE, startCluster, type Cluster, type ClusterTls } from '@pg-split/harness';
 import { testNet } from '../support/net.js';
 import { psqlChoice } from '../support/psql.js';
 import { who } from '../support/who.js';

@@ -20,9 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { parse } from 'yaml';
-import { findPgBinDir } from '../../src/cluster/index.js';
-import { chownToServer, serverEnv, serverUser } from '../../src/cluster/run-as.js';
-import { waitUntil } from '../../src/cluster/wait.js';
+import { chownToServer, findPgBinDir, serverEnv, serverUser, waitUntil } from '@pg-split/harness';
 
 interface ComposeService {
   readonly environment?: Readonly<Record<string, string>>;

@@ -1,4 +1,4 @@
-import type { ClusterNode } from '../../src/cluster/index.js';
+import type { ClusterNode } from '@pg-split/harness';
 import { parseLsn } from '../../src/lsn.js';
 
 /**

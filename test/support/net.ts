@@ -9,7 +9,7 @@
  */
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nodeAddresses } from '../../src/cluster/addresses.js';
+import { nodeAddresses } from '@pg-split/harness';
 
 const FILES = [
   'chaos',

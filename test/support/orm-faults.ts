@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Cluster, ClusterNode } from '../../src/cluster/index.js';
+import type { Cluster, ClusterNode } from '@pg-split/harness';
 import { sessionsNamed } from './server-count.js';
 import { until } from './until.js';
 import type { Who } from './who.js';

@@ -1,5 +1,5 @@
 import type { TestContext } from 'node:test';
-import type { PatroniCluster, PatroniMember } from '../../src/cluster/index.js';
+import type { PatroniCluster, PatroniMember } from '@pg-split/harness';
 import { connectSplit, type SplitCluster } from '../../src/split/connect-split.js';
 import type { SplitOptions } from '../../src/split/options.js';
 import type { SplitBrainEvent, TimelineDiscardedEvent } from '../../src/split/split-events.js';

@@ -1,4 +1,4 @@
-import type { PatroniCluster, PatroniMember } from '../../src/cluster/index.js';
+import type { PatroniCluster, PatroniMember } from '@pg-split/harness';
 import type { SplitOptions } from '../../src/split/options.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Cluster } from '../../src/cluster/index.js';
+import type { Cluster } from '@pg-split/harness';
 
 /**
  * Sessions with this application_name on every running node, as the servers

@@ -1,4 +1,4 @@
-import { waitUntil } from '../../src/cluster/wait.js';
+import { waitUntil } from '@pg-split/harness';
 
 /** Waits until `condition` holds (checked every 20 ms), failing with "timed out waiting until <what>" after `millis`. */
 export function until(what: string, condition: () => boolean | Promise<boolean>, millis = 15_000): Promise<void> {

@@ -24,7 +24,6 @@ const LAYERS = [
   ['etcd'],
   ['split'],
   ['pg'],
-  ['cluster'],
   ['demo'],
   ['cli'],
   ['index.ts', 'bin.ts'],

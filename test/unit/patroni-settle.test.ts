@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PatroniClusterView, PatroniMemberView } from '../../src/cluster/patroni/rest.js';
-import { describeView, membersToRebuild, runningNames, settledLeader } from '../../src/cluster/patroni/settle.js';
+import {
+  describeView,
+  membersToRebuild,
+  runningNames,
+  settledLeader,
+  type PatroniClusterView,
+  type PatroniMemberView,
+} from '@pg-split/harness';
 
 const member = (name: string, role: string, state: string, timeline?: number): PatroniMemberView => ({
   name,

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { PgSplitError } from '../../errors.js';
+import { HarnessError } from '../harness-error.js';
 import { acceptsConnections, findFreePort } from '../addresses.js';
 import { clusterError } from '../cluster-error.js';
 import { chownToServer } from '../run-as.js';
@@ -68,7 +68,7 @@ export interface HaproxyOptions {
 /** Starts Debian's haproxy in front of `cluster` (its members as they are now); resolves once both listeners accept. */
 export async function startHaproxy(cluster: PatroniCluster, options: HaproxyOptions = {}): Promise<Haproxy> {
   const host = options.host ?? '127.0.0.1';
-  if (isIP(host) !== 4) throw new PgSplitError('PGSPLIT_CLUSTER', `haproxy: host must be an IPv4 address, not ${JSON.stringify(host)}`);
+  if (isIP(host) !== 4) throw new HarnessError(`haproxy: host must be an IPv4 address, not ${JSON.stringify(host)}`);
   const primaryPort = await findFreePort([host]);
   const replicaPort = await findFreePort([host]);
   // Named by port: a cluster can have several HAProxy instances in front of it, as deployments run two.

@@ -24,3 +24,15 @@ export type { PgBouncers, PoolMode } from './patroni/pgbouncer.js';
 export { Daemon } from './patroni/daemon.js';
 export { startDnsServer } from './dns-server.js';
 export type { DnsRecords, DnsServer } from './dns-server.js';
+export { HarnessError } from './harness-error.js';
+// The building blocks the servers are made of, for tests of the harness itself and for benches that start a server of their own.
+export { acceptsConnections, findFreePort, nodeAddresses } from './addresses.js';
+export { buildConnInfo } from './cluster-conninfo.js';
+export { makeClusterDir } from './cluster-dir.js';
+export { cpuCgroupOf } from './cpu-limit.js';
+export { readPidFile } from './pid-file.js';
+export { descendantsOf, isProcessAlive } from './process-tree.js';
+export { chownToServer, serverEnv, serverUser } from './run-as.js';
+export { settlesWithin, waitUntil } from './wait.js';
+export { Etcd } from './patroni/etcd.js';
+export { describeView, membersToRebuild, runningNames, settledLeader } from './patroni/settle.js';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PgSplitError } from '../errors.js';
+import { HarnessError } from './harness-error.js';
 import { chownToServer } from './run-as.js';
 
 const run = promisify(execFile);
@@ -29,7 +29,7 @@ async function openssl(args: readonly string[], cwd: string): Promise<void> {
   try {
     await run('openssl', args, { cwd });
   } catch (err) {
-    throw new PgSplitError('PGSPLIT_CLUSTER', `openssl ${args[0] ?? ''} failed (the harness makes its test certificates with it)`, {
+    throw new HarnessError(`openssl ${args[0] ?? ''} failed (the harness makes its test certificates with it)`, {
       cause: err,
     });
   }

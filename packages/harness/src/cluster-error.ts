@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { PgSplitError } from '../errors.js';
+import { HarnessError } from './harness-error.js';
 
 const TAIL_LINES = 20;
 const TAIL_BYTES = 16 * 1024;
@@ -25,9 +25,9 @@ function causeText(cause: unknown): string {
  * wrong and ends with the tail of its server log. No password ever appears:
  * the cluster's only password is never logged nor put in a connection string.
  */
-export function clusterError(nodeName: string, what: string, logPath: string, cause?: unknown): PgSplitError {
+export function clusterError(nodeName: string, what: string, logPath: string, cause?: unknown): HarnessError {
   const tail = logTail(logPath);
   const log = tail === '' ? '(server log is empty)' : `last lines of ${logPath}:\n${tail}`;
   const message = `${nodeName}: ${what}${causeText(cause)}\n${log}`;
-  return new PgSplitError('PGSPLIT_CLUSTER', message, cause === undefined ? undefined : { cause });
+  return new HarnessError(message, cause === undefined ? undefined : { cause });
 }

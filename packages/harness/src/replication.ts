@@ -1,6 +1,5 @@
 import { rm } from 'node:fs/promises';
 import type pg from 'pg';
-import { NODE_TIMELINE_SQL } from '../lsn.js';
 import { clusterError } from './cluster-error.js';
 import { LIMITS } from './limits.js';
 import { runServerBinary, type RunOptions } from './run-as.js';
@@ -45,8 +44,16 @@ export async function baseBackup(
   await runServerBinary('pg_basebackup', args, { ...run, label: standby.name, timeoutMillis: LIMITS.baseBackup });
 }
 
-/** The timeline a node is on: a primary's WAL insert timeline; a standby's WAL receiver timeline, else its last restartpoint's. */
-export const TIMELINE_SQL = `SELECT ${NODE_TIMELINE_SQL} AS timeline`;
+/**
+ * The timeline a node is on: a primary's, the one it writes WAL on now (from
+ * its current WAL file's name: right after a promotion already the new one);
+ * a standby's, the one its WAL receiver streams, else its last
+ * restartpoint's.
+ */
+export const TIMELINE_SQL = `SELECT CASE WHEN pg_catalog.pg_is_in_recovery()
+    THEN coalesce((SELECT received_tli FROM pg_catalog.pg_stat_wal_receiver), (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()))
+    ELSE ('x' || substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int
+  END AS timeline`;
 
 /** Resolves once `standby`'s WAL receiver streams from `primary`, on `primary`'s timeline or later. */
 export async function waitForStreaming(standby: ReplicaNode, primary: ReplicaNode, primaryTimeline: number): Promise<void> {

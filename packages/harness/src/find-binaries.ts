@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { PgSplitError } from '../errors.js';
+import { HarnessError } from './harness-error.js';
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
 
@@ -52,12 +52,11 @@ export function findPgBinDir(env: NodeJS.ProcessEnv = process.env): string {
   const forced = env['PG_SPLIT_PGBIN'];
   if (forced !== undefined && forced !== '') {
     if (holdsInitdb(forced)) return forced;
-    throw new PgSplitError('PGSPLIT_CLUSTER', `PG_SPLIT_PGBIN=${forced} holds no initdb`);
+    throw new HarnessError(`PG_SPLIT_PGBIN=${forced} holds no initdb`);
   }
   const found = fromPgConfig(env) ?? fromPath(env) ?? fromDebianLayout();
   if (found !== undefined) return found;
-  throw new PgSplitError(
-    'PGSPLIT_CLUSTER',
+  throw new HarnessError(
     'no PostgreSQL server binaries found: set PG_SPLIT_PGBIN to the directory holding initdb, or install the server package (e.g. postgresql-15)',
   );
 }

@@ -1,4 +1,4 @@
-import { PgSplitError } from '../../errors.js';
+import { HarnessError } from '../harness-error.js';
 import { nodeAddresses } from '../addresses.js';
 import { buildConnInfo, buildUrl } from '../cluster-conninfo.js';
 import { logTail } from '../cluster-error.js';
@@ -71,7 +71,7 @@ export class PatroniCluster {
 
   member(name: string): PatroniMember {
     const found = this.#members.find((m) => m.name === name);
-    if (found === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', `no member named ${name}`);
+    if (found === undefined) throw new HarnessError(`no member named ${name}`);
     return found;
   }
 
@@ -88,7 +88,7 @@ export class PatroniCluster {
   async createMember(tags: MemberTags = {}): Promise<PatroniMember> {
     const index = this.#nextIndex++;
     const [host] = nodeAddresses(this.#shared.firstAddress, index + 1).slice(index);
-    if (host === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', 'no address left for a member');
+    if (host === undefined) throw new HarnessError('no address left for a member');
     // The shared settings (the harness's own fields among them, which a member ignores), this member's name, address and tags.
     const member = new PatroniMember({ ...this.#shared, scope: SCOPE, name: `m${index + 1}`, host, etcd: this.#shared.etcd.hosts, tags });
     await member.prepare();
@@ -121,7 +121,7 @@ export class PatroniCluster {
         last = err;
       }
     }
-    throw new PgSplitError('PGSPLIT_CLUSTER', 'no member REST API answered', { cause: last });
+    throw new HarnessError('no member REST API answered', { cause: last });
   }
 
   /** The member Patroni says holds the leader lock now, or null. */
@@ -170,14 +170,13 @@ export class PatroniCluster {
         timeoutMillis,
         intervalMillis: 200,
         onTimeout: (last) =>
-          new PgSplitError(
-            'PGSPLIT_CLUSTER',
+          new HarnessError(
             `Patroni cluster not settled within ${timeoutMillis} ms; Patroni says: ${lastView || 'nothing'}${lastServers === '' ? '' : `; the servers say: ${lastServers}`}${this.#stuckLogs(lastRunning)}`,
             { cause: last },
           ),
       },
     );
-    if (settled === null) throw new PgSplitError('PGSPLIT_CLUSTER', 'no leader');
+    if (settled === null) throw new HarnessError('no leader');
     return settled;
   }
 
@@ -190,7 +189,7 @@ export class PatroniCluster {
   /** A planned switchover (what `patronictl switchover --force` does), through the leader's REST API. */
   async switchover(candidate?: PatroniMember): Promise<void> {
     const leader = await this.leader();
-    if (leader === null) throw new PgSplitError('PGSPLIT_CLUSTER', 'switchover: no leader');
+    if (leader === null) throw new HarnessError('switchover: no leader');
     const body = candidate === undefined ? { leader: leader.name } : { leader: leader.name, candidate: candidate.name };
     await this.#post(leader, '/switchover', body);
   }
@@ -223,7 +222,7 @@ export class PatroniCluster {
    * depends on where its HA loop was.
    */
   async lockJustRenewed(timeoutMillis = 10_000): Promise<void> {
-    if (this.#shared.dcs !== 'etcd3') throw new PgSplitError('PGSPLIT_CLUSTER', 'lockJustRenewed needs Patroni on etcd3');
+    if (this.#shared.dcs !== 'etcd3') throw new HarnessError('lockJustRenewed needs Patroni on etcd3');
     await leaseRenewed(this.etcd, leaderKey(SCOPE), null, timeoutMillis, 50);
   }
 
@@ -233,7 +232,7 @@ export class PatroniCluster {
    * anew); null while no member holds it.
    */
   async leaderLock(): Promise<{ holder: string; createRevision: number; modRevision: number } | null> {
-    if (this.#shared.dcs !== 'etcd3') throw new PgSplitError('PGSPLIT_CLUSTER', 'leaderLock needs Patroni on etcd3');
+    if (this.#shared.dcs !== 'etcd3') throw new HarnessError('leaderLock needs Patroni on etcd3');
     const kv = await this.etcd.revisions(leaderKey(SCOPE));
     return kv === null ? null : { holder: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision };
   }
@@ -258,7 +257,7 @@ export class PatroniCluster {
    * loop, and the lock lives out its ttl).
    */
   async setTiming(timing: PatroniTiming, timeoutMillis = 60_000): Promise<void> {
-    if (this.#shared.dcs !== 'etcd3') throw new PgSplitError('PGSPLIT_CLUSTER', 'setTiming needs Patroni on etcd3');
+    if (this.#shared.dcs !== 'etcd3') throw new HarnessError('setTiming needs Patroni on etcd3');
     await this.#patchConfig({ ttl: timing.ttl, loop_wait: timing.loopWait, retry_timeout: timing.retryTimeout });
     await leaseRenewed(this.etcd, leaderKey(SCOPE), timing.ttl, timeoutMillis, 200);
     this.#shared.log(`ttl ${timing.ttl}, loop_wait ${timing.loopWait}, retry_timeout ${timing.retryTimeout}`);
@@ -266,7 +265,7 @@ export class PatroniCluster {
 
   async #patchConfig(body: Record<string, unknown>): Promise<void> {
     const member = this.#members.find((m) => m.isRunning() && !m.frozen);
-    if (member === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', 'no member to configure');
+    if (member === undefined) throw new HarnessError('no member to configure');
     await patchConfig(member.apiUrl, body);
   }
 

@@ -1,12 +1,12 @@
 import { createConnection, createServer, isIPv4 } from 'node:net';
-import { PgSplitError } from '../errors.js';
+import { HarnessError } from './harness-error.js';
 
 /** Below the kernel's ephemeral range (32768+), so client sockets do not grab the port while a node is down. */
 const PORT_RANGE = { low: 20000, high: 32000 } as const;
 const PORT_ATTEMPTS = 50;
 
 function fail(message: string): never {
-  throw new PgSplitError('PGSPLIT_CLUSTER', message);
+  throw new HarnessError(message);
 }
 
 /** `count` consecutive loopback addresses from `first`: 127.0.0.2, 127.0.0.3, ... */

@@ -1,5 +1,10 @@
-import { conninfoValue } from '../conninfo/conninfo-value.js';
 import { SUPERUSER } from './server-config.js';
+
+/** A keyword=value value as libpq reads it: quoted when empty or holding whitespace, a quote or a backslash. */
+function conninfoValue(value: string): string {
+  if (value !== '' && !/[\s'\\]/.test(value)) return value;
+  return `'${value.replace(/['\\]/g, (c) => `\\${c}`)}'`;
+}
 
 export interface Endpoint {
   readonly host: string;

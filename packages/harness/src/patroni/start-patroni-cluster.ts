@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util';
-import { PgSplitError } from '../../errors.js';
+import { HarnessError } from '../harness-error.js';
 import { findFreePort, nodeAddresses } from '../addresses.js';
 import { makeClusterDir } from '../cluster-dir.js';
 import { findPgBinDir } from '../find-binaries.js';
@@ -38,8 +38,7 @@ const DEFAULT_TIMING: PatroniTiming = { ttl: 10, loopWait: 2, retryTimeout: 4 };
 
 function memberCount(options: PatroniClusterOptions): number {
   const count = options.members ?? 3;
-  if (!Number.isInteger(count) || count < 1 || count > 20)
-    throw new PgSplitError('PGSPLIT_CLUSTER', `members must be an integer from 1 to 20, not ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > 20) throw new HarnessError(`members must be an integer from 1 to 20, not ${count}`);
   return count;
 }
 

@@ -1,4 +1,4 @@
-import { PgSplitError } from '../../errors.js';
+import { HarnessError } from '../harness-error.js';
 
 /** One member as Patroni's `GET /cluster` lists it. */
 export interface PatroniMemberView {
@@ -39,20 +39,20 @@ export async function callRest(
 /** `GET /cluster` on one member: every member as Patroni sees them. */
 export async function clusterView(apiUrl: string): Promise<PatroniClusterView> {
   const { status, text } = await callRest(apiUrl, '/cluster');
-  if (status !== 200) throw new PgSplitError('PGSPLIT_CLUSTER', `GET ${apiUrl}/cluster: HTTP ${status} ${text}`);
+  if (status !== 200) throw new HarnessError(`GET ${apiUrl}/cluster: HTTP ${status} ${text}`);
   return JSON.parse(text) as PatroniClusterView;
 }
 
 /** `PATCH /config` on one member: Patroni's dynamic configuration, in the DCS for every member. */
 export async function patchConfig(apiUrl: string, body: Record<string, unknown>): Promise<void> {
   const { status, text } = await callRest(apiUrl, '/config', { method: 'PATCH', body });
-  if (status !== 200) throw new PgSplitError('PGSPLIT_CLUSTER', `PATCH /config: HTTP ${status} ${text}`);
+  if (status !== 200) throw new HarnessError(`PATCH /config: HTTP ${status} ${text}`);
 }
 
 /** An operator's `POST` (switchover, failover, reinitialize) on member `name`; resolves to Patroni's answer and how long it took. */
 export async function postAction(apiUrl: string, name: string, path: string, body: unknown): Promise<string> {
   const started = Date.now();
   const { status, text } = await callRest(apiUrl, path, { method: 'POST', body, timeoutMillis: 60_000 });
-  if (status !== 200) throw new PgSplitError('PGSPLIT_CLUSTER', `POST ${path} on ${name}: HTTP ${status} ${text.trim()}`);
+  if (status !== 200) throw new HarnessError(`POST ${path} on ${name}: HTTP ${status} ${text.trim()}`);
   return `${text.trim()} (${Date.now() - started} ms)`;
 }

@@ -2,7 +2,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { closeSync, openSync } from 'node:fs';
 import { chown } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PgSplitError } from '../errors.js';
+import { HarnessError } from './harness-error.js';
 
 /** The uid/gid the server binaries run as: `postgres` when we are root (initdb refuses root), else nobody in particular. */
 export interface ServerUser {
@@ -29,7 +29,7 @@ export function serverUser(): ServerUser {
   try {
     cachedUser = { uid: idOf('-u'), gid: idOf('-g') };
   } catch (err) {
-    throw new PgSplitError('PGSPLIT_CLUSTER', 'running as root, and there is no "postgres" user to run the server binaries as', {
+    throw new HarnessError('running as root, and there is no "postgres" user to run the server binaries as', {
       cause: err,
     });
   }
@@ -88,7 +88,7 @@ export async function runServerBinary(name: string, args: readonly string[], opt
       }
       const why = err.killed ? `did not finish within ${options.timeoutMillis} ms` : `failed (${err.code ?? err.signal ?? 'error'})`;
       const tail = lastLines(`${stderr}\n${stdout}`, 15);
-      reject(new PgSplitError('PGSPLIT_CLUSTER', `${options.label}: ${name} ${why}\n${tail}`, { cause: err }));
+      reject(new HarnessError(`${options.label}: ${name} ${why}\n${tail}`, { cause: err }));
     });
   });
 }

@@ -1,4 +1,4 @@
-import { PgSplitError } from '../errors.js';
+import { HarnessError } from './harness-error.js';
 /** The role that must authenticate with a password (scram-sha-256); every other role is trusted. */
 export const SECURE_ROLE = 'split_secure';
 /** Its password. Known to the tests; never logged nor put in a connection string by the harness. */
@@ -41,7 +41,7 @@ const DEFAULT_MAX_CONNECTIONS = 200;
 export function maxConnectionsOf(value: number | undefined): number {
   const n = value ?? DEFAULT_MAX_CONNECTIONS;
   if (!Number.isInteger(n) || n < 10 || n > 10_000)
-    throw new PgSplitError('PGSPLIT_CLUSTER', `maxConnections must be an integer from 10 to 10000, not ${String(n)}`);
+    throw new HarnessError(`maxConnections must be an integer from 10 to 10000, not ${String(n)}`);
   return n;
 }
 

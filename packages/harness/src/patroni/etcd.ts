@@ -3,9 +3,12 @@ import { join } from 'node:path';
 import { clusterError } from '../cluster-error.js';
 import { chownToServer } from '../run-as.js';
 import { waitUntil } from '../wait.js';
-import { b64, fromB64 } from '../../etcd/etcd-client.js';
 import { Daemon } from './daemon.js';
 import type { DcsApi } from './member-config.js';
+
+/** etcd's JSON gateway carries keys and values in base64. */
+const b64 = (text: string): string => Buffer.from(text).toString('base64');
+const fromB64 = (text: string | undefined): string => Buffer.from(text ?? '', 'base64').toString();
 
 /** Where one etcd member listens, and the cluster it belongs to. */
 export interface EtcdMemberSpec {

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { debuglog } from 'node:util';
-import { PgSplitError } from '../errors.js';
+import { HarnessError } from './harness-error.js';
 import { findFreePort, nodeAddresses } from './addresses.js';
 import { clusterError } from './cluster-error.js';
 import { buildConnInfo, buildUrl } from './cluster-conninfo.js';
@@ -86,7 +86,7 @@ export class Cluster {
   /** The node started as primary (it keeps the name after a failover; see `currentPrimary`). */
   get primary(): ClusterNode {
     const primary = this.nodes[0];
-    if (primary === undefined) throw new PgSplitError('PGSPLIT_CLUSTER', 'cluster has no nodes');
+    if (primary === undefined) throw new HarnessError('cluster has no nodes');
     return primary;
   }
 
@@ -174,7 +174,7 @@ async function enableSynchronousReplication(nodes: readonly ClusterNode[]): Prom
 function standbyCount(options: ClusterOptions): number {
   const count = options.standbys ?? 2;
   if (!Number.isInteger(count) || count < 0 || count > 20) {
-    throw new PgSplitError('PGSPLIT_CLUSTER', `standbys must be an integer from 0 to 20, not ${count}`);
+    throw new HarnessError(`standbys must be an integer from 0 to 20, not ${count}`);
   }
   return count;
 }
@@ -213,7 +213,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const log = options.log ?? debuglog('pg-split-cluster');
   const standbys = standbyCount(options);
   if (options.synchronous === true && standbys === 0) {
-    throw new PgSplitError('PGSPLIT_CLUSTER', 'synchronous: true needs at least one standby (every commit would wait forever)');
+    throw new HarnessError('synchronous: true needs at least one standby (every commit would wait forever)');
   }
   const maxConnections = maxConnectionsOf(options.maxConnections);
   const addresses = nodeAddresses(options.firstAddress ?? '127.0.0.2', 1 + standbys);

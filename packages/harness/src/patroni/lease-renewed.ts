@@ -1,4 +1,4 @@
-import { PgSplitError } from '../../errors.js';
+import { HarnessError } from '../harness-error.js';
 import { waitUntil } from '../wait.js';
 import type { Etcd } from './etcd.js';
 
@@ -23,10 +23,7 @@ export async function leaseRenewed(
       timeoutMillis,
       intervalMillis,
       onTimeout: () =>
-        new PgSplitError(
-          'PGSPLIT_CLUSTER',
-          `the leader lock not renewed${ttl === null ? '' : ` on a ${ttl} s lease`} within ${timeoutMillis} ms`,
-        ),
+        new HarnessError(`the leader lock not renewed${ttl === null ? '' : ` on a ${ttl} s lease`} within ${timeoutMillis} ms`),
     },
   );
 }
