@@ -130,4 +130,35 @@ describe('checks on pooled connections', { timeout: 120_000 }, () => {
       await s2.thaw();
     }
   });
+
+  test("a promotion that the promoted node's busy pooled connections report is checked on the server, not vouched for by their answers", async (t) => {
+    // After the test above: s1 (the first standby) is the primary, s2 streams from it.
+    const [, s1, s2] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const sp = await splitFor(t, cluster.conninfo([s1, s2], { application_name: APP }), {
+      recheckMillis: 60_000,
+      reader: { max: 1, idleTimeoutMillis: 60_000 },
+      idleAfterMillis: 0,
+      pooledChecks: true,
+    });
+    assert.equal((await sp.writer.query<{ host: string }>(WHO)).rows[0]?.host, s1.host);
+    assert.equal((await sp.reader.query<{ host: string }>(WHO)).rows[0]?.host, s2.host);
+    await until('the standby holds only the pooled connection', async () => (await sessionsOn(s2)) === 1);
+    // Two callers on the reader's one connection to s2: never idle, always answering.
+    let reading = true;
+    const reads = async (): Promise<void> => {
+      while (reading) await sp.reader.query('SELECT pg_sleep(0.01)').catch(() => undefined);
+    };
+    const readers = [reads(), reads()];
+    try {
+      await s1.stop('fast');
+      await s2.promote();
+      // Timed checks are a minute apart: only the role s2's pooled connection reports, checked on the server, names it.
+      await until('the promoted node is the writer', () => sp.topology().writer === 1, 15_000);
+    } finally {
+      reading = false;
+      await Promise.all(readers);
+    }
+    const { rows } = await sp.writer.query<{ host: string }>(WHO);
+    assert.equal(rows[0]?.host, s2.host);
+  });
 });

@@ -38,12 +38,13 @@ export class CheckSchedule {
    * check once that is done, whatever its outcome. Only the latest call for a
    * host sets it: a check that ends while another is queued behind it leaves
    * the next one to that, so the pause between two timed checks is never lost.
+   * `routine`: a timed check while a writer is known (HostMonitor.recheck).
    */
-  checkNow(hostIndex: number): Promise<void> {
+  checkNow(hostIndex: number, routine = false): Promise<void> {
     this.clear(hostIndex);
     const monitor = this.#monitorOf(hostIndex);
     if (monitor === undefined) return Promise.resolve();
-    const done = monitor.recheck();
+    const done = monitor.recheck(routine);
     this.#latest.set(hostIndex, done);
     return done
       .finally(() => {
@@ -74,7 +75,7 @@ export class CheckSchedule {
     const writerKnown = this.#writerKnown();
     if (writerKnown === null) return;
     const delay = writerKnown ? this.#delays.recheckMillis : this.#delays.failoverRecheckMillis;
-    const timer = setTimeout(() => void this.checkNow(hostIndex), delay);
+    const timer = setTimeout(() => void this.checkNow(hostIndex, this.#writerKnown() === true), delay);
     timer.unref();
     this.#timers.set(hostIndex, timer);
   }

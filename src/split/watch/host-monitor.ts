@@ -93,8 +93,8 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   #awaitsPooled = false;
   /** Whether the last check was answered for by the pools' statements (logged once in a row). */
   #vouched = false;
-  /** When the last status was set (on the `answers` clock). */
-  #statusAt = Number.NEGATIVE_INFINITY;
+  /** Whether a check was asked for a reason since the last one started (recheck(false)): the next one asks the server. */
+  #askedFor = false;
   #reconnecting = false;
   /** One status query at a time, and one queued behind it (recheck). */
   readonly #checks = new SingleFlight<NodeStatus>(() => this.#checkOnce());
@@ -164,21 +164,29 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   /**
    * A check that starts now, or right after the one running (whose answer
    * may predate what prompted this call): a change reported mid-check is
-   * never answered with the status from before it.
+   * never answered with the status from before it. `routine`: a timed check
+   * while a writer is known, or one a statement's end asks for, which the
+   * host's answers to busy pooled connections may stand for (#vouched); any
+   * other check (a role reported, a failover, a stalled writer, the
+   * orchestrator's word) asks the server.
    */
-  recheck(): Promise<NodeStatus> {
+  recheck(routine = false): Promise<NodeStatus> {
+    if (!routine) this.#askedFor = true;
     return this.#checks.fresh();
   }
 
   async #checkOnce(): Promise<NodeStatus> {
     if (this.#closed) return this.#status;
+    const routine = !this.#askedFor;
+    this.#askedFor = false;
     const way = this.#way;
     const pooled = way === null ? null : (this.#options.pooled?.(this.hostIndex) ?? null);
     if (way !== null && pooled !== null && (await this.#checkPooled(pooled, way))) return this.#status;
     const session = this.#session;
-    if (session === null && way !== null && !this.#suspected && this.#answeredSinceStatus()) {
-      // Every pooled connection is busy and the host keeps answering them: it is up, and its role is what its
-      // connections report (no failover signal since). The check runs on the first one a statement gives back.
+    if (routine && session === null && way !== null && !this.#suspected && this.#answeredLately()) {
+      // Every pooled connection is busy and the host answered one within a check's timeout: it is up, as a check that
+      // succeeded would say, and its role is what its connections report (no failover signal since). The check runs on
+      // the first pooled connection a statement gives back.
       this.#awaitsPooled = true;
       if (!this.#vouched) logDecision('%s: no idle pooled connection, statements answered there: no session opened', this.#named());
       this.#vouched = true;
@@ -237,13 +245,19 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   pooledMayBeIdle(): void {
     if (!this.#awaitsPooled) return;
     this.#awaitsPooled = false;
-    setImmediate(() => void this.recheck());
+    setImmediate(() => void this.recheck(true));
   }
 
-  /** Whether the server answered a statement of the pools on the host after its last status was set. */
-  #answeredSinceStatus(): boolean {
-    const answered = this.#options.answers?.last(this.hostIndex) ?? null;
-    return answered !== null && answered > this.#statusAt;
+  /**
+   * Whether the server answered a statement of the pools on the host within
+   * the last checkTimeoutMillis: what a check that succeeded would show. A
+   * host that froze stops answering, so within a check's timeout its checks
+   * ask the server again (and time out).
+   */
+  #answeredLately(): boolean {
+    const answers = this.#options.answers;
+    const answered = answers?.last(this.hostIndex) ?? null;
+    return answers !== undefined && answered !== null && answers.now() - answered <= this.#options.checkTimeoutMillis;
   }
 
   /** The checks run on pooled connections: the own session closes (not a loss: the host is up). */
@@ -292,7 +306,6 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
 
   #setStatus(status: NodeStatus): void {
     this.#status = status;
-    this.#statusAt = this.#options.answers?.now() ?? 0;
     this.#vouched = false;
     this.#suspected = false;
     this.#checked = true;
