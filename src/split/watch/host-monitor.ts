@@ -16,6 +16,7 @@ import { discardClient, openSession, type OpenFailure, type Session } from '../.
 import { unreachableStatus, type NodeStatus } from '../../roles/node-status.js';
 import { failedStatus, queryStatus, sessionIdentity, StatusTimeout } from '../../probe/probe-host.js';
 import { isRoleParameter } from '../../connect/server-state.js';
+import { answersStandForCheck } from './check-evidence.js';
 
 export interface HostMonitorOptions {
   /** Bound on connecting and on one status query. */
@@ -36,10 +37,11 @@ export interface HostMonitorOptions {
   /**
    * When the server last answered a statement of the pools on the host, and
    * the clock that time is on. While checks run on pooled connections and
-   * none is idle, a host that answered statements since its last status is
-   * up: no session is opened to say so (a leader whose postmaster is frozen
-   * answers on the connections it has but cannot open one; a full server
-   * refuses one with `53300`).
+   * none is idle, a host that answered one within checkTimeoutMillis is up
+   * for a timed check: no session is opened to say so (a leader whose
+   * postmaster is frozen answers on the connections it has but cannot open
+   * one; a full server refuses one with `53300`). A check asked for a reason
+   * asks the server all the same (recheck).
    */
   readonly answers?: { readonly last: (hostIndex: number) => number | null; readonly now: () => number };
 }
@@ -183,7 +185,17 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     const pooled = way === null ? null : (this.#options.pooled?.(this.hostIndex) ?? null);
     if (way !== null && pooled !== null && (await this.#checkPooled(pooled, way))) return this.#status;
     const session = this.#session;
-    if (routine && session === null && way !== null && !this.#suspected && this.#answeredLately()) {
+    const answers = this.#options.answers;
+    const evidence = {
+      routine,
+      ownSession: session !== null,
+      reached: way !== null,
+      suspected: this.#suspected,
+      lastAnswer: answers?.last(this.hostIndex) ?? null,
+      now: answers?.now() ?? 0,
+      checkTimeoutMillis: this.#options.checkTimeoutMillis,
+    };
+    if (answersStandForCheck(evidence)) {
       // Every pooled connection is busy and the host answered one within a check's timeout: it is up, as a check that
       // succeeded would say, and its role is what its connections report (no failover signal since). The check runs on
       // the first pooled connection a statement gives back.
@@ -246,18 +258,6 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     if (!this.#awaitsPooled) return;
     this.#awaitsPooled = false;
     setImmediate(() => void this.recheck(true));
-  }
-
-  /**
-   * Whether the server answered a statement of the pools on the host within
-   * the last checkTimeoutMillis: what a check that succeeded would show. A
-   * host that froze stops answering, so within a check's timeout its checks
-   * ask the server again (and time out).
-   */
-  #answeredLately(): boolean {
-    const answers = this.#options.answers;
-    const answered = answers?.last(this.hostIndex) ?? null;
-    return answers !== undefined && answered !== null && answers.now() - answered <= this.#options.checkTimeoutMillis;
   }
 
   /** The checks run on pooled connections: the own session closes (not a loss: the host is up). */
