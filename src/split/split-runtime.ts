@@ -24,10 +24,10 @@ import { authorityOf } from './patroni/authority-of.js';
 import { membersNoHostNames } from './patroni/dcs-authority.js';
 import { WriteWitness } from './patroni/write-witness.js';
 import { Balancer } from './pool/balancer.js';
-import type pg from 'pg';
 import type { ClientConfig } from 'pg';
 import { noNodeError } from './pool/pool-errors.js';
 import { ConnectionRegistry, type Fenceable } from './pool/connection-registry.js';
+import type { NodeClient } from './pool/node-client.js';
 import { fenceAfterEpisode, fencePlan } from './pool/fence-plan.js';
 import type { PoolSettings } from './pool/pool-settings.js';
 import { ReadScope } from './pool/read-scope.js';
@@ -115,7 +115,10 @@ export class SplitRuntime {
       // With pooledChecks, checks run on an idle pooled connection when the pools have one (every pooled connection is a NodeClient, a pg.Client).
       ...(opts.pooledChecks
         ? {
-            pooled: (i: number) => this.registry.idleClient(i) as pg.Client | null,
+            pooled: (i: number) => {
+              const client = this.registry.idleClient(i) as NodeClient | null;
+              return client === null ? null : { client, checking: (done: Promise<boolean>) => client.checkedBy(done) };
+            },
             answers: { last: (i: number) => latency.lastAnswer(i), now: () => latency.now() },
           }
         : {}),

@@ -62,6 +62,8 @@ function fakePools(nodes: FakeNodes): NodePoolFactory {
   class FakeClient extends EventEmitter {
     readonly pgSplitHost: number;
     pgSplitLost = false;
+    /** No monitor checks on these connections. */
+    readonly pgSplitCheck = null;
     pgSplitCheckedOut = false;
     _queryable = true;
     _ending = false;
@@ -233,6 +235,10 @@ class FakeRouter implements PoolRouter {
   }
   settled(host: number): void {
     this.settledOn.push(host);
+  }
+  /** No monitor here wants a check on a returned connection: it goes straight back to its pool. */
+  release(client: pg.PoolClient): void {
+    client.release();
   }
 }
 

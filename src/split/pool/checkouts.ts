@@ -55,7 +55,14 @@ export class Checkouts {
 
   /** A checkout for the application (connect()): held until it releases it. */
   held(requirement: ReadRequirement): Promise<pg.PoolClient> {
-    return this.measured(requirement, null).then((client) => this.#track(client));
+    return this.measured(requirement, null).then(async (client) => {
+      // A monitor's check runs on it (it was idle in its pool): the application gets it once the check went through.
+      if (client.pgSplitCheck !== null && !(await client.pgSplitCheck)) {
+        client.release(new Error('pg-split: a check on this connection failed'));
+        return this.held(requirement);
+      }
+      return this.#track(client);
+    });
   }
 
   /**

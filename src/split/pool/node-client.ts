@@ -58,6 +58,22 @@ export class NodeClient extends pg.Client {
   pgSplitCheckedOut = false;
   /** When a statement of `query()` was sent on it (the latency book's clock), 0 while none runs: the writer's watchdog reads it. */
   pgSplitSentAt = 0;
+  /**
+   * A monitor's check running on the client while it was idle in its pool
+   * (resolves with whether it went through), else null: a statement sent on
+   * it meanwhile waits for it (RoutedPool, Checkouts.held) rather than queue
+   * behind it in pg, where the check's failure would fail the statement
+   * without a SQLSTATE.
+   */
+  pgSplitCheck: Promise<boolean> | null = null;
+
+  /** A monitor's check runs on the client (HostMonitor's PooledCheck). */
+  checkedBy(done: Promise<boolean>): void {
+    this.pgSplitCheck = done;
+    void done.then(() => {
+      if (this.pgSplitCheck === done) this.pgSplitCheck = null;
+    });
+  }
   /** True once connected (pg's `connect` event). */
   #connected = false;
 
@@ -79,7 +95,14 @@ export class NodeClient extends pg.Client {
    * (pg queues a statement sent meanwhile behind it).
    */
   get pgSplitIdle(): boolean {
-    return this.#connected && !this.pgSplitLost && !this.pgSplitCheckedOut && this.pgSplitSentAt === 0 && !isEnding(this);
+    return (
+      this.#connected &&
+      !this.pgSplitLost &&
+      !this.pgSplitCheckedOut &&
+      this.pgSplitSentAt === 0 &&
+      this.pgSplitCheck === null &&
+      !isEnding(this)
+    );
   }
 
   /** Destroys the socket: a statement in flight fails, the pool drops the client. */

@@ -327,6 +327,17 @@ export class RoutedPool extends pg.Pool {
    */
   #send(s: Statement, client: PooledNodeClient, attempt: number): void {
     const host = client.pgSplitHost;
+    const check = client.pgSplitCheck;
+    if (check !== null) {
+      // A monitor's check runs on this connection (idle in its pool when it began): the statement waits for it. Behind it in
+      // pg's queue, it would fail without a SQLSTATE if the check met a shutdown, and could not run again.
+      void check.then((ok) => {
+        if (ok) return this.#send(s, client, attempt);
+        client.release(new Error('pg-split: a check on this connection failed'));
+        this.#attempt(s, attempt, host, false);
+      });
+      return;
+    }
     // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
     const sentToSilentLeader = s.kind === 'write' && !this.#router.isWriter(host);
     const startedAt = this.#router.started(host);
@@ -362,7 +373,7 @@ export class RoutedPool extends pg.Pool {
       }, s.reject);
       return;
     }
-    client.release();
+    this.#router.release(client);
     if (s.kind === 'write') this.#settings.tracker.noteWrite();
     s.resolve(result);
   }

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { ClientConfig } from 'pg';
 import { clientConfigFor } from '../../connect/client-config.js';
 import type { Balancer, NodeLoad } from './balancer.js';
@@ -106,7 +107,15 @@ export class Router {
   /** The statement started at `startedAt` on the node settled; `answered`: the server answered it (a result or its own error). */
   settled(hostIndex: number, startedAt: number, answered: boolean): void {
     this.#latency.end(hostIndex, startedAt, answered);
-    this.#watch.statementEnded(hostIndex);
+  }
+
+  /**
+   * A statement succeeded on the client: it goes back to its pool, after a
+   * check of its node on it when the node's monitor wants one
+   * (ClusterWatch.checkOnReturn).
+   */
+  release(client: pg.PoolClient & { readonly pgSplitHost: number }): void {
+    if (!this.#watch.checkOnReturn(client.pgSplitHost, client, (err) => client.release(err))) client.release();
   }
 
   /** Stops the watchdog's timer (the runtime ends). */
@@ -289,4 +298,5 @@ export type PoolRouter = Pick<
   | 'nudge'
   | 'started'
   | 'settled'
+  | 'release'
 >;

@@ -27,7 +27,7 @@ export async function acknowledgeWitnessed(router: PoolRouter, client: PooledNod
   let lsn: string | undefined;
   try {
     lsn = (await untraced(() => client.query<{ lsn: string }>(INSERT_POSITION_QUERY))).rows[0]?.lsn;
-    client.release();
+    router.release(client);
   } catch (err) {
     client.release(err instanceof Error ? err : true);
     throw err;

@@ -3,9 +3,23 @@
  * stand for its check (checks on pooled connections, HostMonitor): the pure
  * rule, table-tested in test/unit/check-evidence.test.ts.
  */
+/**
+ * Why a host is checked: `routine`, a timed check while a writer is known;
+ * `asked`, for a reason (a role a connection reported, a failover signal
+ * elsewhere, the orchestrator's word, a timed check while no writer is
+ * known); `urgent`, the writer stalls (its statements go unanswered): no
+ * wait for anything but the server.
+ */
+export type CheckKind = 'routine' | 'asked' | 'urgent';
+
+/** The stronger of two reasons (a check asked twice before it starts answers both). */
+export function strongerCheck(a: CheckKind, b: CheckKind): CheckKind {
+  const rank = { routine: 0, asked: 1, urgent: 2 } as const;
+  return rank[a] >= rank[b] ? a : b;
+}
+
 export interface CheckEvidence {
-  /** A timed check while a writer is known, or one a statement's end asked for; not one asked for a reason (a role reported, a failover signal, a stalled writer, the orchestrator). */
-  readonly routine: boolean;
+  readonly kind: CheckKind;
   /** The monitor holds a session of its own on the host (then the check runs there). */
   readonly ownSession: boolean;
   /** The host is known to be up (a way in kept from its last session or pooled check). */
@@ -22,9 +36,35 @@ export interface CheckEvidence {
  * True when no check needs to ask the server now: a routine check of a host
  * reached before, with no failover signal since, which answered a statement
  * within a check's timeout (what a check that succeeded would show). False
- * sends the check to the server (on a session of its own when no pooled
- * connection is idle).
+ * sends the check to the server (answersWillCarryCheck says how).
  */
 export function answersStandForCheck(e: CheckEvidence): boolean {
-  return e.routine && !e.ownSession && e.reached && !e.suspected && e.lastAnswer !== null && e.now - e.lastAnswer <= e.checkTimeoutMillis;
+  return (
+    e.kind === 'routine' &&
+    !e.ownSession &&
+    e.reached &&
+    !e.suspected &&
+    e.lastAnswer !== null &&
+    e.now - e.lastAnswer <= e.checkTimeoutMillis
+  );
+}
+
+/**
+ * True when a check asked for a reason, of a host whose every pooled
+ * connection is busy, should run on the first one a statement gives back
+ * (waiting up to a check's timeout) instead of opening a session: the host
+ * answered one within a check's timeout, and no failover signal says its
+ * connections are failing. A full server would refuse the session (53300)
+ * and a leader whose postmaster is frozen could not open one, which must not
+ * take them for down. Never for an urgent check (a stalled writer).
+ */
+export function answersWillCarryCheck(e: CheckEvidence): boolean {
+  return (
+    e.kind === 'asked' &&
+    !e.ownSession &&
+    e.reached &&
+    !e.suspected &&
+    e.lastAnswer !== null &&
+    e.now - e.lastAnswer <= e.checkTimeoutMillis
+  );
 }

@@ -1,3 +1,4 @@
+import type { CheckKind } from './check-evidence.js';
 import type { HostMonitor } from './host-monitor.js';
 
 /** What the schedule needs of a host's monitor. */
@@ -38,13 +39,14 @@ export class CheckSchedule {
    * check once that is done, whatever its outcome. Only the latest call for a
    * host sets it: a check that ends while another is queued behind it leaves
    * the next one to that, so the pause between two timed checks is never lost.
-   * `routine`: a timed check while a writer is known (HostMonitor.recheck).
+   * `kind`: why (HostMonitor.recheck); a timed check is `routine` while a
+   * writer is known, else `asked`.
    */
-  checkNow(hostIndex: number, routine = false): Promise<void> {
+  checkNow(hostIndex: number, kind: CheckKind = 'asked'): Promise<void> {
     this.clear(hostIndex);
     const monitor = this.#monitorOf(hostIndex);
     if (monitor === undefined) return Promise.resolve();
-    const done = monitor.recheck(routine);
+    const done = monitor.recheck(kind);
     this.#latest.set(hostIndex, done);
     return done
       .finally(() => {
@@ -75,7 +77,7 @@ export class CheckSchedule {
     const writerKnown = this.#writerKnown();
     if (writerKnown === null) return;
     const delay = writerKnown ? this.#delays.recheckMillis : this.#delays.failoverRecheckMillis;
-    const timer = setTimeout(() => void this.checkNow(hostIndex, this.#writerKnown() === true), delay);
+    const timer = setTimeout(() => void this.checkNow(hostIndex, this.#writerKnown() === true ? 'routine' : 'asked'), delay);
     timer.unref();
     this.#timers.set(hostIndex, timer);
   }

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { EventEmitter } from 'node:events';
 import type { Session } from '../../connect/session.js';
 import type { ConnectError } from '../../errors.js';
@@ -5,6 +6,7 @@ import { withReplayLag } from '../../roles/cluster-view.js';
 import type { NodeStatus } from '../../roles/node-status.js';
 import { allRefused, endedError, waitForDecision, type RefusalRule } from './decision-wait.js';
 import { CheckSchedule } from './check-schedule.js';
+import type { CheckKind } from './check-evidence.js';
 import { HostMonitor, type HostMonitorOptions } from './host-monitor.js';
 import { logDecision } from './decision-log.js';
 import { emitWatchEvent, type ClusterWatchEvents } from './watch-events.js';
@@ -233,9 +235,9 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   }
 
   /** Checks every host now, each on its own (one running is followed by one more); resolves once every host's check is done. */
-  checkAll(): Promise<void> {
+  checkAll(kind: CheckKind = 'asked'): Promise<void> {
     if (this.#closed || this.#asleep) return Promise.resolve();
-    return Promise.all([...this.#monitors.keys()].map((i) => this.#schedule.checkNow(i))).then(() => undefined);
+    return Promise.all([...this.#monitors.keys()].map((i) => this.#schedule.checkNow(i, kind))).then(() => undefined);
   }
 
   /**
@@ -255,12 +257,16 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
         : 'the writer answers again',
     );
     this.#schedule.retime();
-    if (stalled) void this.checkAll();
+    if (stalled) void this.checkAll('urgent');
   }
 
-  /** A statement of the pools ended on the host: its monitor may check on the pooled connection now (HostMonitor.pooledMayBeIdle). */
-  statementEnded(hostIndex: number): void {
-    this.#monitors.get(hostIndex)?.pooledMayBeIdle();
+  /**
+   * A statement of the pools succeeded on the host: its monitor may check on
+   * the connection before it goes back to its pool (HostMonitor.checkOnReturn,
+   * which then releases it); false: the caller releases it.
+   */
+  checkOnReturn(hostIndex: number, client: pg.Client, release: (err?: Error) => void): boolean {
+    return this.#monitors.get(hostIndex)?.checkOnReturn(client, release) ?? false;
   }
 
   /** A pooled connection to this host failed in a way that says the cluster changed. */

@@ -10,13 +10,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { hostDisplayName } from '../../conninfo/host-list.js';
 import { isNoServer, isPermanentRefusal } from '../../connect/failure.js';
 import { hostIdentity } from '../../connect/messages.js';
-import { destroySocket, isEnding, unrefClient, wireOf } from '../../connect/pg-wire.js';
+import { destroySocket, isEnding, isServerError, unrefClient, wireOf } from '../../connect/pg-wire.js';
 import { untraced } from '../../otel/otel-api.js';
 import { discardClient, openSession, type OpenFailure, type Session } from '../../connect/session.js';
 import { unreachableStatus, type NodeStatus } from '../../roles/node-status.js';
 import { failedStatus, queryStatus, sessionIdentity, StatusTimeout } from '../../probe/probe-host.js';
 import { isRoleParameter } from '../../connect/server-state.js';
-import { answersStandForCheck } from './check-evidence.js';
+import { answersStandForCheck, answersWillCarryCheck, strongerCheck, type CheckKind } from './check-evidence.js';
 
 export interface HostMonitorOptions {
   /** Bound on connecting and on one status query. */
@@ -33,7 +33,7 @@ export interface HostMonitorOptions {
    * checked out, no statement running): checks run on it, and the
    * monitor's own session closes once they have for a while.
    */
-  readonly pooled?: (hostIndex: number) => pg.Client | null;
+  readonly pooled?: (hostIndex: number) => PooledCheck | null;
   /**
    * When the server last answered a statement of the pools on the host, and
    * the clock that time is on. While checks run on pooled connections and
@@ -44,6 +44,16 @@ export interface HostMonitorOptions {
    * asks the server all the same (recheck).
    */
   readonly answers?: { readonly last: (hostIndex: number) => number | null; readonly now: () => number };
+}
+
+/**
+ * An idle connection of the application's pools, for a check: the client,
+ * and what tells the pools that a check runs on it (a statement sent on it
+ * meanwhile waits for the check instead of queueing behind it in pg).
+ */
+interface PooledCheck {
+  readonly client: pg.Client;
+  checking(done: Promise<boolean>): void;
 }
 
 /**
@@ -91,12 +101,19 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   #handOverAfter: number = HAND_OVER_AFTER.first;
   /** Whether the next check on a pooled connection gives a new way in (a failover signal came while the checks ran there). */
   #renewWay = false;
-  /** Whether a statement's end on the host should ask for a check now (the first session not yet handed over, or a check vouched for by answers): pooledMayBeIdle(). */
-  #awaitsPooled = false;
+  /**
+   * Whether the next statement of the pools that succeeds on the host hands
+   * its connection to a check before it goes back to its pool
+   * (checkOnReturn): the first session waits for its hand-over, a check was
+   * vouched for by answers, or an asked check waits for it.
+   */
+  #wantsReturned = false;
+  /** Asked checks waiting for a returned connection's check: told whether it said the host's status. */
+  #returnWaiters: Array<(told: boolean) => void> = [];
   /** Whether the last check was answered for by the pools' statements (logged once in a row). */
   #vouched = false;
-  /** Whether a check was asked for a reason since the last one started (recheck(false)): the next one asks the server. */
-  #askedFor = false;
+  /** The strongest reason a check was asked for since the last one started (recheck): the next one answers it. */
+  #pendingKind: CheckKind = 'routine';
   #reconnecting = false;
   /** One status query at a time, and one queued behind it (recheck). */
   readonly #checks = new SingleFlight<NodeStatus>(() => this.#checkOnce());
@@ -166,28 +183,32 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   /**
    * A check that starts now, or right after the one running (whose answer
    * may predate what prompted this call): a change reported mid-check is
-   * never answered with the status from before it. `routine`: a timed check
-   * while a writer is known, or one a statement's end asks for, which the
-   * host's answers to busy pooled connections may stand for (#vouched); any
-   * other check (a role reported, a failover, a stalled writer, the
-   * orchestrator's word) asks the server.
+   * never answered with the status from before it. `kind` (CheckKind): a
+   * routine check may be answered for by the host's answers to busy pooled
+   * connections (#vouched); an asked one asks the server, on a connection a
+   * statement gives back when the host is busy; an urgent one asks the
+   * server at once (check-evidence.ts).
    */
-  recheck(routine = false): Promise<NodeStatus> {
-    if (!routine) this.#askedFor = true;
+  recheck(kind: CheckKind = 'asked'): Promise<NodeStatus> {
+    this.#pendingKind = strongerCheck(this.#pendingKind, kind);
     return this.#checks.fresh();
   }
 
   async #checkOnce(): Promise<NodeStatus> {
     if (this.#closed) return this.#status;
-    const routine = !this.#askedFor;
-    this.#askedFor = false;
+    const kind = this.#pendingKind;
+    this.#pendingKind = 'routine';
     const way = this.#way;
     const pooled = way === null ? null : (this.#options.pooled?.(this.hostIndex) ?? null);
-    if (way !== null && pooled !== null && (await this.#checkPooled(pooled, way))) return this.#status;
+    if (way !== null && pooled !== null) {
+      const done = this.#checkPooled(pooled.client, way);
+      pooled.checking(done);
+      if (await done) return this.#status;
+    }
     const session = this.#session;
     const answers = this.#options.answers;
     const evidence = {
-      routine,
+      kind,
       ownSession: session !== null,
       reached: way !== null,
       suspected: this.#suspected,
@@ -199,11 +220,14 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
       // Every pooled connection is busy and the host answered one within a check's timeout: it is up, as a check that
       // succeeded would say, and its role is what its connections report (no failover signal since). The check runs on
       // the first pooled connection a statement gives back.
-      this.#awaitsPooled = true;
+      this.#wantsReturned = true;
       if (!this.#vouched) logDecision('%s: no idle pooled connection, statements answered there: no session opened', this.#named());
       this.#vouched = true;
       return this.#status;
     }
+    // Asked for a reason while every pooled connection is busy and answering: the check runs on the first one a statement
+    // gives back, before it goes back to its pool (a full server refuses a new session with 53300).
+    if (way !== null && answersWillCarryCheck(evidence) && (await this.#checkOnReturned())) return this.#status;
     this.#pooledChecks = 0;
     if (session === null) {
       if (way !== null && !this.#reconnecting)
@@ -232,7 +256,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
       this.#setStatus(await untraced(() => queryStatus(client, sessionIdentity(way), this.#options.checkTimeoutMillis)));
     } catch (err) {
       // An ErrorResponse (pg's DatabaseError carries the server's severity): the server answered.
-      if (isEnding(client) || typeof (err as { severity?: unknown }).severity === 'string') return false;
+      if (isEnding(client) || isServerError(err)) return false;
       this.#pooledChecks = 0;
       const timedOut = err instanceof StatusTimeout;
       this.#lost(way, hostIdentity(way.endpoint) + (err instanceof Error ? err.message : String(err)));
@@ -248,16 +272,43 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   }
 
   /**
-   * A statement of the pools ended on the host, so a pooled connection may be
-   * idle now: while the monitor's first session waits for its hand-over, a
-   * check runs right after (once the connection is back in its pool), so a
-   * process that wakes for a statement or two holds its own session only
-   * that long, not until the next timed check.
+   * A statement of the pools succeeded on the host and its connection is
+   * about to go back to its pool: when the monitor wants a check on it
+   * (#wantsReturned), the check runs on it first and `release` gives it back
+   * after (with an error, so the pool drops it, when the check did not go
+   * through: the server refused it or the host was lost). False: the caller releases it. A process that wakes for a
+   * statement or two so holds its own session only that long, and a host
+   * whose every pooled connection is busy is still checked on one.
    */
-  pooledMayBeIdle(): void {
-    if (!this.#awaitsPooled) return;
-    this.#awaitsPooled = false;
-    setImmediate(() => void this.recheck(true));
+  checkOnReturn(client: pg.Client, release: (err?: Error) => void): boolean {
+    const way = this.#way;
+    if (!this.#wantsReturned || way === null || this.#closed) return false;
+    this.#wantsReturned = false;
+    void this.#checkPooled(client, way).then((told) => {
+      // Dropped unless the check went through: the server's error for it (a shutdown's 57P01) was the application's to
+      // see on its next statement there, which now must not get the connection it ended.
+      const healthy = told && this.#way !== null;
+      release(healthy ? undefined : new Error('pg-split: the check on this connection failed'));
+      for (const waiter of this.#returnWaiters.splice(0)) waiter(told);
+    });
+    return true;
+  }
+
+  /** Waits, up to checkTimeoutMillis, for a check on a connection a statement gives back: whether it said the host's status. */
+  #checkOnReturned(): Promise<boolean> {
+    this.#wantsReturned = true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#returnWaiters = this.#returnWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, this.#options.checkTimeoutMillis);
+      timer.unref();
+      const waiter = (told: boolean): void => {
+        clearTimeout(timer);
+        resolve(told);
+      };
+      this.#returnWaiters.push(waiter);
+    });
   }
 
   /** The checks run on pooled connections: the own session closes (not a loss: the host is up). */
@@ -265,7 +316,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     const session = this.#session;
     if (session === null || this.#closed) return;
     this.#session = null;
-    this.#awaitsPooled = false;
+    this.#wantsReturned = false;
     void discardClient(session.client);
     logDecision('%s: checked on pooled connections; its monitoring session closes', this.#named());
   }
@@ -297,6 +348,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
 
   close(): void {
     this.#closed = true;
+    for (const waiter of this.#returnWaiters.splice(0)) waiter(false);
     this.#abort.abort();
     const session = this.#session;
     this.#session = null;
@@ -346,7 +398,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     });
     // The first session hands over at the first pooled check; one opened again, after a few.
     if (this.#reached) this.#handOverAfter = HAND_OVER_AFTER.again;
-    this.#awaitsPooled = this.#handOverAfter === HAND_OVER_AFTER.first && this.#options.pooled !== undefined;
+    this.#wantsReturned = this.#handOverAfter === HAND_OVER_AFTER.first && this.#options.pooled !== undefined;
     this.#session = session;
     this.#way = wayOf(session);
     this.#renewWay = false;
