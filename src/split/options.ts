@@ -41,10 +41,11 @@ export interface SplitOptions extends ResolveContext {
    * Run each host's checks on an idle connection of the pools when one
    * exists, and close the monitoring session there meanwhile (no session
    * beside the pools' on a node they use). While every pooled connection to
-   * a host is busy, its answers to them stand for the check (a statement
-   * answered since the last status): no session is opened on a busy or
-   * full server (docs/scaling.md). `false`: a monitoring session on every
-   * host while the cluster is awake. @default true
+   * a host is busy, its answers to them stand for timed checks, and checks
+   * asked for a reason run on a connection a statement gives back: no
+   * session is opened on a busy or full server (docs/scaling.md). Off by
+   * default: the short chaos run left a session open after end() with it on.
+   * @default false
    */
   readonly pooledChecks?: boolean;
   /** How reads are spread over eligible nodes. @default 'fastest' */
@@ -267,7 +268,7 @@ const RESOLVERS = {
   reader: (o: Given) => poolSettings('reader', o.reader),
   readerPolicy: (o: Given, target: ConnectionTarget): ReaderPolicy =>
     oneOfOption('readerPolicy', o.readerPolicy, POLICIES, policyFromTarget(target)),
-  pooledChecks: (o: Given): boolean => booleanOption('pooledChecks', o.pooledChecks, true),
+  pooledChecks: (o: Given): boolean => booleanOption('pooledChecks', o.pooledChecks, false),
   balance: (o: Given): BalanceRule => oneOfOption('balance', o.balance, BALANCES, 'fastest'),
   zone: (o: Given): string | null => textOption('zone', o.zone, null),
   hosts: (o: Given) => hostOptions(o.hosts),

@@ -107,6 +107,7 @@ export class Router {
   /** The statement started at `startedAt` on the node settled; `answered`: the server answered it (a result or its own error). */
   settled(hostIndex: number, startedAt: number, answered: boolean): void {
     this.#latency.end(hostIndex, startedAt, answered);
+    this.#watch.statementEnded(hostIndex);
   }
 
   /**

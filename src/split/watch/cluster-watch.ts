@@ -260,6 +260,11 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
     if (stalled) void this.checkAll('urgent');
   }
 
+  /** A statement of the pools ended on the host: its monitor may check on an idle pooled connection now (HostMonitor.pooledMayBeIdle). */
+  statementEnded(hostIndex: number): void {
+    this.#monitors.get(hostIndex)?.pooledMayBeIdle();
+  }
+
   /**
    * A statement of the pools succeeded on the host: its monitor may check on
    * the connection before it goes back to its pool (HostMonitor.checkOnReturn,

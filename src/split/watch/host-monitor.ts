@@ -101,11 +101,13 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   #handOverAfter: number = HAND_OVER_AFTER.first;
   /** Whether the next check on a pooled connection gives a new way in (a failover signal came while the checks ran there). */
   #renewWay = false;
+  /** Whether a statement's end on the host should ask for a check now (the first session, not yet handed over): pooledMayBeIdle(). */
+  #awaitsPooled = false;
   /**
    * Whether the next statement of the pools that succeeds on the host hands
    * its connection to a check before it goes back to its pool
-   * (checkOnReturn): the first session waits for its hand-over, a check was
-   * vouched for by answers, or an asked check waits for it.
+   * (checkOnReturn): a check was vouched for by answers, or an asked check
+   * waits for it.
    */
   #wantsReturned = false;
   /** Asked checks waiting for a returned connection's check: told whether it said the host's status. */
@@ -276,9 +278,9 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
    * about to go back to its pool: when the monitor wants a check on it
    * (#wantsReturned), the check runs on it first and `release` gives it back
    * after (with an error, so the pool drops it, when the check did not go
-   * through: the server refused it or the host was lost). False: the caller releases it. A process that wakes for a
-   * statement or two so holds its own session only that long, and a host
-   * whose every pooled connection is busy is still checked on one.
+   * through: the server refused it or the host was lost). False: the caller
+   * releases it. So a host whose every pooled connection is busy is still
+   * checked on one.
    */
   checkOnReturn(client: pg.Client, release: (err?: Error) => void): boolean {
     const way = this.#way;
@@ -296,6 +298,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
 
   /** Waits, up to checkTimeoutMillis, for a check on a connection a statement gives back: whether it said the host's status. */
   #checkOnReturned(): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
     this.#wantsReturned = true;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -311,12 +314,26 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     });
   }
 
+  /**
+   * A statement of the pools ended on the host, so a pooled connection may be
+   * idle now: while the monitor's first session waits for its hand-over, a
+   * check runs right after (once the connection is back in its pool, so the
+   * application's next statement never waits for it), so a process that
+   * wakes for a statement or two holds its own session only that long, not
+   * until the next timed check.
+   */
+  pooledMayBeIdle(): void {
+    if (!this.#awaitsPooled) return;
+    this.#awaitsPooled = false;
+    setImmediate(() => void this.recheck('routine'));
+  }
+
   /** The checks run on pooled connections: the own session closes (not a loss: the host is up). */
   #handOver(): void {
     const session = this.#session;
     if (session === null || this.#closed) return;
     this.#session = null;
-    this.#wantsReturned = false;
+    this.#awaitsPooled = false;
     void discardClient(session.client);
     logDecision('%s: checked on pooled connections; its monitoring session closes', this.#named());
   }
@@ -398,7 +415,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     });
     // The first session hands over at the first pooled check; one opened again, after a few.
     if (this.#reached) this.#handOverAfter = HAND_OVER_AFTER.again;
-    this.#wantsReturned = this.#handOverAfter === HAND_OVER_AFTER.first && this.#options.pooled !== undefined;
+    this.#awaitsPooled = this.#handOverAfter === HAND_OVER_AFTER.first && this.#options.pooled !== undefined;
     this.#session = session;
     this.#way = wayOf(session);
     this.#renewWay = false;
