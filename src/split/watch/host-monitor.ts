@@ -230,18 +230,21 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     // Asked for a reason while every pooled connection is busy and answering: the check runs on the first one a statement
     // gives back, before it goes back to its pool (a full server refuses a new session with 53300).
     if (way !== null && answersWillCarryCheck(evidence) && (await this.#checkOnReturned())) return this.#status;
+    // Read again after that wait: a session may have been opened meanwhile (a pooled check lost the host, and it was
+    // reached again), and a second one opened beside it would be left open (the chaos run found one after end()).
+    const own = this.#session;
     this.#pooledChecks = 0;
-    if (session === null) {
+    if (own === null) {
       if (way !== null && !this.#reconnecting)
         logDecision('%s: no idle pooled connection; its monitoring session opens again', this.#named());
       this.#startReconnecting();
       return this.#status;
     }
     try {
-      this.#setStatus(await untraced(() => queryStatus(session.client, sessionIdentity(session), this.#options.checkTimeoutMillis)));
+      this.#setStatus(await untraced(() => queryStatus(own.client, sessionIdentity(own), this.#options.checkTimeoutMillis)));
     } catch (err) {
       const timedOut = err instanceof StatusTimeout;
-      this.#lose(session, hostIdentity(session.endpoint) + (err instanceof Error ? err.message : String(err)));
+      this.#lose(own, hostIdentity(own.endpoint) + (err instanceof Error ? err.message : String(err)));
       if (timedOut) this.#unresponsive();
     }
     return this.#status;
@@ -405,6 +408,9 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   }
 
   #adopt(session: Session): void {
+    // Never two sessions: one already adopted is closed (its host is reached by the new one).
+    const previous = this.#session;
+    if (previous !== null && previous !== session) void discardClient(previous.client);
     if (this.#options.exitOnIdle === true) unrefClient(session.client);
     const connection = wireOf(session.client);
     const lost = (): void => this.#lose(session, hostIdentity(session.endpoint) + 'server closed the connection unexpectedly');
