@@ -39,14 +39,12 @@ export interface CheckEvidence {
  * sends the check to the server (answersWillCarryCheck says how).
  */
 export function answersStandForCheck(e: CheckEvidence): boolean {
-  return (
-    e.kind === 'routine' &&
-    !e.ownSession &&
-    e.reached &&
-    !e.suspected &&
-    e.lastAnswer !== null &&
-    e.now - e.lastAnswer <= e.checkTimeoutMillis
-  );
+  return e.kind === 'routine' && busyAndAnswering(e);
+}
+
+/** A host reached before, checked on no session of its own, with no failover signal since, that answered within a check's timeout. */
+function busyAndAnswering(e: CheckEvidence): boolean {
+  return !e.ownSession && e.reached && !e.suspected && e.lastAnswer !== null && e.now - e.lastAnswer <= e.checkTimeoutMillis;
 }
 
 /**
@@ -59,12 +57,5 @@ export function answersStandForCheck(e: CheckEvidence): boolean {
  * take them for down. Never for an urgent check (a stalled writer).
  */
 export function answersWillCarryCheck(e: CheckEvidence): boolean {
-  return (
-    e.kind === 'asked' &&
-    !e.ownSession &&
-    e.reached &&
-    !e.suspected &&
-    e.lastAnswer !== null &&
-    e.now - e.lastAnswer <= e.checkTimeoutMillis
-  );
+  return e.kind === 'asked' && busyAndAnswering(e);
 }
