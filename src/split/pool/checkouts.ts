@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { untraced } from '../../otel/otel-api.js';
 import type { PoolRole } from '../../roles/role-decision.js';
 import { freshRead, type FreshReadSteps } from './freshness.js';
-import type { NodeClient } from './node-client.js';
+import { usableAfterCheck, type NodeClient } from './node-client.js';
 import type { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import type { ReadRequirement } from './read-scope.js';
@@ -57,10 +57,7 @@ export class Checkouts {
   held(requirement: ReadRequirement): Promise<pg.PoolClient> {
     return this.measured(requirement, null).then(async (client) => {
       // A monitor's check runs on it (it was idle in its pool): the application gets it once the check went through.
-      if (client.pgSplitCheck !== null && !(await client.pgSplitCheck)) {
-        client.release(new Error('pg-split: a check on this connection failed'));
-        return this.held(requirement);
-      }
+      if (client.pgSplitCheck !== null && !(await usableAfterCheck(client, client.pgSplitCheck))) return this.held(requirement);
       return this.#track(client);
     });
   }

@@ -43,6 +43,19 @@ export function followNode(
 }
 
 /**
+ * Waits for a monitor's check running on a checked-out client (it began
+ * while the client was idle in its pool): true when the client may be used;
+ * false when the check failed, the client then released with an error so
+ * its pool drops it (a statement queued behind the check in pg would have
+ * failed without a SQLSTATE).
+ */
+export async function usableAfterCheck(client: NodeClient & { release(err?: Error): void }, check: Promise<boolean>): Promise<boolean> {
+  if (await check) return true;
+  client.release(new Error('pg-split: a check on this connection failed'));
+  return false;
+}
+
+/**
  * A pg.Client bound to one node (pg-pool builds it from the node pool's
  * config): it reports the failover signals it sees (by SQLSTATE, from every
  * ErrorResponse on the wire, and connection loss) and the server's

@@ -4,6 +4,7 @@ import { untraced } from '../../otel/otel-api.js';
 import type { PoolRole } from '../../roles/role-decision.js';
 import type { PoolUsage } from '../../telemetry/observations.js';
 import { Checkouts, type PooledNodeClient } from './checkouts.js';
+import { usableAfterCheck } from './node-client.js';
 import { poolEndedError } from './pool-errors.js';
 import { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
@@ -331,11 +332,9 @@ export class RoutedPool extends pg.Pool {
     if (check !== null) {
       // A monitor's check runs on this connection (idle in its pool when it began): the statement waits for it. Behind it in
       // pg's queue, it would fail without a SQLSTATE if the check met a shutdown, and could not run again.
-      void check.then((ok) => {
-        if (ok) return this.#send(s, client, attempt);
-        client.release(new Error('pg-split: a check on this connection failed'));
-        this.#attempt(s, attempt, host, false);
-      });
+      void usableAfterCheck(client, check).then((usable) =>
+        usable ? this.#send(s, client, attempt) : this.#attempt(s, attempt, host, false),
+      );
       return;
     }
     // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.

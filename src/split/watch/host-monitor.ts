@@ -110,8 +110,8 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
    * waits for it.
    */
   #wantsReturned = false;
-  /** Asked checks waiting for a returned connection's check: told whether it said the host's status. */
-  #returnWaiters: Array<(told: boolean) => void> = [];
+  /** The asked check waiting for a returned connection's check (one at most: checks run one at a time): told whether it said the host's status. */
+  #returnWaiter: ((told: boolean) => void) | null = null;
   /** Whether the last check was answered for by the pools' statements (logged once in a row). */
   #vouched = false;
   /** The strongest reason a check was asked for since the last one started (recheck): the next one answers it. */
@@ -207,11 +207,10 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
       pooled.checking(done);
       if (await done) return this.#status;
     }
-    const session = this.#session;
     const answers = this.#options.answers;
     const evidence = {
       kind,
-      ownSession: session !== null,
+      ownSession: this.#session !== null,
       reached: way !== null,
       suspected: this.#suspected,
       lastAnswer: answers?.last(this.hostIndex) ?? null,
@@ -294,7 +293,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
       // see on its next statement there, which now must not get the connection it ended.
       const healthy = told && this.#way !== null;
       release(healthy ? undefined : new Error('pg-split: the check on this connection failed'));
-      for (const waiter of this.#returnWaiters.splice(0)) waiter(told);
+      this.#returnWaiter?.(told);
     });
     return true;
   }
@@ -304,16 +303,14 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     if (this.#closed) return Promise.resolve(false);
     this.#wantsReturned = true;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#returnWaiters = this.#returnWaiters.filter((w) => w !== waiter);
-        resolve(false);
-      }, this.#options.checkTimeoutMillis);
-      timer.unref();
-      const waiter = (told: boolean): void => {
+      const settle = (told: boolean): void => {
         clearTimeout(timer);
+        this.#returnWaiter = null;
         resolve(told);
       };
-      this.#returnWaiters.push(waiter);
+      const timer = setTimeout(() => settle(false), this.#options.checkTimeoutMillis);
+      timer.unref();
+      this.#returnWaiter = settle;
     });
   }
 
@@ -368,7 +365,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
 
   close(): void {
     this.#closed = true;
-    for (const waiter of this.#returnWaiters.splice(0)) waiter(false);
+    this.#returnWaiter?.(false);
     this.#abort.abort();
     const session = this.#session;
     this.#session = null;
