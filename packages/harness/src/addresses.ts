@@ -35,10 +35,18 @@ async function isFreeEverywhere(hosts: readonly string[], port: number): Promise
   return true;
 }
 
-/** One TCP port nobody listens on at any of `hosts` right now (a random pick, retried). */
+/**
+ * Ports this process has handed out. A port is only bound once the server it is for starts, so
+ * two picks before that (an etcd member's client and peer ports) could otherwise be the same.
+ */
+const handedOut = new Set<number>();
+
+/** One TCP port nobody listens on at any of `hosts` right now and not handed out before by this process (a random pick, retried). */
 export async function findFreePort(hosts: readonly string[]): Promise<number> {
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
     const port = PORT_RANGE.low + Math.floor(Math.random() * (PORT_RANGE.high - PORT_RANGE.low));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
     if (await isFreeEverywhere(hosts, port)) return port;
   }
   return fail(`no port free on all of ${hosts.join(', ')} after ${PORT_ATTEMPTS} tries`);
