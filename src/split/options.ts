@@ -43,9 +43,9 @@ export interface SplitOptions extends ResolveContext {
    * beside the pools' on a node they use). While every pooled connection to
    * a host is busy, its answers to them stand for timed checks, and checks
    * asked for a reason run on a connection a statement gives back: no
-   * session is opened on a busy or full server (docs/scaling.md). Off by
-   * default: the short chaos run left a session open after end() with it on.
-   * @default false
+   * session is opened on a busy or full server (docs/scaling.md). `false`
+   * keeps a monitoring session on every host while the cluster is awake.
+   * @default true
    */
   readonly pooledChecks?: boolean;
   /** How reads are spread over eligible nodes. @default 'fastest' */
@@ -268,7 +268,7 @@ const RESOLVERS = {
   reader: (o: Given) => poolSettings('reader', o.reader),
   readerPolicy: (o: Given, target: ConnectionTarget): ReaderPolicy =>
     oneOfOption('readerPolicy', o.readerPolicy, POLICIES, policyFromTarget(target)),
-  pooledChecks: (o: Given): boolean => booleanOption('pooledChecks', o.pooledChecks, false),
+  pooledChecks: (o: Given): boolean => booleanOption('pooledChecks', o.pooledChecks, true),
   balance: (o: Given): BalanceRule => oneOfOption('balance', o.balance, BALANCES, 'fastest'),
   zone: (o: Given): string | null => textOption('zone', o.zone, null),
   hosts: (o: Given) => hostOptions(o.hosts),
