@@ -3,7 +3,7 @@ import type { ClientConfig } from 'pg';
 import type { AttemptError } from './failure.js';
 import { NoPasswordSupplied } from './client-config.js';
 import { SERVER_CLOSED, strerror, tlsFailure } from './messages.js';
-import { destroySocket, isServerError, isTlsRefusedError, wireOf } from './pg-wire.js';
+import { destroySocket, isServerError, onFirstServerByte, wireOf } from './pg-wire.js';
 
 /** What the server reported about itself during startup (ParameterStatus). */
 export type StartupParams = ReadonlyMap<string, string>;
@@ -15,6 +15,8 @@ export type AttemptOutcome =
 interface Observed {
   timedOut: boolean;
   authenticated: boolean;
+  /** With TLS asked for: the server's answer to SSLRequest (`N`: refused), else null. */
+  tlsAnswer: string | null;
   readonly params: Map<string, string>;
 }
 
@@ -41,7 +43,7 @@ function classifyConnectError(err: unknown, seen: Readonly<Observed>): { error: 
   }
   const tls = tlsFailure(err);
   if (tls !== null) return { error: { kind: 'tls', code: tls.code }, message: tls.message, tlsRefused: false };
-  if (isTlsRefusedError(err)) {
+  if (seen.tlsAnswer === 'N') {
     return {
       error: { kind: 'socket', errno: 'TLS_REFUSED' },
       message: 'server does not support SSL, but SSL was required',
@@ -51,8 +53,13 @@ function classifyConnectError(err: unknown, seen: Readonly<Observed>): { error: 
   return { error: { kind: 'eof' }, message: SERVER_CLOSED, tlsRefused: false };
 }
 
-function watch(client: pg.Client, seen: Observed): void {
+function watch(client: pg.Client, seen: Observed, tls: boolean): void {
   const connection = wireOf(client);
+  if (tls) {
+    onFirstServerByte(client, (byte) => {
+      seen.tlsAnswer = byte;
+    });
+  }
   connection.on('parameterStatus', (msg: { parameterName: string; parameterValue: string }) => {
     seen.params.set(msg.parameterName, msg.parameterValue);
   });
@@ -69,8 +76,8 @@ function watch(client: pg.Client, seen: Observed): void {
  */
 export async function attemptConnection(config: ClientConfig, timeoutMillis: number, signal?: AbortSignal): Promise<AttemptOutcome> {
   const client = new pg.Client(config);
-  const seen: Observed = { timedOut: false, authenticated: false, params: new Map() };
-  watch(client, seen);
+  const seen: Observed = { timedOut: false, authenticated: false, tlsAnswer: null, params: new Map() };
+  watch(client, seen, Boolean(config.ssl));
   const swallow = (): void => undefined;
   client.on('error', swallow);
   // Its owner gave up (a monitor closed): the socket goes now, not at the timeout.

@@ -4,15 +4,17 @@ import pg from 'pg';
 /**
  * The one place pg-split reaches below the public API of pg and pg-pool:
  * pg.Client's protocol connection (which emits every message and owns the
- * socket), its `unref()` (what pg-pool's allowExitOnIdle calls; @types/pg
- * does not declare it), its `_ending` flag, pg's own English texts for connection
- * failures that carry no SQLSTATE, pg-pool's counters (prototype getters),
- * and where a client not yet connected will connect (`aimClient`).
+ * socket, and the server's one-byte answer to SSLRequest on it), its
+ * `unref()` (what pg-pool's allowExitOnIdle calls; @types/pg does not
+ * declare it), its `_ending` flag, pg-pool's counters (prototype getters),
+ * and where a client not yet connected will connect (`aimClient`). pg's
+ * message texts are read nowhere: a connection that failed is known by its
+ * connection's events (NodeClient), a refused TLS by the server's answer.
  * `test/integration/pg-versions.test.ts` runs each of these against the
  * oldest and the newest pg the peer range allows.
  */
 interface WireConnection extends EventEmitter {
-  readonly stream?: { destroy(): void };
+  readonly stream?: { destroy(): void; once(event: 'data', listener: (chunk: Buffer) => void): void };
 }
 
 /** The client's protocol connection: `parameterStatus`, `authenticationOk`, `errorMessage`, `end`. */
@@ -35,25 +37,6 @@ export function isEnding(client: pg.Client): boolean {
   return (client as unknown as { _ending?: boolean })._ending === true;
 }
 
-/** pg's texts for a connection that ended without a SQLSTATE (its own, not the server's). */
-const CONNECTION_ENDED_TEXTS = new Set([
-  // (also isNotQueryableError's text: the connection had ended before the query)
-  'Connection terminated unexpectedly',
-  'Connection terminated',
-  'Client has encountered a connection error and is not queryable',
-  'timeout expired',
-]);
-
-/** Whether pg rejected with one of its own connection-ended errors (these have no code). */
-export function isConnectionEndedError(err: Error): boolean {
-  return CONNECTION_ENDED_TEXTS.has(err.message);
-}
-
-/** Whether pg refused to send a query because the client's connection had already failed (the query never left). */
-export function isNotQueryableError(err: Error): boolean {
-  return err.message === 'Client has encountered a connection error and is not queryable';
-}
-
 /**
  * Whether the server answered with an ErrorResponse (pg's DatabaseError, or
  * an error of another copy of pg carrying the server's severity and SQLSTATE):
@@ -65,9 +48,14 @@ export function isServerError(err: unknown): err is pg.DatabaseError {
   );
 }
 
-/** Whether pg rejected because the server answered SSLRequest with `N`. */
-export function isTlsRefusedError(err: unknown): boolean {
-  return err instanceof Error && err.message === 'The server does not support SSL connections';
+/**
+ * Calls `heard` with the first byte the server sends on a client about to
+ * connect: with TLS negotiated by SSLRequest (pg's default for `ssl`), its
+ * answer, `S` (TLS follows) or `N` (refused). Registered before `connect()`,
+ * this listener runs before pg's own.
+ */
+export function onFirstServerByte(client: pg.Client, heard: (byte: string) => void): void {
+  wireOf(client).stream?.once('data', (chunk: Buffer) => heard(String.fromCharCode(chunk[0] ?? 0)));
 }
 
 /**

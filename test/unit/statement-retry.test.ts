@@ -19,8 +19,15 @@ test('a read a standby cancelled for a conflict with recovery runs again: 40001,
 });
 
 test('a write runs again only when it certainly did not commit, and is one statement (table)', () => {
-  assert.equal(writeMayRetry(failure('25006'), 'INSERT INTO t VALUES (1)'), true);
-  assert.equal(writeMayRetry(failure('57P01'), 'INSERT INTO t VALUES (1)'), true);
-  assert.equal(writeMayRetry(failure('40001'), 'INSERT INTO t VALUES (1)'), false, "a serialization failure is the application's to retry");
-  assert.equal(writeMayRetry(failure('25006'), 'INSERT INTO t VALUES (1); COMMIT'), false);
+  const lost = new Error('Connection terminated unexpectedly');
+  const rows: ReadonlyArray<[string, unknown, string, boolean, boolean]> = [
+    ['25006: the node is a standby now', failure('25006'), 'INSERT INTO t VALUES (1)', false, true],
+    ['57P01: terminated by a shutdown', failure('57P01'), 'INSERT INTO t VALUES (1)', false, true],
+    ["40001: the application's own serialization failure", failure('40001'), 'INSERT INTO t VALUES (1)', false, false],
+    ['several statements (the first may have committed)', failure('25006'), 'INSERT INTO t VALUES (1); COMMIT', false, false],
+    ['the connection lost while it ran (it may have committed)', lost, 'INSERT INTO t VALUES (1)', false, false],
+    ['never sent: its connection had failed before (whatever the text)', lost, 'INSERT INTO t VALUES (1)', true, true],
+    ['never sent, but several statements', lost, 'INSERT INTO t VALUES (1); COMMIT', true, false],
+  ];
+  for (const [what, err, first, neverSent, expected] of rows) assert.equal(writeMayRetry(err, first, neverSent), expected, what);
 });

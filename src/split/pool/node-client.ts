@@ -2,7 +2,7 @@ import pg from 'pg';
 import { destroySocket, isEnding, wireOf } from '../../connect/pg-wire.js';
 import type { Fenceable } from './connection-registry.js';
 import type { PoolRouter } from './router.js';
-import { signalOfSqlstate } from './sqlstate.js';
+import { markConnectionLost, signalOfSqlstate } from './sqlstate.js';
 import { isRoleParameter } from '../../connect/server-state.js';
 
 /** The pool config a NodeClient is built from: pg's own, plus the node it belongs to. */
@@ -37,6 +37,9 @@ export function followNode(
   connection.on('parameterStatus', (msg: { parameterName: string }) => {
     if (isRoleParameter(msg.parameterName)) router.roleReported();
   });
+  // A connection error (a socket error, a connect timeout, TLS refused) is a loss: pg hears it after this listener, and
+  // rejects what it had (connect, statements) after that.
+  connection.once('error', () => close(true));
   connection.once('end', () => close(!isEnding(client)));
   // A client of the application's own (pg-split/pg) gets no listener from pg-split: an error it does not handle is thrown, as pg's.
   if (listenToErrors) client.on('error', () => close(true));
@@ -116,6 +119,27 @@ export class NodeClient extends pg.Client {
       this.pgSplitCheck === null &&
       !isEnding(this)
     );
+  }
+
+  /**
+   * pg's connect, with its failure marked as a lost connection (failoverSignal)
+   * when the connection failed on the way (pg's own error, without a code);
+   * a server's refusal keeps its SQLSTATE.
+   */
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+  override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
+    const marked = (err: unknown): unknown => {
+      if (this.pgSplitLost && err instanceof Error) markConnectionLost(err);
+      return err;
+    };
+    if (callback === undefined) {
+      return super.connect().catch((err: unknown) => {
+        throw marked(err);
+      });
+    }
+    const settle = callback as (err: unknown, c?: pg.Client) => void;
+    super.connect(((err: Error | null, c?: pg.Client) => settle(marked(err), c)) as (err: Error) => void);
   }
 
   /** Destroys the socket: a statement in flight fails, the pool drops the client. */

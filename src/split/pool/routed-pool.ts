@@ -341,12 +341,14 @@ export class RoutedPool extends pg.Pool {
     const sentToSilentLeader = s.kind === 'write' && !this.#router.isWriter(host);
     const startedAt = this.#router.started(host);
     client.pgSplitSentAt = startedAt;
+    // Its connection failed before the statement was handed to pg: pg refuses it unsent.
+    const neverSent = client.pgSplitLost;
     const done = (err: Error | null | undefined, result?: pg.QueryResult): void => {
       client.pgSplitSentAt = 0;
       this.#router.settled(host, startedAt, err === null || err === undefined || isServerError(err));
       if (err === null || err === undefined) return this.#acknowledge(s, client, sentToSilentLeader, result as pg.QueryResult);
       const conflict = s.kind === 'read' && recoveryConflictMayRetry(err, s.first, !this.#router.isWriter(host));
-      const retry = attempt < MAX_ATTEMPTS[s.kind] && mayRetry(s, client, err, conflict);
+      const retry = attempt < MAX_ATTEMPTS[s.kind] && mayRetry(s, client, err, conflict, neverSent);
       // A connection that failed is dropped; one whose statement a standby cancelled is as good as before.
       client.release(conflict ? undefined : err instanceof Error ? err : true);
       if (!retry) return s.reject(err);
@@ -379,10 +381,10 @@ export class RoutedPool extends pg.Pool {
 }
 
 /** Whether a failed statement runs again (its attempts left aside): by its kind's rule (statement-retry.ts). */
-function mayRetry(s: Statement, client: PooledNodeClient, err: unknown, recoveryConflict: boolean): boolean {
+function mayRetry(s: Statement, client: PooledNodeClient, err: unknown, recoveryConflict: boolean, neverSent: boolean): boolean {
   switch (s.kind) {
     case 'write':
-      return writeMayRetry(err, s.first);
+      return writeMayRetry(err, s.first, neverSent);
     case 'read':
       return recoveryConflict || lostConnection(client, err);
     case 'internal':

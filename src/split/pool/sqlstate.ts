@@ -1,8 +1,8 @@
-import { isConnectionEndedError, isNotQueryableError } from '../../connect/pg-wire.js';
-
 /**
- * The errors that say the cluster changed under us. Decided by SQLSTATE or
- * socket error code, never by message text (messages are translated).
+ * The errors that say the cluster changed under us. Decided by SQLSTATE,
+ * socket error code, or the connection's own events (a pooled connection
+ * that saw its connection fail marks the error pg gave it), never by
+ * message text (messages are translated).
  */
 export type FailoverSignal = 'read-only' | 'shutdown' | 'cannot-connect' | 'connection-lost' | null;
 
@@ -33,6 +33,14 @@ export class NodeDroppedError extends Error {
   }
 }
 
+/** Errors pg gave a pooled connection after its connection failed (pg gives them no code): marked by the connection (NodeClient). */
+const CONNECTION_LOST = new WeakSet<Error>();
+
+/** Marks an error pg gave a connection that had already failed (its connection emitted `error` or `end`). */
+export function markConnectionLost(err: Error): void {
+  CONNECTION_LOST.add(err);
+}
+
 /** Classifies any error pg raised. */
 export function failoverSignal(err: unknown): FailoverSignal {
   if (!(err instanceof Error)) return null;
@@ -40,7 +48,7 @@ export function failoverSignal(err: unknown): FailoverSignal {
   const code = codeOf(err);
   if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) return signalOfSqlstate(code);
   if (code !== undefined && SOCKET_CODES.has(code)) return 'connection-lost';
-  if (isConnectionEndedError(err)) return 'connection-lost';
+  if (CONNECTION_LOST.has(err)) return 'connection-lost';
   return null;
 }
 
@@ -54,15 +62,14 @@ const NOT_COMMITTED = new Set(['57P01', '57P02', '57P03', '25006']);
 
 /**
  * Whether a failed statement certainly did not commit: the server said so by
- * SQLSTATE, or pg never sent it (its connection had already failed). A
- * connection lost without an answer proves nothing: the commit may have
- * happened.
+ * SQLSTATE, or it was never sent (`neverSent`: its connection had already
+ * failed when it was handed to pg, which then refuses it). A connection lost
+ * without an answer proves nothing: the commit may have happened.
  */
-export function certainlyNotCommitted(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
+export function certainlyNotCommitted(err: unknown, neverSent: boolean): boolean {
+  if (neverSent) return true;
   const code = codeOf(err);
-  if (code !== undefined && NOT_COMMITTED.has(code)) return true;
-  return isNotQueryableError(err);
+  return code !== undefined && NOT_COMMITTED.has(code);
 }
 
 /**

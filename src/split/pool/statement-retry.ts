@@ -36,11 +36,11 @@ function singleStatement(first: unknown): boolean {
 /**
  * Whether a failed writer statement may run again on the (new) primary: it
  * certainly did not commit (the server aborted or refused it by SQLSTATE, or
- * it was never sent) and it is a single statement. A statement whose
- * connection was cut without an answer is never repeated.
+ * it was never sent: `neverSent`) and it is a single statement. A statement
+ * whose connection was cut without an answer is never repeated.
  */
-export function writeMayRetry(err: unknown, first: unknown): boolean {
-  return certainlyNotCommitted(err) && singleStatement(first);
+export function writeMayRetry(err: unknown, first: unknown, neverSent: boolean): boolean {
+  return certainlyNotCommitted(err, neverSent) && singleStatement(first);
 }
 
 /**
