@@ -82,11 +82,14 @@ export class SplitRuntime {
   readonly #idle: IdleKeeper;
   readonly #discovery: Discovery | null;
   readonly #metrics: ReturnType<typeof metricsOf>;
+  /** The clock every deadline and idle time of this cluster is read on. */
+  readonly #now: () => number;
   #ended: Promise<void> | null = null;
 
-  constructor(target: ConnectionTarget, opts: ResolvedSplitOptions, otel: Otel | null) {
+  constructor(target: ConnectionTarget, opts: ResolvedSplitOptions, otel: Otel | null, now: () => number = Date.now) {
     this.target = target;
     this.options = opts;
+    this.#now = now;
     this.#tooFar = lagLimit(opts.maxReplicaLag);
     this.#tracker = new WriteTracker(() => {
       this.#freshness.tokenFetches++;
@@ -97,10 +100,11 @@ export class SplitRuntime {
     const exitOnIdle = opts.writer.allowExitOnIdle === true || opts.reader.allowExitOnIdle === true;
     // What the pools observe of each node's statements: the `fastest` balance's costs, and the answers that tell a host is up.
     const latency = new LatencyBook();
-    const { authority, dcs } = authorityOf(opts.patroni, members, exitOnIdle);
+    const { authority, dcs } = authorityOf(opts.patroni, members, exitOnIdle, now);
     this.#authority = authority;
     this.#dcs = dcs;
     const watch = (this.watch = new ClusterWatch(members, {
+      now,
       ...(authority === null ? {} : { authority }),
       acknowledgedWrites: () => this.#tracker.acknowledged,
       recheckMillis: opts.recheckMillis,
@@ -148,23 +152,27 @@ export class SplitRuntime {
     );
     // Read at collections only.
     this.#metrics = metricsOf(otel, members, watch, () => [...this.#pools], this.#freshness);
-    this.#idle = new IdleKeeper(opts.idleAfterMillis, {
-      // An open connection the application holds (a pool's checked-out client, a pg-split/pg Client), a statement or
-      // checkout under way, a wait for a node. A client it ended without releasing it holds nothing: not counted.
-      busy: () => this.registry.anyCheckedOut() || [...this.#pools].some((p) => p.busy()) || watch.waiting > 0,
-      sleep: () => {
-        logDecision('sleep: idle; every monitoring session, pooled connection and timer closes');
-        this.#discovery?.pause();
-        watch.sleep();
-        for (const pool of this.#pools) pool.releaseIdle();
+    this.#idle = new IdleKeeper(
+      opts.idleAfterMillis,
+      {
+        // An open connection the application holds (a pool's checked-out client, a pg-split/pg Client), a statement or
+        // checkout under way, a wait for a node. A client it ended without releasing it holds nothing: not counted.
+        busy: () => this.registry.anyCheckedOut() || [...this.#pools].some((p) => p.busy()) || watch.waiting > 0,
+        sleep: () => {
+          logDecision('sleep: idle; every monitoring session, pooled connection and timer closes');
+          this.#discovery?.pause();
+          watch.sleep();
+          for (const pool of this.#pools) pool.releaseIdle();
+        },
+        wake: () => {
+          logDecision('wake: a statement came; every host is checked again');
+          watch.wake();
+          this.#discovery?.start();
+        },
+        emptyPoolsQuietMillis: () => this.#emptyPoolsQuietMillis(),
       },
-      wake: () => {
-        logDecision('wake: a statement came; every host is checked again');
-        watch.wake();
-        this.#discovery?.start();
-      },
-      emptyPoolsQuietMillis: () => this.#emptyPoolsQuietMillis(),
-    });
+      now,
+    );
     this.#wireEvents();
     const source = opts.discovery;
     this.#discovery =
@@ -223,7 +231,7 @@ export class SplitRuntime {
   async nodeFor(role: PoolRole): Promise<{ hostIndex: number; config: ClientConfig }> {
     const timeoutMillis = this.options.failoverTimeoutMillis;
     this.touch();
-    const deadline = Date.now() + timeoutMillis;
+    const deadline = this.#now() + timeoutMillis;
     for (;;) {
       const hostIndex = this.router.pick(role);
       const config = hostIndex === null ? null : this.router.configFor(hostIndex);
@@ -259,6 +267,7 @@ export class SplitRuntime {
       router: this.router,
       pool: settings,
       failoverTimeoutMillis: opts.failoverTimeoutMillis,
+      now: this.#now,
       describe: () => this.describe(),
       activity: this.#idle,
       tracker: this.#tracker,
@@ -370,7 +379,7 @@ export class SplitRuntime {
     try {
       // A string that has never reached a server (refused, no such name) fails now, unless asked to wait for a starting cluster.
       const failFast = opts.waitForPrimary === 'always' ? 'refusals' : 'refusals-and-no-server';
-      await this.watch.waitFor((d) => d.writer !== null, Date.now() + opts.failoverTimeoutMillis, noPrimary, failFast);
+      await this.watch.waitFor((d) => d.writer !== null, this.#now() + opts.failoverTimeoutMillis, noPrimary, failFast);
     } catch (err) {
       await this.end();
       throw err;

@@ -160,13 +160,16 @@ class FakeRouter implements PoolRouter {
   mustWitness(host: number): boolean {
     return this.silentLeader === host && this.writer !== host;
   }
+  /** The test's clock, which the pools' deadlines are read on too: it moves only when a test moves it. */
+  clock = 0;
+  readonly now = (): number => this.clock;
   #wait(ready: () => boolean, deadline: number, onTimeout: () => Error): Promise<void> {
     if (ready()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(look);
         reject(onTimeout());
-      }, deadline - Date.now());
+      }, deadline - this.now());
       const look = (): void => {
         if (!ready()) return;
         clearTimeout(timer);
@@ -256,6 +259,7 @@ function routedPool(
     router,
     pool: { max },
     failoverTimeoutMillis,
+    now: router.now,
     describe: () => 'as the test decided',
     tracker: nodes.tracker,
     scope: new ReadScope(),

@@ -441,6 +441,7 @@ function steps(nodes: {
   running?: Record<number, string>;
 }): FreshReadSteps<number> & { log: string[] } {
   const log: string[] = [];
+  let clock = 0;
   return {
     log,
     candidates: () => Object.keys(nodes.known).map(Number),
@@ -465,7 +466,11 @@ function steps(nodes: {
       log.push('primary');
       return -1;
     },
-    sleep: async () => undefined,
+    // Time moves only by the polls' pauses: a wait's deadline is reached after waitMillis / 5 polls, whatever the machine.
+    now: () => clock,
+    sleep: async (millis) => {
+      clock += millis;
+    },
   };
 }
 
@@ -479,7 +484,11 @@ test('fresh reads: known-caught-up standby first, then asked, then the primary a
   const never = steps({ primary: null, known: { 1: '0/100' }, asked: {} });
   assert.equal(await freshRead(never, '0/200', { waitMillis: 0, fallback: 'primary' }, stats), -1);
   await assert.rejects(freshRead(never, '0/200', { waitMillis: 0, fallback: 'error' }, stats), { code: 'PGSPLIT_STALE_READ' });
-  assert.deepEqual({ ...stats }, { reads: 4, knownCaughtUp: 1, verified: 1, onPrimary: 1, fellBack: 1, tokenFetches: 0, replayChecks: 0 });
+  // A standby that never catches up is asked every 5 ms of the steps' clock until the wait's end, then the primary serves.
+  const patient = steps({ primary: null, known: { 1: '0/100' }, asked: {} });
+  assert.equal(await freshRead(patient, '0/200', { waitMillis: 1000, fallback: 'primary' }, stats), -1);
+  assert.equal(patient.log.filter((line) => line === 'check 1').length, 201);
+  assert.deepEqual({ ...stats }, { reads: 5, knownCaughtUp: 1, verified: 1, onPrimary: 2, fellBack: 2, tokenFetches: 0, replayChecks: 0 });
 });
 
 test('fresh reads: a replay check already running that reaches the position serves the read with no check of its own', async () => {

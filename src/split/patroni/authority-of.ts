@@ -9,9 +9,10 @@ export function authorityOf(
   options: ResolvedPatroniOptions | null,
   members: Members,
   exitOnIdle: boolean,
+  now: () => number,
 ): { readonly authority: LeaderAuthority | null; readonly dcs: PatroniDcs | null } {
   if (options === null) return { authority: null, dcs: null };
-  if (options.etcd === null) return { authority: new PatroniAuthority(members, options), dcs: null };
-  const dcs = new PatroniDcs({ ...options.etcd, exitOnIdle });
-  return { authority: new DcsAuthority(members, dcs, options.staleMillis), dcs };
+  if (options.etcd === null) return { authority: new PatroniAuthority(members, options, now), dcs: null };
+  const dcs = new PatroniDcs({ ...options.etcd, exitOnIdle }, now);
+  return { authority: new DcsAuthority(members, dcs, options.staleMillis, now), dcs };
 }

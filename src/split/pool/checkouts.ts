@@ -102,6 +102,7 @@ export class Checkouts {
       replayCheck: (host) => router.checkReplay(host, () => this.#askReplay(host)),
       checkout: (host) => this.#acquireOn(host),
       checkoutPrimary: () => this.#acquire('writer', null),
+      now: this.#settings.now,
       sleep: (millis) => new Promise((r) => setTimeout(r, millis)),
     };
   }
@@ -147,7 +148,7 @@ export class Checkouts {
    * already has (#pooledOnly).
    */
   async #acquire(pick: PoolRole, avoid: number | null, witnessed = false): Promise<PooledNodeClient> {
-    const deadline = Date.now() + this.#settings.failoverTimeoutMillis;
+    const deadline = this.#settings.now() + this.#settings.failoverTimeoutMillis;
     const eligible = (host: number): boolean => this.#router.eligible(pick, host) || (witnessed && this.#router.witnessed() === host);
     const pickNow = (): number | null =>
       this.#router.pick(pick, avoid, this.#nodes.overloaded) ?? (witnessed ? this.#router.witnessed() : null);
@@ -184,7 +185,7 @@ export class Checkouts {
       } catch (err) {
         if (this.#ending()) throw poolEndedError();
         if (failoverSignal(err) === null && !tooManyConnections(err)) throw err;
-        if (Date.now() >= deadline) throw err instanceof NodeDroppedError ? noNodeFor(this.#settings, pick) : err;
+        if (this.#settings.now() >= deadline) throw err instanceof NodeDroppedError ? noNodeFor(this.#settings, pick) : err;
         error = err;
       }
       if (client !== null && eligible(host) && !client.pgSplitLost) return client;
@@ -227,7 +228,9 @@ export class Checkouts {
     if (bound.whenFull === 'error') throw fallbackFullError(bound.max, null);
     const millis = this.#settings.pool.connectionTimeoutMillis || this.#settings.failoverTimeoutMillis;
     const free = (): boolean => this.#ending() || pickNow() !== host || !this.fallbackFull(host);
-    await this.#untilReleased(host, () => this.#router.waitUntil(free, Date.now() + millis, () => fallbackFullError(bound.max, millis)));
+    await this.#untilReleased(host, () =>
+      this.#router.waitUntil(free, this.#settings.now() + millis, () => fallbackFullError(bound.max, millis)),
+    );
   }
 
   /** A wait (counted in waitingCount) that looks again each time the node's pool gets a client back. */
@@ -295,11 +298,11 @@ export class Checkouts {
   }
 
   /** Checks out a client on one node's pool; a failure that may mean the cluster changed is reported. */
-  #acquireOn(host: number, deadline = Date.now() + this.#settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
+  #acquireOn(host: number, deadline = this.#settings.now() + this.#settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
     const pool = this.#nodes.get(host);
     if (pool === null) return Promise.reject(this.#ending() ? poolEndedError() : noNodeFor(this.#settings, this.#settings.role));
     return (pool.connect() as Promise<PooledNodeClient>).catch((err: unknown) => {
-      if (Date.now() < deadline) this.#router.report(host, failoverSignal(err));
+      if (this.#settings.now() < deadline) this.#router.report(host, failoverSignal(err));
       throw err;
     });
   }

@@ -50,6 +50,8 @@ export interface FreshReadSteps<C> {
   replayCheck(host: number): Promise<string | null>;
   checkout(host: number): Promise<C>;
   checkoutPrimary(): Promise<C>;
+  /** The clock the wait's deadline is read on, and the pause between polls. */
+  now(): number;
   sleep(millis: number): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ export async function freshRead<C>(
   stats: FreshnessStats,
 ): Promise<C> {
   stats.reads++;
-  const deadline = Date.now() + options.waitMillis;
+  const deadline = steps.now() + options.waitMillis;
   for (;;) {
     const candidates = steps.candidates();
     const known = candidates.find((h) => !steps.isPrimary(h) && caughtUp(steps.knownReplay(h), required));
@@ -98,7 +100,7 @@ export async function freshRead<C>(
         return steps.checkout(host);
       }
     }
-    if (Date.now() >= deadline) break;
+    if (steps.now() >= deadline) break;
     await steps.sleep(5);
   }
   if (options.fallback === 'error') throw staleReadError(required, options.waitMillis);

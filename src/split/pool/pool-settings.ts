@@ -105,6 +105,8 @@ export interface RoutedPoolSettings {
   readonly pool: PoolSettings;
   /** How long a checkout waits for an eligible node (a writer: the new primary during a failover). */
   readonly failoverTimeoutMillis: number;
+  /** The clock a checkout's deadlines are read on (the runtime's: the watch's waits read the same). */
+  readonly now: () => number;
   /** Describes why no node is eligible, for the timeout error. */
   readonly describe: () => string;
   readonly tracker: WriteTracker;

@@ -53,8 +53,12 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   /** Statuses reported so far, by any host: a wait for the next check compares it. */
   #statusSeq = 0;
 
+  /** The clock deadlines given to waitFor() are read on (WatchOptions.now). */
+  readonly now: () => number;
+
   constructor(members: Members, options: WatchOptions) {
     super();
+    this.now = options.now ?? Date.now;
     // Every checkout waiting for a node (waitFor) listens until it has one: as many listeners as statements waiting, not a leak.
     this.setMaxListeners(0);
     this.#options = options;
@@ -294,7 +298,7 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
     if (this.#closed) return Promise.reject(endedError());
     if (ready(this.#state.decision)) return Promise.resolve();
     this.#waiters++;
-    return waitForDecision(this, ready, deadline, onTimeout, failOnRefusal).finally(() => this.#waiters--);
+    return waitForDecision(this, ready, deadline, onTimeout, failOnRefusal, this.now).finally(() => this.#waiters--);
   }
 
   /** Something outside the decision made a node eligible (a silent leader's witnesses became known): waiting checkouts look again. */

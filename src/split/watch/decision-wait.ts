@@ -39,8 +39,9 @@ export function allRefused(
 /**
  * Resolves once `ready(decision)` holds, tested on every change, every new
  * status (after the decision took it in) and every nudge. Rejects with
- * `onTimeout()` at the deadline, with PGSPLIT_ENDED when the source closes,
- * and (with `failOnRefusal`) with the refusal as soon as every host refused.
+ * `onTimeout()` at the deadline (read on `now`'s clock), with PGSPLIT_ENDED
+ * when the source closes, and (with `failOnRefusal`) with the refusal as
+ * soon as every host refused.
  */
 export function waitForDecision(
   source: DecisionSource,
@@ -48,9 +49,10 @@ export function waitForDecision(
   deadline: number,
   onTimeout: () => Error,
   failOnRefusal: RefusalRule,
+  now: () => number,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(onTimeout()), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(() => finish(onTimeout()), Math.max(0, deadline - now()));
     const onChange = (): void => {
       if (ready(source.decision)) finish(null);
     };

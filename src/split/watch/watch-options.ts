@@ -7,6 +7,8 @@ import type { LeaderAuthority } from './leader-authority.js';
 import type { WatchInput } from './watch-state.js';
 
 export interface WatchOptions {
+  /** The clock deadlines are read on (a checkout's, a wait for the writer's). @default Date.now */
+  readonly now?: () => number;
   readonly recheckMillis: number;
   /** Re-check interval while no writer is known (a failover in progress). */
   readonly failoverRecheckMillis: number;
