@@ -28,7 +28,7 @@ import type { ClientConfig } from 'pg';
 import { noNodeError } from './pool/pool-errors.js';
 import { ConnectionRegistry, type Fenceable } from './pool/connection-registry.js';
 import type { NodeClient } from './pool/node-client.js';
-import { fenceAfterEpisode, fencePlan } from './pool/fence-plan.js';
+import { Fencer } from './pool/fencer.js';
 import type { PoolSettings } from './pool/pool-settings.js';
 import { ReadScope } from './pool/read-scope.js';
 import { RoutedPool } from './pool/routed-pool.js';
@@ -51,11 +51,6 @@ function lagLimit(limit: { bytes: number | null; millis: number | null }): (s: N
     (limit.millis !== null && (s.replayLagSeconds ?? 0) * 1000 > limit.millis);
 }
 
-/** Whether the decision still sends `role`'s new connections to the node. */
-function servesRole(decision: RoleDecision, role: PoolRole, hostIndex: number): boolean {
-  return role === 'writer' ? decision.writer === hostIndex : decision.readers.includes(hostIndex);
-}
-
 const WRITE_POSITION_SQL = 'SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn';
 
 export class SplitRuntime {
@@ -69,8 +64,6 @@ export class SplitRuntime {
   readonly router: Router;
   readonly registry = new ConnectionRegistry();
   readonly #pools = new Set<RoutedPool>();
-  /** pg-split/pg Clients connected on a node: each keeps the cluster awake and is cut once its node no longer serves its role. */
-  readonly #clients = new Map<Fenceable, { readonly role: PoolRole; readonly hostIndex: number }>();
   /** Pools made for the runtime's own questions when the application made none of that role (pg-split/pg). */
   readonly #ownPools = new Map<PoolRole, RoutedPool>();
   readonly #tracker: WriteTracker;
@@ -79,6 +72,8 @@ export class SplitRuntime {
   readonly #authority: ReturnType<typeof authorityOf>['authority'];
   readonly #dcs: ReturnType<typeof authorityOf>['dcs'];
   readonly #witness: WriteWitness;
+  /** Cuts connections when the decision changes (fencer.ts); pg-split/pg's Clients are followed there. */
+  readonly #fencer: Fencer;
   readonly #idle: IdleKeeper;
   readonly #discovery: Discovery | null;
   readonly #metrics: ReturnType<typeof metricsOf>;
@@ -174,6 +169,8 @@ export class SplitRuntime {
       now,
     );
     this.#wireEvents();
+    // Subscribed after the events above: the application's `change` is emitted before the cut, as the watch's split-brain after it.
+    this.#fencer = new Fencer(watch, this.registry, this.#witness, authority === null ? null : (i) => authority.isSilent(i));
     const source = opts.discovery;
     this.#discovery =
       source === null
@@ -195,7 +192,7 @@ export class SplitRuntime {
     logWatchDecisions(watch, hostOf);
     watch.on('change', (event: ChangeEvent) => events.emit('change', event));
     watch.on('failover', (event: Watch.FailoverEvent) => events.emit('failover', failoverEvent(event, hostOf)));
-    // Emitted after the change that ruled the stale nodes out, so after their connections were cut (below).
+    // Emitted after the change that ruled the stale nodes out, so after their connections were cut (fencer.ts).
     const confirmsLeader = authority === null ? null : (i: number): boolean => authority.confirms(i);
     watch.on('split-brain', (event: Watch.SplitBrainEvent) => events.emit('split-brain', splitBrainEvent(event, hostOf, confirmsLeader)));
     watch.on('timeline-discarded', (event: Watch.TimelineDiscardedEvent) =>
@@ -205,20 +202,6 @@ export class SplitRuntime {
     watch.on('drained', (hostIndex: number) => {
       registry.drain(hostIndex);
       this.router.forget(hostIndex);
-    });
-    // A host that stopped answering (frozen, cut off): cut its pooled connections, so statements there fail now
-    // instead of hanging, or committing later on a thawed old primary. A host that closed its sessions itself
-    // (a shutdown, a crash) needs no cut: its server answers or ends every statement in flight.
-    watch.on('unresponsive', (hostIndex: number) => registry.fence(hostIndex));
-    // What the decision's change means for pooled connections (fence-plan.ts), carried out on the registry.
-    watch.on('change', (change: ChangeEvent) => {
-      const plan = fencePlan(change, authority === null ? null : (i) => authority.isSilent(i));
-      plan.fence.forEach((i) => registry.fence(i));
-      plan.fenceCheckedOut.forEach((i) => registry.fenceCheckedOut(i));
-      const cut = fenceAfterEpisode(this.#witness.follow(plan.silent, change.current.writer), change.current.writer);
-      if (cut !== null) registry.fence(cut);
-      // A Client on a node that no longer serves its role (demoted, stale, lagging, gone): cut, as a server ending it would.
-      for (const [client, { role, hostIndex }] of this.#clients) if (!servesRole(change.current, role, hostIndex)) client.fence();
     });
   }
 
@@ -242,12 +225,11 @@ export class SplitRuntime {
 
   /** A Client connected on `hostIndex` for `role`: cut when the node no longer serves it; forgotten once it ends. */
   follow(client: Fenceable, role: PoolRole, hostIndex: number): void {
-    this.#clients.set(client, { role, hostIndex });
-    if (!servesRole(this.watch.decision, role, hostIndex)) client.fence();
+    this.#fencer.follow(client, role, hostIndex);
   }
 
   unfollow(client: Fenceable): void {
-    this.#clients.delete(client);
+    this.#fencer.unfollow(client);
   }
 
   /** Emits `error` to the application's listeners; without one it is dropped, never thrown. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RoleDecision } from '../../src/roles/role-decision.js';
-import { fenceAfterEpisode, fencePlan, type FencePlan } from '../../src/split/pool/fence-plan.js';
+import { fenceAfterEpisode, fencePlan, type FencePlan } from '../../src/split/pool/fencer.js';
 
 const decision = (d: Partial<RoleDecision>): RoleDecision => ({
   writer: null,
