@@ -219,7 +219,12 @@ export class SplitRuntime {
       const hostIndex = this.router.pick(role);
       const config = hostIndex === null ? null : this.router.configFor(hostIndex);
       if (hostIndex !== null && config !== null) return { hostIndex, config };
-      await this.router.waitFor(role, deadline, () => noNodeError(role, timeoutMillis, () => this.describe()));
+      await this.router.wait(
+        () => this.router.hasNode(role),
+        deadline,
+        () => noNodeError(role, timeoutMillis, () => this.describe()),
+        true,
+      );
     }
   }
 

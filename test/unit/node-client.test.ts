@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { test } from 'node:test';
 import { NodeClient } from '../../src/split/pool/node-client.js';
-import type { PoolRouter } from '../../src/split/pool/router.js';
+import type { NodeReports } from '../../src/split/pool/router.js';
 import { failoverSignal, type FailoverSignal } from '../../src/split/pool/sqlstate.js';
 
 /** A listener that accepts each connection and closes it at once: pg fails the connect with its own text and no code. */
@@ -15,13 +15,13 @@ async function closingListener(): Promise<{ server: Server; port: number }> {
 }
 
 /** The router a NodeClient reports to: what it was told. */
-function recordingRouter(): { router: PoolRouter; reports: FailoverSignal[] } {
+function recordingRouter(): { router: NodeReports; reports: FailoverSignal[] } {
   const reports: FailoverSignal[] = [];
   const router = {
     registry: { opened: () => undefined, closed: () => undefined },
     report: (_host: number, signal: FailoverSignal) => reports.push(signal),
     roleReported: () => undefined,
-  } as unknown as PoolRouter;
+  } as unknown as NodeReports;
   return { router, reports };
 }
 

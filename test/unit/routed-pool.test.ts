@@ -163,7 +163,8 @@ class FakeRouter implements PoolRouter {
   /** The test's clock, which the pools' deadlines are read on too: it moves only when a test moves it. */
   clock = 0;
   readonly now = (): number => this.clock;
-  #wait(ready: () => boolean, deadline: number, onTimeout: () => Error): Promise<void> {
+  /** As the watch's waits, but on the test's decisions; a refusal rule (failFast) has nothing to act on here. */
+  wait(ready: () => boolean, deadline: number, onTimeout: () => Error): Promise<void> {
     if (ready()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -179,17 +180,11 @@ class FakeRouter implements PoolRouter {
       this.#waiters.add(look);
     });
   }
-  waitForWrite(deadline: number, onTimeout: () => Error, stop: () => boolean = () => false): Promise<void> {
-    return this.#wait(() => stop() || this.pick('writer') !== null || this.witnessed() !== null, deadline, onTimeout);
-  }
-  waitFor(role: PoolRole, deadline: number, onTimeout: () => Error, stop: () => boolean = () => false): Promise<void> {
-    return this.#wait(() => stop() || this.pick(role) !== null, deadline, onTimeout);
+  hasNode(role: PoolRole): boolean {
+    return this.pick(role) !== null;
   }
   checksSeen(): number {
     return this.looks;
-  }
-  nextCheck(since: number, deadline: number, onTimeout: () => Error, stop: () => boolean = () => false): Promise<void> {
-    return this.#wait(() => stop() || this.looks > since, deadline, onTimeout);
   }
   /** What witnessing waits for (resolved at once unless the test holds it). */
   witnessing: Promise<void> = Promise.resolve();
@@ -206,9 +201,6 @@ class FakeRouter implements PoolRouter {
   /** As with `prefer-standby`: the writer serves reads only for want of a standby. */
   isFallbackReader(host: number): boolean {
     return this.writer === host;
-  }
-  waitUntil(condition: () => boolean, deadline: number, onTimeout: () => Error): Promise<void> {
-    return this.#wait(condition, deadline, onTimeout);
   }
   knownReplay(): string | null {
     return null;

@@ -7,7 +7,10 @@ import type { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import type { ReadRequirement } from './read-scope.js';
 import { fallbackFullError, noNodeError, poolEndedError } from './pool-errors.js';
-import type { PoolRouter } from './router.js';
+import type { NodeChoice, NodeReports, ReplayPort } from './router.js';
+
+/** What a checkout uses of the router: choosing and waiting, the standbys' replay, and reporting a failed connect. */
+type CheckoutRouter = NodeChoice & ReplayPort & Pick<NodeReports, 'report'>;
 import { failoverSignal, NodeDroppedError, tooManyConnections } from './sqlstate.js';
 import { nodeRoleFor } from './statement.js';
 
@@ -33,7 +36,7 @@ function noNodeFor(settings: RoutedPoolSettings, role: PoolRole): Error {
  */
 export class Checkouts {
   readonly #settings: RoutedPoolSettings;
-  readonly #router: PoolRouter;
+  readonly #router: CheckoutRouter;
   readonly #nodes: NodePools;
   readonly #ending: () => boolean;
   /** Checkouts waiting for an eligible node (a writer during a failover): part of waitingCount, as pg-pool's queue. */
@@ -166,7 +169,10 @@ export class Checkouts {
         const { error } = failed;
         const timeout = (): Error =>
           error instanceof Error && !(error instanceof NodeDroppedError) ? error : noNodeFor(this.#settings, pick);
-        await this.#counted(this.#router.nextCheck(failed.seen, deadline, timeout, () => this.#ending() || pickNow() !== host));
+        const since = failed.seen;
+        await this.#counted(
+          this.#router.wait(() => this.#ending() || pickNow() !== host || this.#router.checksSeen() > since, deadline, timeout),
+        );
         continue;
       }
       if (!this.#router.eligible(pick, host) && !this.#pooledOnly(host)) {
@@ -201,7 +207,8 @@ export class Checkouts {
    */
   #whileLeaderBusy(host: number, pick: PoolRole, deadline: number): Promise<void> {
     const stop = (): boolean => this.#ending() || this.#pooledOnly(host) || this.#router.witnessed() !== host;
-    return this.#untilReleased(host, () => this.#router.waitFor(pick, deadline, () => noNodeFor(this.#settings, pick), stop));
+    const ready = (): boolean => stop() || this.#router.hasNode(pick);
+    return this.#untilReleased(host, () => this.#router.wait(ready, deadline, () => noNodeFor(this.#settings, pick), true));
   }
 
   /**
@@ -229,7 +236,7 @@ export class Checkouts {
     const millis = this.#settings.pool.connectionTimeoutMillis || this.#settings.failoverTimeoutMillis;
     const free = (): boolean => this.#ending() || pickNow() !== host || !this.fallbackFull(host);
     await this.#untilReleased(host, () =>
-      this.#router.waitUntil(free, this.#settings.now() + millis, () => fallbackFullError(bound.max, millis)),
+      this.#router.wait(free, this.#settings.now() + millis, () => fallbackFullError(bound.max, millis)),
     );
   }
 
@@ -277,13 +284,15 @@ export class Checkouts {
     }
   }
 
-  /** Waits for an eligible node (counted in waitingCount); wakes at once when the pool ends. */
+  /**
+   * Waits for an eligible node (counted in waitingCount); with `witnessed`, a
+   * silent leader whose witnesses are known will do. Wakes at once when the
+   * pool ends; fails fast when every host refused the login.
+   */
   #waitForNode(pick: PoolRole, deadline: number, witnessed: boolean): Promise<void> {
-    const noNode = (): Error => noNodeFor(this.#settings, pick);
-    const stop = (): boolean => this.#ending();
-    return this.#counted(
-      witnessed ? this.#router.waitForWrite(deadline, noNode, stop) : this.#router.waitFor(pick, deadline, noNode, stop),
-    );
+    const router = this.#router;
+    const ready = (): boolean => this.#ending() || router.hasNode(pick) || (witnessed && router.witnessed() !== null);
+    return this.#counted(router.wait(ready, deadline, () => noNodeFor(this.#settings, pick), true));
   }
 
   /**

@@ -1,13 +1,13 @@
 import pg from 'pg';
 import { destroySocket, isEnding, wireOf } from '../../connect/pg-wire.js';
 import type { Fenceable } from './connection-registry.js';
-import type { PoolRouter } from './router.js';
+import type { NodeReports } from './router.js';
 import { markConnectionLost, signalOfSqlstate } from './sqlstate.js';
 import { isRoleParameter } from '../../connect/server-state.js';
 
 /** The pool config a NodeClient is built from: pg's own, plus the node it belongs to. */
 export interface NodeClientConfig extends pg.ClientConfig {
-  readonly pgSplitNode: { readonly router: PoolRouter; readonly hostIndex: number };
+  readonly pgSplitNode: { readonly router: NodeReports; readonly hostIndex: number };
 }
 
 /**
@@ -18,7 +18,7 @@ export interface NodeClientConfig extends pg.ClientConfig {
  */
 export function followNode(
   client: pg.Client & Fenceable,
-  router: PoolRouter,
+  router: NodeReports,
   hostIndex: number,
   onLost: () => void,
   { listenToErrors = true } = {},

@@ -5,7 +5,7 @@ import { poolEndedError } from './pool-errors.js';
 import { NodeClient, type NodeClientConfig } from './node-client.js';
 import type { NodePoolFactory, PoolSettings } from './pool-settings.js';
 import { NodeDroppedError } from './sqlstate.js';
-import type { PoolRouter } from './router.js';
+import type { NodeReports } from './router.js';
 
 /** pg.Pool events re-emitted from the per-node pools, with pg-pool's arguments, once someone listens to them. */
 const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acquire', 'release', 'remove']);
@@ -31,7 +31,7 @@ export interface NodeUsage {
 export class NodePools {
   readonly #pools = new Map<number, pg.Pool>();
   readonly #settings: PoolSettings;
-  readonly #router: PoolRouter;
+  readonly #router: NodeReports;
   readonly #makePool: NodePoolFactory;
   readonly #owner: EventEmitter;
   /** Events the owner has listeners for: only those are forwarded (every checkout would pay for the others). */
@@ -41,7 +41,7 @@ export class NodePools {
   #left = -1;
   readonly #onEnded: Array<() => void> = [];
 
-  constructor(settings: PoolSettings, router: PoolRouter, owner: EventEmitter, makePool: NodePoolFactory = nodePool) {
+  constructor(settings: PoolSettings, router: NodeReports, owner: EventEmitter, makePool: NodePoolFactory = nodePool) {
     this.#settings = settings;
     this.#makePool = makePool;
     this.#router = router;

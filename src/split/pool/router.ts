@@ -35,11 +35,78 @@ const STALL_MILLIS = 200;
 const never = (): boolean => false;
 
 /**
+ * What a checkout asks to choose a node, and to wait until the cluster
+ * lets it: the routed pools' main port.
+ */
+export interface NodeChoice {
+  /** The node for the next checkout of `role`, or null (Router.pick). */
+  pick(role: PoolRole, avoid?: number | null, overloaded?: (hostIndex: number) => boolean): number | null;
+  /** Whether the decision lets `role` use the node now. */
+  eligible(role: PoolRole, hostIndex: number): boolean;
+  /** Whether `role` has a usable node now. */
+  hasNode(role: PoolRole): boolean;
+  /** The role's eligible nodes, the one whose turn it is first (advances the turn). */
+  inTurn(role: PoolRole): number[];
+  isWriter(hostIndex: number): boolean;
+  /** Whether the node is the primary serving reads for want of a standby. */
+  isFallbackReader(hostIndex: number): boolean;
+  /** The silent leader single writes may go to, acknowledged once witnessed, while no writer is confirmed; else null. */
+  witnessed(): number | null;
+  /**
+   * Resolves once `until()` holds, tested again at each change of the
+   * decision, each new status and each nudge(); rejects with `onTimeout()`
+   * at the deadline, when the cluster ends, and with `failFast` as soon as
+   * every host refused the login or none ever had a server.
+   */
+  wait(until: () => boolean, deadline: number, onTimeout: () => Error, failFast?: boolean): Promise<void>;
+  /** How many statuses the hosts have reported so far (a checkout that failed on a node waits until the watch has looked again). */
+  checksSeen(): number;
+  /** Tests every waiting checkout's condition again (a pool ended, a client came back). */
+  nudge(): void;
+}
+
+/** What pooled connections and their statements tell the cluster's watch, and how a node's connections are made. */
+export interface NodeReports {
+  readonly registry: ConnectionRegistry;
+  /** A pooled connection saw an error that may mean the cluster changed. */
+  report(hostIndex: number, signal: FailoverSignal): void;
+  /** The server reported a role change on a pooled connection. */
+  roleReported(): void;
+  /** A statement of `query()` starts on the node: its start, for settled(). */
+  started(hostIndex: number): number;
+  settled(hostIndex: number, startedAt: number, answered: boolean): void;
+  /** A statement succeeded on the client: back to its pool, after a check on it when the node's monitor wants one. */
+  release(client: pg.PoolClient & { readonly pgSplitHost: number }): void;
+  /** Connection settings for a node (the way its monitor reached it), or null while it has none. */
+  configFor(hostIndex: number): ClientConfig | null;
+}
+
+/** What reads that must see a write (`consistency: 'session'`) learn of the standbys' replay. */
+export interface ReplayPort {
+  knownReplay(hostIndex: number): string | null;
+  replayCheckInFlight(hostIndex: number): Promise<string | null> | null;
+  checkReplay(hostIndex: number, ask: () => Promise<string | null>): Promise<string | null>;
+}
+
+/** Writes on a leader whose Patroni went silent: whether one must be witnessed, and the wait until it is. */
+export interface WitnessPort {
+  mustWitness(hostIndex: number): boolean;
+  confirmWitnessed(leader: number, lsn: string): Promise<void>;
+}
+
+/**
+ * What the routed pools (and their node clients) use of the router, port
+ * by port: the seam their unit tests stand in for with a decision of their
+ * own (test/unit/routed-pool.test.ts).
+ */
+export type PoolRouter = NodeChoice & NodeReports & ReplayPort & WitnessPort;
+
+/**
  * What the routed pools ask on each checkout, answered from the watch's
  * current decision (which node), the balancer (which reader), the registry
  * (open connections) and the monitors' ways in (how to connect).
  */
-export class Router {
+export class Router implements PoolRouter {
   readonly #members: Members;
   readonly #watch: ClusterWatch;
   readonly #balancer: Balancer;
@@ -171,16 +238,6 @@ export class Router {
     return this.#witness.leader === hostIndex && this.#watch.decision.writer !== hostIndex;
   }
 
-  /** Resolves once a write may be sent: to a confirmed writer, or with witnesses to a silent leader (`witnessed()`); as waitFor. */
-  waitForWrite(deadline: number, onTimeout: () => Error, stop: () => boolean = never): Promise<void> {
-    return this.#watch.waitFor(
-      () => stop() || this.#usable('writer').length > 0 || this.witnessed() !== null,
-      deadline,
-      onTimeout,
-      FAIL_FAST,
-    );
-  }
-
   /** Resolves once the write is witnessed on the silent leader (see WriteWitness.confirm). */
   confirmWitnessed(leader: number, lsn: string): Promise<void> {
     return this.#witness.confirm(leader, lsn);
@@ -198,11 +255,6 @@ export class Router {
   /** Whether the node is the primary serving reads for want of a standby (`prefer-standby`, none left). */
   isFallbackReader(hostIndex: number): boolean {
     return this.#primaryFallsBack && this.#watch.decision.writer === hostIndex;
-  }
-
-  /** Resolves once `condition` holds (tested again at each change of the watch and each nudge()); rejects at the deadline or when ended. */
-  waitUntil(condition: () => boolean, deadline: number, onTimeout: () => Error): Promise<void> {
-    return this.#watch.waitFor(condition, deadline, onTimeout);
   }
 
   /** A standby's furthest known replay position: its last status check, or a read's replay check since. */
@@ -243,24 +295,16 @@ export class Router {
     void this.#watch.checkAll();
   }
 
-  /** Resolves when the role has a usable node or `stop()` holds; rejects at the deadline, when ended, or as FAIL_FAST says. */
-  waitFor(role: PoolRole, deadline: number, onTimeout: () => Error, stop: () => boolean = never): Promise<void> {
-    return this.#watch.waitFor(() => stop() || this.#usable(role).length > 0, deadline, onTimeout, FAIL_FAST);
+  hasNode(role: PoolRole): boolean {
+    return this.#usable(role).length > 0;
   }
 
-  /** How many statuses the hosts have reported so far: a checkout that failed on a node notes it, to know whether the watch has looked since. */
+  wait(until: () => boolean, deadline: number, onTimeout: () => Error, failFast = false): Promise<void> {
+    return this.#watch.waitFor(until, deadline, onTimeout, failFast ? FAIL_FAST : false);
+  }
+
   checksSeen(): number {
     return this.#watch.statusSeq;
-  }
-
-  /**
-   * Resolves once the hosts have reported a status after `since`
-   * (checksSeen()), or when `stop()` holds on a change of the decision;
-   * rejects at the deadline: a checkout that failed on a node waits for the
-   * watch to look again before it tries that node again.
-   */
-  nextCheck(since: number, deadline: number, onTimeout: () => Error, stop: () => boolean = never): Promise<void> {
-    return this.#watch.waitFor(() => stop() || this.#watch.statusSeq > since, deadline, onTimeout);
   }
 
   /** Tests every waiting checkout's condition again (a pool ended: its waits stop). */
@@ -268,36 +312,3 @@ export class Router {
     this.#watch.nudge();
   }
 }
-
-/**
- * What the routed pools (and their node clients) use of the router: the seam
- * their unit tests stand in for with a decision of their own
- * (test/unit/routed-pool.test.ts).
- */
-export type PoolRouter = Pick<
-  Router,
-  | 'registry'
-  | 'eligible'
-  | 'pick'
-  | 'witnessed'
-  | 'mustWitness'
-  | 'waitForWrite'
-  | 'confirmWitnessed'
-  | 'inTurn'
-  | 'isWriter'
-  | 'isFallbackReader'
-  | 'waitUntil'
-  | 'knownReplay'
-  | 'replayCheckInFlight'
-  | 'checkReplay'
-  | 'configFor'
-  | 'report'
-  | 'roleReported'
-  | 'waitFor'
-  | 'checksSeen'
-  | 'nextCheck'
-  | 'nudge'
-  | 'started'
-  | 'settled'
-  | 'release'
->;

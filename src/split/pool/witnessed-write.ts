@@ -7,7 +7,10 @@
 import { PgSplitError } from '../../errors.js';
 import { untraced } from '../../otel/otel-api.js';
 import type { PooledNodeClient } from './checkouts.js';
-import type { PoolRouter } from './router.js';
+import type { NodeChoice, NodeReports, WitnessPort } from './router.js';
+
+/** What a witnessed write uses of the router: whether the node is the writer, the witness, and the release. */
+type WitnessRouter = WitnessPort & Pick<NodeChoice, 'isWriter'> & Pick<NodeReports, 'release'>;
 
 /** A position at or past the end of every commit made so far on the session's node (what a witnessed write waits for). */
 const INSERT_POSITION_QUERY = 'SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn';
@@ -18,12 +21,12 @@ const INSERT_POSITION_QUERY = 'SELECT pg_catalog.pg_current_wal_insert_lsn()::te
  * again; sent to the writer, when the node went silent meanwhile
  * (Router.mustWitness).
  */
-export function witnessNeeded(router: PoolRouter, host: number, sentToSilentLeader: boolean): boolean {
+export function witnessNeeded(router: WitnessRouter, host: number, sentToSilentLeader: boolean): boolean {
   return sentToSilentLeader ? !router.isWriter(host) : router.mustWitness(host);
 }
 
 /** Releases a client whose write committed on a silent leader, once every other member has received the write. */
-export async function acknowledgeWitnessed(router: PoolRouter, client: PooledNodeClient): Promise<void> {
+export async function acknowledgeWitnessed(router: WitnessRouter, client: PooledNodeClient): Promise<void> {
   let lsn: string | undefined;
   try {
     lsn = (await untraced(() => client.query<{ lsn: string }>(INSERT_POSITION_QUERY))).rows[0]?.lsn;
