@@ -12,7 +12,7 @@ import type { NodeChoice, NodeReports, ReplayPort } from './router.js';
 /** What a checkout uses of the router: choosing and waiting, the standbys' replay, and reporting a failed connect. */
 type CheckoutRouter = NodeChoice & ReplayPort & Pick<NodeReports, 'report'>;
 import { failoverSignal, NodeDroppedError, tooManyConnections } from './sqlstate.js';
-import { nodeRoleFor } from './statement.js';
+import { nodeRoleFor, nodeRoleNow, type Statement } from './statement.js';
 
 export type PooledNodeClient = pg.PoolClient & NodeClient;
 
@@ -56,10 +56,67 @@ export class Checkouts {
     return this.#waiting;
   }
 
-  /** A checkout for the application (connect()): held until it releases it. */
+  /**
+   * The one way a statement of `query()` gets its connection, handed to
+   * `use` (a failure rejects the statement). When it can go to any eligible
+   * node of a role (`nodeRoleNow`) and one is eligible now, that node's
+   * pg-pool checks out by its callback form, with no promise or async step
+   * (`fast`: not after a failed checkout). Otherwise (a read that must see a
+   * write, no eligible node, a failed checkout, a retry) #acquire's loop
+   * waits for a node and picks it, `avoid` left out when another is
+   * eligible. Either way, a connection a monitor's check runs on is handed
+   * over once the check went through (#handOver).
+   */
+  dispatch(s: Statement, avoid: number | null, fast: boolean, use: (client: PooledNodeClient) => void): void {
+    const role = fast && !this.#ending() ? nodeRoleNow(this.#settings.role, s, this.#settings.consistency) : null;
+    const host = role === null ? null : this.#router.pick(role, null, this.#nodes.overloaded);
+    // The primary reading for want of a standby at its fallbackReads bound: #acquire waits (or fails) as the option says.
+    const pool = host === null || (role === 'reader' && this.fallbackFull(host)) ? null : this.#nodes.get(host);
+    if (role === null || host === null || pool === null) {
+      const checkout =
+        s.kind === 'internal' ? this.checkout(s.requirement, avoid) : this.measured(s.requirement, avoid, s.kind === 'write');
+      checkout.then((client) => this.#handOver(s, client, use), s.reject);
+      return;
+    }
+    const metrics = this.#settings.metrics;
+    const started = metrics === null ? 0 : performance.now();
+    pool.connect((connectError, pooled) => {
+      const client = pooled as PooledNodeClient | undefined;
+      if (connectError !== undefined && connectError !== null) {
+        // As #acquire: the pool ended, or an error that is no failover signal, fails the statement now.
+        if (this.#ending()) return s.reject(poolEndedError());
+        const signal = failoverSignal(connectError);
+        // A node whose connections are all taken (53300): #acquire tries again after the watch's next look.
+        if (signal === null && !tooManyConnections(connectError)) return s.reject(connectError);
+        this.#router.report(host, signal);
+        return this.dispatch(s, null, false, use);
+      }
+      if (client === undefined) return this.dispatch(s, null, false, use);
+      if (!this.#router.eligible(role, host) || client.pgSplitLost) {
+        client.release(true);
+        return this.dispatch(s, null, false, use);
+      }
+      metrics?.checkedOut(this.#settings.role, host, (performance.now() - started) / 1000);
+      this.#handOver(s, client, use);
+    });
+  }
+
+  /**
+   * Hands the client to the statement; when a monitor's check runs on it (it
+   * was idle in its pool when the check began), once the check went through,
+   * else the statement goes elsewhere, the client dropped. Behind the check
+   * in pg's queue, a statement would fail without a SQLSTATE if the check
+   * met a shutdown, and could not run again.
+   */
+  #handOver(s: Statement, client: PooledNodeClient, use: (client: PooledNodeClient) => void): void {
+    const check = client.pgSplitCheck;
+    if (check === null) return use(client);
+    void usableAfterCheck(client, check).then((usable) => (usable ? use(client) : this.dispatch(s, client.pgSplitHost, false, use)));
+  }
+
+  /** A checkout for the application (connect()): held until it releases it, once a check running on it went through. */
   held(requirement: ReadRequirement): Promise<pg.PoolClient> {
     return this.measured(requirement, null).then(async (client) => {
-      // A monitor's check runs on it (it was idle in its pool): the application gets it once the check went through.
       if (client.pgSplitCheck !== null && !(await usableAfterCheck(client, client.pgSplitCheck))) return this.held(requirement);
       return this.#track(client);
     });

@@ -4,15 +4,13 @@ import { untraced } from '../../otel/otel-api.js';
 import type { PoolRole } from '../../roles/role-decision.js';
 import type { PoolUsage } from '../../telemetry/observations.js';
 import { Checkouts, type PooledNodeClient } from './checkouts.js';
-import { usableAfterCheck } from './node-client.js';
 import { poolEndedError } from './pool-errors.js';
 import { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import { NO_REQUIREMENT, requirementOfQuery, type ReadRequirement } from './read-scope.js';
 import type { PoolRouter } from './router.js';
-import { failoverSignal, tooManyConnections } from './sqlstate.js';
 import { internalMayRetry, isSubmittable, lostConnection, recoveryConflictMayRetry, writeMayRetry } from './statement-retry.js';
-import { MAX_ATTEMPTS, nodeRoleNow, type Statement, type StatementKind } from './statement.js';
+import { MAX_ATTEMPTS, type Statement, type StatementKind } from './statement.js';
 import { acknowledgeWitnessed, witnessNeeded } from './witnessed-write.js';
 
 type Callback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: Error | boolean) => void) => void;
@@ -272,49 +270,9 @@ export class RoutedPool extends pg.Pool {
     });
   }
 
-  /**
-   * Checks out a client for one attempt of `s`. When the statement can go to
-   * any eligible node of a role (`nodeRoleNow`) and one is eligible now, the
-   * node is picked here and pg-pool's callback form checks out, with no
-   * promise or async step (`fast`: not after a failed checkout). Otherwise
-   * (a read that must see a write, no eligible node, a failed checkout, a
-   * retry) Checkouts waits for a node and picks it, `avoid` left out when
-   * another is eligible.
-   */
+  /** One attempt of `s`: a connection from Checkouts' dispatch (the one way a statement gets one), then #send. */
   #attempt(s: Statement, attempt: number, avoid: number | null, fast: boolean): void {
-    const role = fast && !this.#closing ? nodeRoleNow(this.#role, s, this.#settings.consistency) : null;
-    const host = role === null ? null : this.#router.pick(role, null, this.#nodes.overloaded);
-    // The primary reading for want of a standby at its fallbackReads bound: Checkouts waits (or fails) as the option says.
-    const pool = host === null || (role === 'reader' && this.#checkouts.fallbackFull(host)) ? null : this.#nodes.get(host);
-    if (role === null || host === null || pool === null) {
-      const checkout =
-        s.kind === 'internal'
-          ? this.#checkouts.checkout(s.requirement, avoid)
-          : this.#checkouts.measured(s.requirement, avoid, s.kind === 'write');
-      checkout.then((client) => this.#send(s, client, attempt), s.reject);
-      return;
-    }
-    const metrics = this.#settings.metrics;
-    const started = metrics === null ? 0 : performance.now();
-    pool.connect((connectError, pooled) => {
-      const client = pooled as PooledNodeClient | undefined;
-      if (connectError !== undefined && connectError !== null) {
-        // As Checkouts: the pool ended, or an error that is no failover signal, fails the statement now.
-        if (this.#closing) return s.reject(poolEndedError());
-        const signal = failoverSignal(connectError);
-        // A node whose connections are all taken (53300): Checkouts tries again after the watch's next look.
-        if (signal === null && !tooManyConnections(connectError)) return s.reject(connectError);
-        this.#router.report(host, signal);
-        return this.#attempt(s, attempt, null, false);
-      }
-      if (client === undefined) return this.#attempt(s, attempt, null, false);
-      if (!this.#router.eligible(role, host) || client.pgSplitLost) {
-        client.release(true);
-        return this.#attempt(s, attempt, null, false);
-      }
-      metrics?.checkedOut(this.#role, host, (performance.now() - started) / 1000);
-      this.#send(s, client, attempt);
-    });
+    this.#checkouts.dispatch(s, avoid, fast, (client) => this.#send(s, client, attempt));
   }
 
   /**
@@ -328,15 +286,6 @@ export class RoutedPool extends pg.Pool {
    */
   #send(s: Statement, client: PooledNodeClient, attempt: number): void {
     const host = client.pgSplitHost;
-    const check = client.pgSplitCheck;
-    if (check !== null) {
-      // A monitor's check runs on this connection (idle in its pool when it began): the statement waits for it. Behind it in
-      // pg's queue, it would fail without a SQLSTATE if the check met a shutdown, and could not run again.
-      void usableAfterCheck(client, check).then((usable) =>
-        usable ? this.#send(s, client, attempt) : this.#attempt(s, attempt, host, false),
-      );
-      return;
-    }
     // Checked out on a silent leader (Router.witnessed), not on a confirmed writer.
     const sentToSilentLeader = s.kind === 'write' && !this.#router.isWriter(host);
     const startedAt = this.#router.started(host);
