@@ -9,8 +9,16 @@ import { NodePools } from './node-pools.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import { NO_REQUIREMENT, requirementOfQuery, type ReadRequirement } from './read-scope.js';
 import type { PoolRouter } from './router.js';
-import { internalMayRetry, isSubmittable, lostConnection, recoveryConflictMayRetry, writeMayRetry } from './statement-retry.js';
-import { MAX_ATTEMPTS, type Statement, type StatementKind } from './statement.js';
+import {
+  internalMayRetry,
+  isSubmittable,
+  lostConnection,
+  MAX_ATTEMPTS,
+  recoveryConflictMayRetry,
+  writeMayRetry,
+  type Statement,
+  type StatementKind,
+} from './statement.js';
 import { acknowledgeWitnessed, witnessNeeded } from './witnessed-write.js';
 
 type Callback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: Error | boolean) => void) => void;
@@ -329,7 +337,7 @@ export class RoutedPool extends pg.Pool {
   }
 }
 
-/** Whether a failed statement runs again (its attempts left aside): by its kind's rule (statement-retry.ts). */
+/** Whether a failed statement runs again (its attempts left aside): by its kind's rule (statement.ts). */
 function mayRetry(s: Statement, client: PooledNodeClient, err: unknown, recoveryConflict: boolean, neverSent: boolean): boolean {
   switch (s.kind) {
     case 'write':

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { recoveryConflictMayRetry, writeMayRetry } from '../../src/split/pool/statement-retry.js';
+import { recoveryConflictMayRetry, writeMayRetry } from '../../src/split/pool/statement.js';
 
 const failure = (code: string): Error => Object.assign(new Error('canceling statement due to conflict with recovery'), { code });
 const cursor = { text: 'SELECT 1', submit: () => undefined };
