@@ -75,8 +75,7 @@ async function promoteWhileFrozen(sp: SplitCluster, cluster: Cluster): Promise<T
   await cluster.primary.freeze();
   await new Promise((r) => setTimeout(r, 500));
   await (cluster.standbys[0] as ClusterNode).promote();
-  const deadline = Date.now() + 20_000;
-  while (sp.topology().writer !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  await until('the promoted standby is the writer', () => sp.topology().writer === 1, 20_000).catch(() => undefined);
   return sp.topology();
 }
 
