@@ -58,18 +58,6 @@ export function onFirstServerByte(client: pg.Client, heard: (byte: string) => vo
   wireOf(client).stream?.once('data', (chunk: Buffer) => heard(String.fromCharCode(chunk[0] ?? 0)));
 }
 
-/**
- * Fails every checkout waiting in a pg-pool's queue (its `_pendingQueue`)
- * with `error()`: once a pool ends, pg-pool serves none of them, and they
- * would wait for ever. Each item's callback also clears its
- * connectionTimeoutMillis timer.
- */
-export function failQueuedCheckouts(pool: pg.Pool, error: () => Error): void {
-  const queue = (pool as unknown as { _pendingQueue?: Array<{ callback: (err: Error) => void }> })._pendingQueue;
-  if (!Array.isArray(queue)) return;
-  for (const item of queue.splice(0)) item.callback(error());
-}
-
 const POOL_COUNTERS = ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'] as const;
 export type PoolCounter = (typeof POOL_COUNTERS)[number];
 

@@ -63,7 +63,7 @@ describe('pg internals pg-split relies on (connect/pg-wire.ts), on the oldest an
           .filter(([, ok]) => !ok)
           .map(([name]) => name);
         assert.deepEqual(failed, [], `pg ${report.pgVersion}: ${JSON.stringify(report.checks)}`);
-        assert.equal(Object.keys(report.checks).length, 15);
+        assert.equal(Object.keys(report.checks).length, 14);
       } finally {
         rmSync(app, { recursive: true, force: true });
       }

@@ -80,9 +80,9 @@ export class Checkouts {
     }
     const metrics = this.#settings.metrics;
     const started = metrics === null ? 0 : performance.now();
-    pool.connect((connectError, pooled) => {
+    this.#nodes.checkout(pool, (connectError, pooled) => {
       const client = pooled as PooledNodeClient | undefined;
-      if (connectError !== undefined && connectError !== null) {
+      if (connectError !== undefined) {
         // As #acquire: the pool ended, or an error that is no failover signal, fails the statement now.
         if (this.#ending()) return s.reject(poolEndedError());
         const signal = failoverSignal(connectError);
@@ -367,9 +367,12 @@ export class Checkouts {
   #acquireOn(host: number, deadline = this.#settings.now() + this.#settings.failoverTimeoutMillis): Promise<PooledNodeClient> {
     const pool = this.#nodes.get(host);
     if (pool === null) return Promise.reject(this.#ending() ? poolEndedError() : noNodeFor(this.#settings, this.#settings.role));
-    return (pool.connect() as Promise<PooledNodeClient>).catch((err: unknown) => {
-      if (this.#settings.now() < deadline) this.#router.report(host, failoverSignal(err));
-      throw err;
-    });
+    return new Promise((resolve, reject) =>
+      this.#nodes.checkout(pool, (err, client) => {
+        if (err === undefined) return resolve(client as PooledNodeClient);
+        if (this.#settings.now() < deadline) this.#router.report(host, failoverSignal(err));
+        reject(err);
+      }),
+    );
   }
 }

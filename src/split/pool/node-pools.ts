@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import { failQueuedCheckouts, type PoolCounter } from '../../connect/pg-wire.js';
+import type { PoolCounter } from '../../connect/pg-wire.js';
 import { poolEndedError } from './pool-errors.js';
 import { NodeClient, type NodeClientConfig } from './node-client.js';
 import type { NodePoolFactory, PoolSettings } from './pool-settings.js';
@@ -12,6 +12,15 @@ const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'acqu
 
 /** A pg.Pool of NodeClients: what every node pool is outside unit tests. */
 const nodePool: NodePoolFactory = (config) => new pg.Pool({ ...config, Client: NodeClient as unknown as new () => pg.ClientBase });
+
+/** What a node pool's checkout is answered with: pg-pool's error or client. */
+export type NodeCheckoutCallback = (err: Error | undefined, client: pg.PoolClient | undefined) => void;
+
+/** A checkout sent to a node pool and not answered yet. */
+interface Waiter {
+  settled: boolean;
+  readonly callback: NodeCheckoutCallback;
+}
 
 /** One node pool's counters. */
 export interface NodeUsage {
@@ -40,6 +49,8 @@ export class NodePools {
   /** Once endAll() was called: pools still ending (and one for endAll itself), and what to call when none is left. */
   #left = -1;
   readonly #onEnded: Array<() => void> = [];
+  /** Per node pool, the checkouts sent to it and not answered yet (checkout()). */
+  readonly #waiting = new Map<pg.Pool, Set<Waiter>>();
 
   constructor(settings: PoolSettings, router: NodeReports, owner: EventEmitter, makePool: NodePoolFactory = nodePool) {
     this.#settings = settings;
@@ -70,6 +81,38 @@ export class NodePools {
     for (const name of this.#forwarded) this.#forward(pool, name);
     this.#pools.set(hostIndex, pool);
     return pool;
+  }
+
+  /**
+   * Checks out a client of a node pool (pg-pool's callback form), the
+   * checkout held here until pg-pool answers: when pg-split drops or ends
+   * the pool, a checkout still queued in it (pg-pool serves none once a pool
+   * ends) fails then (#failWaiting), rather than wait for ever. pg's queue
+   * is never touched.
+   */
+  checkout(pool: pg.Pool, callback: NodeCheckoutCallback): void {
+    const waiter: Waiter = { settled: false, callback };
+    let waiters = this.#waiting.get(pool);
+    if (waiters === undefined) this.#waiting.set(pool, (waiters = new Set()));
+    const own = waiters;
+    own.add(waiter);
+    pool.connect((err, client) => {
+      // Failed already (the pool was dropped): a client that comes anyway goes back.
+      if (waiter.settled) return client?.release();
+      waiter.settled = true;
+      own.delete(waiter);
+      callback(err ?? undefined, client);
+    });
+  }
+
+  /** Fails every checkout the pool has not answered yet with `error()`. */
+  #failWaiting(pool: pg.Pool, error: () => Error): void {
+    const waiters = this.#waiting.get(pool);
+    this.#waiting.delete(pool);
+    for (const waiter of waiters ?? []) {
+      waiter.settled = true;
+      waiter.callback(error(), undefined);
+    }
   }
 
   /** The node's pool if it has one (none is made). */
@@ -116,7 +159,7 @@ export class NodePools {
     if (pool === undefined) return;
     this.#pools.delete(hostIndex);
     // Checkouts waiting in it would wait for ever (pg-pool serves none once it ends): they go to another node.
-    failQueuedCheckouts(pool, () => new NodeDroppedError(hostIndex));
+    this.#failWaiting(pool, () => new NodeDroppedError(hostIndex));
     // The callback form: the promise form would use the application's `Promise` option, whatever it is.
     pool.end(() => undefined);
   }
@@ -154,7 +197,7 @@ export class NodePools {
     };
     for (const pool of pools) {
       // Statements waiting for a connection reject now, as those sent after end() (pg-pool would leave them waiting).
-      failQueuedCheckouts(pool, poolEndedError);
+      this.#failWaiting(pool, poolEndedError);
       pool.end(oneEnded);
     }
     oneEnded();
