@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { answersStandForCheck, answersWillCarryCheck, strongerCheck, type CheckEvidence } from '../../src/split/watch/check-evidence.js';
+import {
+  answersOutliveSession,
+  answersStandForCheck,
+  answersWillCarryCheck,
+  strongerCheck,
+  type CheckEvidence,
+} from '../../src/split/watch/check-evidence.js';
 
 /** A routine check of a host reached before, no session of its own, no suspicion, answered 500 ms ago with a 2 s timeout. */
 const STANDS: CheckEvidence = {
@@ -48,4 +54,16 @@ test('a check asked twice before it starts answers the stronger reason', () => {
   assert.equal(strongerCheck('urgent', 'asked'), 'urgent');
   assert.equal(strongerCheck('routine', 'routine'), 'routine');
   assert.equal(strongerCheck('asked', 'urgent'), 'urgent');
+});
+
+test('a session not opened within the timeout leaves the host up only when its pooled connections answered after the attempt began (table)', () => {
+  const rows: Array<[string, boolean, number, number | null, boolean]> = [
+    ['timed out, answered during the attempt (a frozen postmaster, backends serving)', true, 1000, 1500, true],
+    ['timed out, answered the moment it began', true, 1000, 1000, true],
+    ['timed out, last answer before the attempt (a host frozen as a whole)', true, 1000, 999, false],
+    ['timed out, never answered', true, 1000, null, false],
+    ['refused, not timed out (no server, a login refused): its own failure', false, 1000, 1500, false],
+  ];
+  for (const [what, timedOut, startedAt, lastAnswer, up] of rows)
+    assert.equal(answersOutliveSession(timedOut, startedAt, lastAnswer), up, what);
 });

@@ -1,7 +1,8 @@
 /**
  * Whether a host's answers to the application's busy pooled connections
- * stand for its check (checks on pooled connections, HostMonitor): the pure
- * rule, table-tested in test/unit/check-evidence.test.ts.
+ * stand for its check, and whether a session that could not be opened makes
+ * it down (checks on pooled connections, HostMonitor): the pure rules,
+ * table-tested in test/unit/check-evidence.test.ts.
  */
 /**
  * Why a host is checked: `routine`, a timed check while a writer is known;
@@ -58,4 +59,17 @@ function busyAndAnswering(e: CheckEvidence): boolean {
  */
 export function answersWillCarryCheck(e: CheckEvidence): boolean {
   return e.kind === 'asked' && busyAndAnswering(e);
+}
+
+/**
+ * True when a monitoring session that could not be opened within a check's
+ * timeout does not make the host down: its server answered a statement of
+ * the pools after the attempt began (`lastAnswer` at or after
+ * `attemptStartedAt`, one clock), as a leader whose postmaster is frozen
+ * while its backends serve does. Its checks then run on a connection a
+ * statement gives back. A host that answered nothing meanwhile (frozen as a
+ * whole, cut off) is down, as without pooled connections.
+ */
+export function answersOutliveSession(timedOut: boolean, attemptStartedAt: number, lastAnswer: number | null): boolean {
+  return timedOut && lastAnswer !== null && lastAnswer >= attemptStartedAt;
 }

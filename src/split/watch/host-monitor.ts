@@ -16,7 +16,7 @@ import { discardClient, openSession, type OpenFailure, type Session } from '../.
 import { unreachableStatus, type NodeStatus } from '../../roles/node-status.js';
 import { failedStatus, queryStatus, sessionIdentity, StatusTimeout } from '../../probe/probe-host.js';
 import { isRoleParameter } from '../../connect/server-state.js';
-import { answersStandForCheck, answersWillCarryCheck, strongerCheck, type CheckKind } from './check-evidence.js';
+import { answersOutliveSession, answersStandForCheck, answersWillCarryCheck, strongerCheck, type CheckKind } from './check-evidence.js';
 
 export interface HostMonitorOptions {
   /** Bound on connecting and on one status query. */
@@ -431,6 +431,8 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     if (this.#reconnecting || this.#closed) return;
     this.#reconnecting = true;
     const attempt = async (): Promise<Session> => {
+      const answers = this.#options.answers;
+      const startedAt = answers?.now() ?? 0;
       const opened = await untraced(() =>
         openSession(this.#target, this.hostIndex, {
           timeoutMillis: this.#options.checkTimeoutMillis,
@@ -443,6 +445,14 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
         throw new Error('monitor closed');
       }
       if (!opened.ok) {
+        const timedOut = opened.failures.some((f) => f.error.kind === 'timeout');
+        if (this.#way !== null && answersOutliveSession(timedOut, startedAt, answers?.last(this.hostIndex) ?? null)) {
+          // No new session within the timeout, though the host's backends answered the pools meanwhile (a frozen
+          // postmaster): up, as it was; the next connection a statement gives back carries its check.
+          this.#wantsReturned = true;
+          logDecision('%s: no new session within the check timeout, but its pooled connections answer: not taken for down', this.#named());
+          throw new Error('no new session');
+        }
         this.#way = null;
         this.#refusal = opened.failures.every((f) => isPermanentRefusal(f.error)) ? opened.failures : null;
         this.#noServer = !this.#reached && opened.failures.every((f) => isNoServer(f.error)) ? opened.failures : null;
