@@ -6,6 +6,7 @@ import {
   answersWillCarryCheck,
   strongerCheck,
   type CheckEvidence,
+  type FailedSessionEvidence,
 } from '../../src/split/watch/check-evidence.js';
 
 /** A routine check of a host reached before, no session of its own, no suspicion, answered 500 ms ago with a 2 s timeout. */
@@ -56,14 +57,15 @@ test('a check asked twice before it starts answers the stronger reason', () => {
   assert.equal(strongerCheck('asked', 'urgent'), 'urgent');
 });
 
-test('a session not opened within the timeout leaves the host up only when its pooled connections answered after the attempt began (table)', () => {
-  const rows: Array<[string, boolean, number, number | null, boolean]> = [
-    ['timed out, answered during the attempt (a frozen postmaster, backends serving)', true, 1000, 1500, true],
-    ['timed out, answered the moment it began', true, 1000, 1000, true],
-    ['timed out, last answer before the attempt (a host frozen as a whole)', true, 1000, 999, false],
-    ['timed out, never answered', true, 1000, null, false],
-    ['refused, not timed out (no server, a login refused): its own failure', false, 1000, 1500, false],
+test('a session not opened within the timeout leaves the host up only when its pooled connections answered after the attempt began, with no failover signal since (table)', () => {
+  const frozenPostmaster: FailedSessionEvidence = { timedOut: true, suspected: false, attemptStartedAt: 1000, lastAnswer: 1500 };
+  const rows: Array<[string, Partial<FailedSessionEvidence>, boolean]> = [
+    ['timed out, answered during the attempt (a frozen postmaster, backends serving)', {}, true],
+    ['timed out, answered the moment it began', { lastAnswer: 1000 }, true],
+    ['timed out, last answer before the attempt (a host frozen as a whole)', { lastAnswer: 999 }, false],
+    ['timed out, never answered', { lastAnswer: null }, false],
+    ['timed out, but a pooled connection saw a shutdown or lost its connection since (a server stopping)', { suspected: true }, false],
+    ['refused, not timed out (no server, a login refused): its own failure', { timedOut: false }, false],
   ];
-  for (const [what, timedOut, startedAt, lastAnswer, up] of rows)
-    assert.equal(answersOutliveSession(timedOut, startedAt, lastAnswer), up, what);
+  for (const [what, change, up] of rows) assert.equal(answersOutliveSession({ ...frozenPostmaster, ...change }), up, what);
 });

@@ -61,15 +61,27 @@ export function answersWillCarryCheck(e: CheckEvidence): boolean {
   return e.kind === 'asked' && busyAndAnswering(e);
 }
 
+/** What a monitoring session that could not be opened says of its host. */
+export interface FailedSessionEvidence {
+  /** The attempt ran out of time (not refused, not reset). */
+  readonly timedOut: boolean;
+  /** A pooled connection to the host saw a failover signal (a shutdown, a lost connection) since its last status. */
+  readonly suspected: boolean;
+  /** When the attempt began, and when the server last answered a statement of the pools (null: never), on one clock. */
+  readonly attemptStartedAt: number;
+  readonly lastAnswer: number | null;
+}
+
 /**
  * True when a monitoring session that could not be opened within a check's
  * timeout does not make the host down: its server answered a statement of
- * the pools after the attempt began (`lastAnswer` at or after
- * `attemptStartedAt`, one clock), as a leader whose postmaster is frozen
- * while its backends serve does. Its checks then run on a connection a
- * statement gives back. A host that answered nothing meanwhile (frozen as a
- * whole, cut off) is down, as without pooled connections.
+ * the pools after the attempt began, and no pooled connection saw a failover
+ * signal since its last status, as with a leader whose postmaster is frozen
+ * while its backends serve. Its checks then run on a connection a statement
+ * gives back. A host that answered nothing meanwhile (frozen as a whole, cut
+ * off), or whose connections saw it shut down or go, is down, as without
+ * pooled connections.
  */
-export function answersOutliveSession(timedOut: boolean, attemptStartedAt: number, lastAnswer: number | null): boolean {
-  return timedOut && lastAnswer !== null && lastAnswer >= attemptStartedAt;
+export function answersOutliveSession(e: FailedSessionEvidence): boolean {
+  return e.timedOut && !e.suspected && e.lastAnswer !== null && e.lastAnswer >= e.attemptStartedAt;
 }

@@ -446,7 +446,11 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
       }
       if (!opened.ok) {
         const timedOut = opened.failures.some((f) => f.error.kind === 'timeout');
-        if (this.#way !== null && answersOutliveSession(timedOut, startedAt, answers?.last(this.hostIndex) ?? null)) {
+        const lastAnswer = answers?.last(this.hostIndex) ?? null;
+        if (
+          this.#way !== null &&
+          answersOutliveSession({ timedOut, suspected: this.#suspected, attemptStartedAt: startedAt, lastAnswer })
+        ) {
           // No new session within the timeout, though the host's backends answered the pools meanwhile (a frozen
           // postmaster): up, as it was; the next connection a statement gives back carries its check.
           this.#wantsReturned = true;
