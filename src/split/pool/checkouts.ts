@@ -8,13 +8,13 @@ import type { RoutedPoolSettings } from './pool-settings.js';
 import type { ReadRequirement } from './read-scope.js';
 import { fallbackFullError, noNodeError, poolEndedError } from './pool-errors.js';
 import type { NodeChoice, NodeReports, ReplayPort } from './router.js';
-
-/** What a checkout uses of the router: choosing and waiting, the standbys' replay, and reporting a failed connect. */
-type CheckoutRouter = NodeChoice & ReplayPort & Pick<NodeReports, 'report'>;
 import { failoverSignal, NodeDroppedError, tooManyConnections } from './sqlstate.js';
 import { nodeRoleFor, nodeRoleNow, type Statement } from './statement.js';
 
 export type PooledNodeClient = pg.PoolClient & NodeClient;
+
+/** What a checkout uses of the router: choosing and waiting, the standbys' replay, and reporting a failed connect. */
+type CheckoutRouter = NodeChoice & ReplayPort & Pick<NodeReports, 'report'>;
 
 /** How far a standby has replayed (a replay check before reads that must see a write). */
 const REPLAY_QUERY = 'SELECT pg_catalog.pg_last_wal_replay_lsn()::text AS lsn';
