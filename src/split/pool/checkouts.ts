@@ -39,16 +39,24 @@ export class Checkouts {
   readonly #router: CheckoutRouter;
   readonly #nodes: NodePools;
   readonly #ending: () => boolean;
+  /** Runs attempt `attempt` of a statement on the client dispatch() got it (RoutedPool's send): one function, no closure per statement. */
+  readonly #send: (s: Statement, client: PooledNodeClient, attempt: number) => void;
   /** Checkouts waiting for an eligible node (a writer during a failover): part of waitingCount, as pg-pool's queue. */
   #waiting = 0;
   /** Per node pool, while checkouts wait for one of its clients to be released: how many, and the one listener. */
   readonly #releaseWaits = new Map<pg.Pool, { waiting: number; listener: () => void }>();
 
-  constructor(settings: RoutedPoolSettings, nodes: NodePools, ending: () => boolean) {
+  constructor(
+    settings: RoutedPoolSettings,
+    nodes: NodePools,
+    ending: () => boolean,
+    send: (s: Statement, client: PooledNodeClient, attempt: number) => void,
+  ) {
     this.#settings = settings;
     this.#router = settings.router;
     this.#nodes = nodes;
     this.#ending = ending;
+    this.#send = send;
   }
 
   /** Checkouts waiting now for an eligible node. */
@@ -57,8 +65,9 @@ export class Checkouts {
   }
 
   /**
-   * The one way a statement of `query()` gets its connection, handed to
-   * `use` (a failure rejects the statement). When it can go to any eligible
+   * The one way a statement of `query()` gets its connection for its
+   * attempt `attempt`, handed to the pool's send (a failure rejects the
+   * statement). When it can go to any eligible
    * node of a role (`nodeRoleNow`) and one is eligible now, that node's
    * pg-pool checks out by its callback form, with no promise or async step
    * (`fast`: not after a failed checkout). Otherwise (a read that must see a
@@ -67,7 +76,7 @@ export class Checkouts {
    * eligible. Either way, a connection a monitor's check runs on is handed
    * over once the check went through (#handOver).
    */
-  dispatch(s: Statement, avoid: number | null, fast: boolean, use: (client: PooledNodeClient) => void): void {
+  dispatch(s: Statement, attempt: number, avoid: number | null, fast: boolean): void {
     const role = fast && !this.#ending() ? nodeRoleNow(this.#settings.role, s, this.#settings.consistency) : null;
     const host = role === null ? null : this.#router.pick(role, null, this.#nodes.overloaded);
     // The primary reading for want of a standby at its fallbackReads bound: #acquire waits (or fails) as the option says.
@@ -75,7 +84,7 @@ export class Checkouts {
     if (role === null || host === null || pool === null) {
       const checkout =
         s.kind === 'internal' ? this.checkout(s.requirement, avoid) : this.measured(s.requirement, avoid, s.kind === 'write');
-      checkout.then((client) => this.#handOver(s, client, use), s.reject);
+      checkout.then((client) => this.#handOver(s, client, attempt), s.reject);
       return;
     }
     const metrics = this.#settings.metrics;
@@ -89,15 +98,15 @@ export class Checkouts {
         // A node whose connections are all taken (53300): #acquire tries again after the watch's next look.
         if (signal === null && !tooManyConnections(connectError)) return s.reject(connectError);
         this.#router.report(host, signal);
-        return this.dispatch(s, null, false, use);
+        return this.dispatch(s, attempt, null, false);
       }
-      if (client === undefined) return this.dispatch(s, null, false, use);
+      if (client === undefined) return this.dispatch(s, attempt, null, false);
       if (!this.#router.eligible(role, host) || client.pgSplitLost) {
         client.release(true);
-        return this.dispatch(s, null, false, use);
+        return this.dispatch(s, attempt, null, false);
       }
       metrics?.checkedOut(this.#settings.role, host, (performance.now() - started) / 1000);
-      this.#handOver(s, client, use);
+      this.#handOver(s, client, attempt);
     });
   }
 
@@ -108,10 +117,12 @@ export class Checkouts {
    * in pg's queue, a statement would fail without a SQLSTATE if the check
    * met a shutdown, and could not run again.
    */
-  #handOver(s: Statement, client: PooledNodeClient, use: (client: PooledNodeClient) => void): void {
+  #handOver(s: Statement, client: PooledNodeClient, attempt: number): void {
     const check = client.pgSplitCheck;
-    if (check === null) return use(client);
-    void usableAfterCheck(client, check).then((usable) => (usable ? use(client) : this.dispatch(s, client.pgSplitHost, false, use)));
+    if (check === null) return this.#send(s, client, attempt);
+    void usableAfterCheck(client, check).then((usable) =>
+      usable ? this.#send(s, client, attempt) : this.dispatch(s, attempt, client.pgSplitHost, false),
+    );
   }
 
   /** A checkout for the application (connect()): held until it releases it, once a check running on it went through. */

@@ -16,12 +16,6 @@ const nodePool: NodePoolFactory = (config) => new pg.Pool({ ...config, Client: N
 /** What a node pool's checkout is answered with: pg-pool's error or client. */
 export type NodeCheckoutCallback = (err: Error | undefined, client: pg.PoolClient | undefined) => void;
 
-/** A checkout sent to a node pool and not answered yet. */
-interface Waiter {
-  settled: boolean;
-  readonly callback: NodeCheckoutCallback;
-}
-
 /** One node pool's counters. */
 export interface NodeUsage {
   readonly hostIndex: number;
@@ -50,7 +44,7 @@ export class NodePools {
   #left = -1;
   readonly #onEnded: Array<() => void> = [];
   /** Per node pool, the checkouts sent to it and not answered yet (checkout()). */
-  readonly #waiting = new Map<pg.Pool, Set<Waiter>>();
+  readonly #waiting = new Map<pg.Pool, Set<NodeCheckoutCallback>>();
 
   constructor(settings: PoolSettings, router: NodeReports, owner: EventEmitter, makePool: NodePoolFactory = nodePool) {
     this.#settings = settings;
@@ -91,28 +85,27 @@ export class NodePools {
    * is never touched.
    */
   checkout(pool: pg.Pool, callback: NodeCheckoutCallback): void {
-    const waiter: Waiter = { settled: false, callback };
     let waiters = this.#waiting.get(pool);
     if (waiters === undefined) this.#waiting.set(pool, (waiters = new Set()));
     const own = waiters;
-    own.add(waiter);
-    pool.connect((err, client) => {
+    // One closure per checkout, as pg-pool's callback and as the entry #failWaiting answers (the hot path allocates no more).
+    let settled = false;
+    const answer = (err: Error | null | undefined, client?: pg.PoolClient): void => {
       // Failed already (the pool was dropped): a client that comes anyway goes back.
-      if (waiter.settled) return client?.release();
-      waiter.settled = true;
-      own.delete(waiter);
+      if (settled) return client?.release();
+      settled = true;
+      own.delete(answer);
       callback(err ?? undefined, client);
-    });
+    };
+    own.add(answer);
+    pool.connect(answer as (err: Error | undefined, client: pg.PoolClient | undefined) => void);
   }
 
   /** Fails every checkout the pool has not answered yet with `error()`. */
   #failWaiting(pool: pg.Pool, error: () => Error): void {
     const waiters = this.#waiting.get(pool);
     this.#waiting.delete(pool);
-    for (const waiter of waiters ?? []) {
-      waiter.settled = true;
-      waiter.callback(error(), undefined);
-    }
+    for (const answer of [...(waiters ?? [])]) answer(error(), undefined);
   }
 
   /** The node's pool if it has one (none is made). */

@@ -71,7 +71,12 @@ export class RoutedPool extends pg.Pool {
     this.#role = settings.role;
     this.#router = settings.router;
     this.#nodes = new NodePools(settings.pool, settings.router, this, settings.nodePool);
-    this.#checkouts = new Checkouts(settings, this.#nodes, () => this.#closing);
+    this.#checkouts = new Checkouts(
+      settings,
+      this.#nodes,
+      () => this.#closing,
+      (s, client, attempt) => this.#send(s, client, attempt),
+    );
     this.#router.registry.onDrop((hostIndex) => this.#nodes.drop(hostIndex));
   }
 
@@ -280,7 +285,7 @@ export class RoutedPool extends pg.Pool {
 
   /** One attempt of `s`: a connection from Checkouts' dispatch (the one way a statement gets one), then #send. */
   #attempt(s: Statement, attempt: number, avoid: number | null, fast: boolean): void {
-    this.#checkouts.dispatch(s, avoid, fast, (client) => this.#send(s, client, attempt));
+    this.#checkouts.dispatch(s, attempt, avoid, fast);
   }
 
   /**
