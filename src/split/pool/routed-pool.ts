@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { isServerError, overridePoolCounters, type PoolCounter } from '../../connect/pg-wire.js';
+import { PgSplitError } from '../../errors.js';
 import { untraced } from '../../otel/otel-api.js';
 import type { PoolRole } from '../../roles/role-decision.js';
 import type { PoolUsage } from '../../telemetry/observations.js';
@@ -18,8 +19,11 @@ import {
   writeMayRetry,
   type Statement,
   type StatementKind,
+  witnessNeeded,
 } from './statement.js';
-import { acknowledgeWitnessed, witnessNeeded } from './witnessed-write.js';
+
+/** A position at or past the end of every commit made so far on the session's node (what a witnessed write waits for). */
+const INSERT_POSITION_QUERY = 'SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn';
 
 type Callback = (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: Error | boolean) => void) => void;
 
@@ -327,10 +331,10 @@ export class RoutedPool extends pg.Pool {
     }
   }
 
-  /** A statement that succeeded: a write on a silent leader is acknowledged once witnessed (acknowledgeWitnessed releases). */
+  /** A statement that succeeded: a write on a silent leader is acknowledged once witnessed (#witnessed releases). */
   #acknowledge(s: Statement, client: PooledNodeClient, sentToSilentLeader: boolean, result: pg.QueryResult): void {
     if (s.kind === 'write' && witnessNeeded(this.#router, client.pgSplitHost, sentToSilentLeader)) {
-      acknowledgeWitnessed(this.#router, client).then(() => {
+      this.#witnessed(client).then(() => {
         this.#settings.tracker.noteWrite();
         s.resolve(result);
       }, s.reject);
@@ -339,6 +343,25 @@ export class RoutedPool extends pg.Pool {
     this.#router.release(client);
     if (s.kind === 'write') this.#settings.tracker.noteWrite();
     s.resolve(result);
+  }
+
+  /**
+   * A write committed on a leader whose Patroni went silent: asks the leader
+   * for its WAL insert position, releases the client, and resolves once
+   * every other member has received that far (split/patroni/write-witness.ts).
+   */
+  async #witnessed(client: PooledNodeClient): Promise<void> {
+    let lsn: string | undefined;
+    try {
+      lsn = (await untraced(() => client.query<{ lsn: string }>(INSERT_POSITION_QUERY))).rows[0]?.lsn;
+      this.#router.release(client);
+    } catch (err) {
+      client.release(err instanceof Error ? err : true);
+      throw err;
+    }
+    if (lsn === undefined)
+      throw new PgSplitError('PGSPLIT_WRITE_UNCONFIRMED', 'pg-split: the silent leader returned no WAL position for a write');
+    await this.#router.confirmWitnessed(client.pgSplitHost, lsn);
   }
 }
 

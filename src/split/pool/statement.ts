@@ -10,6 +10,7 @@ import type { PoolRole } from '../../roles/role-decision.js';
 import type { NodeClient } from './node-client.js';
 import type { RoutedPoolSettings } from './pool-settings.js';
 import type { ReadRequirement } from './read-scope.js';
+import type { NodeChoice, WitnessPort } from './router.js';
 import { certainlyNotCommitted, failoverSignal, serializationFailure } from './sqlstate.js';
 
 export type StatementKind = 'write' | 'read' | 'internal';
@@ -101,4 +102,18 @@ export function recoveryConflictMayRetry(err: unknown, first: unknown, onStandby
  */
 export function internalMayRetry(client: NodeClient, err: unknown): boolean {
   return client.pgSplitLost || failoverSignal(err) !== null;
+}
+
+/**
+ * Whether a write that committed on `host` is acknowledged only once
+ * witnessed (every other member received it): sent to a leader whose
+ * Patroni went silent, while Patroni has not confirmed it again; sent to the
+ * writer, when the node went silent meanwhile (Router.mustWitness).
+ */
+export function witnessNeeded(
+  router: Pick<NodeChoice, 'isWriter'> & Pick<WitnessPort, 'mustWitness'>,
+  host: number,
+  sentToSilentLeader: boolean,
+): boolean {
+  return sentToSilentLeader ? !router.isWriter(host) : router.mustWitness(host);
 }
