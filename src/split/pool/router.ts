@@ -65,6 +65,9 @@ export interface NodeChoice {
   nudge(): void;
 }
 
+/** A pooled connection a statement succeeded on, going back to its pool (a NodeClient). */
+export type ReturnedClient = pg.PoolClient & { readonly pgSplitHost: number; checkedBy(done: Promise<boolean>): void };
+
 /** What pooled connections and their statements tell the cluster's watch, and how a node's connections are made. */
 export interface NodeReports {
   readonly registry: ConnectionRegistry;
@@ -76,7 +79,7 @@ export interface NodeReports {
   started(hostIndex: number): number;
   settled(hostIndex: number, startedAt: number, answered: boolean): void;
   /** A statement succeeded on the client: back to its pool, after a check on it when the node's monitor wants one. */
-  release(client: pg.PoolClient & { readonly pgSplitHost: number }): void;
+  release(client: ReturnedClient): void;
   /** Connection settings for a node (the way its monitor reached it), or null while it has none. */
   configFor(hostIndex: number): ClientConfig | null;
 }
@@ -182,8 +185,9 @@ export class Router implements PoolRouter {
    * check of its node on it when the node's monitor wants one
    * (ClusterWatch.checkOnReturn).
    */
-  release(client: pg.PoolClient & { readonly pgSplitHost: number }): void {
-    if (!this.#watch.checkOnReturn(client.pgSplitHost, client, (err) => client.release(err))) client.release();
+  release(client: ReturnedClient): void {
+    this.#watch.checkOnReturn(client.pgSplitHost, client, (done) => client.checkedBy(done));
+    client.release();
   }
 
   /** Stops the watchdog's timer (the runtime ends). */

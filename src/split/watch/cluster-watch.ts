@@ -270,12 +270,12 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
   }
 
   /**
-   * A statement of the pools succeeded on the host: its monitor may check on
-   * the connection before it goes back to its pool (HostMonitor.checkOnReturn,
-   * which then releases it); false: the caller releases it.
+   * A statement of the pools succeeded on the host: its monitor may start a
+   * check on the connection as it goes back to its pool, marked with
+   * `checking` (HostMonitor.checkOnReturn).
    */
-  checkOnReturn(hostIndex: number, client: pg.Client, release: (err?: Error) => void): boolean {
-    return this.#monitors.get(hostIndex)?.checkOnReturn(client, release) ?? false;
+  checkOnReturn(hostIndex: number, client: pg.Client, checking: (done: Promise<boolean>) => void): void {
+    this.#monitors.get(hostIndex)?.checkOnReturn(client, checking);
   }
 
   /** A pooled connection to this host failed in a way that says the cluster changed. */

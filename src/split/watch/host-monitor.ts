@@ -278,24 +278,24 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   /**
    * A statement of the pools succeeded on the host and its connection is
    * about to go back to its pool: when the monitor wants a check on it
-   * (#wantsReturned), the check runs on it first and `release` gives it back
-   * after (with an error, so the pool drops it, when the check did not go
-   * through: the server refused it or the host was lost). False: the caller
-   * releases it. So a host whose every pooled connection is busy is still
-   * checked on one.
+   * (#wantsReturned), the check starts on it now and `checking` marks the
+   * connection as under check before it goes back, as an idle-time check
+   * does: the next statement that gets it waits for the check, and drops it
+   * if the check did not go through (usableAfterCheck). Holding it out of
+   * its pool meanwhile made the next checkout open a new connection. So a
+   * host whose every pooled connection is busy is still checked on one.
    */
-  checkOnReturn(client: pg.Client, release: (err?: Error) => void): boolean {
+  checkOnReturn(client: pg.Client, checking: (done: Promise<boolean>) => void): void {
     const way = this.#way;
-    if (!this.#wantsReturned || way === null || this.#closed) return false;
+    if (!this.#wantsReturned || way === null || this.#closed) return;
     this.#wantsReturned = false;
-    void this.#checkPooled(client, way).then((told) => {
-      // Dropped unless the check went through: the server's error for it (a shutdown's 57P01) was the application's to
-      // see on its next statement there, which now must not get the connection it ended.
-      const healthy = told && this.#way !== null;
-      release(healthy ? undefined : new Error('pg-split: the check on this connection failed'));
+    const done = this.#checkPooled(client, way).then((told) => {
       this.#returnWaiter?.(told);
+      // Usable after it unless the check did not go through: the server's error for it (a shutdown's 57P01) was the
+      // application's to see on its next statement there, which now must not get the connection it ended.
+      return told && this.#way !== null;
     });
-    return true;
+    checking(done);
   }
 
   /** Waits, up to checkTimeoutMillis, for a check on a connection a statement gives back: whether it said the host's status. */
@@ -350,6 +350,10 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
    */
   suspect(): void {
     this.#suspected = true;
+    // A check waiting for a connection a statement gives back waits no more: the host's connections are failing, and
+    // the check queued behind it must not leave the host as it was for up to a check timeout (a stopped primary stayed
+    // up while its successor was promoted).
+    this.#returnWaiter?.(false);
     if (this.#way === null) return this.#startReconnecting();
     // Checks run on pooled connections: the next one that succeeds gives a new way in (what reads learnt of the host's
     // replay is kept per way in), which covers a restart the pooled connections went down with. No new connection is
