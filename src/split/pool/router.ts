@@ -78,7 +78,7 @@ export interface NodeReports {
   /** A statement of `query()` starts on the node: its start, for settled(). */
   started(hostIndex: number): number;
   settled(hostIndex: number, startedAt: number, answered: boolean): void;
-  /** A statement succeeded on the client: back to its pool, after a check on it when the node's monitor wants one. */
+  /** A statement succeeded on the client: back to its pool, with a check started on it when the node's monitor wants one. */
   release(client: ReturnedClient): void;
   /** Connection settings for a node (the way its monitor reached it), or null while it has none. */
   configFor(hostIndex: number): ClientConfig | null;
@@ -181,9 +181,9 @@ export class Router implements PoolRouter {
   }
 
   /**
-   * A statement succeeded on the client: it goes back to its pool, after a
-   * check of its node on it when the node's monitor wants one
-   * (ClusterWatch.checkOnReturn).
+   * A statement succeeded on the client: it goes back to its pool, marked
+   * as under check when the node's monitor starts one on it
+   * (ClusterWatch.checkOnReturn; the next statement that gets it waits).
    */
   release(client: ReturnedClient): void {
     this.#watch.checkOnReturn(client.pgSplitHost, client, (done) => client.checkedBy(done));
