@@ -114,10 +114,7 @@ export class SplitRuntime {
       // With pooledChecks, checks run on an idle pooled connection when the pools have one (every pooled connection is a NodeClient, a pg.Client).
       ...(opts.pooledChecks
         ? {
-            pooled: (i: number) => {
-              const client = this.registry.idleClient(i) as NodeClient | null;
-              return client === null ? null : { client, checking: (done: Promise<boolean>) => client.checkedBy(done) };
-            },
+            pooled: (i: number) => this.registry.idleClient(i) as NodeClient | null,
             answers: { last: (i: number) => latency.lastAnswer(i), now: () => latency.now() },
           }
         : {}),

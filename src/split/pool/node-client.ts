@@ -47,10 +47,10 @@ export function followNode(
 
 /**
  * Waits for a monitor's check running on a checked-out client (it began
- * while the client was idle in its pool): true when the client may be used;
- * false when the check failed, the client then released with an error so
- * its pool drops it (a statement queued behind the check in pg would have
- * failed without a SQLSTATE).
+ * while the client was idle in its pool, or as a statement gave it back):
+ * true when the client may be used; false when the check failed, the client
+ * then released with an error so its pool drops it (a statement queued
+ * behind the check in pg would have failed without a SQLSTATE).
  */
 export async function usableAfterCheck(client: NodeClient & { release(err?: Error): void }, check: Promise<boolean>): Promise<boolean> {
   if (await check) return true;
@@ -75,15 +75,15 @@ export class NodeClient extends pg.Client {
   /** When a statement of `query()` was sent on it (the latency book's clock), 0 while none runs: the writer's watchdog reads it. */
   pgSplitSentAt = 0;
   /**
-   * A monitor's check running on the client while it was idle in its pool
-   * (resolves with whether it went through), else null: a statement sent on
-   * it meanwhile waits for it (RoutedPool, Checkouts.held) rather than queue
-   * behind it in pg, where the check's failure would fail the statement
-   * without a SQLSTATE.
+   * A monitor's check running on the client while it is back in its pool
+   * (resolves with whether it went through), else null: a statement that
+   * gets it meanwhile waits for it (Checkouts) rather than queue behind it in
+   * pg, where the check's failure would fail the statement without a
+   * SQLSTATE.
    */
   pgSplitCheck: Promise<boolean> | null = null;
 
-  /** A monitor's check runs on the client (HostMonitor's PooledCheck). */
+  /** A monitor's check runs on the client (HostMonitor's PooledClient). */
   checkedBy(done: Promise<boolean>): void {
     this.pgSplitCheck = done;
     void done.then(() => {

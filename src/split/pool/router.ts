@@ -186,7 +186,7 @@ export class Router implements PoolRouter {
    * (ClusterWatch.checkOnReturn; the next statement that gets it waits).
    */
   release(client: ReturnedClient): void {
-    this.#watch.checkOnReturn(client.pgSplitHost, client, (done) => client.checkedBy(done));
+    this.#watch.checkOnReturn(client.pgSplitHost, client);
     client.release();
   }
 

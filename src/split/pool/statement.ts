@@ -1,9 +1,10 @@
 /**
  * What a statement through a routed pool's `query()` is, and the pure rules
  * of its path (routed-pool.ts, checkouts.ts): which node role it can go to,
- * and whether it may run again after a failure (a submittable or text; one
+ * whether it may run again after a failure (a submittable or text; one
  * statement or several; whether its failure certainly left nothing
- * committed, by SQLSTATE, or lost the connection).
+ * committed, by SQLSTATE, or lost the connection), and whether a write is
+ * acknowledged only once witnessed.
  */
 import type pg from 'pg';
 import type { PoolRole } from '../../roles/role-decision.js';
@@ -44,10 +45,12 @@ export function nodeRoleNow(pool: PoolRole, s: Statement, consistency: RoutedPoo
   return s.kind === 'internal' ? null : nodeRoleFor(pool, s.requirement, consistency);
 }
 
+/** Whether `query()` was given a submittable (a cursor, a stream): pg-pool's own path, never run again. */
 export function isSubmittable(value: unknown): boolean {
   return typeof value === 'object' && value !== null && typeof (value as { submit?: unknown }).submit === 'function';
 }
 
+/** Whether a statement failed because its connection went (lost, or ended by a shutdown). */
 export function lostConnection(client: NodeClient, err: unknown): boolean {
   const signal = failoverSignal(err);
   return client.pgSplitLost || signal === 'connection-lost' || signal === 'shutdown';

@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import { EventEmitter } from 'node:events';
 import type { Session } from '../../connect/session.js';
 import type { ConnectError } from '../../errors.js';
@@ -7,7 +6,7 @@ import type { NodeStatus } from '../../roles/node-status.js';
 import { allRefused, endedError, waitForDecision, type RefusalRule } from './decision-wait.js';
 import { CheckSchedule } from './check-schedule.js';
 import type { CheckKind } from './check-evidence.js';
-import { HostMonitor, type HostMonitorOptions } from './host-monitor.js';
+import { HostMonitor, type HostMonitorOptions, type PooledClient } from './host-monitor.js';
 import { logDecision } from './decision-log.js';
 import { emitWatchEvent, type ClusterWatchEvents } from './watch-events.js';
 import { monitorOptions, watchInput, type WatchOptions } from './watch-options.js';
@@ -271,11 +270,11 @@ export class ClusterWatch extends EventEmitter<ClusterWatchEvents> {
 
   /**
    * A statement of the pools succeeded on the host: its monitor may start a
-   * check on the connection as it goes back to its pool, marked with
-   * `checking` (HostMonitor.checkOnReturn).
+   * check on the connection as it goes back to its pool
+   * (HostMonitor.checkOnReturn).
    */
-  checkOnReturn(hostIndex: number, client: pg.Client, checking: (done: Promise<boolean>) => void): void {
-    this.#monitors.get(hostIndex)?.checkOnReturn(client, checking);
+  checkOnReturn(hostIndex: number, client: PooledClient): void {
+    this.#monitors.get(hostIndex)?.checkOnReturn(client);
   }
 
   /** A pooled connection to this host failed in a way that says the cluster changed. */

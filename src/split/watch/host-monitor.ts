@@ -33,7 +33,7 @@ export interface HostMonitorOptions {
    * checked out, no statement running): checks run on it, and the
    * monitor's own session closes once they have for a while.
    */
-  readonly pooled?: (hostIndex: number) => PooledCheck | null;
+  readonly pooled?: (hostIndex: number) => PooledClient | null;
   /**
    * When the server last answered a statement of the pools on the host, and
    * the clock that time is on. While checks run on pooled connections and
@@ -47,13 +47,14 @@ export interface HostMonitorOptions {
 }
 
 /**
- * An idle connection of the application's pools, for a check: the client,
- * and what tells the pools that a check runs on it (a statement sent on it
- * meanwhile waits for the check instead of queueing behind it in pg).
+ * A connection of the application's pools a check runs on (idle in its
+ * pool, or given back by a statement): `checkedBy` tells the pools a check
+ * runs on it, so a statement that gets it meanwhile waits for the check
+ * (and goes elsewhere if it did not go through) instead of queueing behind
+ * it in pg. A NodeClient.
  */
-interface PooledCheck {
-  readonly client: pg.Client;
-  checking(done: Promise<boolean>): void;
+export interface PooledClient extends pg.Client {
+  checkedBy(done: Promise<boolean>): void;
 }
 
 /**
@@ -105,9 +106,8 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   #awaitsPooled = false;
   /**
    * Whether the next statement of the pools that succeeds on the host hands
-   * its connection to a check before it goes back to its pool
-   * (checkOnReturn): a check was vouched for by answers, or an asked check
-   * waits for it.
+   * its connection to a check as it goes back to its pool (checkOnReturn):
+   * a check was vouched for by answers, or an asked check waits for it.
    */
   #wantsReturned = false;
   /** The asked check waiting for a returned connection's check (one at most: checks run one at a time): told whether it said the host's status. */
@@ -203,8 +203,8 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
     const way = this.#way;
     const pooled = way === null ? null : (this.#options.pooled?.(this.hostIndex) ?? null);
     if (way !== null && pooled !== null) {
-      const done = this.#checkPooled(pooled.client, way);
-      pooled.checking(done);
+      const done = this.#checkPooled(pooled, way);
+      pooled.checkedBy(done);
       if (await done) return this.#status;
     }
     const answers = this.#options.answers;
@@ -227,7 +227,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
       return this.#status;
     }
     // Asked for a reason while every pooled connection is busy and answering: the check runs on the first one a statement
-    // gives back, before it goes back to its pool (a full server refuses a new session with 53300).
+    // gives back, as it goes back to its pool (a full server refuses a new session with 53300).
     if (way !== null && answersWillCarryCheck(evidence) && (await this.#checkOnReturned())) return this.#status;
     // Read again after that wait: a session may have been opened meanwhile (a pooled check lost the host, and it was
     // reached again), and a second one opened beside it would be left open (the chaos run found one after end()).
@@ -278,14 +278,13 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
   /**
    * A statement of the pools succeeded on the host and its connection is
    * about to go back to its pool: when the monitor wants a check on it
-   * (#wantsReturned), the check starts on it now and `checking` marks the
-   * connection as under check before it goes back, as an idle-time check
-   * does: the next statement that gets it waits for the check, and drops it
+   * (#wantsReturned), the check starts on it now and marks the connection
+   * as under check before it goes back, as an idle-time check does: the next statement that gets it waits for the check, and drops it
    * if the check did not go through (usableAfterCheck). Holding it out of
    * its pool meanwhile made the next checkout open a new connection. So a
    * host whose every pooled connection is busy is still checked on one.
    */
-  checkOnReturn(client: pg.Client, checking: (done: Promise<boolean>) => void): void {
+  checkOnReturn(client: PooledClient): void {
     const way = this.#way;
     if (!this.#wantsReturned || way === null || this.#closed) return;
     this.#wantsReturned = false;
@@ -295,7 +294,7 @@ export class HostMonitor extends EventEmitter<HostMonitorEvents> {
       // application's to see on its next statement there, which now must not get the connection it ended.
       return told && this.#way !== null;
     });
-    checking(done);
+    client.checkedBy(done);
   }
 
   /** Waits, up to checkTimeoutMillis, for a check on a connection a statement gives back: whether it said the host's status. */
